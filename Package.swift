@@ -1,0 +1,93 @@
+// swift-tools-version: 6.1
+// avatard: a real-time streaming avatar daemon (Opus over WebSocket in, talking-face video out through GStreamer).
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "avatard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "avatard", targets: ["avatard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C system libraries (one per pkg-config file) and the one thin shim.
+        .systemLibrary(name: "CGStreamer", pkgConfig: "gstreamer-1.0",
+                       providers: [.apt(["libgstreamer1.0-dev"])]),
+        .systemLibrary(name: "CGStreamerApp", pkgConfig: "gstreamer-app-1.0",
+                       providers: [.apt(["libgstreamer-plugins-base1.0-dev"])]),
+        .systemLibrary(name: "CVulkan", pkgConfig: "vulkan", providers: [.apt(["libvulkan-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .target(name: "CAvatarShims", dependencies: ["CGStreamer", "CGStreamerApp", "CVulkan", "COpus"]),
+
+        // Formats and wrappers over the C libraries.
+        .target(name: "AvatarFormats", swiftSettings: strict),
+        .target(name: "AvatarVulkan",
+                dependencies: ["CVulkan", "CAvatarShims", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "AvatarMedia",
+                dependencies: ["CGStreamer", "CGStreamerApp", "COpus", "CAvatarShims",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+
+        // Operators on the engine.
+        .target(name: "AvatarOperators",
+                dependencies: ["AvatarVulkan", "AvatarFormats"],
+                resources: [.copy("SPIRV")],
+                swiftSettings: strict),
+
+        // Bundles, protocol, configuration.
+        .target(name: "AvatarBundle", dependencies: ["AvatarFormats"], swiftSettings: strict),
+        .target(name: "AvatarProtocol", swiftSettings: strict),
+        .target(name: "AvatarConfig", swiftSettings: strict),
+
+        // Session pipeline, server, CLI.
+        .target(name: "AvatarPipeline",
+                dependencies: ["AvatarMedia", "AvatarBundle", "AvatarProtocol", "AvatarConfig",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics")],
+                swiftSettings: strict),
+        .target(name: "AvatarServer",
+                dependencies: ["AvatarPipeline", "AvatarProtocol", "AvatarConfig", "AvatarBundle", "AvatarVulkan",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                swiftSettings: strict),
+        .executableTarget(name: "avatard",
+                          dependencies: ["AvatarServer", "AvatarPipeline", "AvatarOperators", "AvatarMedia",
+                                         "AvatarConfig", "AvatarBundle", "AvatarProtocol", "AvatarVulkan",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: strict),
+
+        // Tests (Swift Testing). Test doubles live here only.
+        .testTarget(name: "AvatarFormatsTests", dependencies: ["AvatarFormats"]),
+        .testTarget(name: "AvatarVulkanTests", dependencies: ["AvatarVulkan", "AvatarOperators", "AvatarFormats"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "AvatarMediaTests", dependencies: ["AvatarMedia"]),
+        .testTarget(name: "AvatarProtocolTests", dependencies: ["AvatarProtocol"]),
+        .testTarget(name: "AvatarConfigTests", dependencies: ["AvatarConfig"]),
+        .testTarget(name: "AvatarBundleTests", dependencies: ["AvatarBundle", "AvatarFormats"]),
+        .testTarget(name: "AvatarServerTests",
+                    dependencies: ["AvatarServer", "AvatarPipeline", "AvatarProtocol", "AvatarConfig",
+                                   "AvatarBundle", "AvatarMedia",
+                                   .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                   .product(name: "HummingbirdTesting", package: "hummingbird")]),
+    ]
+)

@@ -1,0 +1,134 @@
+/// An output preset: the sink side of a GStreamer pipeline (the daemon owns the appsrc heads named
+/// `video` and `audio`), its pacing mode and the options it declares. Built-in presets live in
+/// `Pipelines/<name>.toml`; operators add more under `[output.presets.<name>]` in the config file.
+public struct OutputPreset: Sendable, Equatable {
+    public var name: String
+    public var mode: OutputMode
+    public var description: String
+    /// gst-launch syntax with `{placeholders}`.
+    public var pipeline: String
+    public var options: [PresetOption]
+    /// Where the preset came from (file path or config key), for messages.
+    public var origin: String
+
+    /// Placeholders the daemon fills itself; every other `{name}` must be a declared option.
+    public static let daemonPlaceholders: Set<String> = ["location", "session_id", "width", "height", "fps", "keyframe_interval"]
+
+    public init(name: String, mode: OutputMode, description: String, pipeline: String, options: [PresetOption], origin: String) {
+        self.name = name
+        self.mode = mode
+        self.description = description
+        self.pipeline = pipeline
+        self.options = options
+        self.origin = origin
+    }
+
+    /// Names of the `{placeholders}` in the pipeline text.
+    public var placeholders: [String] {
+        var names: [String] = []
+        var rest = pipeline[...]
+        while let open = rest.firstIndex(of: "{") {
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "}") else { break }
+            names.append(String(after[..<close]))
+            rest = after[after.index(after: close)...]
+        }
+        return names
+    }
+
+    /// Whether the pipeline writes a file (it then needs the daemon's output directory).
+    public var writesFile: Bool { placeholders.contains("location") }
+
+    /// Parses one preset table (from a Pipelines file or the config file).
+    public static func parse(_ reader: inout TableReader, name fallbackName: String?, origin: String) throws(ConfigError) -> OutputPreset {
+        let name = try reader.string("name") ?? fallbackName
+        guard let name, !name.isEmpty else { throw reader.error("name", "a preset needs a name") }
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw reader.error("name", "preset name '\(name)' may only use letters, digits, '-' and '_'")
+        }
+        guard let modeText = try reader.oneOf("mode", ["live", "offline"]) else { throw reader.error("mode", "missing (live or offline)") }
+        guard let pipeline = try reader.string("pipeline"), !pipeline.isEmpty else {
+            throw reader.error("pipeline", "missing sink-side pipeline description")
+        }
+        let description = try reader.string("description") ?? ""
+        var options: [PresetOption] = []
+        if var optionsTable = try reader.table("options") {
+            optionsTable.consumeAll()
+            for key in optionsTable.table.keys {
+                guard var o = try optionsTable.table(key) else { continue }
+                options.append(try parseOption(&o, name: key))
+            }
+        }
+        try reader.rejectUnknownKeys()
+        let preset = OutputPreset(name: name, mode: OutputMode(rawValue: modeText) ?? .live, description: description,
+                                  pipeline: pipeline, options: options, origin: origin)
+        let declared = Set(options.map(\.name))
+        for placeholder in preset.placeholders where !declared.contains(placeholder) && !daemonPlaceholders.contains(placeholder) {
+            throw reader.error("pipeline", "placeholder '{\(placeholder)}' is neither a declared option nor one of \(daemonPlaceholders.sorted().joined(separator: ", "))")
+        }
+        return preset
+    }
+
+    private static func parseOption(_ o: inout TableReader, name: String) throws(ConfigError) -> PresetOption {
+        guard let type = try o.oneOf("type", ["int", "bool", "string", "enum"]) else { throw o.error("type", "missing (int, bool, string or enum)") }
+        let kind: PresetOption.Kind
+        switch type {
+        case "int":
+            kind = .int(min: try o.int("min") ?? Int(Int32.min), max: try o.int("max") ?? Int(Int32.max))
+        case "bool":
+            kind = .bool
+        case "enum":
+            guard let values = try o.strings("values"), !values.isEmpty else { throw o.error("values", "an enum option needs values") }
+            kind = .enumeration(values)
+        default:
+            kind = .string(maxLength: try o.int("max_length", range: 1...4096) ?? 256)
+        }
+        let defaultValue: String
+        switch o.table["default"] {
+        case .string(let s)?: defaultValue = s
+        case .integer(let i)?: defaultValue = String(i)
+        case .boolean(let b)?: defaultValue = String(b)
+        case nil: throw o.error("default", "missing default value")
+        case let other?: throw o.error("default", "expected a string, integer or boolean, found \(other.typeName)")
+        }
+        _ = try? o.string("default")
+        let client = try o.bool("client") ?? false
+        let doc = try o.string("doc") ?? ""
+        try o.rejectUnknownKeys()
+        let option = PresetOption(name: name, kind: kind, defaultValue: defaultValue, clientSettable: client, doc: doc)
+        do {
+            _ = try option.render(defaultValue)
+        } catch {
+            throw o.error("default", "default \(error)")
+        }
+        return option
+    }
+
+    /// Applies client options (only declared, client-settable ones) and daemon values, and returns the
+    /// pipeline description with every placeholder replaced by a validated, quoted value.
+    public func resolve(clientOptions: [String: String], daemonValues: [String: String]) throws(PresetOptionError) -> String {
+        var rendered: [String: String] = [:]
+        for (key, value) in clientOptions {
+            guard let option = options.first(where: { $0.name == key }) else { throw .unknown(option: key) }
+            guard option.clientSettable else { throw .notClientSettable(option: key) }
+            rendered[key] = try option.render(value)
+        }
+        for option in options where rendered[option.name] == nil {
+            rendered[option.name] = try option.render(option.defaultValue)
+        }
+        for (key, value) in daemonValues { rendered[key] = value }
+        var out = ""
+        var rest = pipeline[...]
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            let after = rest[rest.index(after: open)...]
+            guard let close = after.firstIndex(of: "}") else { out += rest[open...]; rest = ""; break }
+            let name = String(after[..<close])
+            guard let value = rendered[name] else { throw .unresolvedPlaceholder(name) }
+            out += value
+            rest = after[after.index(after: close)...]
+        }
+        out += rest
+        return out
+    }
+}
