@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -48,6 +49,9 @@ let package = Package(
                 resources: [.copy("SPIRV")],
                 swiftSettings: strict),
 
+        // Stage interfaces every model implements (audio → features → motion → frames).
+        .target(name: "AvatarStages", dependencies: ["AvatarMedia", "AvatarBundle"], swiftSettings: strict),
+
         // Bundles, protocol, configuration.
         .target(name: "AvatarBundle", dependencies: ["AvatarFormats"], swiftSettings: strict),
         .target(name: "AvatarProtocol", swiftSettings: strict),
@@ -55,7 +59,7 @@ let package = Package(
 
         // Session pipeline, server, CLI.
         .target(name: "AvatarPipeline",
-                dependencies: ["AvatarMedia", "AvatarBundle", "AvatarProtocol", "AvatarConfig",
+                dependencies: ["AvatarMedia", "AvatarBundle", "AvatarProtocol", "AvatarConfig", "AvatarStages",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Metrics", package: "swift-metrics")],
                 swiftSettings: strict),
@@ -63,16 +67,25 @@ let package = Package(
                 dependencies: ["AvatarPipeline", "AvatarProtocol", "AvatarConfig", "AvatarBundle", "AvatarVulkan",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                               .product(name: "WSCore", package: "swift-websocket"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "NIOHTTP1", package: "swift-nio"),
+                               .product(name: "NIOWebSocket", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: strict),
+        .target(name: "AvatarClient",
+                dependencies: ["AvatarProtocol",
+                               .product(name: "WSClient", package: "swift-websocket"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
         .executableTarget(name: "avatard",
-                          dependencies: ["AvatarServer", "AvatarPipeline", "AvatarOperators", "AvatarMedia",
+                          dependencies: ["AvatarServer", "AvatarPipeline", "AvatarClient", "AvatarStages", "AvatarOperators", "AvatarMedia",
                                          "AvatarConfig", "AvatarBundle", "AvatarProtocol", "AvatarVulkan",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),
 
@@ -85,9 +98,9 @@ let package = Package(
         .testTarget(name: "AvatarConfigTests", dependencies: ["AvatarConfig"]),
         .testTarget(name: "AvatarBundleTests", dependencies: ["AvatarBundle", "AvatarFormats"]),
         .testTarget(name: "AvatarServerTests",
-                    dependencies: ["AvatarServer", "AvatarPipeline", "AvatarProtocol", "AvatarConfig",
-                                   "AvatarBundle", "AvatarMedia",
-                                   .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                    dependencies: ["AvatarServer", "AvatarPipeline", "AvatarStages", "AvatarFormats", "AvatarProtocol", "AvatarConfig",
+                                   "AvatarBundle", "AvatarMedia", "AvatarClient",
+                                   .product(name: "WSClient", package: "swift-websocket"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -132,3 +132,13 @@ public struct OutputPreset: Sendable, Equatable {
         return out
     }
 }
+
+extension OutputPreset {
+    /// File extension for outputs that write a file, from the muxer the pipeline names.
+    public var fileExtension: String {
+        if pipeline.contains("matroskamux") { return "mkv" }
+        if pipeline.contains("webmmux") { return "webm" }
+        if pipeline.contains("mpegtsmux") { return "ts" }
+        return "mp4"
+    }
+}

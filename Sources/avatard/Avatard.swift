@@ -4,5 +4,11 @@ import ArgumentParser
 struct Avatard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "avatard",
-        abstract: "Real-time streaming avatar daemon: Opus over WebSocket in, talking-face video out through GStreamer.")
+        abstract: "Real-time streaming avatar daemon: Opus over WebSocket in, talking-face video out through GStreamer.",
+        version: AvatardVersion.string,
+        subcommands: [ServeCommand.self, RenderCommand.self, SendCommand.self, BundleCommand.self])
+}
+
+enum AvatardVersion {
+    static let string = "0.1.0"
 }

@@ -1,0 +1,32 @@
+public import AvatarConfig
+public import AvatarStages
+
+/// Everything a session needs to start, validated on `session.start` before `session.ready`.
+public struct SessionPlan: Sendable {
+    public var sessionID: String
+    public var avatar: any Avatar
+    public var stageOptions: SessionStageOptions
+    public var preset: OutputPreset
+    /// The sink-side pipeline description with every placeholder resolved.
+    public var pipeline: String
+    /// File the output writes, if any (for logs and tests).
+    public var outputFile: String?
+    public var outputDelayMs: Int
+    public var maxBufferSeconds: Double
+
+    public init(sessionID: String, avatar: any Avatar, stageOptions: SessionStageOptions, preset: OutputPreset,
+                pipeline: String, outputFile: String?, outputDelayMs: Int, maxBufferSeconds: Double) {
+        self.sessionID = sessionID
+        self.avatar = avatar
+        self.stageOptions = stageOptions
+        self.preset = preset
+        self.pipeline = pipeline
+        self.outputFile = outputFile
+        self.outputDelayMs = outputDelayMs
+        self.maxBufferSeconds = maxBufferSeconds
+    }
+
+    public var mode: OutputMode { preset.mode }
+    /// Live outputs carry the fixed delay; offline outputs follow the audio and report 0.
+    public var effectiveDelayMs: Int { mode == .live ? outputDelayMs : 0 }
+}

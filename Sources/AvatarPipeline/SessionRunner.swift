@@ -1,0 +1,356 @@
+import AvatarConfig
+import AvatarMedia
+import AvatarProtocol
+import AvatarStages
+import Foundation
+import Logging
+
+/// One session's render loop. It runs on its own thread (never on NIO event loops or the Swift
+/// cooperative pool), owns the session's stages, timeline and output, and reports through `emit`.
+///
+/// Live outputs: frame k is decided at T0 + k/fps + delay − 1/fps on the wall clock (T0 = output start);
+/// if its audio has not arrived, silence is appended to the timeline so the same model renders idle
+/// motion, and later audio follows it. Offline outputs: frames are rendered as soon as their audio
+/// (and the stages' look-ahead) is there, and no frame is made beyond the audio sent.
+final class SessionRunner {
+    private let plan: SessionPlan
+    private let inbox: SessionInbox
+    private let emit: @Sendable (SessionEvent) -> Void
+    private let makeOutput: SessionOutputFactory
+    private var logger: Logger
+
+    private var stages: SessionStages!
+    private var output: (any SessionOutput)?
+    private var receiver: OpusPacketReceiver!
+    private let silence = OpusSilence()
+    private var timeline: AudioTimeline
+    private var motionQueue: [MotionFrame] = []
+    private var nextFrame = 0
+    private var counters = SessionCounters()
+    private var latencies = LatencyWindow()
+    private var lastFrame: I420Frame?
+    private let clock = ContinuousClock()
+    private var startInstant: ContinuousClock.Instant
+    private var nextStats: ContinuousClock.Instant
+    /// Set by `session.close`: the session ends once this frame index is reached.
+    private var closeFrame: Int?
+    private let fps: Int
+    private let frameNanos: UInt64
+    private let delayNanos: UInt64
+
+    /// Audio handed to the stages ahead of the next frame to render (bounds work lost on interrupt).
+    private let feedHorizonFrames = 12
+
+    init(plan: SessionPlan, inbox: SessionInbox, makeOutput: @escaping SessionOutputFactory, logger: Logger,
+         emit: @escaping @Sendable (SessionEvent) -> Void) {
+        self.plan = plan
+        self.inbox = inbox
+        self.makeOutput = makeOutput
+        self.logger = logger
+        self.emit = emit
+        self.fps = plan.avatar.fps
+        self.timeline = AudioTimeline(fps: plan.avatar.fps)
+        self.frameNanos = 1_000_000_000 / UInt64(plan.avatar.fps)
+        self.delayNanos = UInt64(plan.effectiveDelayMs) * 1_000_000
+        self.startInstant = clock.now
+        self.nextStats = clock.now
+    }
+
+    private var isLive: Bool { plan.mode == .live }
+
+    // MARK: lifecycle
+
+    func run() {
+        do {
+            receiver = try OpusPacketReceiver(outputSampleRate: 16000)
+            stages = try plan.avatar.makeStages(options: plan.stageOptions)
+            guard let frames = stages.frames else {
+                throw ProtocolViolation(.unsupported, "avatar '\(plan.avatar.name)' produces motion only and cannot feed a video output")
+            }
+            do {
+                output = try makeOutput(plan, frames.width, frames.height)
+            } catch {
+                throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed to start: \(error)")
+            }
+        } catch let violation as ProtocolViolation {
+            fail(violation)
+            return
+        } catch {
+            fail(ProtocolViolation(.internal, "session setup failed: \(error)"))
+            return
+        }
+        startInstant = clock.now
+        nextStats = startInstant + .seconds(1)
+        emit(.ready(ServerMessage.VideoInfo(width: plan.avatar.width, height: plan.avatar.height, fps: fps),
+                    latencyMs: plan.effectiveDelayMs))
+        logger.info("session started", metadata: ["output.mode": "\(plan.mode.rawValue)"])
+        do {
+            try loop()
+        } catch let violation as ProtocolViolation {
+            fail(violation)
+        } catch {
+            fail(ProtocolViolation(.internal, "render failed: \(error)"))
+        }
+    }
+
+    private func fail(_ violation: ProtocolViolation) {
+        logger.error("session failed", metadata: ["error.code": "\(violation.code.name)", "error.message": "\(violation.message)"])
+        inbox.close()
+        // Whatever was written stays playable.
+        if let output { try? output.finish() }
+        emit(.failed(violation))
+        emit(.finished(goingAway: false))
+    }
+
+    // MARK: the loop
+
+    private func loop() throws {
+        while true {
+            let wait: Date?
+            if isLive {
+                let due = decisionInstant(nextFrame)
+                let until = min(due, nextStats)
+                wait = Date(timeIntervalSinceNow: max(0, Self.seconds(until - clock.now)))
+            } else {
+                wait = motionQueue.isEmpty && timeline.end <= timeline.fedEnd ? Date(timeIntervalSinceNow: Self.seconds(nextStats - clock.now)) : Date()
+            }
+            let inputs = inbox.take(until: wait)
+            var taken48k = 0
+            for input in inputs {
+                switch input {
+                case let .audio(seq, ts, payload, samples48k, arrival):
+                    taken48k += samples48k
+                    acceptAudio(seq: seq, ts: ts, payload: payload, arrival: arrival)
+                case .end:
+                    try endUtterance()
+                case .interrupt:
+                    interrupt()
+                case .close:
+                    try endUtterance()
+                    closeFrame = framesCovering(timeline.end)
+                case .abort(let goingAway):
+                    try finishAbruptly(goingAway: goingAway)
+                    return
+                }
+            }
+            if let failure = output?.failure {
+                SessionMetrics.outputErrors.increment()
+                throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed: \(failure)")
+            }
+            try renderDueFrames()
+            inbox.update(taken48k: taken48k, backlog48k: backlog48k)
+            if clock.now >= nextStats {
+                emitStats()
+                nextStats = nextStats + .seconds(1)
+                if nextStats < clock.now { nextStats = clock.now + .seconds(1) }
+            }
+            if let closeFrame, nextFrame >= closeFrame {
+                try finishNormally()
+                return
+            }
+        }
+    }
+
+    /// Audio accepted but not yet rendered (48 kHz samples).
+    private var backlog48k: Int { max(0, timeline.end - timeline.frameStart(nextFrame)) * 3 }
+
+    private func decisionInstant(_ k: Int) -> ContinuousClock.Instant {
+        let nanos = Int64(k) * Int64(frameNanos) + Int64(delayNanos) - Int64(frameNanos)
+        return startInstant + .nanoseconds(max(0, nanos))
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    // MARK: input
+
+    /// Decodes one packet into the timeline.
+    private func acceptAudio(seq: UInt32, ts: UInt64, payload: [UInt8], arrival: ContinuousClock.Instant) {
+        let result = receiver.receive(seq: seq, ts: ts, payload: payload)
+        counters.packetsLost += result.lost
+        counters.decodeErrors += result.decodeErrors
+        if result.lost > 0 { SessionMetrics.packetsLost.increment(by: Int64(result.lost)) }
+        if result.decodeErrors > 0 { SessionMetrics.decodeErrors.increment(by: Int64(result.decodeErrors)) }
+        guard let packet = result.packet else {
+            counters.packetsDropped += 1
+            SessionMetrics.packetsDropped.increment()
+            return
+        }
+        // Concealment or silence before the packet gets silence packets in the output audio.
+        let packetSamples = packet.duration48k / 3
+        let gap = result.samples.count - packetSamples
+        if gap > 0 {
+            appendSilence(Array(result.samples[0..<gap]), ts: packet.ts >= UInt64(gap * 3) ? packet.ts - UInt64(gap * 3) : 0)
+        }
+        let own = gap > 0 ? Array(result.samples[gap...]) : result.samples
+        timeline.append(own, ts: packet.ts, arrival: arrival, packet: packet.data, duration48k: packet.duration48k)
+    }
+
+    /// Appends samples that have no client packet (concealment, DTX gaps, underruns) with silence packets
+    /// for the output audio, so the output audio stays continuous with the video.
+    private func appendSilence(_ samples: [Float], ts: UInt64?) {
+        var position = timeline.end
+        timeline.append(samples, ts: ts, arrival: nil, packet: nil, duration48k: 0)
+        var remaining48k = samples.count * 3
+        for (packet, duration) in silence.packets(covering: remaining48k) {
+            timeline.insertPacket(at: position, data: packet, duration48k: duration)
+            position += duration / 3
+            remaining48k -= duration
+        }
+    }
+
+    private func endUtterance() throws {
+        // Pad to a frame boundary so the next utterance starts on one, then flush the stages.
+        let boundary = timeline.frameStart(framesCovering(timeline.end))
+        if boundary > timeline.end {
+            appendSilence([Float](repeating: 0, count: boundary - timeline.end), ts: nil)
+        }
+        try feedStages(upTo: timeline.end)
+        let features = try stages.features.flush()
+        motionQueue += try stages.motion.append(features)
+        motionQueue += try stages.motion.flush()
+    }
+
+    private func framesCovering(_ position: Int) -> Int {
+        var k = position * fps / 16000
+        if timeline.frameStart(k) < position { k += 1 }
+        return k
+    }
+
+    private func interrupt() {
+        let renderedEnd = timeline.frameStart(nextFrame)
+        let droppedFrames = motionQueue.count
+        motionQueue.removeAll()
+        timeline.truncate(to: renderedEnd)
+        stages.features.reset()
+        stages.motion.interrupt()
+        receiver.resetDecoder()
+        if droppedFrames > 0 { SessionMetrics.framesDroppedInterrupted.increment(by: Int64(droppedFrames)) }
+        SessionMetrics.interruptions.increment()
+        emit(.interrupted(lastRenderedTs: timeline.ts(at: renderedEnd)))
+    }
+
+    // MARK: rendering
+
+    /// Hands timeline audio to the stages up to `position`; collects the motion frames that come out.
+    private func feedStages(upTo position: Int) throws {
+        let samples = timeline.takeUnfed(upTo: position)
+        guard !samples.isEmpty else { return }
+        let start = clock.now
+        let features = try stages.features.append(samples)
+        if !features.isEmpty { motionQueue += try stages.motion.append(features) }
+        SessionMetrics.motionDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
+    }
+
+    private func renderDueFrames() throws {
+        if isLive {
+            while clock.now >= decisionInstant(nextFrame) {
+                try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
+                var guardIterations = 0
+                while motionQueue.isEmpty {
+                    // Underrun: the client's audio for this frame has not arrived; idle on silence.
+                    guard guardIterations < 200 else {
+                        throw ProtocolViolation(.internal, "motion stage produced no frame for 4 s of audio")
+                    }
+                    guardIterations += 1
+                    if timeline.end <= timeline.fedEnd {
+                        appendSilence([Float](repeating: 0, count: 320), ts: nil)
+                        SessionMetrics.silenceInserted.increment(by: 0.02)
+                    }
+                    try feedStages(upTo: timeline.end)
+                }
+                // Too far behind the wall clock: skip rendering this frame but keep the timeline moving.
+                let late = clock.now - decisionInstant(nextFrame) > .nanoseconds(Int64(frameNanos) * 2)
+                try pushFrame(render: !late)
+            }
+        } else {
+            try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
+            while !motionQueue.isEmpty {
+                try pushFrame(render: true)
+                try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
+            }
+        }
+    }
+
+    private func pushFrame(render: Bool) throws {
+        var motion = motionQueue.removeFirst()
+        motion.index = nextFrame
+        guard motion.isFinite else {
+            throw ProtocolViolation(.internal, "motion for frame \(nextFrame) contains NaN or Inf; the avatar's weights are likely broken")
+        }
+        let span = timeline.frameStart(nextFrame)..<timeline.frameStart(nextFrame + 1)
+        let pts = UInt64(nextFrame) * frameNanos + delayNanos
+        guard let output, let frames = stages.frames else { return }
+        if render || lastFrame == nil {
+            let start = clock.now
+            let frame = try frames.render(motion)
+            SessionMetrics.renderDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
+            lastFrame = frame
+            try output.pushVideo(frame, pts: pts, duration: frameNanos)
+            counters.framesRendered += 1
+            SessionMetrics.framesRendered.increment()
+        } else if let lastFrame {
+            try output.pushVideo(lastFrame, pts: pts, duration: frameNanos)
+            counters.framesDropped += 1
+            SessionMetrics.framesDroppedLate.increment()
+        }
+        for packet in timeline.takePackets(before: span.upperBound) {
+            let apts = UInt64(packet.position) * 1_000_000_000 / 16000 + delayNanos
+            try output.pushAudio(packet.data, pts: apts, duration: UInt64(packet.duration48k) * 1_000_000_000 / 48000)
+        }
+        if let arrival = timeline.latestArrival(in: span) {
+            let latency = clock.now - arrival
+            latencies.add(Self.seconds(latency) * 1000)
+            SessionMetrics.frameLatency.recordNanoseconds(Int64(Self.seconds(latency) * 1e9))
+        }
+        onMotion?(motion)
+        nextFrame += 1
+    }
+
+    /// Observer of every motion frame as it is rendered (for `--motion-out` and tests).
+    var onMotion: ((MotionFrame) -> Void)?
+
+    // MARK: ending
+
+    private func finishNormally() throws {
+        inbox.close()
+        do {
+            try output?.finish()
+        } catch {
+            throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed to finalize: \(error)")
+        }
+        emitStats()
+        emit(.ended(ServerMessage.Ended(frames: nextFrame, durationMs: nextFrame * 1000 / fps,
+                                        framesDropped: counters.framesDropped, packetsLost: counters.packetsLost)))
+        logger.info("session ended", metadata: ["frames": "\(nextFrame)"])
+        emit(.finished(goingAway: false))
+    }
+
+    /// Client vanished or daemon stopping: offline outputs render what was sent, then every output is finalized.
+    private func finishAbruptly(goingAway: Bool) throws {
+        inbox.close()
+        if !isLive {
+            try endUtterance()
+            while !motionQueue.isEmpty { try pushFrame(render: true) }
+        }
+        do {
+            try output?.finish()
+        } catch {
+            logger.error("output failed to finalize", metadata: ["error.message": "\(error)"])
+        }
+        logger.info("session aborted", metadata: ["frames": "\(nextFrame)", "going_away": "\(goingAway)"])
+        emit(.finished(goingAway: goingAway))
+    }
+
+    private func emitStats() {
+        emit(.stats(ServerMessage.Stats(
+            bufferedMs: inbox.bufferedSamples / 48,
+            framesRendered: counters.framesRendered, framesDropped: counters.framesDropped,
+            packetsLost: counters.packetsLost,
+            latencyMsP50: latencies.percentile(50), latencyMsP95: latencies.percentile(95))))
+    }
+}
+
+/// Creates a session's output: (plan, frame width, frame height) → output.
+public typealias SessionOutputFactory = @Sendable (SessionPlan, Int, Int) throws -> any SessionOutput

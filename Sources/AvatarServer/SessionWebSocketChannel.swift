@@ -1,0 +1,127 @@
+import HummingbirdCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+@_spi(WSInternal) import WSCore
+
+/// The public listener's child channel: HTTP/1.1 that upgrades `GET /v1/session` to WebSocket.
+///
+/// Hummingbird's stock WebSocket channel answers every refused upgrade with 400; protocol v1 needs 401 for
+/// a missing or wrong token and 400 for a bad subprotocol, so this channel keeps the refusal's status and
+/// writes it itself. Plain HTTP requests get 426 (the session path) or 404.
+struct SessionWebSocketChannel: ServerChildChannel {
+    typealias Handler = @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, SessionSocketContext) async throws -> Void
+
+    enum UpgradeResult: Sendable {
+        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, HTTPRequestHead)
+        case refused(NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, HTTPResponseStatus, String)
+    }
+
+    struct Value: ServerChildChannelValue {
+        let upgradeResult: EventLoopFuture<UpgradeResult>
+        let channel: any Channel
+    }
+
+    /// Largest WebSocket frame accepted by the frame decoder; protocol limits (4 KiB binary, 64 KiB text)
+    /// are enforced by the session handler so that it can send the spec's `error` first.
+    static let maxFrameSize = 1 << 20
+
+    let decide: @Sendable (HTTPRequestHead) -> UpgradeDecision
+    let handler: Handler
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let refusal = NIOLoopBoundBox<(HTTPResponseStatus, String)?>(nil, eventLoop: channel.eventLoop)
+            let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
+                maxFrameSize: Self.maxFrameSize,
+                shouldUpgrade: { channel, head in
+                    switch decide(head) {
+                    case .upgrade(let headers):
+                        return channel.eventLoop.makeSucceededFuture(headers)
+                    case let .refuse(status, reason):
+                        refusal.value = (status, reason)
+                        return channel.eventLoop.makeSucceededFuture(nil)
+                    }
+                },
+                upgradePipelineHandler: { channel, head in
+                    channel.eventLoop.makeCompletedFuture {
+                        let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(isOutboundHalfClosureEnabled: true))
+                        return UpgradeResult.websocket(asyncChannel, head)
+                    }
+                })
+            let upgradeConfiguration = NIOTypedHTTPServerUpgradeConfiguration<UpgradeResult>(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let asyncChannel = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                            wrappingChannelSynchronously: channel)
+                        let (status, reason) = refusal.value ?? (.upgradeRequired, "")
+                        return UpgradeResult.refused(asyncChannel, status, reason)
+                    }
+                })
+            var configuration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgradeConfiguration)
+            configuration.enablePipelining = false
+            let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
+            return Value(upgradeResult: result, channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        do {
+            switch try await value.upgradeResult.get() {
+            case let .websocket(asyncChannel, head):
+                let context = SessionSocketContext(logger: logger, head: head)
+                _ = try await WebSocketHandler.handle(
+                    type: .server,
+                    configuration: .init(extensions: [], autoPing: .enabled(timePeriod: .seconds(30)),
+                                         closeTimeout: .seconds(5), validateUTF8: true, maxFrameSize: Self.maxFrameSize),
+                    asyncChannel: asyncChannel, context: context, handler: handler)
+            case let .refused(asyncChannel, status, reason):
+                try await writeRefusal(asyncChannel, status: status, reason: reason)
+            }
+        } catch {
+            logger.debug("connection ended with an error", metadata: ["error.message": "\(error)"])
+        }
+    }
+
+    private func writeRefusal(_ channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+                              status: HTTPResponseStatus, reason: String) async throws {
+        try await channel.executeThenClose { inbound, outbound in
+            var status = status
+            var reason = reason
+            if status == .upgradeRequired {
+                // A plain HTTP request: find out which path it asked for.
+                for try await part in inbound {
+                    if case .head(let head) = part {
+                        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+                        if path != "/v1/session" {
+                            status = .notFound
+                            reason = "not found\n"
+                        } else {
+                            reason = "GET /v1/session must be a WebSocket upgrade (protocol avatard.v1)\n"
+                        }
+                    }
+                    if case .end = part { break }
+                }
+            }
+            let body = ByteBuffer(string: reason)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+            headers.add(name: "Connection", value: "close")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+            try await outbound.write(.body(.byteBuffer(body)))
+            try await outbound.write(.end(nil))
+        }
+    }
+}
+
+/// Context handed to the session handler: the upgrade request and a logger.
+struct SessionSocketContext: WebSocketContext {
+    let logger: Logger
+    let head: HTTPRequestHead
+}

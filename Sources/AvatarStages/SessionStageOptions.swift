@@ -1,0 +1,20 @@
+/// Per-session choices that shape the stages.
+public struct SessionStageOptions: Sendable, Equatable {
+    public var style: String?
+    public var seed: UInt64
+    public var temperature: Float?
+    public var steps: Int?
+    public var cfgScale: Float?
+    /// Full-utterance (offline, upstream-identical) motion instead of the sliding window.
+    public var fullWindow: Bool
+
+    public init(style: String? = nil, seed: UInt64 = 0, temperature: Float? = nil, steps: Int? = nil,
+                cfgScale: Float? = nil, fullWindow: Bool = false) {
+        self.style = style
+        self.seed = seed
+        self.temperature = temperature
+        self.steps = steps
+        self.cfgScale = cfgScale
+        self.fullWindow = fullWindow
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import AvatarBundle
+import Foundation
+
+struct BundleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bundle", abstract: "Work with avatar bundles.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a bundle: manifest, weight files, tensor shapes, style clips, and that this build can run it.")
+
+        @Argument(help: "Bundle directory (contains manifest.json).")
+        var directory: String
+
+        func run() async throws {
+            let url = URL(fileURLWithPath: directory)
+            do {
+                let bundle = try AvatarBundle(directory: url, supportedKinds: AvatarLoader.supportedKinds)
+                let m = bundle.manifest
+                print("bundle \(m.name): format \(m.format) v\(m.version), video \(m.video.width)x\(m.video.height)@\(m.video.fps)")
+                for (role, component) in m.components {
+                    let tensors = component.weights.compactMap { bundle.file($0) }.reduce(0) { $0 + $1.tensors.count }
+                    print("  \(role): \(component.kind) (\(component.weights.joined(separator: ", ")); \(tensors) tensors)")
+                }
+                for style in m.styles ?? [] { print("  style \(style.name)\(style.name == m.defaultStyle ? " (default)" : "")") }
+                _ = try AvatarLoader.makeAvatar(bundle)
+                print("ok")
+            } catch {
+                FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+        }
+    }
+}

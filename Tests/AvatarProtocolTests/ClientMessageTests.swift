@@ -1,0 +1,84 @@
+import AvatarProtocol
+import Testing
+
+@Suite struct ClientMessageTests {
+    @Test func parsesSessionStart() throws {
+        let text = #"{"type":"session.start","avatar":"demo","output":"file-mp4","audio":{"codec":"opus","sample_rate":48000,"channels":1},"style":"calm","output_options":{"bitrate_kbps":900,"x":"y"}}"#
+        guard case .sessionStart(let start) = try ClientMessage.parse(text) else {
+            Issue.record("not a session.start")
+            return
+        }
+        #expect(start.avatar == "demo")
+        #expect(start.output == "file-mp4")
+        #expect(start.style == "calm")
+        #expect(start.outputOptions?["bitrate_kbps"] == .number(900))
+        #expect(start.outputOptions?["bitrate_kbps"]?.description == "900")
+        try start.validateAudio()
+    }
+
+    @Test func parsesControlMessages() throws {
+        #expect(try ClientMessage.parse(#"{"type":"input.end"}"#) == .inputEnd)
+        #expect(try ClientMessage.parse(#"{"type":"input.interrupt"}"#) == .inputInterrupt)
+        #expect(try ClientMessage.parse(#"{"type":"keepalive"}"#) == .keepalive)
+        #expect(try ClientMessage.parse(#"{"type":"session.close"}"#) == .sessionClose)
+    }
+
+    @Test(arguments: [
+        ("{not json", CloseCode.protocol),
+        ("[1,2]", .protocol),
+        (#"{"kind":"x"}"#, .protocol),
+        (#"{"type":"dance"}"#, .protocol),
+        (#"{"type":"session.start","output":"file-mp4","audio":{"codec":"opus","sample_rate":48000,"channels":1}}"#, .protocol),
+        (#"{"type":"session.start","avatar":5,"output":"x","audio":{"codec":"opus","sample_rate":48000,"channels":1}}"#, .protocol),
+    ])
+    func rejectsBadMessages(text: String, code: CloseCode) {
+        do {
+            _ = try ClientMessage.parse(text)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.code == code)
+        }
+    }
+
+    @Test func rejectsOversizedText() {
+        let text = #"{"type":"keepalive","pad":""# + String(repeating: "x", count: 70_000) + #""}"#
+        do {
+            _ = try ClientMessage.parse(text)
+            Issue.record("accepted oversized text")
+        } catch {
+            #expect(error.code == .tooBig)
+        }
+    }
+
+    @Test(arguments: [
+        SessionStart.Audio(codec: "pcm", sampleRate: 48000, channels: 1),
+        SessionStart.Audio(codec: "opus", sampleRate: 16000, channels: 1),
+        SessionStart.Audio(codec: "opus", sampleRate: 48000, channels: 2),
+    ])
+    func unsupportedAudioParameters(audio: SessionStart.Audio) {
+        let start = SessionStart(avatar: "a", output: "b", audio: audio)
+        do { try start.validateAudio() } catch { #expect(error.code == .unsupported) }
+    }
+
+    @Test func serverMessagesRoundTrip() {
+        let messages: [ServerMessage] = [
+            .sessionReady(sessionID: "abc", video: .init(width: 512, height: 512, fps: 25), output: "file-mp4", latencyMs: 300),
+            .stats(.init(bufferedMs: 120, framesRendered: 50, framesDropped: 1, packetsLost: 2, latencyMsP50: 80.5, latencyMsP95: 120)),
+            .inputInterrupted(lastRenderedTs: 96000),
+            .sessionEnded(.init(frames: 100, durationMs: 4000, framesDropped: 0, packetsLost: 3)),
+            .error(code: .idleTimeout, message: "bye"),
+        ]
+        for m in messages {
+            #expect(ServerMessage.parse(m.json()) == m)
+        }
+        #expect(ServerMessage.error(code: .capacity, message: "x").json().contains(#""code":"capacity""#))
+    }
+
+    @Test func closeCodeNames() {
+        #expect(CloseCode.allCases.count == 12)
+        for c in CloseCode.allCases { #expect(CloseCode(name: c.name) == c) }
+        #expect(CloseCode.unknownOutput.rawValue == 4006)
+        #expect(!CloseCode.normal.needsErrorMessage && !CloseCode.goingAway.needsErrorMessage)
+        #expect(CloseCode.tooBig.needsErrorMessage)
+    }
+}

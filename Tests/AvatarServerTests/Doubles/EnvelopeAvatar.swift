@@ -1,0 +1,117 @@
+import AvatarMedia
+import AvatarStages
+import Foundation
+
+/// Test double: an avatar whose "motion" is the audio envelope and whose frame is a grey field with a
+/// white bar whose height is that envelope, so tests can check sync by decoding pixels or motion.
+struct EnvelopeAvatar: Avatar {
+    var name = "envelope"
+    var description = "test avatar: mouth bar follows the audio envelope"
+    var width = 64
+    var height = 64
+    var fps = 25
+    var styles = ["calm"]
+    var defaultStyle: String? = "calm"
+    var motionNames = ["jaw_open"]
+    var rendersVideo = true
+    /// Frames of feature look-ahead the motion stage waits for (to exercise flush and underrun paths).
+    var lookaheadRows = 2
+    /// Seconds each frame takes to render (to exercise late frames in live mode).
+    var renderDelay: Double = 0
+
+    func makeStages(options: SessionStageOptions) throws -> SessionStages {
+        SessionStages(features: EnvelopeFeatures(), motion: EnvelopeMotion(lookahead: lookaheadRows),
+                      frames: BarRenderer(width: width, height: height, delay: renderDelay))
+    }
+}
+
+/// RMS per 20 ms (320 samples at 16 kHz): 50 rows per second, one column.
+final class EnvelopeFeatures: AudioFeatureStage {
+    var rowsPerSecond: Int { 50 }
+    var dimension: Int { 1 }
+    private var pending: [Float] = []
+
+    func append(_ samples: [Float]) throws -> FeatureRows {
+        pending += samples
+        var rows: [Float] = []
+        while pending.count >= 320 {
+            let chunk = pending[0..<320]
+            rows.append((chunk.reduce(0) { $0 + $1 * $1 } / 320).squareRoot())
+            pending.removeFirst(320)
+        }
+        return FeatureRows(dimension: 1, values: rows)
+    }
+
+    func flush() throws -> FeatureRows {
+        guard !pending.isEmpty else { return FeatureRows(dimension: 1) }
+        let padded = pending + [Float](repeating: 0, count: 320 - pending.count % 320)
+        pending = []
+        var rows: [Float] = []
+        for i in stride(from: 0, to: padded.count, by: 320) {
+            let chunk = padded[i..<(i + 320)]
+            rows.append((chunk.reduce(0) { $0 + $1 * $1 } / 320).squareRoot())
+        }
+        return FeatureRows(dimension: 1, values: rows)
+    }
+
+    func reset() { pending = [] }
+}
+
+/// Pairs of rows → one frame; holds `lookahead` rows back as a model with look-ahead would.
+final class EnvelopeMotion: MotionStage {
+    var dimension: Int { 1 }
+    private var rows: [Float] = []
+    private var emitted = 0
+    private let lookahead: Int
+
+    init(lookahead: Int) { self.lookahead = lookahead }
+
+    func append(_ features: FeatureRows) throws -> [MotionFrame] {
+        rows += features.values
+        return take(limit: rows.count - lookahead)
+    }
+
+    func flush() throws -> [MotionFrame] {
+        if rows.count % 2 == 1 { rows.append(0) }
+        return take(limit: rows.count)
+    }
+
+    func interrupt() {
+        rows.removeAll()
+        emitted = 0
+    }
+
+    private func take(limit: Int) -> [MotionFrame] {
+        var out: [MotionFrame] = []
+        while 2 * (out.count + 1) <= limit {
+            let i = 2 * out.count
+            out.append(MotionFrame(index: emitted + out.count, coefficients: [min(1, (rows[i] + rows[i + 1]) * 2.5)]))
+        }
+        rows.removeFirst(2 * out.count)
+        emitted += out.count
+        return out
+    }
+}
+
+/// Grey frame with a white bar, height = jaw × frame height.
+final class BarRenderer: FrameStage {
+    let width: Int
+    let height: Int
+    let delay: Double
+
+    init(width: Int, height: Int, delay: Double) {
+        self.width = width
+        self.height = height
+        self.delay = delay
+    }
+
+    func render(_ motion: MotionFrame) throws -> I420Frame {
+        if delay > 0 { usleep(UInt32(delay * 1e6)) }
+        var frame = I420Frame(width: width, height: height, y: 60)
+        let bar = Int((motion.coefficients[0] * Float(height)).rounded())
+        for y in (height - bar)..<height {
+            for x in (width / 4)..<(3 * width / 4) { frame.data[y * width + x] = 235 }
+        }
+        return frame
+    }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for avatard (installs only what is missing), builds it, and then
+# either runs the main job (`run`) or the whole test suite (`test`).
+#
+#   scripts/setup.sh run     install, build (release), run the demo end to end
+#   scripts/setup.sh test    install, build, run every test (Swift, Python tools, shader check)
+#   scripts/setup.sh deps    install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"
+shift || true
+
+packages=(
+  pkgconf
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
+  libopus-dev
+  libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc
+  espeak-ng
+  python3-numpy python3-torch
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v swift >/dev/null || { echo "swift (6.1 or newer) must be on PATH: https://swift.org/install" >&2; exit 1; }
+
+case "$mode" in
+  deps)
+    ;;
+  run)
+    echo "==> building avatard (release)"
+    swift build -c release --product avatard
+    exec scripts/demo.sh "$@"
+    ;;
+  test)
+    echo "==> checking committed SPIR-V against the shader sources"
+    if [ -x scripts/check-shaders.sh ]; then scripts/check-shaders.sh; fi
+    echo "==> Python tool tests"
+    for d in tools/tests tools/demo/tests; do
+      if [ -d "$d" ]; then /usr/bin/python3 -m unittest discover -s "$d" -t . ; fi
+    done
+    echo "==> Swift tests (Vulkan on $(vulkaninfo --summary 2>/dev/null | grep -m1 deviceName | sed 's/.*= //'))"
+    swift build --build-tests
+    swift test --skip-build "$@"
+    ;;
+  *)
+    echo "usage: $0 run|test|deps" >&2
+    exit 2
+    ;;
+esac
