@@ -80,6 +80,7 @@ let package = Package(
         .target(name: "AvatarClient",
                 dependencies: ["AvatarProtocol",
                                .product(name: "WSClient", package: "swift-websocket"),
+                               .product(name: "NIOWebSocket", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .executableTarget(name: "avatard",
@@ -90,6 +91,11 @@ let package = Package(
                           swiftSettings: strict),
 
         // Tests (Swift Testing). Test doubles live here only.
+        .target(name: "AvatarTestSupport", dependencies: ["AvatarStages", "AvatarMedia", "AvatarPipeline"],
+                path: "Tests/AvatarTestSupport"),
+        .testTarget(name: "AvatarPipelineTests",
+                    dependencies: ["AvatarPipeline", "AvatarStages", "AvatarMedia", "AvatarConfig", "AvatarProtocol",
+                                   "AvatarTestSupport"]),
         .testTarget(name: "AvatarFormatsTests", dependencies: ["AvatarFormats"]),
         .testTarget(name: "AvatarVulkanTests", dependencies: ["AvatarVulkan", "AvatarOperators", "AvatarFormats"],
                     resources: [.copy("Golden")]),
@@ -98,7 +104,7 @@ let package = Package(
         .testTarget(name: "AvatarConfigTests", dependencies: ["AvatarConfig"]),
         .testTarget(name: "AvatarBundleTests", dependencies: ["AvatarBundle", "AvatarFormats"]),
         .testTarget(name: "AvatarServerTests",
-                    dependencies: ["AvatarServer", "AvatarPipeline", "AvatarStages", "AvatarFormats", "AvatarProtocol", "AvatarConfig",
+                    dependencies: ["AvatarTestSupport", "AvatarServer", "AvatarPipeline", "AvatarStages", "AvatarFormats", "AvatarProtocol", "AvatarConfig",
                                    "AvatarBundle", "AvatarMedia", "AvatarClient",
                                    .product(name: "WSClient", package: "swift-websocket"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")]),

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 public import Logging
 import Synchronization
+import NIOWebSocket
 import WSClient
 
 /// The reference client of protocol v1 (`avatard send`): starts a session, streams Opus packets with the
@@ -38,7 +39,7 @@ public struct StreamingClient: Sendable {
     public func run(start: SessionStart, packets: [ClientPacket], pacing: Pacing, actions: [Action] = [],
                     close: Bool = true, linger: Duration = .seconds(2),
                     onMessage: (@Sendable (ServerMessage) -> Void)? = nil) async throws -> ClientResult {
-        let messages = Mutex<[ServerMessage]>([])
+        let messages = MessageLog()
         var configuration = WebSocketClientConfiguration()
         configuration.maxFrameSize = 1 << 20
         if let token { configuration.additionalHeaders[.authorization] = "Bearer \(token)" }
@@ -49,7 +50,7 @@ public struct StreamingClient: Sendable {
                 group.addTask {
                     for try await message in inbound.messages(maxSize: 1 << 20) {
                         guard case .text(let text) = message, let parsed = ServerMessage.parse(text) else { continue }
-                        messages.withLock { $0.append(parsed) }
+                        messages.append(parsed)
                         onMessage?(parsed)
                     }
                 }
@@ -81,7 +82,7 @@ public struct StreamingClient: Sendable {
                 }
             }
         }
-        return ClientResult(messages: messages.withLock { $0 }, closeCode: closeFrame.map { Self.code($0.closeCode) },
+        return ClientResult(messages: messages.all, closeCode: closeFrame.map { Self.code($0.closeCode) },
                             closeReason: closeFrame?.reason)
     }
 
@@ -100,7 +101,7 @@ public struct StreamingClient: Sendable {
         return String(decoding: try encoder.encode(start), as: UTF8.self)
     }
 
-    public static func code(_ code: WebSocketErrorCode) -> UInt16 {
+    static func code(_ code: WebSocketErrorCode) -> UInt16 {
         switch code {
         case .normalClosure: 1000
         case .goingAway: 1001
@@ -114,4 +115,11 @@ public struct StreamingClient: Sendable {
         case .unknown(let c): c
         }
     }
+}
+
+/// Messages received so far, shared between the reading task and the caller.
+final class MessageLog: Sendable {
+    private let storage = Mutex<[ServerMessage]>([])
+    func append(_ m: ServerMessage) { storage.withLock { $0.append(m) } }
+    var all: [ServerMessage] { storage.withLock { $0 } }
 }

@@ -37,7 +37,9 @@ public struct TOMLParser {
                 if isArray {
                     try appendArrayTable(&root, path: path, line: headerLine)
                 } else {
-                    guard !definedTables.contains(path) else { throw error("table [\(path.joined(separator: "."))] is defined twice") }
+                    guard !definedTables.contains(path) else {
+                        throw TOMLError(line: headerLine, column: 1, message: "table [\(path.joined(separator: "."))] is defined twice")
+                    }
                     definedTables.insert(path)
                     try ensureTable(&root, path: path, line: headerLine)
                 }

@@ -173,8 +173,13 @@ final class SessionRunner {
         if result.lost > 0 { SessionMetrics.packetsLost.increment(by: Int64(result.lost)) }
         if result.decodeErrors > 0 { SessionMetrics.decodeErrors.increment(by: Int64(result.decodeErrors)) }
         guard let packet = result.packet else {
-            counters.packetsDropped += 1
-            SessionMetrics.packetsDropped.increment()
+            if result.decodeErrors > 0 {
+                // Undecodable: its concealment still occupies the timeline.
+                appendSilence(result.samples, ts: ts)
+            } else {
+                counters.packetsDropped += 1
+                SessionMetrics.packetsDropped.increment()
+            }
             return
         }
         // Concealment or silence before the packet gets silence packets in the output audio.

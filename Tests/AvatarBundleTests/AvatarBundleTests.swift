@@ -58,7 +58,7 @@ import Testing
             switch kind {
             case "missing tensor": m.motionModel?.tensors = ["nope": [1]]
             case "unknown kind": m.motionModel?.kind = "mystery"
-            case "bad style length": m.styles?[0].motionTensor = "proj.weight"; m.motionNames = ["a", "b", "c"]
+            case "bad style length": m.styles?[0].audioTensor = "proj.weight"
             case "bad version": m.version = 2
             case "missing file": m.motionModel?.weights = ["absent.safetensors"]
             case "escaping path": m.motionModel?.weights = ["../x.safetensors"]
@@ -76,7 +76,7 @@ import Testing
     @Test func corruptSafetensorsHeaderIsReported() throws {
         let dir = try makeBundle()
         var bytes = try Data(contentsOf: dir.appendingPathComponent("model.safetensors"))
-        bytes[12] = UInt8(ascii: "#")
+        bytes[8] = UInt8(ascii: "#")
         try bytes.write(to: dir.appendingPathComponent("model.safetensors"))
         #expect {
             try AvatarBundle(directory: dir, supportedKinds: Self.kinds)

@@ -4,34 +4,37 @@ import Foundation
 
 /// Test double: an avatar whose "motion" is the audio envelope and whose frame is a grey field with a
 /// white bar whose height is that envelope, so tests can check sync by decoding pixels or motion.
-struct EnvelopeAvatar: Avatar {
-    var name = "envelope"
-    var description = "test avatar: mouth bar follows the audio envelope"
-    var width = 64
-    var height = 64
-    var fps = 25
-    var styles = ["calm"]
-    var defaultStyle: String? = "calm"
-    var motionNames = ["jaw_open"]
-    var rendersVideo = true
-    /// Frames of feature look-ahead the motion stage waits for (to exercise flush and underrun paths).
-    var lookaheadRows = 2
+public struct EnvelopeAvatar: Avatar {
+    public var name = "envelope"
+    public var description = "test avatar: mouth bar follows the audio envelope"
+    public var width = 64
+    public var height = 64
+    public var fps = 25
+    public var styles = ["calm"]
+    public var defaultStyle: String? = "calm"
+    public var motionNames = ["jaw_open"]
+    public var rendersVideo = true
+    /// Feature rows of look-ahead the motion stage waits for (to exercise flush and underrun paths).
+    public var lookaheadRows = 2
     /// Seconds each frame takes to render (to exercise late frames in live mode).
-    var renderDelay: Double = 0
+    public var renderDelay: Double = 0
 
-    func makeStages(options: SessionStageOptions) throws -> SessionStages {
+    public init() {}
+
+    public func makeStages(options: SessionStageOptions) throws -> SessionStages {
         SessionStages(features: EnvelopeFeatures(), motion: EnvelopeMotion(lookahead: lookaheadRows),
                       frames: BarRenderer(width: width, height: height, delay: renderDelay))
     }
 }
 
 /// RMS per 20 ms (320 samples at 16 kHz): 50 rows per second, one column.
-final class EnvelopeFeatures: AudioFeatureStage {
-    var rowsPerSecond: Int { 50 }
-    var dimension: Int { 1 }
+public final class EnvelopeFeatures: AudioFeatureStage {
+    public init() {}
+    public var rowsPerSecond: Int { 50 }
+    public var dimension: Int { 1 }
     private var pending: [Float] = []
 
-    func append(_ samples: [Float]) throws -> FeatureRows {
+    public func append(_ samples: [Float]) throws -> FeatureRows {
         pending += samples
         var rows: [Float] = []
         while pending.count >= 320 {
@@ -42,7 +45,7 @@ final class EnvelopeFeatures: AudioFeatureStage {
         return FeatureRows(dimension: 1, values: rows)
     }
 
-    func flush() throws -> FeatureRows {
+    public func flush() throws -> FeatureRows {
         guard !pending.isEmpty else { return FeatureRows(dimension: 1) }
         let padded = pending + [Float](repeating: 0, count: 320 - pending.count % 320)
         pending = []
@@ -54,29 +57,29 @@ final class EnvelopeFeatures: AudioFeatureStage {
         return FeatureRows(dimension: 1, values: rows)
     }
 
-    func reset() { pending = [] }
+    public func reset() { pending = [] }
 }
 
 /// Pairs of rows → one frame; holds `lookahead` rows back as a model with look-ahead would.
-final class EnvelopeMotion: MotionStage {
-    var dimension: Int { 1 }
+public final class EnvelopeMotion: MotionStage {
+    public var dimension: Int { 1 }
     private var rows: [Float] = []
     private var emitted = 0
     private let lookahead: Int
 
-    init(lookahead: Int) { self.lookahead = lookahead }
+    public init(lookahead: Int) { self.lookahead = lookahead }
 
-    func append(_ features: FeatureRows) throws -> [MotionFrame] {
+    public func append(_ features: FeatureRows) throws -> [MotionFrame] {
         rows += features.values
         return take(limit: rows.count - lookahead)
     }
 
-    func flush() throws -> [MotionFrame] {
+    public func flush() throws -> [MotionFrame] {
         if rows.count % 2 == 1 { rows.append(0) }
         return take(limit: rows.count)
     }
 
-    func interrupt() {
+    public func interrupt() {
         rows.removeAll()
         emitted = 0
     }
@@ -94,18 +97,18 @@ final class EnvelopeMotion: MotionStage {
 }
 
 /// Grey frame with a white bar, height = jaw × frame height.
-final class BarRenderer: FrameStage {
-    let width: Int
-    let height: Int
+public final class BarRenderer: FrameStage {
+    public let width: Int
+    public let height: Int
     let delay: Double
 
-    init(width: Int, height: Int, delay: Double) {
+    public init(width: Int, height: Int, delay: Double) {
         self.width = width
         self.height = height
         self.delay = delay
     }
 
-    func render(_ motion: MotionFrame) throws -> I420Frame {
+    public func render(_ motion: MotionFrame) throws -> I420Frame {
         if delay > 0 { usleep(UInt32(delay * 1e6)) }
         var frame = I420Frame(width: width, height: height, y: 60)
         let bar = Int((motion.coefficients[0] * Float(height)).rounded())

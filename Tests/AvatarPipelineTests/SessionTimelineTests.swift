@@ -1,0 +1,164 @@
+import AvatarConfig
+import AvatarPipeline
+import AvatarProtocol
+import AvatarStages
+import AvatarTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@Suite(.serialized) struct SessionTimelineTests {
+    func plan(mode: OutputMode, avatar: EnvelopeAvatar = EnvelopeAvatar(), delayMs: Int = 200, maxBuffer: Double = 10) -> SessionPlan {
+        let preset = OutputPreset(name: "test", mode: mode, description: "", pipeline: "", options: [], origin: "test")
+        return SessionPlan(sessionID: UUID().uuidString, avatar: avatar, stageOptions: SessionStageOptions(), preset: preset,
+                           pipeline: "", outputFile: nil, outputDelayMs: delayMs, maxBufferSeconds: maxBuffer)
+    }
+
+    /// Runs a session to completion and returns its events.
+    func collect(_ session: Session) async -> [SessionEvent] {
+        var events: [SessionEvent] = []
+        for await e in session.events { events.append(e) }
+        return events
+    }
+
+    func send(_ packets: [[UInt8]], to session: Session, firstSeq: UInt32 = 0, firstTs: UInt64 = 0) {
+        for (i, p) in packets.enumerated() {
+            session.audio(seq: firstSeq &+ UInt32(i), ts: firstTs + UInt64(i) * 960, payload: p)
+        }
+    }
+
+    @Test func offlineFramesFollowTheAudioAndStayInSync() async throws {
+        let output = RecordingOutput()
+        let session = Session(plan: plan(mode: .offline), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+        let pcm = TestAudio.segments([(1.0, 0.5), (0.6, 0), (0.4, 0.5)])
+        send(try TestAudio.packets(pcm), to: session)
+        session.send(.close)
+        let events = await collect(session)
+        guard case .ended(let ended)? = events.first(where: { if case .ended = $0 { true } else { false } }) else {
+            Issue.record("no session.ended: \(events)")
+            return
+        }
+        // 2.0 s of audio at 25 fps: 50 frames, no more.
+        #expect(ended.frames == 50)
+        #expect(output.video.count == 50)
+        #expect(output.finished)
+        // Offline outputs carry no delay: frame k at k·40 ms.
+        #expect(output.video.enumerated().allSatisfy { $0.element.pts == UInt64($0.offset) * 40_000_000 })
+        // Audio covers the same span continuously: 100 packets of 20 ms from 0 to 2 s.
+        let audio = output.audio
+        #expect(audio.count == 100)
+        #expect(audio.first?.pts == 0)
+        for (a, b) in zip(audio, audio.dropFirst()) { #expect(b.pts == a.pts + a.duration) }
+        // Mouth follows the envelope: open during the tones, closed in the silence (allowing codec ramps).
+        let bars = output.video.map(\.barHeight)
+        #expect(bars[5..<23].allSatisfy { $0 > 10 }, "\(bars)")
+        #expect(bars[28..<38].allSatisfy { $0 == 0 }, "\(bars)")
+        #expect(bars[42..<48].allSatisfy { $0 > 10 }, "\(bars)")
+    }
+
+    @Test func liveOutputsEmitIdleFramesWithoutAudio() async throws {
+        let output = RecordingOutput()
+        let session = Session(plan: plan(mode: .live, delayMs: 100), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+        let collector = Task { await collect(session) }
+        try await Task.sleep(for: .milliseconds(1000))
+        session.send(.close)
+        let events = await collector.value
+        #expect(events.contains { if case .ended = $0 { true } else { false } })
+        // About 1 s of wall clock at 25 fps: idle frames, mouth closed, with the fixed delay in the PTS.
+        let video = output.video
+        #expect(video.count >= 18 && video.count <= 30, "\(video.count) frames")
+        #expect(video.allSatisfy { $0.barHeight == 0 })
+        #expect(video.first?.pts == 100_000_000)
+        // The output audio is continuous silence alongside.
+        #expect(!output.audio.isEmpty)
+    }
+
+    @Test func interruptDropsUnrenderedAudioAndClosesTheMouth() async throws {
+        let output = RecordingOutput()
+        let session = Session(plan: plan(mode: .live, delayMs: 100), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+        let collector = Task { await collect(session) }
+        // 4 s of loud tone delivered at once, interrupted after about 0.5 s of wall clock.
+        send(try TestAudio.packets(TestAudio.segments([(4.0, 0.6)])), to: session)
+        try await Task.sleep(for: .milliseconds(500))
+        session.send(.interrupt)
+        try await Task.sleep(for: .milliseconds(500))
+        session.send(.close)
+        let events = await collector.value
+        guard case .interrupted(let ts)? = events.first(where: { if case .interrupted = $0 { true } else { false } }) else {
+            Issue.record("no input.interrupted")
+            return
+        }
+        let bars = output.video.map(\.barHeight)
+        let openFrames = bars.filter { $0 > 10 }.count
+        // Far less than the 100 frames of tone sent were rendered, and last_rendered_ts matches them.
+        #expect(openFrames < 40, "\(bars)")
+        #expect(ts > 0 && ts < 48000 * 2)
+        // Within 200 ms (5 frames) of the interruption point the mouth is closed and stays closed.
+        if let lastOpen = bars.lastIndex(where: { $0 > 10 }) {
+            #expect(bars[(lastOpen + 1)...].allSatisfy { $0 == 0 })
+            #expect(bars.count - lastOpen > 5)
+        }
+    }
+
+    @Test func lossesAndDuplicatesAreCountedNotFatal() async throws {
+        let output = RecordingOutput()
+        let session = Session(plan: plan(mode: .offline), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+        let packets = try TestAudio.packets(TestAudio.segments([(1.0, 0.3)]))
+        // Start near the seq wrap-around point and at a non-zero ts; drop two packets, repeat one, send garbage.
+        let firstSeq = UInt32.max - 10
+        for (i, p) in packets.enumerated() where i != 20 && i != 21 {
+            session.audio(seq: firstSeq &+ UInt32(i), ts: 96_000 + UInt64(i) * 960, payload: p)
+            if i == 30 { session.audio(seq: firstSeq &+ UInt32(i), ts: 96_000 + UInt64(i) * 960, payload: p) }
+        }
+        session.audio(seq: firstSeq &+ UInt32(packets.count), ts: 96_000 + UInt64(packets.count) * 960, payload: [0xFF, 0xFF, 0xFF])
+        session.send(.close)
+        let events = await collect(session)
+        guard case .ended(let ended)? = events.first(where: { if case .ended = $0 { true } else { false } }) else {
+            Issue.record("no session.ended: \(events)")
+            return
+        }
+        #expect(ended.packetsLost == 3) // two gaps + one undecodable
+        #expect(ended.frames == 26) // 1.02 s of timeline (incl. the concealed garbage packet) → 26 frames
+    }
+
+    @Test func nanMotionEndsTheSessionWithAnError() async throws {
+        struct NaNAvatar: Avatar {
+            var base = EnvelopeAvatar()
+            var name: String { "nan" }
+            var description: String { "" }
+            var width: Int { 64 }
+            var height: Int { 64 }
+            var fps: Int { 25 }
+            var styles: [String] { [] }
+            var defaultStyle: String? { nil }
+            var motionNames: [String] { ["jaw_open"] }
+            var rendersVideo: Bool { true }
+            func makeStages(options: SessionStageOptions) throws -> SessionStages {
+                var s = try base.makeStages(options: options)
+                s.motion = NaNMotion()
+                return s
+            }
+        }
+        final class NaNMotion: MotionStage {
+            var dimension: Int { 1 }
+            func append(_ features: FeatureRows) throws -> [MotionFrame] {
+                (0..<(features.count / 2)).map { MotionFrame(index: $0, coefficients: [.nan]) }
+            }
+            func flush() throws -> [MotionFrame] { [] }
+            func interrupt() {}
+        }
+        let preset = OutputPreset(name: "test", mode: .offline, description: "", pipeline: "", options: [], origin: "test")
+        let p = SessionPlan(sessionID: "nan", avatar: NaNAvatar(), stageOptions: SessionStageOptions(), preset: preset,
+                            pipeline: "", outputFile: nil, outputDelayMs: 0, maxBufferSeconds: 10)
+        let output = RecordingOutput()
+        let session = Session(plan: p, makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+        send(try TestAudio.packets(TestAudio.segments([(0.5, 0.3)])), to: session)
+        let events = await collect(session)
+        let failure = events.compactMap { if case .failed(let v) = $0 { v } else { nil } }.first
+        #expect(failure?.code == .internal)
+        #expect(failure?.message.contains("NaN") == true)
+        #expect(output.video.isEmpty)
+        #expect(output.finished) // whatever was written is finalized
+    }
+}
