@@ -14,7 +14,7 @@ shift || true
 packages=(
   pkgconf
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
-  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
   libopus-dev
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc

@@ -28,6 +28,8 @@ public final class DaemonServer: Sendable {
                 makeOutput: @escaping SessionOutputFactory, readiness: Readiness = Readiness(),
                 notifier: SystemdNotifier = SystemdNotifier(), logger: Logger,
                 onMotion: (@Sendable (String, MotionFrameRecord) -> Void)? = nil) {
+        // Metrics created before the bootstrap would go nowhere.
+        MetricsSetup.bootstrap()
         self.config = config
         self.planner = SessionPlanner(avatars: avatars, presets: presets, config: config)
         self.registry = SessionRegistry(maxSessions: config.limits.maxSessions)

@@ -18,3 +18,11 @@ void avd_g_object_set_uint64(gpointer o, const gchar *n, guint64 v) { g_object_s
 void avd_g_object_set_bool(gpointer o, const gchar *n, gboolean v) { g_object_set(o, n, v, NULL); }
 void avd_g_object_set_string(gpointer o, const gchar *n, const gchar *v) { g_object_set(o, n, v, NULL); }
 void avd_g_object_set_caps(gpointer o, const gchar *n, GstCaps *v) { g_object_set(o, n, v, NULL); }
+
+gboolean avd_gst_is_bin(gpointer o) { return GST_IS_BIN(o); }
+GList *avd_gst_bin_children(GstBin *b) { return GST_BIN_CHILDREN(b); }
+const gchar *avd_gst_element_factory_name(GstElement *e) {
+    GstElementFactory *f = gst_element_get_factory(e);
+    return f ? gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(f)) : NULL;
+}
+const gchar *avd_gst_object_name(gpointer o) { return GST_OBJECT_NAME(o); }

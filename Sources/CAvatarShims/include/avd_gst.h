@@ -23,3 +23,9 @@ void avd_g_object_set_uint64(gpointer object, const gchar *name, guint64 value);
 void avd_g_object_set_bool(gpointer object, const gchar *name, gboolean value);
 void avd_g_object_set_string(gpointer object, const gchar *name, const gchar *value);
 void avd_g_object_set_caps(gpointer object, const gchar *name, GstCaps *value);
+
+// Type checks and field accessors used to walk a parsed bin for the element allowlist.
+gboolean avd_gst_is_bin(gpointer object);
+GList *avd_gst_bin_children(GstBin *bin);
+const gchar *avd_gst_element_factory_name(GstElement *element);
+const gchar *avd_gst_object_name(gpointer object);

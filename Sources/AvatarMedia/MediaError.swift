@@ -1,0 +1,14 @@
+/// Reading or inspecting a media file failed.
+public enum MediaError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missingFile(String)
+    case pipeline(String)
+    case decode(String)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let p): "\(p): no such file"
+        case .pipeline(let m): "cannot build the decoding pipeline: \(m)"
+        case .decode(let m): "cannot decode: \(m)"
+        }
+    }
+}

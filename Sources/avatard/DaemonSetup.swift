@@ -1,0 +1,81 @@
+import AvatarConfig
+import AvatarMedia
+import AvatarPipeline
+import AvatarServer
+import Foundation
+import Logging
+
+/// Everything `serve` prepares before listening: presets checked by GStreamer, avatars loaded, the output
+/// directory, and the readiness reasons that remain.
+struct DaemonSetup {
+    var presets: PresetCatalog
+    var avatars: AvatarRegistry
+    var makeOutput: SessionOutputFactory
+    var readiness: Readiness
+
+    static func prepare(config: DaemonConfig, logger: Logger) throws -> DaemonSetup {
+        let readiness = Readiness()
+        GStreamerRuntime.initialize()
+        logger.info("gstreamer", metadata: ["gst.version": "\(GStreamerRuntime.version)"])
+        let allowed = ElementAllowlist.standard.union(config.extraAllowedElements)
+
+        // Presets: a broken built-in is reported and not offered; a broken operator preset is a config error.
+        guard let directory = config.presetsDirectory ?? DataPaths.pipelines else {
+            throw ConfigError(file: config.file ?? "(defaults)", line: 0, key: "output.presets_directory",
+                              message: "cannot find the Pipelines/ directory shipped with avatard; set output.presets_directory or AVATARD_DATA_DIR")
+        }
+        var presets = PresetCatalog.load(directory: directory, operatorPresets: config.presets)
+        for problem in presets.problems { logger.error("output preset skipped", metadata: ["error.message": "\(problem)"]) }
+        for name in presets.names {
+            guard let preset = presets[name] else { continue }
+            if let problem = check(preset, allowed: allowed) {
+                if config.presets.contains(where: { $0.name == name }) {
+                    throw ConfigError(file: config.file ?? "(defaults)", line: 0, key: "output.presets.\(name)", message: problem)
+                }
+                presets.remove(name, problem: "\(preset.origin): \(problem)")
+                logger.error("output preset skipped", metadata: ["preset": "\(name)", "error.message": "\(problem)"])
+            }
+        }
+        if presets.names.isEmpty { readiness.set("presets", notReady: "no usable output preset") }
+        logger.info("output presets", metadata: ["presets": "\(presets.names.joined(separator: ","))"])
+
+        // File outputs need a writable directory.
+        if presets.presets.values.contains(where: \.writesFile) {
+            do {
+                try FileManager.default.createDirectory(atPath: config.outputDirectory, withIntermediateDirectories: true)
+                guard FileManager.default.isWritableFile(atPath: config.outputDirectory) else {
+                    throw CocoaError(.fileWriteNoPermission)
+                }
+            } catch {
+                readiness.set("outputs", notReady: "output directory \(config.outputDirectory) is not writable")
+                logger.error("output directory not writable", metadata: ["path": "\(config.outputDirectory)"])
+            }
+        }
+
+        // Avatars: every bundle that validates; the others are reported and skipped.
+        var directories: [URL] = []
+        if let d = config.avatarsDirectory { directories.append(URL(fileURLWithPath: d)) }
+        if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
+        let loaded = AvatarLoader.load(directories: directories, logger: logger)
+        if loaded.avatars.isEmpty { readiness.set("avatars", notReady: "no avatar loaded") }
+
+        return DaemonSetup(presets: presets, avatars: AvatarRegistry(loaded.avatars),
+                           makeOutput: GStreamerSessionOutput.factory(allowedElements: allowed), readiness: readiness)
+    }
+
+    /// Parses a preset with its defaults (fatal errors on) and checks every element; nil when usable.
+    static func check(_ preset: OutputPreset, allowed: Set<String>) -> String? {
+        let daemonValues = ["location": "\"/dev/null\"", "session_id": "check", "width": "64", "height": "64",
+                            "fps": "25", "keyframe_interval": "50"]
+        do {
+            let text = try preset.resolve(clientOptions: [:], daemonValues: daemonValues)
+            let pipeline = try OutputPipeline(description: text, mode: preset.mode == .live ? .live : .offline,
+                                              video: VideoFormat(width: 64, height: 64, fps: 25), name: "check-\(preset.name)",
+                                              allowedElements: allowed)
+            pipeline.abort()
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}

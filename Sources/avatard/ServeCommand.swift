@@ -1,0 +1,44 @@
+import ArgumentParser
+import AvatarConfig
+import AvatarPipeline
+import AvatarServer
+import Foundation
+import Logging
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the daemon (public WebSocket listener and admin listener).",
+        discussion: "Without --config it serves protocol v1's defaults: public 127.0.0.1:8080, admin 127.0.0.1:9090, the avatars shipped with avatard.")
+
+    @Option(name: .long, help: "TOML configuration file.")
+    var config: String?
+
+    @Option(name: .long, help: "Vulkan device index to use (overrides [device] index; see `avatard devices`).")
+    var device: Int?
+
+    func run() async throws {
+        var config: DaemonConfig
+        do {
+            config = try self.config.map { try DaemonConfig.load(path: $0) } ?? DaemonConfig()
+        } catch {
+            FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
+            throw ExitCode(ConfigError.exitCode)
+        }
+        if let device { config.device.index = device }
+        let logger = LogSetup.bootstrap(config.log)
+        let setup: DaemonSetup
+        do {
+            setup = try DaemonSetup.prepare(config: config, logger: logger)
+        } catch let error as ConfigError {
+            logger.critical("configuration error", metadata: ["error.message": "\(error)"])
+            throw ExitCode(ConfigError.exitCode)
+        } catch {
+            logger.critical("cannot start", metadata: ["error.message": "\(error)"])
+            throw ExitCode.failure
+        }
+        let server = DaemonServer(config: config, avatars: setup.avatars, presets: setup.presets,
+                                  makeOutput: setup.makeOutput, readiness: setup.readiness, logger: logger)
+        try await server.run()
+    }
+}
