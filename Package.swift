@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "AvatarConfigTests", dependencies: ["AvatarConfig"]),
         .testTarget(name: "AvatarBundleTests", dependencies: ["AvatarBundle", "AvatarFormats"]),
         .testTarget(name: "AvatarServerTests",
-                    dependencies: ["AvatarTestSupport", "AvatarServer", "AvatarPipeline", "AvatarStages", "AvatarFormats", "AvatarProtocol", "AvatarConfig",
+                    dependencies: ["AvatarTestSupport", "AvatarServer", "CGStreamer", "CGStreamerApp", "AvatarPipeline", "AvatarStages", "AvatarFormats", "AvatarProtocol", "AvatarConfig",
                                    "AvatarBundle", "AvatarMedia", "AvatarClient",
                                    .product(name: "WSClient", package: "swift-websocket"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird")]),

@@ -55,35 +55,47 @@ public struct StreamingClient: Sendable {
                     }
                 }
                 try await outbound.writeTextMessage(startJSON)
-                let clock = ContinuousClock()
-                let t0 = clock.now
-                var ts: UInt64 = 0
-                for (i, packet) in packets.enumerated() {
-                    for action in actions where action.beforePacket == i {
-                        try await Self.perform(action.kind, outbound: outbound)
+                do {
+                    try await Self.stream(packets, pacing: pacing, actions: actions, outbound: outbound)
+                    if close {
+                        try await outbound.writeTextMessage(#"{"type":"session.close"}"#)
+                    } else {
+                        try await outbound.writeTextMessage(#"{"type":"input.end"}"#)
+                        try await Task.sleep(for: linger)
+                        group.cancelAll()
+                        return
                     }
-                    if pacing == .realtime {
-                        try await Task.sleep(until: t0 + .nanoseconds(Int64(ts) * 1_000_000_000 / 48000), clock: clock)
-                    }
-                    let frame = AudioPacketHeader(seq: UInt32(truncatingIfNeeded: i), ts: ts).frame(payload: packet.data)
-                    try await outbound.writeBinaryMessage(.init(bytes: frame))
-                    ts += UInt64(packet.duration48k)
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    // The server closed the connection (error, shutdown): stop sending, keep what it said.
                 }
-                for action in actions where action.beforePacket >= packets.count {
-                    try await Self.perform(action.kind, outbound: outbound)
-                }
-                if close {
-                    try await outbound.writeTextMessage(#"{"type":"session.close"}"#)
-                    try await group.next()
-                } else {
-                    try await outbound.writeTextMessage(#"{"type":"input.end"}"#)
-                    try await Task.sleep(for: linger)
-                    group.cancelAll()
-                }
+                try await group.next()
             }
         }
         return ClientResult(messages: messages.all, closeCode: closeFrame.map { Self.code($0.closeCode) },
                             closeReason: closeFrame?.reason)
+    }
+
+    private static func stream(_ packets: [ClientPacket], pacing: Pacing, actions: [Action],
+                               outbound: WebSocketOutboundWriter) async throws {
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        var ts: UInt64 = 0
+        for (i, packet) in packets.enumerated() {
+            for action in actions where action.beforePacket == i {
+                try await perform(action.kind, outbound: outbound)
+            }
+            if pacing == .realtime {
+                try await Task.sleep(until: t0 + .nanoseconds(Int64(ts) * 1_000_000_000 / 48000), clock: clock)
+            }
+            let frame = AudioPacketHeader(seq: UInt32(truncatingIfNeeded: i), ts: ts).frame(payload: packet.data)
+            try await outbound.writeBinaryMessage(.init(bytes: frame))
+            ts += UInt64(packet.duration48k)
+        }
+        for action in actions where action.beforePacket >= packets.count {
+            try await perform(action.kind, outbound: outbound)
+        }
     }
 
     private static func perform(_ kind: Action.Kind, outbound: WebSocketOutboundWriter) async throws {
