@@ -2,6 +2,7 @@ import AvatarConfig
 import AvatarMedia
 import AvatarPipeline
 import AvatarServer
+import AvatarVulkan
 import Foundation
 import Logging
 
@@ -15,6 +16,16 @@ struct DaemonSetup {
 
     static func prepare(config: DaemonConfig, logger: Logger) throws -> DaemonSetup {
         let readiness = Readiness()
+
+        // Device policy first: a mismatch refuses to start instead of silently running on the CPU driver.
+        let requirement = DeviceRequirement(configValue: config.device.requireDeviceType, index: config.device.index)
+        let device = try requirement.select(from: try VulkanInstance.enumerate())
+        MetricsSetup.recordDevice(name: device.name, type: device.type.rawValue, driver: device.driverName, api: device.apiVersion)
+        logger.notice("vulkan device", metadata: ["gpu.device": "\(device.name)", "gpu.type": "\(device.type.rawValue)",
+                                                  "gpu.driver": "\(device.driverInfo)"])
+        if device.type == .cpu && config.device.requireDeviceType == "any" {
+            logger.warning("running on the CPU Vulkan driver; set [device] require_device_type to make this explicit")
+        }
         GStreamerRuntime.initialize()
         logger.info("gstreamer", metadata: ["gst.version": "\(GStreamerRuntime.version)"])
         let allowed = ElementAllowlist.standard.union(config.extraAllowedElements)

@@ -1,0 +1,63 @@
+import ArgumentParser
+import AvatarConfig
+import AvatarVulkan
+import Foundation
+
+struct DevicesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices", abstract: "List Vulkan devices and show which one avatard would choose.")
+
+    @Option(name: .long, help: "Configuration file whose [device] policy to apply.")
+    var config: String?
+
+    @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.")
+    var require: String?
+
+    @Option(name: .long, help: "Explicit device index.")
+    var index: Int?
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        var policy = DaemonConfig.Device()
+        if let config {
+            do { policy = try DaemonConfig.load(path: config).device } catch {
+                FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
+                throw ExitCode(ConfigError.exitCode)
+            }
+        }
+        if let require { policy.requireDeviceType = require }
+        if let index { policy.index = index }
+        let devices: [VulkanDeviceInfo]
+        do { devices = try VulkanInstance.enumerate() } catch {
+            FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        let requirement = DeviceRequirement(configValue: policy.requireDeviceType, index: policy.index)
+        let chosen = Result { () throws(DeviceSelectionError) in try requirement.select(from: devices) }
+        if json {
+            let list: [[String: Any]] = devices.map { d in
+                ["index": d.index, "name": d.name, "type": d.type.rawValue, "driver": d.driverName, "driver_info": d.driverInfo,
+                 "api": d.apiVersion, "vendor_id": d.vendorID, "device_id": d.deviceID, "subgroup_size": d.subgroupSize,
+                 "fp16_arithmetic": d.shaderFloat16, "fp16_storage": d.storageBuffer16BitAccess,
+                 "cooperative_matrix": d.cooperativeMatrix, "chosen": (try? chosen.get())?.index == d.index]
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["devices": list], options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            for d in devices {
+                let mark = (try? chosen.get())?.index == d.index ? "*" : " "
+                print("\(mark) #\(d.index) \(d.name) [\(d.type.rawValue)] driver \(d.driverName) (\(d.driverInfo)), Vulkan \(d.apiVersion)")
+                print("     subgroup \(d.subgroupSize), fp16 arithmetic \(d.shaderFloat16 ? "yes" : "no"), fp16 storage \(d.storageBuffer16BitAccess ? "yes" : "no"), cooperative matrix \(d.cooperativeMatrix ? "yes" : "no"), shared memory \(d.maxComputeSharedMemory / 1024) KiB")
+            }
+        }
+        switch chosen {
+        case .success(let d):
+            if !json { print("chosen: #\(d.index) \(d.name) (policy: require_device_type = \(policy.requireDeviceType)\(policy.index.map { ", index = \($0)" } ?? ""))") }
+        case .failure(let error):
+            FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
