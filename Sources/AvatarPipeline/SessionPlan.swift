@@ -13,9 +13,12 @@ public struct SessionPlan: Sendable {
     public var outputFile: String?
     public var outputDelayMs: Int
     public var maxBufferSeconds: Double
+    /// Motion only (`render --motion-out` without video): no output pipeline, frames are not rendered.
+    public var motionOnly: Bool
 
     public init(sessionID: String, avatar: any Avatar, stageOptions: SessionStageOptions, preset: OutputPreset,
-                pipeline: String, outputFile: String?, outputDelayMs: Int, maxBufferSeconds: Double) {
+                pipeline: String, outputFile: String?, outputDelayMs: Int, maxBufferSeconds: Double, motionOnly: Bool = false) {
+        self.motionOnly = motionOnly
         self.sessionID = sessionID
         self.avatar = avatar
         self.stageOptions = stageOptions

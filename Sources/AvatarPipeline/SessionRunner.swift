@@ -64,13 +64,15 @@ final class SessionRunner {
         do {
             receiver = try OpusPacketReceiver(outputSampleRate: 16000)
             stages = try plan.avatar.makeStages(options: plan.stageOptions)
-            guard let frames = stages.frames else {
-                throw ProtocolViolation(.unsupported, "avatar '\(plan.avatar.name)' produces motion only and cannot feed a video output")
-            }
-            do {
-                output = try makeOutput(plan, frames.width, frames.height)
-            } catch {
-                throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed to start: \(error)")
+            if !plan.motionOnly {
+                guard let frames = stages.frames else {
+                    throw ProtocolViolation(.unsupported, "avatar '\(plan.avatar.name)' produces motion only and cannot feed a video output")
+                }
+                do {
+                    output = try makeOutput(plan, frames.width, frames.height)
+                } catch {
+                    throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed to start: \(error)")
+                }
             }
         } catch let violation as ProtocolViolation {
             fail(violation)
@@ -286,7 +288,26 @@ final class SessionRunner {
         }
         let span = timeline.frameStart(nextFrame)..<timeline.frameStart(nextFrame + 1)
         let pts = UInt64(nextFrame) * frameNanos + delayNanos
-        guard let output, let frames = stages.frames else { return }
+        if let output, let frames = stages.frames {
+            try pushVideo(motion, frames: frames, output: output, render: render, pts: pts)
+            for packet in timeline.takePackets(before: span.upperBound) {
+                let apts = UInt64(packet.position) * 1_000_000_000 / 16000 + delayNanos
+                try output.pushAudio(packet.data, pts: apts, duration: UInt64(packet.duration48k) * 1_000_000_000 / 48000)
+            }
+        } else {
+            counters.framesRendered += 1
+            _ = timeline.takePackets(before: span.upperBound)
+        }
+        if let arrival = timeline.latestArrival(in: span) {
+            let latency = clock.now - arrival
+            latencies.add(Self.seconds(latency) * 1000)
+            SessionMetrics.frameLatency.recordNanoseconds(Int64(Self.seconds(latency) * 1e9))
+        }
+        onMotion?(motion)
+        nextFrame += 1
+    }
+
+    private func pushVideo(_ motion: MotionFrame, frames: any FrameStage, output: any SessionOutput, render: Bool, pts: UInt64) throws {
         if render || lastFrame == nil {
             let start = clock.now
             let frame = try frames.render(motion)
@@ -300,17 +321,6 @@ final class SessionRunner {
             counters.framesDropped += 1
             SessionMetrics.framesDroppedLate.increment()
         }
-        for packet in timeline.takePackets(before: span.upperBound) {
-            let apts = UInt64(packet.position) * 1_000_000_000 / 16000 + delayNanos
-            try output.pushAudio(packet.data, pts: apts, duration: UInt64(packet.duration48k) * 1_000_000_000 / 48000)
-        }
-        if let arrival = timeline.latestArrival(in: span) {
-            let latency = clock.now - arrival
-            latencies.add(Self.seconds(latency) * 1000)
-            SessionMetrics.frameLatency.recordNanoseconds(Int64(Self.seconds(latency) * 1e9))
-        }
-        onMotion?(motion)
-        nextFrame += 1
     }
 
     /// Observer of every motion frame as it is rendered (for `--motion-out` and tests).

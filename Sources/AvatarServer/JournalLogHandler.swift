@@ -53,7 +53,7 @@ public struct JournalLogHandler: LogHandler {
         }
     }
 
-    static func render(level: Logger.Level, message: String, metadata: Logger.Metadata, label: String, format: Format) -> String {
+    public static func render(level: Logger.Level, message: String, metadata: Logger.Metadata, label: String, format: Format) -> String {
         let prefix = "<\(priority(level))>"
         switch format {
         case .json:
