@@ -1,0 +1,40 @@
+#version 450
+// Row softmax of scale·x (+ additive mask row, e.g. −inf for padding), one workgroup per row.
+layout(local_size_x = 128) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer Mask { float mask[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint rows; uint D; float scale; uint hasMask; uint maskRows; } p;
+
+shared float red[128];
+
+void main() {
+    uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+    if (row >= p.rows) return;
+    uint t = gl_LocalInvocationID.x;
+    uint base = row * p.D;
+    uint mbase = p.hasMask != 0u ? (row % p.maskRows) * p.D : 0u;
+    float m = -3.402823e38;
+    for (uint i = t; i < p.D; i += 128) {
+        float v = x[base + i] * p.scale + (p.hasMask != 0u ? mask[mbase + i] : 0.0);
+        m = max(m, v);
+    }
+    red[t] = m;
+    barrier();
+    for (uint s = 64; s > 0; s >>= 1) { if (t < s) red[t] = max(red[t], red[t + s]); barrier(); }
+    m = red[0];
+    barrier();
+    float sum = 0.0;
+    for (uint i = t; i < p.D; i += 128) {
+        float v = x[base + i] * p.scale + (p.hasMask != 0u ? mask[mbase + i] : 0.0);
+        sum += exp(v - m);
+    }
+    red[t] = sum;
+    barrier();
+    for (uint s = 64; s > 0; s >>= 1) { if (t < s) red[t] += red[t + s]; barrier(); }
+    float inv = 1.0 / red[0];
+    for (uint i = t; i < p.D; i += 128) {
+        float v = x[base + i] * p.scale + (p.hasMask != 0u ? mask[mbase + i] : 0.0);
+        y[base + i] = exp(v - m) * inv;
+    }
+}

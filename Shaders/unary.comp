@@ -1,0 +1,32 @@
+#version 450
+// Elementwise activation, one variant per OP_* define.
+#include "include/common.glsl"
+layout(local_size_x = 256) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
+
+void main() {
+    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256;
+    if (i >= p.n) return;
+    float v = x[i];
+#if defined(OP_GELU)
+    y[i] = gelu_erf(v);
+#elif defined(OP_SILU)
+    y[i] = v * sigmoid_stable(v);
+#elif defined(OP_RELU)
+    y[i] = max(v, 0.0);
+#elif defined(OP_LEAKY_RELU)
+    // alpha: negative slope; beta: output gain (StyleGAN's lrelu·√2 uses beta = √2).
+    y[i] = (v >= 0.0 ? v : v * p.alpha) * p.beta;
+#elif defined(OP_SOFTPLUS)
+    // PyTorch Softplus(beta=1, threshold=20).
+    y[i] = v > 20.0 ? v : log(1.0 + exp(v));
+#elif defined(OP_SIGMOID)
+    y[i] = sigmoid_stable(v);
+#elif defined(OP_TANH)
+    y[i] = tanh(v);
+#else
+#error "unary.comp needs an OP_* define"
+#endif
+}
