@@ -26,3 +26,12 @@ const gchar *avd_gst_element_factory_name(GstElement *e) {
     return f ? gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(f)) : NULL;
 }
 const gchar *avd_gst_object_name(gpointer o) { return GST_OBJECT_NAME(o); }
+
+gchar *avd_g_object_get_string(gpointer o, const gchar *n) { gchar *v = NULL; g_object_get(o, n, &v, NULL); return v; }
+GParamSpec **avd_g_object_list_properties(gpointer o, guint *n) { return g_object_class_list_properties(G_OBJECT_GET_CLASS(o), n); }
+gboolean avd_g_param_spec_is_readable_string(GParamSpec *s) {
+    return s->value_type == G_TYPE_STRING && (s->flags & G_PARAM_READABLE) != 0;
+}
+gulong avd_g_signal_connect_pad_added(GstElement *e, avd_pad_added_callback cb, gpointer d, GClosureNotify destroy) {
+    return g_signal_connect_data(e, "pad-added", G_CALLBACK(cb), d, destroy, 0);
+}

@@ -6,3 +6,5 @@ int avd_opus_encoder_set_bitrate(OpusEncoder *e, opus_int32 v) { return opus_enc
 int avd_opus_encoder_set_complexity(OpusEncoder *e, opus_int32 v) { return opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(v)); }
 int avd_opus_encoder_set_inband_fec(OpusEncoder *e, opus_int32 v) { return opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(v)); }
 int avd_opus_encoder_set_packet_loss_perc(OpusEncoder *e, opus_int32 v) { return opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(v)); }
+int avd_opus_encoder_set_dtx(OpusEncoder *e, opus_int32 v) { return opus_encoder_ctl(e, OPUS_SET_DTX(v)); }
+int avd_opus_encoder_get_lookahead(OpusEncoder *e, opus_int32 *s) { return opus_encoder_ctl(e, OPUS_GET_LOOKAHEAD(s)); }

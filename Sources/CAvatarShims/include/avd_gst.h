@@ -29,3 +29,13 @@ gboolean avd_gst_is_bin(gpointer object);
 GList *avd_gst_bin_children(GstBin *bin);
 const gchar *avd_gst_element_factory_name(GstElement *element);
 const gchar *avd_gst_object_name(gpointer object);
+
+// Property introspection for the allowlist (settings that name further element factories).
+gchar *avd_g_object_get_string(gpointer object, const gchar *name);
+GParamSpec **avd_g_object_list_properties(gpointer object, guint *count);
+gboolean avd_g_param_spec_is_readable_string(GParamSpec *spec);
+
+// Typed g_signal_connect for decodebin/parsebin "pad-added" (g_signal_connect is a macro).
+typedef void (*avd_pad_added_callback)(GstElement *element, GstPad *pad, gpointer user_data);
+gulong avd_g_signal_connect_pad_added(GstElement *element, avd_pad_added_callback callback, gpointer user_data,
+                                      GClosureNotify destroy);
