@@ -3,12 +3,15 @@ internal import CGStreamer
 internal import CGStreamerApp
 import Foundation
 
-/// A decoding pipeline built by avatard itself (never from client or operator text) whose results are
-/// pulled from named appsinks. Used to read audio files and to inspect produced media.
+/// A decoding/receiving pipeline built by avatard itself (never from client or operator text) whose results
+/// are pulled from named appsinks. Used to read audio files, to inspect produced media and by tests to
+/// receive RTP. Blocking: use it from tools, tests or a dedicated thread, never from an event loop.
 final class AppSinkPipeline {
     private let pipeline: UnsafeMutablePointer<GstElement>
 
-    init(_ description: String) throws(MediaError) {
+    /// `properties`: (element name, property, value as text) set before the pipeline starts, so values such
+    /// as file paths never go through the parser's quoting.
+    init(_ description: String, properties: [(element: String, property: String, value: String)] = []) throws(MediaError) {
         GStreamerRuntime.initialize()
         var error: UnsafeMutablePointer<GError>?
         let element = gst_parse_launch_full(description, nil, GST_PARSE_FLAG_FATAL_ERRORS, &error)
@@ -19,7 +22,16 @@ final class AppSinkPipeline {
             throw .pipeline(message)
         }
         guard let element else { throw .pipeline("empty pipeline") }
+        _ = gst_object_ref_sink(UnsafeMutableRawPointer(element))
         pipeline = element
+        for (name, property, value) in properties {
+            guard let target = gst_bin_get_by_name(Self.bin(pipeline), name) else {
+                gst_object_unref(UnsafeMutableRawPointer(pipeline))
+                throw .pipeline("no element named \(name)")
+            }
+            gst_util_set_object_arg(UnsafeMutableRawPointer(target).assumingMemoryBound(to: GObject.self), property, value)
+            gst_object_unref(UnsafeMutableRawPointer(target))
+        }
         if gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE {
             let reason = busError() ?? "cannot start"
             _ = gst_element_set_state(pipeline, GST_STATE_NULL)
@@ -33,20 +45,36 @@ final class AppSinkPipeline {
         gst_object_unref(UnsafeMutableRawPointer(pipeline))
     }
 
-    /// Pulls every buffer from the appsink `name` until EOS: (pts in ns or nil, bytes, caps string).
-    func drain(_ name: String, timeout: Double = 60) throws(MediaError) -> [(pts: UInt64?, bytes: [UInt8], caps: String)] {
-        guard let element = gst_bin_get_by_name(UnsafeMutableRawPointer(pipeline).assumingMemoryBound(to: GstBin.self), name) else {
+    struct Buffer {
+        var pts: UInt64?
+        var duration: UInt64?
+        var bytes: [UInt8]
+        var caps: String
+    }
+
+    /// Pulls every buffer from the appsink `name` until EOS.
+    func drain(_ name: String, timeout: Double = 60) throws(MediaError) -> [Buffer] {
+        try pull(name, until: { _ in false }, timeout: timeout, stopAtTimeout: false)
+    }
+
+    /// Pulls buffers from the appsink `name` until `done` says so, EOS, or `timeout` (a live source such as
+    /// udpsrc never ends by itself: then whatever arrived is returned).
+    func pull(_ name: String, until done: ([Buffer]) -> Bool, timeout: Double, stopAtTimeout: Bool = true) throws(MediaError) -> [Buffer] {
+        guard let element = gst_bin_get_by_name(Self.bin(pipeline), name) else {
             throw .pipeline("no appsink named \(name)")
         }
         defer { gst_object_unref(UnsafeMutableRawPointer(element)) }
         let sink = UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstAppSink.self)
-        var out: [(UInt64?, [UInt8], String)] = []
+        var out: [Buffer] = []
         let deadline = Date().addingTimeInterval(timeout)
-        while true {
+        while !done(out) {
             if let error = busError() { throw .decode(error) }
-            guard let sample = gst_app_sink_try_pull_sample(sink, 200_000_000) else {
+            guard let sample = gst_app_sink_try_pull_sample(sink, 100_000_000) else {
                 if gst_app_sink_is_eos(sink) != 0 { break }
-                guard Date() < deadline else { throw .decode("timed out reading \(name)") }
+                guard Date() < deadline else {
+                    if stopAtTimeout { break }
+                    throw .decode("timed out reading \(name)")
+                }
                 continue
             }
             defer { gst_sample_unref(sample) }
@@ -60,8 +88,11 @@ final class AppSinkPipeline {
             guard gst_buffer_map(buffer, &map, GST_MAP_READ) != 0 else { continue }
             let bytes = Array(UnsafeBufferPointer(start: map.data, count: Int(map.size)))
             gst_buffer_unmap(buffer, &map)
+            let none = avd_gst_clock_time_none()
             let pts = avd_gst_buffer_get_pts(buffer)
-            out.append((pts == avd_gst_clock_time_none() ? nil : UInt64(pts), bytes, caps))
+            let duration = avd_gst_buffer_get_duration(buffer)
+            out.append(Buffer(pts: pts == none ? nil : UInt64(pts), duration: duration == none ? nil : UInt64(duration),
+                              bytes: bytes, caps: caps))
         }
         return out
     }
@@ -81,8 +112,7 @@ final class AppSinkPipeline {
         return error.map { String(cString: $0.pointee.message) } ?? "unknown error"
     }
 
-    /// A path as a quoted gst-launch property value.
-    static func quote(_ path: String) -> String {
-        "\"" + path.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+    private static func bin(_ element: UnsafeMutablePointer<GstElement>) -> UnsafeMutablePointer<GstBin> {
+        UnsafeMutableRawPointer(element).assumingMemoryBound(to: GstBin.self)
     }
 }

@@ -1,0 +1,141 @@
+internal import CAvatarShims
+internal import CGStreamer
+import Foundation
+import Logging
+
+/// Reads one output pipeline's bus on its own thread (never a NIO event loop or the Swift cooperative
+/// pool): records the first ERROR and reports it, wakes `finish()` on EOS, logs warnings and redistributes
+/// latency for live pipelines. Waiters block on its condition, not on the bus.
+final class OutputBusWatcher: @unchecked Sendable {
+    // @unchecked: the C pointers are only read by the thread and released after it ended; Swift state
+    // is guarded by `condition`.
+    private let bus: UnsafeMutablePointer<GstBus>
+    private let pipeline: UnsafeMutablePointer<GstElement>
+    private let condition = NSCondition()
+    private var failure: OutputFailure?
+    private var eos = false
+    private var stopping = false
+    private var running = false
+    private let exited = DispatchSemaphore(value: 0)
+    private let logger: Logger
+    private let report: @Sendable (OutputFailure) -> Void
+
+    init(pipeline: UnsafeMutablePointer<GstElement>, logger: Logger, report: @escaping @Sendable (OutputFailure) -> Void) {
+        _ = gst_object_ref(UnsafeMutableRawPointer(pipeline))
+        self.pipeline = pipeline
+        self.bus = gst_element_get_bus(pipeline)
+        self.logger = logger
+        self.report = report
+    }
+
+    deinit {
+        gst_object_unref(UnsafeMutableRawPointer(bus))
+        gst_object_unref(UnsafeMutableRawPointer(pipeline))
+    }
+
+    func start(name: String) {
+        condition.lock()
+        running = true
+        condition.unlock()
+        let thread = Thread { [self] in
+            let mask = GstMessageType(rawValue: GST_MESSAGE_ERROR.rawValue | GST_MESSAGE_EOS.rawValue
+                | GST_MESSAGE_WARNING.rawValue | GST_MESSAGE_LATENCY.rawValue)
+            while !isStopping {
+                guard let message = gst_bus_timed_pop_filtered(bus, 100_000_000, mask) else { continue }
+                handle(message)
+                gst_message_unref(message)
+            }
+            exited.signal()
+        }
+        thread.name = "avatard-gst-bus-\(name.prefix(16))"
+        thread.start()
+    }
+
+    /// Stops the thread and waits for it to exit (at most one bus poll, 100 ms).
+    func stop() {
+        condition.lock()
+        let wasRunning = running
+        running = false
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        if wasRunning { exited.wait() }
+    }
+
+    private var isStopping: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    var currentFailure: OutputFailure? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
+    }
+
+    /// Waits until EOS reached the sinks, an error happened, or `deadline`. True on EOS without error.
+    func waitForEOS(until deadline: Date) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !eos && failure == nil && !stopping {
+            if !condition.wait(until: deadline) { break }
+        }
+        return eos && failure == nil
+    }
+
+    /// Waits up to `deadline` for a failure to be recorded (used right after a failed state change, whose
+    /// reason arrives on the bus).
+    func waitForFailure(until deadline: Date) -> OutputFailure? {
+        condition.lock()
+        defer { condition.unlock() }
+        while failure == nil && !stopping {
+            if !condition.wait(until: deadline) { break }
+        }
+        return failure
+    }
+
+    /// Records a failure found outside the bus (e.g. a push refused); the first one wins.
+    func record(_ f: OutputFailure) {
+        condition.lock()
+        let first = failure == nil
+        if first { failure = f }
+        condition.broadcast()
+        condition.unlock()
+        if first { report(f) }
+    }
+
+    private func handle(_ message: UnsafeMutablePointer<GstMessage>) {
+        let type = avd_gst_message_type(message)
+        let source = avd_gst_message_src(message).flatMap { avd_gst_object_name(UnsafeMutableRawPointer($0)) }
+            .map { String(cString: $0) } ?? "pipeline"
+        if type == GST_MESSAGE_EOS {
+            condition.lock()
+            eos = true
+            condition.broadcast()
+            condition.unlock()
+        } else if type == GST_MESSAGE_ERROR || type == GST_MESSAGE_WARNING {
+            var error: UnsafeMutablePointer<GError>?
+            var debug: UnsafeMutablePointer<gchar>?
+            if type == GST_MESSAGE_ERROR {
+                gst_message_parse_error(message, &error, &debug)
+            } else {
+                gst_message_parse_warning(message, &error, &debug)
+            }
+            let text = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
+            let detail = debug.map { String(cString: $0) } ?? ""
+            if let error { g_error_free(error) }
+            if let debug { g_free(debug) }
+            if type == GST_MESSAGE_ERROR {
+                logger.error("output pipeline error", metadata: ["gst.element": "\(source)", "error.message": "\(text)",
+                                                                 "gst.debug": "\(detail)"])
+                record(OutputFailure(element: source, message: text, debug: detail))
+            } else {
+                logger.warning("output pipeline warning", metadata: ["gst.element": "\(source)", "gst.message": "\(text)"])
+            }
+        } else if type == GST_MESSAGE_LATENCY {
+            // A live element changed its latency: redistribute it so sinks stay in sync.
+            _ = gst_bin_recalculate_latency(UnsafeMutableRawPointer(pipeline).assumingMemoryBound(to: GstBin.self))
+        }
+    }
+}
