@@ -127,8 +127,13 @@ final class OutputBusWatcher: @unchecked Sendable {
             if let error { g_error_free(error) }
             if let debug { g_free(debug) }
             if type == GST_MESSAGE_ERROR {
-                logger.error("output pipeline error", metadata: ["gst.element": "\(source)", "error.message": "\(text)",
-                                                                 "gst.debug": "\(detail)"])
+                // The first error is the cause; the ones after it are usually its echoes upstream.
+                let metadata: Logger.Metadata = ["gst.element": "\(source)", "error.message": "\(text)", "gst.debug": "\(detail)"]
+                if currentFailure == nil {
+                    logger.error("output pipeline error", metadata: metadata)
+                } else {
+                    logger.debug("output pipeline error after the first", metadata: metadata)
+                }
                 record(OutputFailure(element: source, message: text, debug: detail))
             } else {
                 logger.warning("output pipeline warning", metadata: ["gst.element": "\(source)", "gst.message": "\(text)"])

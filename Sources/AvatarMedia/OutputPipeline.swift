@@ -136,9 +136,10 @@ public final class OutputPipeline: @unchecked Sendable {
                 teardown()
                 throw .missingEntry(entryName)
             }
-            let linked = gst_element_link(source, entry)
+            let linked = gst_element_link(source, entry) != 0
+                && Self.peerAccepts(source, caps: entryName == "video" ? video.caps : Self.opusCaps)
             gst_object_unref(UnsafeMutableRawPointer(entry))
-            guard linked != 0 else {
+            guard linked else {
                 teardown()
                 throw .link("the \(entryName) head to the preset's '\(entryName)' element (does it accept "
                     + (entryName == "video" ? video.caps : Self.opusCaps) + " on a free sink pad?)")
@@ -362,6 +363,19 @@ public final class OutputPipeline: @unchecked Sendable {
             // A late frame is worth less than the next one: keep the queue tiny and drop the oldest.
             gst_util_set_object_arg(object.assumingMemoryBound(to: GObject.self), "leaky-type", "downstream")
         }
+    }
+
+    /// Whether the element the head was linked to accepts the head's caps (linking only compares templates,
+    /// and appsrc's template is ANY).
+    private static func peerAccepts(_ source: UnsafeMutablePointer<GstElement>, caps: String) -> Bool {
+        guard let pad = gst_element_get_static_pad(source, "src") else { return false }
+        defer { gst_object_unref(UnsafeMutableRawPointer(pad)) }
+        guard let peer = gst_pad_get_peer(pad), let c = gst_caps_from_string(caps) else { return false }
+        defer {
+            gst_object_unref(UnsafeMutableRawPointer(peer))
+            gst_caps_unref(c)
+        }
+        return gst_pad_query_accept_caps(peer, c) != 0
     }
 
     private static func seconds(_ d: Duration) -> Double {
