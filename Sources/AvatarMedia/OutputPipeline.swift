@@ -200,6 +200,7 @@ public final class OutputPipeline: @unchecked Sendable {
         if started, watcher.currentFailure == nil {
             _ = gst_app_src_end_of_stream(Self.appsrc(videoSource))
             _ = gst_app_src_end_of_stream(Self.appsrc(audioSource))
+            endRTCPBranches()
             reachedEOS = watcher.waitForEOS(until: Date().addingTimeInterval(Self.seconds(timeout)))
         }
         teardown()
@@ -329,6 +330,38 @@ public final class OutputPipeline: @unchecked Sendable {
                 throw .push("the encoder made no progress for \(offlineStallTimeout)")
             }
             _ = watcher.waitForFailure(until: Date().addingTimeInterval(0.003))
+        }
+    }
+
+    /// rtpbin's RTCP source pads never carry EOS (the session keeps its RTCP timer), so the sinks behind
+    /// them would hold the pipeline's EOS message back forever. End them directly; the data branches still
+    /// drain normally.
+    private func endRTCPBranches() {
+        Self.forEachElement(in: pipeline) { element in
+            guard avd_gst_element_factory_name(element).map({ String(cString: $0) }) == "rtpbin" else { return }
+            var node = element.pointee.srcpads
+            while let current = node {
+                if let raw = current.pointee.data,
+                   let name = avd_gst_object_name(raw).map({ String(cString: $0) }), name.hasPrefix("send_rtcp_src"),
+                   let peer = gst_pad_get_peer(raw.assumingMemoryBound(to: GstPad.self)) {
+                    _ = gst_pad_send_event(peer, gst_event_new_eos())
+                    gst_object_unref(UnsafeMutableRawPointer(peer))
+                }
+                node = current.pointee.next
+            }
+        }
+    }
+
+    /// Visits every element under `bin`, entering child bins.
+    private static func forEachElement(in bin: UnsafeMutablePointer<GstElement>, _ body: (UnsafeMutablePointer<GstElement>) -> Void) {
+        var node = avd_gst_bin_children(Self.bin(bin))
+        while let current = node {
+            if let raw = current.pointee.data {
+                let child = raw.assumingMemoryBound(to: GstElement.self)
+                body(child)
+                if avd_gst_is_bin(raw) != 0 { forEachElement(in: child, body) }
+            }
+            node = current.pointee.next
         }
     }
 
