@@ -39,12 +39,23 @@ public enum AudioFileReader {
         return packets
     }
 
+    /// The file exists, is readable and holds an audio stream (a decode branch for a file without one would
+    /// wait forever for data, so this is checked first by demuxing without decoding).
     private static func checkReadable(_ path: String) throws(MediaError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missingFile(path) }
         guard !isDirectory.boolValue, FileManager.default.isReadableFile(atPath: path) else {
             throw .decode("\(path) is not a readable file")
         }
+        let streams: [MediaProbe.Stream]
+        do {
+            streams = try StreamInspector.inspect(path: path).streams
+        } catch .decode(let message) {
+            throw .decode("\(path): \(message)")
+        } catch {
+            throw error
+        }
+        guard streams.contains(where: \.isAudio) else { throw .noAudio(path) }
     }
 
     private static func drain(_ p: AppSinkPipeline, path: String) throws(MediaError) -> [AppSinkPipeline.Buffer] {

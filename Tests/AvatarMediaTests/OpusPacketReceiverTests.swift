@@ -92,3 +92,106 @@ import Testing
         #expect(r.decodeErrors == 1)
     }
 }
+
+@Suite struct OpusPacketReceiverTimelineTests {
+    let packets: [[UInt8]]
+    init() throws { packets = try TestMedia.tonePackets(seconds: 1) }
+
+    @Test func firstTimestampIsTheOriginAndPositionsFollowTs() throws {
+        var r = try OpusPacketReceiver()
+        let t0: UInt64 = 123_457 // neither 0 nor a multiple of 3
+        var emitted = 0
+        for i in 0..<10 where i != 4 {
+            let res = r.receive(seq: 1000 + UInt32(i), ts: t0 + UInt64(i * 960), payload: packets[i])
+            #expect(res.position == emitted)
+            emitted += res.samples.count
+            if let p = res.packet {
+                // Sample-exact: the packet's first sample sits at (ts − origin) / 3.
+                #expect(p.position == Int(p.ts - t0) / 3)
+                #expect(res.samples.count - (res.concealedSamples + res.silenceSamples) == 320)
+            }
+        }
+        #expect(r.origin == Int64(t0))
+        #expect(r.position == emitted && emitted == 3200)
+        #expect(r.concealedSamples == 320 && r.packetsLost == 1)
+    }
+
+    @Test func lossIsConcealedWithSignalNotSilence() throws {
+        var r = try OpusPacketReceiver()
+        for i in 0..<10 { _ = r.receive(seq: UInt32(i), ts: UInt64(i * 960), payload: packets[i]) }
+        let res = r.receive(seq: 12, ts: 12 * 960, payload: packets[12])
+        #expect(res.lost == 2 && res.concealedSamples == 640 && res.silenceSamples == 0)
+        #expect(TestMedia.rms(res.samples[0..<160]) > 0.1)
+    }
+
+    @Test func duplicatesAndLatePacketsAreToldApart() throws {
+        var r = try OpusPacketReceiver()
+        for i in [0, 1, 2, 4, 5] { _ = r.receive(seq: UInt32(i), ts: UInt64(i * 960), payload: packets[i]) }
+        #expect(r.receive(seq: 1, ts: 960, payload: packets[1]).duplicate)   // received before
+        #expect(r.receive(seq: 5, ts: 4800, payload: packets[5]).duplicate)  // the newest, again
+        #expect(r.receive(seq: 3, ts: 2880, payload: packets[3]).late)       // concealed already
+        let ancient = r.receive(seq: UInt32.max - 100, ts: 0, payload: packets[0])
+        #expect(ancient.late && ancient.samples.isEmpty && ancient.packet == nil)
+        #expect(r.duplicates == 2 && r.late == 2 && r.packetsDropped == 4)
+        #expect(r.position == 6 * 320)
+    }
+
+    @Test func wrapAroundWithALossAcrossIt() throws {
+        var r = try OpusPacketReceiver()
+        var total = 0
+        for i in 0..<8 where i != 3 {
+            let seq = UInt32.max - 3 &+ UInt32(i) // max-3, max-2, max-1, [max lost], 0, 1, …
+            let res = r.receive(seq: seq, ts: UInt64(i * 960), payload: packets[i])
+            #expect(!res.dropped)
+            total += res.samples.count
+        }
+        #expect(r.packetsLost == 1 && total == 8 * 320)
+        #expect(r.receive(seq: UInt32.max - 1, ts: 2 * 960, payload: packets[2]).duplicate)
+        #expect(r.receive(seq: UInt32.max, ts: 3 * 960, payload: packets[3]).late)
+    }
+
+    @Test func hugeTimestampJumpIsBoundedAndRebased() throws {
+        var r = try OpusPacketReceiver(maxGapSeconds: 2)
+        _ = r.receive(seq: 0, ts: 0, payload: packets[0])
+        let res = r.receive(seq: 1, ts: 48000 * 3600, payload: packets[1])
+        #expect(res.discontinuity)
+        #expect(res.silenceSamples == 32000 && res.samples.count == 32000 + 320)
+        // Later packets keep their mapping from the new origin.
+        let next = r.receive(seq: 2, ts: 48000 * 3600 + 960, payload: packets[2])
+        #expect(next.samples.count == 320 && next.silenceSamples == 0)
+        #expect(r.discontinuities == 1)
+    }
+
+    @Test func resetReanchorsAfterAnInterrupt() throws {
+        var r = try OpusPacketReceiver()
+        for i in 0..<5 { _ = r.receive(seq: UInt32(i), ts: UInt64(i * 960), payload: packets[i]) }
+        r.reset()
+        // The client paused 3 s around the interrupt: no silence for that, the timeline goes on.
+        let res = r.receive(seq: 5, ts: 5 * 960 + 144_000, payload: packets[5])
+        #expect(res.silenceSamples == 0 && res.samples.count == 320 && res.position == 5 * 320)
+        // Packets from before the interrupt are still recognised.
+        #expect(r.receive(seq: 2, ts: 1920, payload: packets[2]).duplicate)
+    }
+
+    @Test func overlappingTimestampIsTrimmedToKeepPositions() throws {
+        var r = try OpusPacketReceiver()
+        _ = r.receive(seq: 0, ts: 0, payload: packets[0])
+        // The client's ts went back by 10 ms: only the new half is appended.
+        let res = r.receive(seq: 1, ts: 480, payload: packets[1])
+        #expect(res.samples.count == 160 && r.position == 480)
+        let whollyOld = r.receive(seq: 2, ts: 0, payload: packets[2])
+        #expect(whollyOld.late && whollyOld.samples.isEmpty)
+    }
+
+    @Test func emptyOrGarbagePayloadsAreDecodeErrorsAndTheTimelineMoves() throws {
+        var r = try OpusPacketReceiver()
+        _ = r.receive(seq: 0, ts: 0, payload: packets[0])
+        let empty = r.receive(seq: 1, ts: 960, payload: [])
+        #expect(empty.decodeErrors == 1 && empty.samples.count == 320)
+        // A valid 20 ms TOC followed by noise: libopus may or may not accept it, the timeline gets 20 ms either way.
+        let noise = r.receive(seq: 2, ts: 1920, payload: [0xF8] + (0..<200).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+        #expect(noise.samples.count == 320)
+        let good = r.receive(seq: 3, ts: 2880, payload: packets[3])
+        #expect(good.packet != nil && good.position == 3 * 320)
+    }
+}
