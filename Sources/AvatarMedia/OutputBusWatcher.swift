@@ -39,7 +39,7 @@ final class OutputBusWatcher: @unchecked Sendable {
         condition.unlock()
         let thread = Thread { [self] in
             let mask = GstMessageType(rawValue: GST_MESSAGE_ERROR.rawValue | GST_MESSAGE_EOS.rawValue
-                | GST_MESSAGE_WARNING.rawValue | GST_MESSAGE_LATENCY.rawValue)
+                | GST_MESSAGE_WARNING.rawValue | GST_MESSAGE_LATENCY.rawValue | GST_MESSAGE_APPLICATION.rawValue)
             while !isStopping {
                 guard let message = gst_bus_timed_pop_filtered(bus, 100_000_000, mask) else { continue }
                 handle(message)
@@ -59,7 +59,13 @@ final class OutputBusWatcher: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         condition.unlock()
-        if wasRunning { exited.wait() }
+        guard wasRunning else { return }
+        // Wake the thread out of its bus poll at once instead of waiting for the poll to time out.
+        if let structure = gst_structure_new_empty("avatard-stop"),
+           let wake = gst_message_new_application(nil, structure) {
+            _ = gst_bus_post(bus, wake)
+        }
+        exited.wait()
     }
 
     private var isStopping: Bool {

@@ -371,8 +371,9 @@ public final class OutputPipeline: @unchecked Sendable {
             return !c.tornDown
         }
         guard first else { return }
-        _ = gst_element_set_state(pipeline, GST_STATE_NULL)
+        // The watcher first: a pipeline in NULL flushes its bus, which would swallow the watcher's wake-up.
         watcher.stop()
+        _ = gst_element_set_state(pipeline, GST_STATE_NULL)
         failureContinuation.finish()
     }
 
