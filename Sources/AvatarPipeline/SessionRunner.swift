@@ -32,6 +32,8 @@ final class SessionRunner {
     private let clock = ContinuousClock()
     private var startInstant: ContinuousClock.Instant
     private var nextStats: ContinuousClock.Instant
+    /// Silence inserted for underruns since the last client packet (live), so a ts gap is not filled twice.
+    private var underrunSinceLastPacket = 0
     /// Set by `session.close`: the session ends once this frame index is reached.
     private var closeFrame: Int?
     private let fps: Int
@@ -184,12 +186,17 @@ final class SessionRunner {
             }
             return
         }
-        // Concealment or silence before the packet gets silence packets in the output audio.
+        // Concealment or silence before the packet gets silence packets in the output audio. A live session
+        // that already idled through (part of) that gap on inserted silence does not add it twice.
         let packetSamples = packet.duration48k / 3
-        let gap = result.samples.count - packetSamples
-        if gap > 0 {
-            appendSilence(Array(result.samples[0..<gap]), ts: packet.ts >= UInt64(gap * 3) ? packet.ts - UInt64(gap * 3) : 0)
+        var gap = result.samples.count - packetSamples
+        let covered = isLive ? min(max(gap, 0), underrunSinceLastPacket) : 0
+        underrunSinceLastPacket = 0
+        if gap - covered > 0 {
+            let filler = Array(result.samples[covered..<gap])
+            appendSilence(filler, ts: packet.ts >= UInt64(filler.count * 3) ? packet.ts - UInt64(filler.count * 3) : 0)
         }
+        gap = max(gap, 0)
         let own = gap > 0 ? Array(result.samples[gap...]) : result.samples
         timeline.append(own, ts: packet.ts, arrival: arrival, packet: packet.data, duration48k: packet.duration48k)
     }
@@ -232,7 +239,8 @@ final class SessionRunner {
         timeline.truncate(to: renderedEnd)
         stages.features.reset()
         stages.motion.interrupt()
-        receiver.resetDecoder()
+        // The next packet continues at the end of the (truncated) timeline, not after a gap.
+        receiver.reset()
         if droppedFrames > 0 { SessionMetrics.framesDroppedInterrupted.increment(by: Int64(droppedFrames)) }
         SessionMetrics.interruptions.increment()
         emit(.interrupted(lastRenderedTs: timeline.ts(at: renderedEnd)))
@@ -263,6 +271,7 @@ final class SessionRunner {
                     guardIterations += 1
                     if timeline.end <= timeline.fedEnd {
                         appendSilence([Float](repeating: 0, count: 320), ts: nil)
+                        underrunSinceLastPacket += 320
                         SessionMetrics.silenceInserted.increment(by: 0.02)
                     }
                     try feedStages(upTo: timeline.end)
