@@ -7,7 +7,7 @@ Both on-disk formats of torch.save are read here directly:
   * the zip format (Hugging Face `pytorch_model.bin`): `<root>/data.pkl` plus one entry per storage.
 
 The unpickler accepts only: dicts, lists, tuples, sets, strings, bytes, numbers, booleans, None,
-collections.OrderedDict, tensors (torch._utils._rebuild_tensor_v2 / _rebuild_parameter over typed storages) and
+collections.OrderedDict, bytes spelled as _codecs.encode(str, 'latin1') (protocol 2), tensors (torch._utils._rebuild_tensor_v2 / _rebuild_parameter over typed storages) and
 numpy scalars of numeric dtypes. Any other global (a class or function that unpickling would call) is refused with
 UnsafePickleError naming it — nothing from the file is ever executed.
 """
@@ -77,7 +77,15 @@ def _numpy_dtype(name, align=False, copy=False):
     return dtype
 
 
+def _codecs_encode(text, encoding="utf-8"):
+    # Protocol-2 pickles spell bytes objects as _codecs.encode(str, 'latin1'); nothing else is let through.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickleError("_codecs.encode is accepted only for latin-1 encoded bytes")
+    return text.encode("latin-1")
+
+
 _ALLOWED = {
+    ("_codecs", "encode"): _codecs_encode,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,

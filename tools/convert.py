@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Converts official checkpoints into avatard bundle parts (safetensors weights + a manifest fragment).
+
+  /usr/bin/python3 tools/convert.py a2m --checkpoint model_ckpt_steps_N.ckpt --hubert HF_DIR --out BUNDLE_DIR
+  /usr/bin/python3 tools/convert.py a2m --checkpoint FILE --frontend log_mel --out BUNDLE_DIR
+  /usr/bin/python3 tools/convert.py hubert --hubert HF_DIR --out BUNDLE_DIR
+
+Writes BUNDLE_DIR/a2m.safetensors and BUNDLE_DIR/hubert.safetensors (F32), and
+BUNDLE_DIR/motion.manifest-fragment.json: the "audio_frontend" and "motion_model" entries for manifest.json
+(the bundle's manifest.json itself is not written or changed).
+
+Safety: checkpoints (the legacy-pickle .ckpt and pytorch_model.bin) are read with a restricted unpickler that
+accepts only tensors, storages, containers (dict, list, tuple, OrderedDict, set) and plain values (str, bytes,
+numbers, bool, None, numeric numpy scalars). Anything else in the pickle is refused and nothing from the file is
+executed. model.safetensors is read as data only.
+
+Layout: configuration switches are detected from tensor shapes (aux features from to_cond_emb.weight
+[64, 256|352] and pitch_embed, depth from the layer indices, dims/heads/registers from their tensors); unknown
+layouts are refused with a message naming the key and its shapes. BatchNorm is folded into the preceding conv and
+the HuBERT positional-conv weight norm is folded into a plain weight.
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import conversion, restricted_load, safetensors_io  # noqa: E402
+from reference.a2m import tensor_shapes as a2m_shapes  # noqa: E402
+from reference.hubert import HubertConfig, tensor_shapes as hubert_shapes  # noqa: E402
+from reference.logmel import LogMelConfig  # noqa: E402
+
+FRAGMENT = "motion.manifest-fragment.json"
+
+
+class Progress:
+    def __init__(self, quiet=False):
+        self.quiet, self.start = quiet, time.time()
+
+    def __call__(self, msg):
+        if not self.quiet:
+            print(f"[{time.time() - self.start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def sha256(path, progress):
+    h = hashlib.sha256()
+    size, done, last = os.path.getsize(path), 0, time.time()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+            done += len(block)
+            if time.time() - last > 2:
+                progress(f"  hashing {os.path.basename(path)}: {100 * done // max(size, 1)}%")
+                last = time.time()
+    return h.hexdigest()
+
+
+def convert_hubert(hf_dir, out_dir, progress):
+    progress(f"reading HuBERT directory {hf_dir}")
+    hf_cfg, sd = conversion.read_hf_directory(hf_dir)
+    cfg = HubertConfig.from_hf(hf_cfg)
+    _, ignored = conversion.hubert_encoder_state(sd)
+    if ignored:
+        progress(f"  ignoring {len(ignored)} non-encoder keys ({', '.join(ignored[:4])}{', ...' if len(ignored) > 4 else ''})")
+    progress(f"  {cfg.num_layers} layers, hidden {cfg.hidden_size}, heads {cfg.num_heads}, "
+             f"norm '{cfg.feat_extract_norm}', stable layer norm {cfg.stable_layer_norm}; folding weight norm")
+    tensors = conversion.hubert_bundle_tensors(sd, cfg)
+    path = os.path.join(out_dir, "hubert.safetensors")
+    progress(f"writing {path} ({sum(t.numel() for t in tensors.values()) / 1e6:.1f} M values)")
+    safetensors_io.write(path, tensors, metadata={"format": "avatard", "kind": "hubert"})
+    config = cfg.manifest()
+    config["source"] = {"directory": os.path.basename(os.path.normpath(hf_dir)), "model_type": hf_cfg.get("model_type", "hubert")}
+    return cfg, {"kind": "hubert", "weights": ["hubert.safetensors"], "config": config,
+                 "tensors": hubert_shapes(cfg)}
+
+
+def convert_a2m(ckpt, out_dir, progress):
+    progress(f"loading {ckpt} with the restricted unpickler")
+    obj = restricted_load.load(ckpt)
+    sd = conversion.a2m_state_dict(obj)
+    progress(f"  {len(sd)} model tensors; detecting layout from shapes")
+    cfg = conversion.detect_a2m(sd)
+    progress(f"  ICS-A2M: dim {cfg.dim}, depth {cfg.depth}, heads {cfg.heads}x{cfg.dim_head}, registers "
+             f"{cfg.registers}, audio {cfg.audio_dim}->{cfg.audio_hidden}, aux features {'on' if cfg.aux else 'off'}")
+    progress("  folding BatchNorm into the audio encoder conv")
+    tensors = conversion.a2m_bundle_tensors(sd, cfg)
+    path = os.path.join(out_dir, "a2m.safetensors")
+    progress(f"writing {path} ({sum(t.numel() for t in tensors.values()) / 1e6:.1f} M values)")
+    safetensors_io.write(path, tensors, metadata={"format": "avatard", "kind": "ics_a2m"})
+    config = cfg.manifest()
+    step = obj.get("global_step") if isinstance(obj, dict) else None
+    config["source"] = {"checkpoint": os.path.basename(ckpt), "sha256": sha256(ckpt, progress),
+                        "global_step": step if isinstance(step, int) else None}
+    config["sampler"] = {"method": "midpoint", "steps": 4, "cfg_scale": 1.5, "temperature": 0.3,
+                         "upstream_steps": 20, "drop_last_frames_offline": 4}
+    return cfg, {"kind": "ics_a2m", "weights": ["a2m.safetensors"], "config": config, "tensors": a2m_shapes(cfg)}
+
+
+def dump_json(obj):
+    """Indented JSON with short number lists (tensor shapes) kept on one line."""
+    text = json.dumps(obj, indent=2)
+    return re.sub(r"\[\s*([-0-9.e,\s]*?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("a2m", help="ICS-A2M checkpoint (+ its audio front-end)",
+                       description="Restricted unpickler: only tensors, containers and plain values are accepted.")
+    a.add_argument("--checkpoint", required=True, help="official model_ckpt_steps_*.ckpt (legacy pickle)")
+    fe = a.add_mutually_exclusive_group(required=True)
+    fe.add_argument("--hubert", help="Hugging Face HuBERT directory (config.json + model.safetensors/pytorch_model.bin)")
+    fe.add_argument("--frontend", choices=("log_mel",), help="log-mel front-end instead of HuBERT")
+    a.add_argument("--out", required=True, help="bundle directory (created if missing)")
+    a.add_argument("--quiet", action="store_true")
+    h = sub.add_parser("hubert", help="HuBERT front-end only")
+    h.add_argument("--hubert", required=True)
+    h.add_argument("--out", required=True)
+    h.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    progress = Progress(args.quiet)
+    os.makedirs(args.out, exist_ok=True)
+    fragment = {}
+    try:
+        if args.cmd == "hubert":
+            _, fragment["audio_frontend"] = convert_hubert(args.hubert, args.out, progress)
+        else:
+            a2m_cfg, fragment["motion_model"] = convert_a2m(args.checkpoint, args.out, progress)
+            if args.hubert:
+                h_cfg, fragment["audio_frontend"] = convert_hubert(args.hubert, args.out, progress)
+                if h_cfg.hidden_size != a2m_cfg.audio_dim:
+                    raise conversion.LayoutError(
+                        f"HuBERT hidden size {h_cfg.hidden_size} != A2M audio input {a2m_cfg.audio_dim} "
+                        "(hubert_encoder.0.weight shape[1])")
+            else:
+                mel = LogMelConfig()
+                if mel.n_mels != a2m_cfg.audio_dim:
+                    raise conversion.LayoutError(
+                        f"log-mel front-end gives {mel.n_mels} rows but hubert_encoder.0.weight expects {a2m_cfg.audio_dim}")
+                fragment["audio_frontend"] = {"kind": "log_mel", "weights": [], "config": mel.manifest()}
+            fragment = {"audio_frontend": fragment["audio_frontend"], "motion_model": fragment["motion_model"]}
+    except (conversion.LayoutError, restricted_load.UnsafePickleError, ValueError, KeyError, OSError) as e:
+        print(f"convert.py: error: {e}", file=sys.stderr)
+        return 2
+    path = os.path.join(args.out, FRAGMENT)
+    with open(path, "w") as f:
+        f.write(dump_json(fragment) + "\n")
+    progress(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
