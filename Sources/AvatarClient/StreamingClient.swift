@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 public import Logging
 import Synchronization
-import NIOWebSocket
+public import NIOWebSocket
 import WSClient
 
 /// The reference client of protocol v1 (`avatard send`): starts a session, streams Opus packets with the
@@ -113,7 +113,8 @@ public struct StreamingClient: Sendable {
         return String(decoding: try encoder.encode(start), as: UTF8.self)
     }
 
-    static func code(_ code: WebSocketErrorCode) -> UInt16 {
+    /// The numeric close code (NIO names the standard ones).
+    public static func code(_ code: WebSocketErrorCode) -> UInt16 {
         switch code {
         case .normalClosure: 1000
         case .goingAway: 1001

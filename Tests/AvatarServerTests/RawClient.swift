@@ -1,3 +1,4 @@
+import AvatarClient
 import AvatarProtocol
 import Foundation
 import HTTPTypes
@@ -58,22 +59,7 @@ enum RawClient {
                 group.cancelAll()
             }
         }
-        return Outcome(messages: log.messages.withLock { $0 }, closeCode: close.map { code($0.closeCode) })
-    }
-
-    static func code(_ c: WebSocketErrorCode) -> UInt16 {
-        switch c {
-        case .normalClosure: 1000
-        case .goingAway: 1001
-        case .protocolError: 1002
-        case .unacceptableData: 1003
-        case .dataInconsistentWithMessage: 1007
-        case .policyViolation: 1008
-        case .messageTooLarge: 1009
-        case .missingExtension: 1010
-        case .unexpectedServerError: 1011
-        case .unknown(let v): v
-        }
+        return Outcome(messages: log.messages.withLock { $0 }, closeCode: close.map { StreamingClient.code($0.closeCode) })
     }
 
     /// A raw HTTP/1.1 upgrade attempt; returns the status code of the response.
