@@ -57,8 +57,8 @@ class A2MConfig:
     @staticmethod
     def tiny(aux=False, audio_dim=24):
         return A2MConfig(motion_dim=8, audio_dim=audio_dim, audio_hidden=16, aux=aux, aux_dim=4 if aux else 32, pitch_bins=300,
-                         dim=32, depth=2, heads=2, dim_head=16, ff_inner=int(32 * 4 * 2 / 3), registers=4,
-                         time_hidden=48, conv_kernel=7)
+                         dim=16, depth=2, heads=2, dim_head=8, ff_inner=int(16 * 4 * 2 / 3), registers=4,
+                         time_hidden=16, conv_kernel=7)
 
 
 def tensor_shapes(cfg):
@@ -139,7 +139,7 @@ def rotary_inv_freq(cfg):
     return 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.dim_head, 2).float() / cfg.dim_head))
 
 
-def rotary_tables(inv_freq, n, registers, register_position=-10000):
+def rotary_tables(inv_freq, n, registers, register_position=-10000, float64=False):
     """cos/sin tables [registers + n, dim_head] for positions (register_position × registers, 0..n-1).
 
     angle = float32(position × inv_freq) (the exact product rounded once, as torch's float32 outer product),
@@ -151,6 +151,8 @@ def rotary_tables(inv_freq, n, registers, register_position=-10000):
                           np.arange(n, dtype=np.float32)])
     angle = (pos[:, None] * inv[None, :]).astype(np.float32)  # float32 product
     angle = np.concatenate([angle, angle], axis=1).astype(np.float64)
+    if float64:
+        return torch.from_numpy(np.cos(angle)), torch.from_numpy(np.sin(angle))
     return (torch.from_numpy(np.cos(angle).astype(np.float32)), torch.from_numpy(np.sin(angle).astype(np.float32)))
 
 
@@ -181,9 +183,11 @@ def f0_to_coarse(f0, bins=256, f0_min=50.0, f0_max=1100.0):
 class A2M:
     """ICS-A2M over bundle tensors: `A2M(cfg, tensors)`."""
 
-    def __init__(self, cfg, tensors):
+    def __init__(self, cfg, tensors, dtype=torch.float32):
+        """dtype float64 runs the same float32 weights in double: the golden values of the fixtures."""
         self.cfg = cfg
-        self.w = {k: v.to(torch.float32) for k, v in tensors.items()}
+        self.dtype = dtype
+        self.w = {k: v.to(dtype) for k, v in tensors.items()}
         shapes = tensor_shapes(cfg)
         for name, shape in shapes.items():
             if name not in self.w:
@@ -195,6 +199,7 @@ class A2M:
     def encode_audio(self, features, f0_coarse=None, blink=None, mouth_amp=1.0, null_aux=False):
         """features [L, audio_dim] → audio embedding [L, cond_in] (conv k3, folded BN, GELU, conv k3; + aux)."""
         w = self.w
+        features = features.to(self.dtype)
         h = _conv1d_rows(features, w["audio_encoder.conv0.weight"], w["audio_encoder.conv0.bias"])
         h = _conv1d_rows(F.gelu(h), w["audio_encoder.conv1.weight"])
         if not self.cfg.aux:
@@ -224,13 +229,15 @@ class A2M:
     def time_embedding(self, t):
         """Scalar t → [time_hidden]: [sin, cos](t·w·2·pi) → Linear → SiLU."""
         w = self.w
-        t = torch.tensor(float(t), dtype=torch.float32)
+        t = torch.tensor(float(t), dtype=self.dtype)
         f = t * w["time.freqs"] * 2 * FLOAT32_PI
         e = torch.cat([f.sin(), f.cos()])
         return F.silu(F.linear(e, w["time.proj.weight"], w["time.proj.bias"]))
 
     def tables(self, n):
-        return rotary_tables(self.w["rotary.inv_freq"], n, self.cfg.registers, self.cfg.register_position)
+        cos, sin = rotary_tables(self.w["rotary.inv_freq"], n, self.cfg.registers, self.cfg.register_position,
+                                 float64=self.dtype == torch.float64)
+        return cos.to(self.dtype), sin.to(self.dtype)
 
     # --- the network ------------------------------------------------------------------------------------------------
     def velocity(self, x, t, cond_emb, cond, cond_mask, drop_cond, tables=None, trace=None):
@@ -238,7 +245,8 @@ class A2M:
         cond_mask [N] bool, True = row to predict; drop_cond: the CFG unconditional branch (cond → null_cond)."""
         cfg, w = self.cfg, self.w
         N = x.shape[0]
-        m = cond_mask.to(torch.float32)[:, None]
+        m = cond_mask.to(self.dtype)[:, None]
+        x, cond_emb, cond = x.to(self.dtype), cond_emb.to(self.dtype), cond.to(self.dtype)
         x = x * m
         cond = cond * (1.0 - m)
         if drop_cond:
@@ -339,14 +347,14 @@ def sample(model, features, *, style=None, noise=None, steps=4, cfg_scale=1.5, t
         ctx = None if style is None else (style.f0_coarse if style.f0_coarse is not None
                                           else torch.ones(2 * Tr, dtype=torch.long))
         f0 = tgt if ctx is None else torch.cat([ctx, tgt])
-    cond = torch.zeros(Tr + T, cfg.motion_dim)
+    cond = torch.zeros(Tr + T, cfg.motion_dim, dtype=model.dtype)
     mask = torch.ones(Tr + T, dtype=torch.bool)
     if style is not None:
         cond[:Tr] = style.motion
         mask[:Tr] = False
     if noise is None:
         noise = torch.randn(Tr + T, cfg.motion_dim, generator=generator)
-    y0 = noise * float(temperature)
+    y0 = noise.to(model.dtype) * float(temperature)
     cond_emb = model.condition(model.encode_audio(feats, f0_coarse=f0, mouth_amp=mouth_amp))
     y = integrate(model, y0, cond_emb, cond, mask, steps, cfg_scale)
     return y[Tr:]
@@ -380,7 +388,7 @@ def sample_streaming(model, features, *, plan=StreamingPlan(), style=None, noise
     T = features.shape[0] // 2
     if noise is None:
         noise = torch.randn(T, cfg.motion_dim, generator=generator)
-    out = torch.zeros(T, cfg.motion_dim)
+    out = torch.zeros(T, cfg.motion_dim, dtype=model.dtype)
     s = 0
     while s < T:
         e = min(s + plan.hop + plan.lookahead, T)
@@ -389,9 +397,10 @@ def sample_streaming(model, features, *, plan=StreamingPlan(), style=None, noise
         ctx_feats = features[2 * c0:2 * s]
         parts_m = ([style.motion] if style is not None else []) + [ctx_motion]
         parts_f = ([style.features] if style is not None else []) + [ctx_feats]
-        prompt = Style(torch.cat(parts_m, dim=0), torch.cat(parts_f, dim=0))
+        prompt = Style(torch.cat([p.to(model.dtype) for p in parts_m], dim=0),
+                       torch.cat([p.to(model.dtype) for p in parts_f], dim=0))
         P = prompt.motion.shape[0]
-        n = torch.cat([torch.zeros(P, cfg.motion_dim), noise[s:e]], dim=0)
+        n = torch.cat([torch.zeros(P, cfg.motion_dim), noise[s:e].to(torch.float32)], dim=0)
         y = sample(model, features[2 * s:2 * e], style=prompt if P > 0 else None,
                    noise=n if P > 0 else noise[s:e], steps=steps, cfg_scale=cfg_scale, temperature=temperature)
         k = min(s + plan.hop, T)

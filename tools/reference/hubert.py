@@ -182,9 +182,11 @@ def normalize_waveform(wave):
 
 
 class Hubert:
-    def __init__(self, cfg, tensors):
+    def __init__(self, cfg, tensors, dtype=torch.float32):
+        """dtype float64 runs the same float32 weights in double: the golden values of the fixtures."""
         self.cfg = cfg
-        self.w = {k: v.to(torch.float32) for k, v in tensors.items()}
+        self.dtype = dtype
+        self.w = {k: v.to(dtype) for k, v in tensors.items()}
         for name, shape in tensor_shapes(cfg).items():
             if name not in self.w:
                 raise KeyError(f"missing tensor {name}")
@@ -194,7 +196,7 @@ class Hubert:
     def features(self, wave, trace=None):
         """Normalised float32 samples [N] (N >= receptive field) → last_hidden_state [frames, hidden]."""
         c, w = self.cfg, self.w
-        x = wave.to(torch.float32).reshape(1, 1, -1)
+        x = wave.to(self.dtype).reshape(1, 1, -1)
         for i, (k, s) in enumerate(zip(c.conv_kernel, c.conv_stride)):
             p = f"feature_extractor.conv{i}."
             x = F.conv1d(x, w[p + "weight"], w.get(p + "bias"), stride=s)
@@ -270,7 +272,7 @@ def utterance_features(model, wave, chunk_frames=1000):
     clip = S * chunk_frames
     n = x.shape[0]
     if n < R:
-        return torch.zeros(0, c.hidden_size)
+        return torch.zeros(0, c.hidden_size, dtype=model.dtype)
     num_iter = n // clip
     out = []
     for i in range(num_iter):
