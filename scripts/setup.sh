@@ -48,7 +48,7 @@ case "$mode" in
     if [ -x scripts/check-shaders.sh ]; then scripts/check-shaders.sh; fi
     echo "==> Python tool tests"
     for d in tools/tests tools/demo/tests; do
-      if [ -d "$d" ]; then /usr/bin/python3 -m unittest discover -s "$d" -t . ; fi
+      if [ -d "$d" ] && ls "$d"/test_*.py >/dev/null 2>&1; then /usr/bin/python3 -m unittest discover -s "$d"; fi
     done
     echo "==> Swift tests (Vulkan on $(vulkaninfo --summary 2>/dev/null | grep -m1 deviceName | sed 's/.*= //'))"
     swift build --build-tests
