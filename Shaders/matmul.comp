@@ -1,5 +1,6 @@
 #version 450
 // C[b] = alpha·A[b]·op(B[b]) (+ bias); A: M×K row-major; B: K×N, or N×K with TRANSPOSE_B (Linear weights).
+// General shapes; matmul_vec4.comp is the faster variant for aligned shapes.
 //
 // Tile: 64×64 per workgroup of 8×4 invocations, each holding a 16×8 block (measured best on lavapipe,
 // see docs/performance.md). No shared memory and no barriers: on CPU drivers (lavapipe runs a workgroup's invocations as SIMD lanes
@@ -14,7 +15,15 @@
 #endif
 layout(local_size_x = WX, local_size_y = WY) in;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
+#ifdef B_F16
+// fp16 storage of B (weights), fp32 arithmetic and accumulation (needs storageBuffer16BitAccess).
+#extension GL_EXT_shader_16bit_storage : require
+layout(std430, binding = 1) readonly buffer B { float16_t b[]; };
+#define LOAD_B(i) float(b[i])
+#else
 layout(std430, binding = 1) readonly buffer B { float b[]; };
+#define LOAD_B(i) b[i]
+#endif
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) writeonly buffer C { float c[]; };
 layout(push_constant) uniform Params {
@@ -48,9 +57,9 @@ void main() {
         float av[TM], bv[TN];
         for (uint i = 0; i < TM; i++) av[i] = a[aBase + rows[i] * p.K + k];
 #ifdef TRANSPOSE_B
-        for (uint j = 0; j < TN; j++) bv[j] = b[bBase + cols[j] * p.K + k];
+        for (uint j = 0; j < TN; j++) bv[j] = LOAD_B(bBase + cols[j] * p.K + k);
 #else
-        for (uint j = 0; j < TN; j++) bv[j] = b[bBase + k * p.N + cols[j]];
+        for (uint j = 0; j < TN; j++) bv[j] = LOAD_B(bBase + k * p.N + cols[j]);
 #endif
         for (uint i = 0; i < TM; i++) for (uint j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
     }

@@ -2,6 +2,7 @@
 // Row normalization over the last dimension D, one workgroup per row.
 //   LAYER_NORM: (x − mean)/√(var + eps)·γ + β
 //   L2_NORM:    x / max(‖x‖₂, eps)·scale·γ (F.normalize-style RMS norm of the A2M transformer)
+//   RMS_NORM:   x / √(mean(x²) + eps)·scale·γ (torch.nn.RMSNorm-style)
 layout(local_size_x = 128) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer G { float gamma[]; };
@@ -39,7 +40,13 @@ void main() {
         float v = x[base + i] * inv * gamma[i];
         y[base + i] = p.hasBeta != 0u ? v + beta[i] : v;
     }
+#elif defined(RMS_NORM)
+    float inv = p.scale * inversesqrt(s2[0] / float(p.D) + p.eps);
+    for (uint i = t; i < p.D; i += 128) {
+        float v = x[base + i] * inv * gamma[i];
+        y[base + i] = p.hasBeta != 0u ? v + beta[i] : v;
+    }
 #else
-#error "norm.comp needs LAYER_NORM or L2_NORM"
+#error "norm.comp needs LAYER_NORM, L2_NORM or RMS_NORM"
 #endif
 }

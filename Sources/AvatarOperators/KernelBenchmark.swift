@@ -33,9 +33,9 @@ public struct KernelBenchmark: Sendable {
         return best
     }
 
-    static func fill(_ slice: BufferSlice, seed: Int) {
+    static func fill(_ slice: BufferSlice, seed: Int) throws {
         var x = UInt32(truncatingIfNeeded: seed * 2_654_435_761 + 1)
-        slice.write((0..<slice.count).map { _ in
+        try slice.write((0..<slice.count).map { _ in
             x ^= x << 13; x ^= x >> 17; x ^= x << 5
             return Float(x % 2001) / 1000 - 1
         })
@@ -44,8 +44,8 @@ public struct KernelBenchmark: Sendable {
     public func matmul(_ n: Int) throws -> Result {
         let s = try time(repeats: n >= 2048 ? 2 : 5, arenaBytes: 3 * n * n * 4 + (1 << 16)) { seq, arena in
             let a = try arena.allocate(floats: n * n), b = try arena.allocate(floats: n * n), c = try arena.allocate(floats: n * n)
-            Self.fill(a, seed: 1)
-            Self.fill(b, seed: 2)
+            try Self.fill(a, seed: 1)
+            try Self.fill(b, seed: 2)
             try ops.matmul(seq, a: a, b: b, c: c, m: n, n: n, k: n)
         }
         return Result(name: "matmul_\(n)", seconds: s, rate: 2 * Double(n * n * n) / s / 1e9, unit: "GFLOP/s")
@@ -55,8 +55,8 @@ public struct KernelBenchmark: Sendable {
         let hw = 256
         let s = try time(repeats: 2, arenaBytes: (2 * c * hw * hw + c * c * 9) * 4 + (1 << 16)) { seq, arena in
             let x = try arena.allocate(floats: c * hw * hw), w = try arena.allocate(floats: c * c * 9), y = try arena.allocate(floats: c * hw * hw)
-            Self.fill(x, seed: 3)
-            Self.fill(w, seed: 4)
+            try Self.fill(x, seed: 3)
+            try Self.fill(w, seed: 4)
             try ops.conv2d(seq, x: x, weight: w, bias: nil, y: y, cin: c, h: hw, w: hw, cout: c, kernel: (3, 3), padding: (1, 1))
         }
         return Result(name: "conv3x3_256x256_c\(c)", seconds: s, rate: 2 * Double(c * c * 9 * hw * hw) / s / 1e9, unit: "GFLOP/s")
@@ -69,7 +69,7 @@ public struct KernelBenchmark: Sendable {
             let q = try arena.allocate(floats: heads * n * d), k = try arena.allocate(floats: heads * n * d), v = try arena.allocate(floats: heads * n * d)
             let scores = try arena.allocate(floats: heads * n * n), probs = try arena.allocate(floats: heads * n * n)
             let out = try arena.allocate(floats: heads * n * d)
-            for (i, t) in [q, k, v].enumerated() { Self.fill(t, seed: 10 + i) }
+            for (i, t) in [q, k, v].enumerated() { try Self.fill(t, seed: 10 + i) }
             try ops.matmul(seq, a: q, b: k, c: scores, m: n, n: n, k: d, batch: heads, transposeB: true, batchStrideB: n * d)
             try ops.softmax(seq, x: scores, y: probs, rows: heads * n, d: n, scale: 10)
             try ops.matmul(seq, a: probs, b: v, c: out, m: n, n: d, k: n, batch: heads)
@@ -83,8 +83,8 @@ public struct KernelBenchmark: Sendable {
         let c = 32, hw = 256
         let s = try time(repeats: 2, arenaBytes: (c * hw * hw + 2 * points + c * points) * 4 + (1 << 16)) { seq, arena in
             let plane = try arena.allocate(floats: c * hw * hw), grid = try arena.allocate(floats: 2 * points), y = try arena.allocate(floats: c * points)
-            Self.fill(plane, seed: 20)
-            Self.fill(grid, seed: 21)
+            try Self.fill(plane, seed: 20)
+            try Self.fill(grid, seed: 21)
             try ops.gridSample2D(seq, x: plane, grid: grid, y: y, c: c, h: hw, w: hw, points: points, border: false, alignCorners: false)
         }
         // Bytes moved: grid read + 4 taps per channel + output write.

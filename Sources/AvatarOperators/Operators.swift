@@ -1,11 +1,14 @@
 public import AvatarVulkan
 
-/// Records operators into a command sequence. Tensors are fp32 buffer slices in row-major (NCHW) order;
-/// shapes are passed explicitly. Each method checks sizes and throws `OperatorError.shape` on misuse.
+/// Records operators into a command sequence. Tensors are fp32 buffer slices in row-major (NCHW) order,
+/// batch 1 unless a batch is named; shapes are passed explicitly. Each method checks sizes and throws
+/// `OperatorError.shape` on misuse. Families live in `Operators+*.swift`.
 public struct Operators: Sendable {
     public let library: ShaderLibrary
 
     public init(library: ShaderLibrary) { self.library = library }
+
+    public var device: VulkanDevice { library.device }
 
     /// Workgroup counts for `n` invocations of `local` threads, folded into y past the 65535 x limit.
     static func groups(_ n: Int, local: Int) -> (x: Int, y: Int, z: Int) {
@@ -13,35 +16,74 @@ public struct Operators: Sendable {
         return g <= 65535 ? (g, 1, 1) : (65535, (g + 65534) / 65535, 1)
     }
 
-    private func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
         if !condition { throw OperatorError.shape(message()) }
     }
+
+    static func u(_ v: Int) -> UInt32 { UInt32(truncatingIfNeeded: v) }
+
+    // MARK: Matmul
+
+    /// The vec4 matmul's tile: each invocation holds `tm`×`tn` outputs; `wy` rows of invocations of the
+    /// subgroup width.
+    static let vec4Tile = (tm: 8, tn: 8, wy: 4)
+
+    /// C[b] = alpha·A[b]·B[b] (+ bias); A is [M, K]; B is [K, N], or [N, K] with `transposeB` (Linear
+    /// weights). `bType` .float16 reads B as fp16 (fp32 accumulation; needs 16-bit storage buffers).
+    /// Aligned shapes (K, and N for B as [K, N], multiples of 4; 16-byte offsets) take the vec4 kernel.
+    public func matmul(_ seq: CommandSequence, a: BufferSlice, b: BufferSlice, bias: BufferSlice? = nil, c: BufferSlice,
+                       m: Int, n: Int, k: Int, batch: Int = 1, transposeB: Bool = false, alpha: Float = 1,
+                       batchStrideB: Int? = nil, bType: Tensor.ElementType = .float32) throws {
+        try check(m > 0 && n > 0 && k > 0 && batch > 0, "matmul with an empty dimension \(m)×\(n)×\(k)×\(batch)")
+        try check(a.count >= batch * m * k, "matmul A holds \(a.count) < \(batch)×\(m)×\(k)")
+        let strideB = batchStrideB ?? k * n
+        try check(b.byteCount >= ((batch - 1) * strideB + k * n) * bType.byteSize, "matmul B holds \(b.byteCount) bytes, too few")
+        try check(c.count >= batch * m * n, "matmul C holds \(c.count) < \(batch)×\(m)×\(n)")
+        if let bias { try check(bias.count >= n, "matmul bias holds \(bias.count) < \(n)") }
+        if bType == .float16 {
+            try check(device.info.storageBuffer16BitAccess, "fp16 weights on a device without 16-bit storage buffers")
+        }
+        let push = MatmulPush(m: Self.u(m), n: Self.u(n), k: Self.u(k), strideA: Self.u(m * k), strideB: Self.u(strideB),
+                              strideC: Self.u(m * n), hasBias: bias == nil ? 0 : 1, alpha: alpha)
+        let buffers = [a, b, bias ?? c, c]
+        let aligned = k % 4 == 0 && (transposeB || n % 4 == 0) && strideB % 4 == 0 && a.offset % 16 == 0 && b.offset % 16 == 0
+        if bType == .float32 && aligned {
+            let wx = Self.subgroupWidth(device)
+            let t = Self.vec4Tile
+            let pipeline = try library.pipeline(transposeB ? "matmul_vec4_bt" : "matmul_vec4", bindings: 4,
+                                                pushConstantSize: MatmulPush.shaderSize, specialization: [Self.u(wx), Self.u(t.wy)])
+            let tileN = wx * t.tn, tileM = t.wy * t.tm
+            try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + tileN - 1) / tileN, (m + tileM - 1) / tileM, batch))
+            return
+        }
+        let name = (transposeB ? "matmul_bt" : "matmul") + (bType == .float16 ? "_f16" : "")
+        let pipeline = try library.pipeline(name, bindings: 4, pushConstantSize: MatmulPush.shaderSize)
+        try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + 63) / 64, (m + 63) / 64, batch))
+    }
+
+    /// The invocation width used for register-blocked kernels: the device's subgroup size, within 4…64.
+    static func subgroupWidth(_ device: VulkanDevice) -> Int { min(64, max(4, Int(device.info.subgroupSize))) }
+
+    /// Linear layer: y[rows, out] = x[rows, in]·Wᵀ (+ bias), W as PyTorch stores it ([out, in], fp32 or fp16).
+    public func linear(_ seq: CommandSequence, x: BufferSlice, weight: Tensor, bias: BufferSlice? = nil, y: BufferSlice,
+                       rows: Int) throws {
+        try check(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
+        try matmul(seq, a: x, b: weight.storage, bias: bias, c: y, m: rows, n: weight.shape[0], k: weight.shape[1],
+                   transposeB: true, bType: weight.elementType)
+    }
+
+    // MARK: Elementwise
 
     public enum Activation: String, Sendable, CaseIterable {
         case gelu, silu, relu, leakyRelu = "leaky_relu", softplus, sigmoid, tanh
     }
 
-    /// C[b] = alpha·A[b]·B[b] (+ bias); B is [K, N], or [N, K] with `transposeB` (Linear weights).
-    public func matmul(_ seq: CommandSequence, a: BufferSlice, b: BufferSlice, bias: BufferSlice? = nil, c: BufferSlice,
-                       m: Int, n: Int, k: Int, batch: Int = 1, transposeB: Bool = false, alpha: Float = 1,
-                       batchStrideB: Int? = nil) throws {
-        try check(a.count >= batch * m * k, "matmul A holds \(a.count) < \(batch)×\(m)×\(k)")
-        let strideB = batchStrideB ?? k * n
-        try check(b.count >= (batch - 1) * strideB + k * n, "matmul B holds \(b.count) elements, too few")
-        try check(c.count >= batch * m * n, "matmul C holds \(c.count) < \(batch)×\(m)×\(n)")
-        if let bias { try check(bias.count >= n, "matmul bias holds \(bias.count) < \(n)") }
-        let pipeline = try library.pipeline(transposeB ? "matmul_bt" : "matmul", bindings: 4, pushConstantSize: MatmulPush.shaderSize)
-        let push = MatmulPush(m: UInt32(m), n: UInt32(n), k: UInt32(k), strideA: UInt32(m * k), strideB: UInt32(strideB),
-                              strideC: UInt32(m * n), hasBias: bias == nil ? 0 : 1, alpha: alpha)
-        try seq.dispatch(pipeline, buffers: [a, b, bias ?? c, c], push: push,
-                         groups: ((n + 63) / 64, (m + 63) / 64, batch))
-    }
-
+    /// y = act(x); LeakyReLU uses `alpha` as the negative slope and `gain` as output gain (lrelu·√2).
     public func activation(_ seq: CommandSequence, _ kind: Activation, x: BufferSlice, y: BufferSlice, count: Int,
                            alpha: Float = 0.01, gain: Float = 1) throws {
         try check(x.count >= count && y.count >= count, "activation over \(count) elements on smaller buffers")
         let pipeline = try library.pipeline("unary_\(kind.rawValue)", bindings: 2, pushConstantSize: UnaryPush.shaderSize)
-        try seq.dispatch(pipeline, buffers: [x, y], push: UnaryPush(n: UInt32(count), alpha: alpha, beta: gain),
+        try seq.dispatch(pipeline, buffers: [x, y], push: UnaryPush(n: Self.u(count), alpha: alpha, beta: gain),
                          groups: Self.groups(count, local: 256))
     }
 
@@ -51,11 +93,26 @@ public struct Operators: Sendable {
     public func binary(_ seq: CommandSequence, _ op: BinaryOp, a: BufferSlice, b: BufferSlice, y: BufferSlice,
                        count: Int, broadcast nb: Int? = nil, inner: Int = 1) throws {
         let nb = nb ?? count
+        try check(nb > 0 && inner > 0, "binary op broadcast \(nb) inner \(inner)")
         try check(a.count >= count && y.count >= count && b.count >= nb, "binary op sizes")
         let pipeline = try library.pipeline("binary_\(op.rawValue)", bindings: 3, pushConstantSize: BinaryPush.shaderSize)
-        try seq.dispatch(pipeline, buffers: [a, b, y], push: BinaryPush(n: UInt32(count), nb: UInt32(nb), inner: UInt32(inner)),
+        try seq.dispatch(pipeline, buffers: [a, b, y], push: BinaryPush(n: Self.u(count), nb: Self.u(nb), inner: Self.u(inner)),
                          groups: Self.groups(count, local: 256))
     }
+
+    /// y = x·scale[c] + shift[c] over x [.., C, inner] (eval BatchNorm folded to scale/shift:
+    /// scale = γ/√(var + eps), shift = β − mean·scale).
+    public func scaleShift(_ seq: CommandSequence, x: BufferSlice, scale: BufferSlice, shift: BufferSlice, y: BufferSlice,
+                           count: Int, channels: Int, inner: Int) throws {
+        try check(channels > 0 && inner > 0, "scaleShift channels \(channels) inner \(inner)")
+        try check(x.count >= count && y.count >= count && scale.count >= channels && shift.count >= channels, "scaleShift sizes")
+        let pipeline = try library.pipeline("scale_shift", bindings: 4, pushConstantSize: ScaleShiftPush.shaderSize)
+        try seq.dispatch(pipeline, buffers: [x, scale, shift, y],
+                         push: ScaleShiftPush(n: Self.u(count), c: Self.u(channels), inner: Self.u(inner)),
+                         groups: Self.groups(count, local: 256))
+    }
+
+    // MARK: Normalization
 
     /// LayerNorm over the last dimension (eps 1e-5 or 1e-6 in MimicTalk's modules).
     public func layerNorm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice?, y: BufferSlice,
@@ -69,59 +126,69 @@ public struct Operators: Sendable {
         try norm("l2_norm", seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: scale)
     }
 
+    /// x/√(mean(x²) + eps)·γ (+β) (torch.nn.RMSNorm).
+    public func rmsNorm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice? = nil, y: BufferSlice,
+                        rows: Int, d: Int, eps: Float) throws {
+        try norm("rms_norm", seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: 1)
+    }
+
     private func norm(_ name: String, _ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice?, y: BufferSlice,
                       rows: Int, d: Int, eps: Float, scale: Float) throws {
+        try check(rows > 0 && d > 0, "\(name) over \(rows)×\(d)")
         try check(x.count >= rows * d && y.count >= rows * d && gamma.count >= d, "\(name) sizes")
+        if let beta { try check(beta.count >= d, "\(name) beta holds \(beta.count) < \(d)") }
         let pipeline = try library.pipeline(name, bindings: 4, pushConstantSize: NormPush.shaderSize)
         try seq.dispatch(pipeline, buffers: [x, gamma, beta ?? gamma, y],
-                         push: NormPush(rows: UInt32(rows), d: UInt32(d), eps: eps, scale: scale, hasBeta: beta == nil ? 0 : 1),
+                         push: NormPush(rows: Self.u(rows), d: Self.u(d), eps: eps, scale: scale, hasBeta: beta == nil ? 0 : 1),
                          groups: Self.groups(rows, local: 1))
     }
 
-    /// Row softmax of scale·x + mask (mask rows repeat every `maskRows` rows).
+    // MARK: Attention building blocks
+
+    /// Row softmax of scale·x + mask (mask [maskRows, d]; row r uses mask row r mod maskRows; −inf masks).
     public func softmax(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, rows: Int, d: Int, scale: Float = 1,
                         mask: BufferSlice? = nil, maskRows: Int = 1) throws {
+        try check(rows > 0 && d > 0 && maskRows > 0, "softmax over \(rows)×\(d)")
         try check(x.count >= rows * d && y.count >= rows * d, "softmax sizes")
+        if let mask { try check(mask.count >= maskRows * d, "softmax mask holds \(mask.count) < \(maskRows)×\(d)") }
         let pipeline = try library.pipeline("softmax", bindings: 3, pushConstantSize: SoftmaxPush.shaderSize)
         try seq.dispatch(pipeline, buffers: [x, mask ?? x, y],
-                         push: SoftmaxPush(rows: UInt32(rows), d: UInt32(d), scale: scale, hasMask: mask == nil ? 0 : 1,
-                                           maskRows: UInt32(maskRows)),
+                         push: SoftmaxPush(rows: Self.u(rows), d: Self.u(d), scale: scale, hasMask: mask == nil ? 0 : 1,
+                                           maskRows: Self.u(maskRows)),
                          groups: Self.groups(rows, local: 1))
     }
 
-    /// GEGLU: [rows, 2d] → [rows, d].
+    /// GEGLU: [rows, 2d] → [rows, d], value = first half, gate = second half: value·gelu(gate).
     public func geglu(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, rows: Int, d: Int) throws {
         try check(x.count >= rows * 2 * d && y.count >= rows * d, "geglu sizes")
         let pipeline = try library.pipeline("geglu", bindings: 2, pushConstantSize: GegluPush.shaderSize)
-        try seq.dispatch(pipeline, buffers: [x, y], push: GegluPush(rows: UInt32(rows), d: UInt32(d)),
+        try seq.dispatch(pipeline, buffers: [x, y], push: GegluPush(rows: Self.u(rows), d: Self.u(d)),
                          groups: Self.groups(rows * d, local: 256))
     }
 
-    /// Conv2d, NCHW batch 1, PyTorch weight layout [Cout, Cin/groups, KH, KW].
-    public func conv2d(_ seq: CommandSequence, x: BufferSlice, weight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
-                       cin: Int, h: Int, w: Int, cout: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
-                       padding: (Int, Int) = (0, 0), groups: Int = 1) throws {
-        try check(cin % groups == 0 && cout % groups == 0, "conv2d channels \(cin)→\(cout) not divisible by groups \(groups)")
-        let oh = (h + 2 * padding.0 - kernel.0) / stride.0 + 1
-        let ow = (w + 2 * padding.1 - kernel.1) / stride.1 + 1
-        try check(oh > 0 && ow > 0, "conv2d output is empty")
-        try check(x.count >= cin * h * w, "conv2d input holds \(x.count) < \(cin * h * w)")
-        try check(weight.count >= cout * (cin / groups) * kernel.0 * kernel.1, "conv2d weight too small")
-        try check(y.count >= cout * oh * ow, "conv2d output holds \(y.count) < \(cout * oh * ow)")
-        let pipeline = try library.pipeline("conv2d", bindings: 4, pushConstantSize: Conv2dPush.shaderSize)
-        let push = Conv2dPush(cin: UInt32(cin), h: UInt32(h), w: UInt32(w), cout: UInt32(cout), oh: UInt32(oh), ow: UInt32(ow),
-                              kh: UInt32(kernel.0), kw: UInt32(kernel.1), strideY: UInt32(stride.0), strideX: UInt32(stride.1),
-                              padY: UInt32(padding.0), padX: UInt32(padding.1), groups: UInt32(groups), hasBias: bias == nil ? 0 : 1)
-        try seq.dispatch(pipeline, buffers: [x, weight, bias ?? weight, y], push: push, groups: Self.groups(cout * oh * ow, local: 64))
+    /// Rotary embedding (rotate-half) on x [rows, d]; row r uses position row (r mod positions) of the
+    /// host-computed tables cos, sin [positions, d/2] (see `RotaryTables`).
+    public func rotary(_ seq: CommandSequence, x: BufferSlice, cos: BufferSlice, sin: BufferSlice, y: BufferSlice,
+                       rows: Int, d: Int, positions: Int) throws {
+        try check(d % 2 == 0 && d > 0 && positions > 0, "rotary needs an even head dimension, got \(d)")
+        try check(x.count >= rows * d && y.count >= rows * d, "rotary sizes")
+        try check(cos.count >= positions * d / 2 && sin.count >= positions * d / 2, "rotary tables hold fewer than \(positions)×\(d / 2)")
+        let pipeline = try library.pipeline("rotary", bindings: 4, pushConstantSize: RotaryPush.shaderSize)
+        try seq.dispatch(pipeline, buffers: [x, cos, sin, y], push: RotaryPush(rows: Self.u(rows), d: Self.u(d), l: Self.u(positions)),
+                         groups: Self.groups(rows * d / 2, local: 64))
     }
 
-    /// grid_sample 2-D bilinear: input [C, H, W], grid [P, 2] (x, y in [−1, 1]) → [C, P].
-    public func gridSample2D(_ seq: CommandSequence, x: BufferSlice, grid: BufferSlice, y: BufferSlice,
-                             c: Int, h: Int, w: Int, points: Int, border: Bool, alignCorners: Bool) throws {
-        try check(x.count >= c * h * w && grid.count >= points * 2 && y.count >= c * points, "grid_sample sizes")
-        let name = "grid_sample2d_\(border ? "border" : "zeros")\(alignCorners ? "_align" : "")"
-        let pipeline = try library.pipeline(name, bindings: 3, pushConstantSize: GridSamplePush.shaderSize)
-        try seq.dispatch(pipeline, buffers: [x, grid, y], push: GridSamplePush(c: UInt32(c), h: UInt32(h), w: UInt32(w), p: UInt32(points)),
-                         groups: Self.groups(points, local: 64))
+    /// Scaled-dot-product attention over heads: q [H, Lq, D], k and v [H, Lk, D] → out [H, Lq, D];
+    /// softmax(scale·q·kᵀ + mask)·v with `scale` the logit scale (1/√D, or 10 for the A2M transformer)
+    /// and an additive mask [maskRows, Lk] (e.g. −inf on padded keys; maskRows 1 = same for every query).
+    /// `scores` is scratch of at least H·Lq·Lk floats.
+    public func attention(_ seq: CommandSequence, q: BufferSlice, k: BufferSlice, v: BufferSlice, out: BufferSlice,
+                          scores: BufferSlice, heads: Int, queries lq: Int, keys lk: Int, headDim d: Int, scale: Float,
+                          mask: BufferSlice? = nil, maskRows: Int = 1) throws {
+        try check(scores.count >= heads * lq * lk, "attention scratch holds \(scores.count) < \(heads)×\(lq)×\(lk)")
+        try check(q.count >= heads * lq * d && k.count >= heads * lk * d && v.count >= heads * lk * d, "attention q/k/v sizes")
+        try matmul(seq, a: q, b: k, c: scores, m: lq, n: lk, k: d, batch: heads, transposeB: true, batchStrideB: lk * d)
+        try softmax(seq, x: scores, y: scores, rows: heads * lq, d: lk, scale: scale, mask: mask, maskRows: maskRows)
+        try matmul(seq, a: scores, b: v, c: out, m: lq, n: d, k: lk, batch: heads, batchStrideB: lk * d)
     }
 }

@@ -2,30 +2,36 @@ internal import CVulkan
 
 /// Sub-allocates tensors from one large device buffer (bump allocation, aligned for storage-buffer
 /// descriptors), so a network allocates memory once and reuses it: `reset()` between plans, never a
-/// `vkAllocateMemory` per tensor.
+/// `vkAllocateMemory` per tensor. `NetworkPlan` places intermediates at planned offsets instead.
 public final class BufferArena: @unchecked Sendable {
+    // @unchecked: allocation happens on the thread that builds a plan; slices are values.
     public let buffer: DeviceBuffer
-    private let alignment: Int
+    /// Offsets are multiples of this (minStorageBufferOffsetAlignment, at least 16 bytes).
+    public let alignment: Int
     public private(set) var used = 0
 
-    public init(device: VulkanDevice, byteCount: Int) throws(VulkanError) {
-        buffer = try DeviceBuffer(device: device, byteCount: byteCount)
-        var properties = VkPhysicalDeviceProperties()
-        vkGetPhysicalDeviceProperties(device.physical, &properties)
-        alignment = max(16, Int(properties.limits.minStorageBufferOffsetAlignment))
+    public init(device: VulkanDevice, byteCount: Int, placement: DeviceBuffer.Placement = .hostMapped) throws(VulkanError) {
+        buffer = try DeviceBuffer(device: device, byteCount: byteCount, placement: placement)
+        alignment = device.storageAlignment
     }
 
     public var capacity: Int { buffer.byteCount }
 
-    /// A slice for `count` floats; throws out-of-device-memory when the arena is full.
-    public func allocate(floats count: Int) throws(VulkanError) -> BufferSlice {
+    /// A slice of `bytes` bytes; throws out-of-device-memory when the arena is full.
+    public func allocate(bytes: Int) throws(VulkanError) -> BufferSlice {
         let start = (used + alignment - 1) / alignment * alignment
-        let bytes = max(count, 1) * 4
-        guard start + bytes <= buffer.byteCount else {
-            throw VulkanError(call: "BufferArena.allocate(\(bytes) bytes; \(buffer.byteCount - used) free)", result: -2)
+        let size = max(bytes, 4)
+        guard start + size <= buffer.byteCount else {
+            throw VulkanError(call: "BufferArena.allocate(\(size) bytes; \(buffer.byteCount - used) of \(buffer.byteCount) free)",
+                              result: VK_ERROR_OUT_OF_DEVICE_MEMORY.rawValue)
         }
-        used = start + bytes
-        return BufferSlice(buffer: buffer, offset: start, byteCount: bytes)
+        used = start + size
+        return BufferSlice(buffer: buffer, offset: start, byteCount: size)
+    }
+
+    /// A slice for `count` fp32 values.
+    public func allocate(floats count: Int) throws(VulkanError) -> BufferSlice {
+        try allocate(bytes: count * 4)
     }
 
     /// Releases every slice at once (the next forward reuses the memory).

@@ -3,8 +3,12 @@ import Foundation
 
 /// A recorded batch of dispatches: many dispatches per submit, recorded once and replayable per frame,
 /// with optional GPU timestamps between stages. Descriptor sets are allocated from the sequence's own pool,
-/// so a recorded sequence stays valid for replays.
-public final class CommandSequence {
+/// so a recorded sequence stays valid for replays (write new inputs into the same slices, `run()` again).
+///
+/// Threading: record and run from one thread at a time (a session's render thread); `run()` blocks on a
+/// fence, so never call it on the Swift cooperative pool or a NIO event loop (see `RenderThread`).
+public final class CommandSequence: @unchecked Sendable {
+    // @unchecked: confined to the thread that records and runs it (documented above).
     private let device: VulkanDevice
     private let pool: VkDescriptorPool
     private let commandBuffer: VkCommandBuffer
@@ -12,68 +16,80 @@ public final class CommandSequence {
     private let queryPool: VkQueryPool?
     private var queryLabels: [String] = []
     private let maxTimestamps: Int
+    private let maxDispatches: Int
     private var recording = false
     private var ended = false
     public private(set) var dispatchCount = 0
 
+    /// `timestamps`: how many `timestamp(_:)` marks may be recorded (0 = none; ignored where the queue has
+    /// no timestamp support, then `timings()` is empty).
     public init(device: VulkanDevice, maxDispatches: Int = 1024, maxBindingsPerDispatch: Int = 8, timestamps: Int = 0) throws(VulkanError) {
         self.device = device
+        self.maxDispatches = maxDispatches
         let d = device.handle
         var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(maxDispatches * maxBindingsPerDispatch))
         var poolInfo = VkDescriptorPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
         poolInfo.maxSets = UInt32(maxDispatches)
         poolInfo.poolSizeCount = 1
-        var pool: VkDescriptorPool?
+        var poolOut: VkDescriptorPool?
         var r = withUnsafePointer(to: &size) { s in
             poolInfo.pPoolSizes = s
-            return vkCreateDescriptorPool(d, &poolInfo, nil, &pool)
+            return vkCreateDescriptorPool(d, &poolInfo, nil, &poolOut)
         }
-        guard r == VK_SUCCESS, let pool else { throw VulkanError(call: "vkCreateDescriptorPool", result: r.rawValue) }
+        guard r == VK_SUCCESS, let pool = poolOut else { throw VulkanError(call: "vkCreateDescriptorPool", result: r.rawValue) }
 
         var allocate = VkCommandBufferAllocateInfo()
         allocate.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO
         allocate.commandPool = device.commandPool
         allocate.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY
         allocate.commandBufferCount = 1
-        var cb: VkCommandBuffer?
-        r = device.commandPoolLock.withLock { _ in vkAllocateCommandBuffers(d, &allocate, &cb) }
-        guard r == VK_SUCCESS, let cb else {
+        var cbOut: VkCommandBuffer?
+        r = device.commandPoolLock.withLock { _ in vkAllocateCommandBuffers(d, &allocate, &cbOut) }
+        guard r == VK_SUCCESS, let cb = cbOut else {
             vkDestroyDescriptorPool(d, pool, nil)
             throw VulkanError(call: "vkAllocateCommandBuffers", result: r.rawValue)
         }
         var fenceInfo = VkFenceCreateInfo()
         fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO
-        // Created signaled so that tearing down a never-submitted sequence does not wait forever.
+        // Created signaled so that tearing down a never-submitted sequence does not wait.
         fenceInfo.flags = UInt32(VK_FENCE_CREATE_SIGNALED_BIT.rawValue)
-        var fence: VkFence?
-        vkCreateFence(d, &fenceInfo, nil, &fence)
-
+        var fenceOut: VkFence?
+        r = vkCreateFence(d, &fenceInfo, nil, &fenceOut)
+        guard r == VK_SUCCESS, let fence = fenceOut else {
+            device.commandPoolLock.withLock { _ in vkFreeCommandBuffers(d, device.commandPool, 1, &cbOut) }
+            vkDestroyDescriptorPool(d, pool, nil)
+            throw VulkanError(call: "vkCreateFence", result: r.rawValue)
+        }
         var queries: VkQueryPool?
-        if timestamps > 0 {
+        if timestamps > 0 && device.timestampsSupported {
             var q = VkQueryPoolCreateInfo()
             q.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO
             q.queryType = VK_QUERY_TYPE_TIMESTAMP
             q.queryCount = UInt32(timestamps)
-            vkCreateQueryPool(d, &q, nil, &queries)
+            if vkCreateQueryPool(d, &q, nil, &queries) != VK_SUCCESS { queries = nil }
         }
         self.pool = pool
         self.commandBuffer = cb
-        self.fence = fence!
+        self.fence = fence
         self.queryPool = queries
-        self.maxTimestamps = timestamps
+        self.maxTimestamps = queries == nil ? 0 : timestamps
     }
 
     deinit {
         let d = device.handle
-        vkWaitForFences(d, 1, [fence], 1, UInt64.max)
+        var f: VkFence? = fence
+        // Bounded: a lost device must not hang teardown.
+        _ = vkWaitForFences(d, 1, &f, 1, 5_000_000_000)
         if let queryPool { vkDestroyQueryPool(d, queryPool, nil) }
         vkDestroyFence(d, fence, nil)
-        device.commandPoolLock.withLock { _ in vkFreeCommandBuffers(d, device.commandPool, 1, [commandBuffer]) }
+        var cb: VkCommandBuffer? = commandBuffer
+        device.commandPoolLock.withLock { _ in vkFreeCommandBuffers(d, device.commandPool, 1, &cb) }
         vkDestroyDescriptorPool(d, pool, nil)
     }
 
     private func beginIfNeeded() throws(VulkanError) {
+        guard !ended else { throw .usage("CommandSequence already submitted; record a new sequence") }
         guard !recording else { return }
         var begin = VkCommandBufferBeginInfo()
         begin.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO
@@ -83,25 +99,41 @@ public final class CommandSequence {
         recording = true
     }
 
-    /// Records one dispatch; a memory barrier follows so the next dispatch sees its writes.
+    /// Records one dispatch. With `barrier` (the default) a compute→compute/host memory barrier follows, so
+    /// the next dispatch sees its writes; pass false only between dispatches that touch disjoint outputs.
     public func dispatch(_ pipeline: ComputePipeline, buffers: [BufferSlice], pushConstants: UnsafeRawBufferPointer,
-                         groups: (x: Int, y: Int, z: Int)) throws(VulkanError) {
-        precondition(!ended, "sequence already ended; record a new one")
-        precondition(buffers.count == pipeline.bindings, "\(pipeline.name) takes \(pipeline.bindings) buffers, got \(buffers.count)")
-        precondition(pushConstants.count == pipeline.pushConstantSize, "\(pipeline.name): push constants are \(pipeline.pushConstantSize) bytes, got \(pushConstants.count)")
+                         groups: (x: Int, y: Int, z: Int), barrier: Bool = true) throws(VulkanError) {
+        guard buffers.count == pipeline.bindings else {
+            throw .usage("\(pipeline.name) takes \(pipeline.bindings) buffers, got \(buffers.count)")
+        }
+        guard pushConstants.count == pipeline.pushConstantSize else {
+            throw .usage("\(pipeline.name): push constants are \(pipeline.pushConstantSize) bytes, got \(pushConstants.count)")
+        }
+        let limit = device.maxWorkGroupCount
+        guard groups.x >= 1, groups.y >= 1, groups.z >= 1, groups.x <= limit.0, groups.y <= limit.1, groups.z <= limit.2 else {
+            throw .usage("\(pipeline.name): workgroup count \(groups) outside 1…\(limit)")
+        }
+        guard dispatchCount < maxDispatches else {
+            throw .usage("CommandSequence holds at most \(maxDispatches) dispatches (raise maxDispatches)")
+        }
+        for b in buffers where b.buffer.device !== device {
+            throw .usage("\(pipeline.name): a buffer belongs to another device")
+        }
         try beginIfNeeded()
         let d = device.handle
-        var set: VkDescriptorSet?
+        var setOut: VkDescriptorSet?
         var layout: VkDescriptorSetLayout? = pipeline.setLayout
-        var r = withUnsafePointer(to: &layout) { lp in
+        let r = withUnsafePointer(to: &layout) { lp in
             var info = VkDescriptorSetAllocateInfo()
             info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO
             info.descriptorPool = pool
             info.descriptorSetCount = 1
             info.pSetLayouts = lp
-            return vkAllocateDescriptorSets(d, &info, &set)
+            return vkAllocateDescriptorSets(d, &info, &setOut)
         }
-        guard r == VK_SUCCESS, let set else { throw VulkanError(call: "vkAllocateDescriptorSets (sequence full?)", result: r.rawValue) }
+        guard r == VK_SUCCESS, let set = setOut else {
+            throw VulkanError(call: "vkAllocateDescriptorSets(\(pipeline.name); raise maxBindingsPerDispatch?)", result: r.rawValue)
+        }
         var infos = buffers.map { VkDescriptorBufferInfo(buffer: $0.buffer.handle, offset: VkDeviceSize($0.offset), range: VkDeviceSize($0.byteCount)) }
         infos.withUnsafeMutableBufferPointer { ip in
             var writes = (0..<buffers.count).map { i -> VkWriteDescriptorSet in
@@ -124,22 +156,27 @@ public final class CommandSequence {
                                UInt32(pushConstants.count), pushConstants.baseAddress)
         }
         vkCmdDispatch(commandBuffer, UInt32(groups.x), UInt32(groups.y), UInt32(groups.z))
-        var barrier = VkMemoryBarrier()
-        barrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
-        barrier.srcAccessMask = UInt32(VK_ACCESS_SHADER_WRITE_BIT.rawValue)
-        barrier.dstAccessMask = UInt32(VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue | VK_ACCESS_HOST_READ_BIT.rawValue)
-        let stage = UInt32(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue)
-        vkCmdPipelineBarrier(commandBuffer, stage, stage | UInt32(VK_PIPELINE_STAGE_HOST_BIT.rawValue), 0, 1, &barrier, 0, nil, 0, nil)
+        if barrier {
+            var memoryBarrier = VkMemoryBarrier()
+            memoryBarrier.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER
+            memoryBarrier.srcAccessMask = UInt32(VK_ACCESS_SHADER_WRITE_BIT.rawValue)
+            memoryBarrier.dstAccessMask = UInt32(VK_ACCESS_SHADER_READ_BIT.rawValue | VK_ACCESS_SHADER_WRITE_BIT.rawValue
+                | VK_ACCESS_HOST_READ_BIT.rawValue)
+            let stage = UInt32(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT.rawValue)
+            vkCmdPipelineBarrier(commandBuffer, stage, stage | UInt32(VK_PIPELINE_STAGE_HOST_BIT.rawValue), 0, 1, &memoryBarrier,
+                                 0, nil, 0, nil)
+        }
         dispatchCount += 1
-        r = VK_SUCCESS
     }
 
-    /// Convenience for a push-constant struct.
-    public func dispatch<P>(_ pipeline: ComputePipeline, buffers: [BufferSlice], push: P, groups: (x: Int, y: Int, z: Int)) throws(VulkanError) {
+    /// Convenience for a push-constant struct (its `MemoryLayout.size` bytes are pushed).
+    public func dispatch<P>(_ pipeline: ComputePipeline, buffers: [BufferSlice], push: P, groups: (x: Int, y: Int, z: Int),
+                            barrier: Bool = true) throws(VulkanError) {
         var p = push
         let size = MemoryLayout<P>.size
         try withUnsafeBytes(of: &p) { (raw: UnsafeRawBufferPointer) throws(VulkanError) in
-            try dispatch(pipeline, buffers: buffers, pushConstants: UnsafeRawBufferPointer(rebasing: raw[0..<size]), groups: groups)
+            try dispatch(pipeline, buffers: buffers, pushConstants: UnsafeRawBufferPointer(rebasing: raw[0..<size]), groups: groups,
+                         barrier: barrier)
         }
     }
 
@@ -151,34 +188,19 @@ public final class CommandSequence {
         queryLabels.append(label)
     }
 
-    /// Submits (first call ends recording) and waits for completion. Call again to replay.
+    /// Submits and waits for completion (the first call ends recording). Call again to replay.
+    /// Throws `VulkanError` (device lost, out of memory, timeout) instead of crashing.
     public func run() throws(VulkanError) {
-        try beginIfNeeded()
         if !ended {
+            try beginIfNeeded()
             let r = vkEndCommandBuffer(commandBuffer)
             guard r == VK_SUCCESS else { throw VulkanError(call: "vkEndCommandBuffer", result: r.rawValue) }
             ended = true
         }
-        let d = device.handle
-        vkResetFences(d, 1, [fence])
-        var cb: VkCommandBuffer? = commandBuffer
-        let r: VkResult = device.queueLock.withLock { _ in
-            withUnsafePointer(to: &cb) { cbp in
-                var submit = VkSubmitInfo()
-                submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO
-                submit.commandBufferCount = 1
-                submit.pCommandBuffers = cbp
-                return vkQueueSubmit(queue, 1, &submit, fence)
-            }
-        }
-        guard r == VK_SUCCESS else { throw VulkanError(call: "vkQueueSubmit", result: r.rawValue) }
-        let w = vkWaitForFences(d, 1, [fence], 1, UInt64.max)
-        guard w == VK_SUCCESS else { throw VulkanError(call: "vkWaitForFences", result: w.rawValue) }
+        try device.submitAndWait(commandBuffer, fence: fence, what: "CommandSequence.run (\(dispatchCount) dispatches)")
     }
 
-    private var queue: VkQueue { device.queue }
-
-    /// GPU time between consecutive timestamps of the last run, in seconds.
+    /// GPU time between consecutive timestamps of the last run, in seconds (empty without timestamp support).
     public func timings() -> [(label: String, seconds: Double)] {
         guard let queryPool, queryLabels.count > 1 else { return [] }
         var values = [UInt64](repeating: 0, count: queryLabels.count)

@@ -14,8 +14,15 @@ public final class ComputePipeline: @unchecked Sendable {
 
     public init(device: VulkanDevice, name: String, spirv: [UInt8], bindings: Int, pushConstantSize: Int,
                 specialization: [UInt32] = []) throws(VulkanError) {
-        precondition(pushConstantSize <= 128, "push constants beyond the guaranteed 128 bytes")
-        precondition(spirv.count % 4 == 0, "SPIR-V must be whole words")
+        guard pushConstantSize <= 128 else { throw .usage("\(name): \(pushConstantSize) bytes of push constants, beyond the guaranteed 128") }
+        // The host's push-constant struct and binding count must match what the shader declares.
+        let reflection = try SPIRVReflection(spirv: spirv)
+        guard reflection.pushConstantSize == pushConstantSize else {
+            throw .usage("\(name): the shader's push constants are \(reflection.pushConstantSize) bytes, the host passes \(pushConstantSize)")
+        }
+        guard reflection.bindings.allSatisfy({ $0 < bindings }) else {
+            throw .usage("\(name): the shader uses bindings \(reflection.bindings), the host declares \(bindings)")
+        }
         self.device = device
         self.name = name
         self.bindings = bindings

@@ -1,18 +1,30 @@
 internal import CVulkan
 import Foundation
 
-/// A storage buffer with its own memory. Host-visible buffers are mapped for their lifetime; on the CPU
-/// driver and on unified-memory GPUs every buffer is host-visible, so uploads need no staging copy.
+/// A storage buffer with its own memory (one `vkAllocateMemory`; tensors are sub-allocated from it by
+/// `BufferArena`).
+///
+/// - `.hostMapped` memory stays mapped for the buffer's lifetime: per-frame inputs and outputs are written
+///   and read in place (on the CPU driver and on unified-memory GPUs every buffer can be like this).
+/// - `.deviceLocal` memory is never mapped; `write`/`read` go through a staging buffer and a copy on the
+///   device's queue (weights on discrete GPUs).
 public final class DeviceBuffer: @unchecked Sendable {
-    // @unchecked: the mapping is written only by the thread that owns the buffer's command sequence.
+    // @unchecked: the mapping is written only by the thread that owns the buffer's command sequences.
+    public enum Placement: Sendable, Equatable {
+        case hostMapped
+        case deviceLocal
+    }
+
     public let byteCount: Int
+    public let placement: Placement
     let handle: VkBuffer
     let memory: VkDeviceMemory
-    private let device: VulkanDevice
-    public let mapped: UnsafeMutableRawPointer?
+    let device: VulkanDevice
+    let mapped: UnsafeMutableRawPointer?
 
-    public init(device: VulkanDevice, byteCount: Int, hostVisible: Bool = true) throws(VulkanError) {
+    public init(device: VulkanDevice, byteCount: Int, placement: Placement = .hostMapped) throws(VulkanError) {
         self.device = device
+        self.placement = placement
         self.byteCount = max(byteCount, 4)
         var info = VkBufferCreateInfo()
         info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO
@@ -22,15 +34,24 @@ public final class DeviceBuffer: @unchecked Sendable {
         info.sharingMode = VK_SHARING_MODE_EXCLUSIVE
         var buffer: VkBuffer?
         var r = vkCreateBuffer(device.handle, &info, nil, &buffer)
-        guard r == VK_SUCCESS, let buffer else { throw VulkanError(call: "vkCreateBuffer", result: r.rawValue) }
+        guard r == VK_SUCCESS, let buffer else { throw VulkanError(call: "vkCreateBuffer(\(self.byteCount) bytes)", result: r.rawValue) }
         var requirements = VkMemoryRequirements()
         vkGetBufferMemoryRequirements(device.handle, buffer, &requirements)
         let hostFlags = UInt32(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT.rawValue)
-        let wanted = hostVisible ? hostFlags : UInt32(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue)
-        guard let type = device.memoryType(bits: requirements.memoryTypeBits, required: wanted)
-                ?? device.memoryType(bits: requirements.memoryTypeBits, required: hostFlags) else {
+        let localFlag = UInt32(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT.rawValue)
+        let type: UInt32?
+        switch placement {
+        case .hostMapped:
+            // Device-local and host-visible (UMA, resizable BAR) first, then any host-visible memory.
+            type = device.memoryType(bits: requirements.memoryTypeBits, required: hostFlags | localFlag)
+                ?? device.memoryType(bits: requirements.memoryTypeBits, required: hostFlags)
+        case .deviceLocal:
+            type = device.memoryType(bits: requirements.memoryTypeBits, required: localFlag)
+                ?? device.memoryType(bits: requirements.memoryTypeBits, required: 0)
+        }
+        guard let type else {
             vkDestroyBuffer(device.handle, buffer, nil)
-            throw VulkanError(call: "no suitable memory type", result: -2)
+            throw VulkanError(call: "no memory type for a \(placement) buffer", result: VK_ERROR_OUT_OF_DEVICE_MEMORY.rawValue)
         }
         var allocate = VkMemoryAllocateInfo()
         allocate.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO
@@ -42,11 +63,20 @@ public final class DeviceBuffer: @unchecked Sendable {
             vkDestroyBuffer(device.handle, buffer, nil)
             throw VulkanError(call: "vkAllocateMemory(\(requirements.size) bytes)", result: r.rawValue)
         }
-        vkBindBufferMemory(device.handle, buffer, memory, 0)
+        r = vkBindBufferMemory(device.handle, buffer, memory, 0)
+        guard r == VK_SUCCESS else {
+            vkFreeMemory(device.handle, memory, nil)
+            vkDestroyBuffer(device.handle, buffer, nil)
+            throw VulkanError(call: "vkBindBufferMemory", result: r.rawValue)
+        }
         var pointer: UnsafeMutableRawPointer?
-        let types = withUnsafeBytes(of: device.memoryProperties.memoryTypes) { Array($0.bindMemory(to: VkMemoryType.self)) }
-        if types[Int(type)].propertyFlags & UInt32(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT.rawValue) != 0 {
-            vkMapMemory(device.handle, memory, 0, VkDeviceSize(self.byteCount), 0, &pointer)
+        if placement == .hostMapped {
+            r = vkMapMemory(device.handle, memory, 0, VkDeviceSize(self.byteCount), 0, &pointer)
+            guard r == VK_SUCCESS, pointer != nil else {
+                vkFreeMemory(device.handle, memory, nil)
+                vkDestroyBuffer(device.handle, buffer, nil)
+                throw VulkanError(call: "vkMapMemory", result: r.rawValue)
+            }
         }
         self.handle = buffer
         self.memory = memory
@@ -59,20 +89,62 @@ public final class DeviceBuffer: @unchecked Sendable {
         vkFreeMemory(device.handle, memory, nil)
     }
 
+    private func checkRange(_ byteOffset: Int, _ count: Int) throws(VulkanError) {
+        guard byteOffset >= 0, count >= 0, byteOffset + count <= byteCount else {
+            throw VulkanError(call: "buffer access [\(byteOffset), +\(count)) outside \(byteCount) bytes",
+                              result: VulkanError.usage)
+        }
+    }
+
+    /// Copies bytes in at `byteOffset`: directly into mapped memory, else through a staging buffer.
+    public func write(bytes: UnsafeRawBufferPointer, at byteOffset: Int) throws(VulkanError) {
+        try checkRange(byteOffset, bytes.count)
+        guard bytes.count > 0 else { return }
+        if let mapped {
+            (mapped + byteOffset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            return
+        }
+        let staging = try DeviceBuffer(device: device, byteCount: bytes.count, placement: .hostMapped)
+        staging.mapped!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        try device.copy(from: staging, at: 0, to: self, at: byteOffset, byteCount: bytes.count)
+    }
+
+    /// Copies bytes out from `byteOffset` (through a staging buffer for device-local memory).
+    public func read(into destination: UnsafeMutableRawBufferPointer, from byteOffset: Int) throws(VulkanError) {
+        try checkRange(byteOffset, destination.count)
+        guard destination.count > 0 else { return }
+        if let mapped {
+            destination.baseAddress!.copyMemory(from: mapped + byteOffset, byteCount: destination.count)
+            return
+        }
+        let staging = try DeviceBuffer(device: device, byteCount: destination.count, placement: .hostMapped)
+        try device.copy(from: self, at: byteOffset, to: staging, at: 0, byteCount: destination.count)
+        destination.baseAddress!.copyMemory(from: staging.mapped!, byteCount: destination.count)
+    }
+
+    /// Lets `body` fill the first `byteCount` bytes in host memory: the mapping itself for host-mapped
+    /// buffers, else a staging buffer that is then copied over in one transfer (bulk weight uploads).
+    public func fill(byteCount count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        try checkRange(0, count)
+        guard count > 0 else { return }
+        if let mapped {
+            try body(UnsafeMutableRawBufferPointer(start: mapped, count: count))
+            return
+        }
+        let staging = try DeviceBuffer(device: device, byteCount: count, placement: .hostMapped)
+        try body(UnsafeMutableRawBufferPointer(start: staging.mapped!, count: count))
+        try device.copy(from: staging, at: 0, to: self, at: 0, byteCount: count)
+    }
+
     /// Copies floats in at `offset` elements.
-    public func write(_ values: [Float], offset: Int = 0) {
-        precondition((offset + values.count) * 4 <= byteCount, "write past the end of the buffer")
-        guard let mapped else { return }
-        values.withUnsafeBytes { (mapped + offset * 4).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    public func write(_ values: [Float], offset: Int = 0) throws(VulkanError) {
+        try values.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in Result { () throws(VulkanError) in try write(bytes: raw, at: offset * 4) } }.get()
     }
 
     /// Reads `count` floats from `offset` elements.
-    public func read(count: Int, offset: Int = 0) -> [Float] {
-        precondition((offset + count) * 4 <= byteCount, "read past the end of the buffer")
-        guard let mapped else { return [] }
-        return [Float](unsafeUninitializedCapacity: count) { dst, n in
-            UnsafeMutableRawBufferPointer(dst).copyMemory(from: UnsafeRawBufferPointer(start: mapped + offset * 4, count: count * 4))
-            n = count
-        }
+    public func read(count: Int, offset: Int = 0) throws(VulkanError) -> [Float] {
+        var values = [Float](repeating: 0, count: count)
+        try values.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in Result { () throws(VulkanError) in try read(into: raw, from: offset * 4) } }.get()
+        return values
     }
 }

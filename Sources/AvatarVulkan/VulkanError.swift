@@ -20,12 +20,20 @@ public struct VulkanError: Error, Sendable, Equatable, CustomStringConvertible {
         case -8: "VK_ERROR_FEATURE_NOT_PRESENT"
         case -9: "VK_ERROR_INCOMPATIBLE_DRIVER"
         case -10: "VK_ERROR_TOO_MANY_OBJECTS"
+        case -1000069000: "VK_ERROR_OUT_OF_POOL_MEMORY"
+        case 2: "VK_TIMEOUT"
+        case Self.usage: "usage error"
         default: "VkResult \(result)"
         }
     }
 
+    /// Not a VkResult: the engine was used wrongly (an access outside a buffer, a wrong binding count).
+    public static let usage: Int32 = .min
+
+    public static func usage(_ message: String) -> VulkanError { VulkanError(call: message, result: usage) }
+
     public var isDeviceLost: Bool { result == -4 }
     public var isOutOfMemory: Bool { result == -1 || result == -2 }
 
-    public var description: String { "\(call) failed: \(name)" }
+    public var description: String { result == Self.usage ? "usage error: \(call)" : "\(call) failed: \(name)" }
 }

@@ -31,24 +31,25 @@ final class GPUHarness: @unchecked Sendable {
 
         func input(_ values: [Float]) throws -> BufferSlice {
             let s = try arena.allocate(floats: values.count)
-            s.write(values)
+            try s.write(values)
             return s
         }
 
+        /// An output of `count` 4-byte elements (floats or UInt32 indices) between two guard regions.
         func output(_ count: Int) throws -> BufferSlice {
             let g = GPUHarness.guardCount
             let outer = try arena.allocate(floats: count + 2 * g)
-            outer.write([Float](repeating: GPUHarness.sentinel, count: count + 2 * g))
+            try outer.write([Float](repeating: GPUHarness.sentinel, count: count + 2 * g))
             let inner = BufferSlice(buffer: outer.buffer, offset: outer.offset + g * 4, byteCount: count * 4)
             guarded.append((inner, outer))
             return inner
         }
 
         /// True when every guard still holds the sentinel bit pattern.
-        func guardsIntact() -> Bool {
+        func guardsIntact() throws -> Bool {
             let g = GPUHarness.guardCount
             for (inner, outer) in guarded {
-                let all = outer.read()
+                let all = try outer.read()
                 let before = all[0..<g], after = all[(g + inner.count)...]
                 if !(before + after).allSatisfy({ $0.bitPattern == GPUHarness.sentinel.bitPattern }) { return false }
             }
@@ -62,6 +63,13 @@ final class GPUHarness: @unchecked Sendable {
         try body(seq, run)
         try seq.run()
         return run
+    }
+
+    /// UInt32 elements (index outputs).
+    static func readIndices(_ slice: BufferSlice) throws -> [Int] {
+        var values = [UInt32](repeating: 0, count: slice.byteCount / 4)
+        try values.withUnsafeMutableBytes { try slice.read(into: $0) }
+        return values.map { Int($0) }
     }
 
     static func nmse(_ a: [Float], _ b: [Float]) -> Double {

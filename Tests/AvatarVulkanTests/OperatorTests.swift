@@ -30,13 +30,13 @@ import Testing
             try gpu.ops.matmul(seq, a: try r.input(a), b: try r.input(b), bias: try r.input(bias), c: out,
                                m: m, n: n, k: k, batch: 2, transposeB: transposeB, alpha: 0.5)
         }
-        let got = out.read()
+        let got = try out.read()
         let want = (0..<2).flatMap { i in
             CPUReference.matmul(Array(a[(i * m * k)..<((i + 1) * m * k)]), Array(b[(i * k * n)..<((i + 1) * k * n)]),
                                 m: m, n: n, k: k, transposeB: transposeB, bias: bias, alpha: 0.5)
         }
         GPUHarness.expectClose(got, want, nmse: 1e-11, "matmul \(m)x\(n)x\(k)")
-        #expect(run.guardsIntact(), "matmul wrote outside its output")
+        #expect(try run.guardsIntact(), "matmul wrote outside its output")
     }
 
     @Test(arguments: Operators.Activation.allCases)
@@ -50,8 +50,8 @@ import Testing
             out = try r.output(input.count)
             try gpu.ops.activation(seq, kind, x: try r.input(input), y: out, count: input.count, alpha: 0.2)
         }
-        GPUHarness.expectClose(out.read(), want, nmse: 1e-10, "\(kind)")
-        #expect(run.guardsIntact())
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-10, "\(kind)")
+        #expect(try run.guardsIntact())
     }
 
     @Test func binaryBroadcasts() throws {
@@ -65,9 +65,9 @@ import Testing
             try gpu.ops.binary(seq, .add, a: ai, b: bi, y: add, count: a.count, broadcast: 5)        // per last-dim element
             try gpu.ops.binary(seq, .mul, a: ai, b: bi, y: mul, count: a.count, broadcast: 5, inner: 7) // per channel of [3,5,7]
         }
-        GPUHarness.expectClose(add.read(), a.indices.map { a[$0] + b[$0 % 5] }, nmse: 1e-14, "add")
-        GPUHarness.expectClose(mul.read(), a.indices.map { a[$0] * b[($0 / 7) % 5] }, nmse: 1e-14, "mul")
-        #expect(run.guardsIntact())
+        GPUHarness.expectClose(try add.read(), a.indices.map { a[$0] + b[$0 % 5] }, nmse: 1e-14, "add")
+        GPUHarness.expectClose(try mul.read(), a.indices.map { a[$0] * b[($0 / 7) % 5] }, nmse: 1e-14, "mul")
+        #expect(try run.guardsIntact())
     }
 
     @Test func normsMatchPyTorch() throws {
@@ -82,9 +82,9 @@ import Testing
             try gpu.ops.layerNorm(seq, x: xi, gamma: gi, beta: try r.input(beta), y: layer, rows: 5, d: 13, eps: 1e-5)
             try gpu.ops.l2Norm(seq, x: xi, gamma: gi, y: l2, rows: 5, d: 13, scale: Float(13).squareRoot())
         }
-        GPUHarness.expectClose(layer.read(), try g.tensor("norm.layer").floats(), nmse: 1e-10, "layer norm")
-        GPUHarness.expectClose(l2.read(), try g.tensor("norm.l2").floats(), nmse: 1e-10, "F.normalize norm")
-        #expect(run.guardsIntact())
+        GPUHarness.expectClose(try layer.read(), try g.tensor("norm.layer").floats(), nmse: 1e-10, "layer norm")
+        GPUHarness.expectClose(try l2.read(), try g.tensor("norm.l2").floats(), nmse: 1e-10, "F.normalize norm")
+        #expect(try run.guardsIntact())
     }
 
     @Test(arguments: [(7, 9), (3, 300)])
@@ -99,8 +99,8 @@ import Testing
             out = try r.output(x.count)
             try gpu.ops.softmax(seq, x: try r.input(x), y: out, rows: rows, d: d, scale: 10, mask: try r.input(mask), maskRows: 1)
         }
-        GPUHarness.expectClose(out.read(), CPUReference.softmax(x, rows: rows, d: d, scale: 10, mask: mask), nmse: 1e-11, "softmax")
-        #expect(run.guardsIntact())
+        GPUHarness.expectClose(try out.read(), CPUReference.softmax(x, rows: rows, d: d, scale: 10, mask: mask), nmse: 1e-11, "softmax")
+        #expect(try run.guardsIntact())
     }
 
     @Test func gegluSplitsValueAndGate() throws {
@@ -111,8 +111,8 @@ import Testing
             out = try r.output(9 * 11)
             try gpu.ops.geglu(seq, x: try r.input(x), y: out, rows: 9, d: 11)
         }
-        GPUHarness.expectClose(out.read(), CPUReference.geglu(x, rows: 9, d: 11), nmse: 1e-11, "geglu")
-        #expect(run.guardsIntact())
+        GPUHarness.expectClose(try out.read(), CPUReference.geglu(x, rows: 9, d: 11), nmse: 1e-11, "geglu")
+        #expect(try run.guardsIntact())
     }
 
     @Test func conv2dMatchesPyTorchWithStridePaddingGroups() throws {
@@ -125,8 +125,8 @@ import Testing
             try gpu.ops.conv2d(seq, x: try r.input(x), weight: try r.input(w), bias: try r.input(b), y: out,
                                cin: 4, h: 9, w: 7, cout: 6, kernel: (3, 3), stride: (2, 2), padding: (1, 1), groups: 2)
         }
-        GPUHarness.expectClose(out.read(), try g.tensor("conv2d.output").floats(), nmse: 1e-11, "conv2d vs PyTorch")
-        #expect(run.guardsIntact())
+        GPUHarness.expectClose(try out.read(), try g.tensor("conv2d.output").floats(), nmse: 1e-11, "conv2d vs PyTorch")
+        #expect(try run.guardsIntact())
     }
 
     @Test(arguments: [(1, 1, 0, 1), (3, 3, 1, 1), (7, 7, 3, 1), (3, 3, 1, 4)])
@@ -142,8 +142,8 @@ import Testing
                                kernel: (kh, kw), stride: (stride, stride), padding: (pad, pad))
         }
         let want = CPUReference.conv2d(x, wt, nil, cin: cin, h: h, wd: w, cout: cout, kh: kh, kw: kw, stride: stride, pad: pad, groups: 1)
-        GPUHarness.expectClose(out.read(), want, nmse: 1e-11, "conv2d \(kh)x\(kw) s\(stride)")
-        #expect(run.guardsIntact())
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv2d \(kh)x\(kw) s\(stride)")
+        #expect(try run.guardsIntact())
     }
 
     @Test(arguments: [("zeros", false), ("zeros", true), ("border", false), ("border", true)])
@@ -157,24 +157,24 @@ import Testing
             try gpu.ops.gridSample2D(seq, x: try r.input(x), grid: try r.input(grid), y: out, c: 3, h: 7, w: 9, points: 13,
                                      border: padding == "border", alignCorners: align)
         }
-        GPUHarness.expectClose(out.read(), try g.tensor("grid_sample.\(padding).\(align ? "align" : "noalign")").floats(),
+        GPUHarness.expectClose(try out.read(), try g.tensor("grid_sample.\(padding).\(align ? "align" : "noalign")").floats(),
                                nmse: 1e-11, "grid_sample \(padding) align=\(align)")
-        #expect(run.guardsIntact())
+        #expect(try run.guardsIntact())
     }
 
     @Test func recordedSequencesReplay() throws {
         let gpu = try gpu
         let arena = try BufferArena(device: gpu.device, byteCount: 1 << 20)
         let x = try arena.allocate(floats: 100), y = try arena.allocate(floats: 100)
-        x.write((0..<100).map { Float($0) - 50 })
+        try x.write((0..<100).map { Float($0) - 50 })
         let seq = try CommandSequence(device: gpu.device)
         try gpu.ops.activation(seq, .relu, x: x, y: y, count: 100)
         try seq.run()
-        #expect(y.read()[0] == 0 && y.read()[99] == 49)
+        #expect(try y.read()[0] == 0 && y.read()[99] == 49)
         // Same command buffer, new inputs.
-        x.write((0..<100).map { 50 - Float($0) })
+        try x.write((0..<100).map { 50 - Float($0) })
         try seq.run()
-        #expect(y.read()[0] == 50 && y.read()[99] == 0)
+        #expect(try y.read()[0] == 50 && y.read()[99] == 0)
     }
 
     @Test func arenaReportsOutOfMemory() throws {

@@ -1,0 +1,50 @@
+/// The few facts avatard reads from a SPIR-V module before creating its pipeline: the push-constant block
+/// size and the descriptor bindings, so a host struct that drifted from its shader is an error at pipeline
+/// creation instead of garbage on the GPU.
+public struct SPIRVReflection: Sendable, Equatable {
+    /// Bytes of the push-constant block (0 when the shader has none).
+    public let pushConstantSize: Int
+    /// Binding numbers of descriptor set 0 that the module declares.
+    public let bindings: [Int]
+
+    public init(spirv bytes: [UInt8]) throws(VulkanError) {
+        guard bytes.count >= 20, bytes.count % 4 == 0 else { throw .usage("SPIR-V of \(bytes.count) bytes is not a module") }
+        let words = stride(from: 0, to: bytes.count, by: 4).map {
+            UInt32(bytes[$0]) | UInt32(bytes[$0 + 1]) << 8 | UInt32(bytes[$0 + 2]) << 16 | UInt32(bytes[$0 + 3]) << 24
+        }
+        guard words[0] == 0x0723_0203 else { throw .usage("not SPIR-V (magic \(String(words[0], radix: 16)))") }
+        var scalarSize: [UInt32: Int] = [:]        // int/float/vector types → bytes
+        var structMembers: [UInt32: [UInt32]] = [:]
+        var memberOffsets: [UInt32: [Int: Int]] = [:]
+        var pointers: [UInt32: (storage: UInt32, type: UInt32)] = [:]
+        var variables: [(type: UInt32, id: UInt32, storage: UInt32)] = []
+        var bindingOf: [UInt32: Int] = [:]
+        var i = 5
+        while i < words.count {
+            let count = Int(words[i] >> 16), op = words[i] & 0xFFFF
+            guard count > 0, i + count <= words.count else { throw .usage("malformed SPIR-V instruction at word \(i)") }
+            let w = Array(words[i..<(i + count)])
+            switch op {
+            case 21 where count >= 3, 22 where count >= 3: scalarSize[w[1]] = Int(w[2]) / 8                   // OpTypeInt, OpTypeFloat
+            case 23 where count >= 4: scalarSize[w[1]] = (scalarSize[w[2]] ?? 4) * Int(w[3])  // OpTypeVector
+            case 30: structMembers[w[1]] = Array(w.dropFirst(2))                              // OpTypeStruct
+            case 32 where count >= 4: pointers[w[1]] = (w[2], w[3])                           // OpTypePointer
+            case 59 where count >= 4: variables.append((w[1], w[2], w[3]))                   // OpVariable
+            case 71 where count >= 4 && w[2] == 33: bindingOf[w[1]] = Int(w[3])               // OpDecorate Binding
+            case 72 where count >= 5 && w[3] == 35: memberOffsets[w[1], default: [:]][Int(w[2])] = Int(w[4]) // Offset
+            default: break
+            }
+            i += count
+        }
+        var size = 0
+        for v in variables where v.storage == 9 {   // PushConstant
+            guard let pointer = pointers[v.type], let members = structMembers[pointer.type] else { continue }
+            let offsets = memberOffsets[pointer.type] ?? [:]
+            for (m, type) in members.enumerated() {
+                size = max(size, (offsets[m] ?? 0) + (scalarSize[type] ?? 4))
+            }
+        }
+        pushConstantSize = size
+        bindings = variables.compactMap { bindingOf[$0.id] }.sorted()
+    }
+}
