@@ -1,0 +1,171 @@
+import AvatarOperators
+import AvatarVulkan
+import Testing
+
+/// Convolutions and matmul variants against naive CPU references (double accumulation) and PyTorch.
+@Suite(.serialized) struct ConvolutionTests {
+    var gpu: GPUHarness { get throws { try #require(GPUHarness.shared, "no Vulkan device") } }
+
+    /// Aligned shapes take the vec4 kernel (K, N multiples of 4); odd M and N not multiples of the tile.
+    @Test(arguments: [(13, 12, 8, false), (37, 68, 20, false), (37, 13, 24, true), (70, 100, 64, true), (1, 4, 4, false)])
+    func vec4Matmul(m: Int, n: Int, k: Int, transposeB: Bool) throws {
+        let gpu = try gpu
+        let a = GPUHarness.random(3 * m * k, seed: 11), b = GPUHarness.random(3 * k * n, seed: 12), bias = GPUHarness.random(n, seed: 13)
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(3 * m * n)
+            try gpu.ops.matmul(seq, a: try r.input(a), b: try r.input(b), bias: try r.input(bias), c: out,
+                               m: m, n: n, k: k, batch: 3, transposeB: transposeB, alpha: 0.75)
+        }
+        let want = (0..<3).flatMap { i in
+            CPUReference.matmul(Array(a[(i * m * k)..<((i + 1) * m * k)]), Array(b[(i * k * n)..<((i + 1) * k * n)]),
+                                m: m, n: n, k: k, transposeB: transposeB, bias: bias, alpha: 0.75)
+        }
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "vec4 matmul \(m)x\(n)x\(k) bt=\(transposeB)")
+        #expect(try run.guardsIntact(), "matmul wrote outside its output")
+    }
+
+    /// fp16 weights (Linear layout), fp32 activations and accumulation: the error is the fp16 rounding of W.
+    @Test func linearWithFP16Weights() throws {
+        let gpu = try gpu
+        guard gpu.device.info.storageBuffer16BitAccess else { return }
+        let (rows, inF, outF) = (9, 21, 13)
+        let x = GPUHarness.random(rows * inF, seed: 14), w = GPUHarness.random(outF * inF, seed: 15)
+        let arena = try BufferArena(device: gpu.device, byteCount: 1 << 16)
+        let weight = try Tensor(shape: [outF, inF], elementType: .float16, in: arena)
+        try weight.write(w)
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(rows * outF)
+            try gpu.ops.linear(seq, x: try r.input(x), weight: weight, y: out, rows: rows)
+        }
+        let rounded = w.map { Float(Float16($0)) }
+        GPUHarness.expectClose(try out.read(), CPUReference.matmul(x, rounded, m: rows, n: outF, k: inF, transposeB: true),
+                               nmse: 1e-11, "fp16-weight linear vs fp16-rounded reference")
+        GPUHarness.expectClose(try out.read(), CPUReference.matmul(x, w, m: rows, n: outF, k: inF, transposeB: true),
+                               nmse: 1e-6, "fp16-weight linear vs fp32 reference")
+        #expect(try run.guardsIntact())
+    }
+
+    @Test(arguments: [(3, 1, 1, 1, 1), (3, 1, 1, 2, 1), (31, 1, 15, 1, 5), (5, 2, 2, 1, 1), (4, 1, 3, 2, 1)])
+    func conv1d(k: Int, stride: Int, pad: Int, dilation: Int, groupsCase: Int) throws {
+        let gpu = try gpu
+        // groupsCase 5: depthwise (groups = channels) as the A2M positional conv; 1: dense.
+        let cin = 10, l = 23, cout = 10, groups = groupsCase == 5 ? 10 : 1
+        let x = GPUHarness.random(cin * l, seed: 16), w = GPUHarness.random(cout * (cin / groups) * k, seed: 17)
+        let b = GPUHarness.random(cout, seed: 18)
+        let ol = (l + 2 * pad - dilation * (k - 1) - 1) / stride + 1
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * ol)
+            try gpu.ops.conv1d(seq, x: try r.input(x), weight: try r.input(w), bias: try r.input(b), y: out, cin: cin, length: l,
+                               cout: cout, kernel: k, stride: stride, padding: pad, dilation: dilation, groups: groups)
+        }
+        let want = CPUReference.conv1d(x, w, b, cin: cin, l: l, cout: cout, k: k, stride: stride, pad: pad, dilation: dilation, groups: groups)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv1d k\(k) s\(stride) p\(pad) d\(dilation) g\(groups)")
+        #expect(try run.guardsIntact())
+    }
+
+    /// Grouped k128 (the kind of long conv with groups the issue names): 16 channels in 4 groups.
+    @Test func conv1dGroupedK128() throws {
+        let gpu = try gpu
+        let (cin, l, cout, k, groups) = (16, 151, 8, 128, 4)
+        let x = GPUHarness.random(cin * l, seed: 19), w = GPUHarness.random(cout * (cin / groups) * k, seed: 20, scale: 0.1)
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * (l + 2 * 64 - 127))
+            try gpu.ops.conv1d(seq, x: try r.input(x), weight: try r.input(w), bias: nil, y: out, cin: cin, length: l, cout: cout,
+                               kernel: k, padding: 64, groups: groups)
+        }
+        let want = CPUReference.conv1d(x, w, nil, cin: cin, l: l, cout: cout, k: k, stride: 1, pad: 64, dilation: 1, groups: groups)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv1d k128 groups 4")
+        #expect(try run.guardsIntact())
+    }
+
+    /// The implicit-GEMM path (groups 1, ≥ 8 output channels) on odd sizes, strides 1/2/4, 1×1…7×7.
+    @Test(arguments: [(1, 0, 1), (3, 1, 1), (3, 1, 2), (7, 3, 1), (7, 3, 4), (4, 0, 4)])
+    func conv2dImplicitGemm(k: Int, pad: Int, stride: Int) throws {
+        let gpu = try gpu
+        let (cin, h, w, cout) = (5, 13, 11, 19)
+        let x = GPUHarness.random(cin * h * w, seed: 21), wt = GPUHarness.random(cout * cin * k * k, seed: 22)
+        let b = GPUHarness.random(cout, seed: 23)
+        let oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * oh * ow)
+            try gpu.ops.conv2d(seq, x: try r.input(x), weight: try r.input(wt), bias: try r.input(b), y: out, cin: cin, h: h, w: w,
+                               cout: cout, kernel: (k, k), stride: (stride, stride), padding: (pad, pad))
+        }
+        let want = CPUReference.conv2d(x, wt, b, cin: cin, h: h, wd: w, cout: cout, kh: k, kw: k, stride: stride, pad: pad, groups: 1)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv2d gemm \(k)x\(k) s\(stride) p\(pad)")
+        #expect(try run.guardsIntact())
+    }
+
+    /// Depthwise 3×3 (Mix-FFN) takes the direct kernel.
+    @Test func conv2dDepthwise() throws {
+        let gpu = try gpu
+        let (c, h, w) = (9, 11, 13)
+        let x = GPUHarness.random(c * h * w, seed: 24), wt = GPUHarness.random(c * 9, seed: 25), b = GPUHarness.random(c, seed: 26)
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(c * h * w)
+            try gpu.ops.conv2d(seq, x: try r.input(x), weight: try r.input(wt), bias: try r.input(b), y: out, cin: c, h: h, w: w,
+                               cout: c, kernel: (3, 3), padding: (1, 1), groups: c)
+        }
+        let want = CPUReference.conv2d(x, wt, b, cin: c, h: h, wd: w, cout: c, kh: 3, kw: 3, stride: 1, pad: 1, groups: c)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "depthwise conv2d")
+        #expect(try run.guardsIntact())
+    }
+
+    @Test(arguments: [(1, 0, 1), (3, 1, 1), (3, 1, 2), (7, 3, 1)])
+    func conv3d(k: Int, pad: Int, stride: Int) throws {
+        let gpu = try gpu
+        let (cin, d, h, w, cout) = (3, 7, 9, 5, 4)
+        let x = GPUHarness.random(cin * d * h * w, seed: 27), wt = GPUHarness.random(cout * cin * k * k * k, seed: 28)
+        let b = GPUHarness.random(cout, seed: 29)
+        let o = { (n: Int) in (n + 2 * pad - k) / stride + 1 }
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * o(d) * o(h) * o(w))
+            try gpu.ops.conv3d(seq, x: try r.input(x), weight: try r.input(wt), bias: try r.input(b), y: out, cin: cin, size: (d, h, w),
+                               cout: cout, kernel: (k, k, k), stride: (stride, stride, stride), padding: (pad, pad, pad))
+        }
+        let want = CPUReference.conv3d(x, wt, b, cin: cin, d: d, h: h, wd: w, cout: cout, k: k, stride: stride, pad: pad)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv3d \(k)^3 s\(stride)")
+        #expect(try run.guardsIntact())
+    }
+
+    @Test func convTranspose2dMatchesPyTorch() throws {
+        let gpu = try gpu
+        let g = GPUHarness.golden
+        let x = try g.tensor("conv_transpose2d.input").floats(), w = try g.tensor("conv_transpose2d.weight").floats()
+        let b = try g.tensor("conv_transpose2d.bias").floats(), want = try g.tensor("conv_transpose2d.output")
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(want.info.elementCount)
+            try gpu.ops.convTranspose2d(seq, x: try r.input(x), weight: try r.input(w), bias: try r.input(b), y: out, cin: 4, h: 5, w: 6,
+                                        cout: 6, kernel: (3, 3), stride: (2, 2), padding: (1, 1), outputPadding: (1, 1), groups: 2)
+        }
+        #expect(want.shape == [6, 10, 12])
+        GPUHarness.expectClose(try out.read(), want.floats(), nmse: 1e-11, "conv_transpose2d vs PyTorch")
+        #expect(try run.guardsIntact())
+    }
+
+    @Test(arguments: [(3, 2, 0, 0), (4, 2, 1, 0), (3, 2, 1, 1), (5, 1, 2, 0)])
+    func convTranspose2dAgainstCPU(k: Int, stride: Int, pad: Int, outPad: Int) throws {
+        let gpu = try gpu
+        let (cin, h, w, cout) = (3, 7, 5, 4)
+        let x = GPUHarness.random(cin * h * w, seed: 30), wt = GPUHarness.random(cin * cout * k * k, seed: 31)
+        let oh = (h - 1) * stride - 2 * pad + k + outPad, ow = (w - 1) * stride - 2 * pad + k + outPad
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * oh * ow)
+            try gpu.ops.convTranspose2d(seq, x: try r.input(x), weight: try r.input(wt), bias: nil, y: out, cin: cin, h: h, w: w, cout: cout,
+                                        kernel: (k, k), stride: (stride, stride), padding: (pad, pad), outputPadding: (outPad, outPad))
+        }
+        let want = CPUReference.convTranspose2d(x, wt, nil, cin: cin, h: h, wd: w, cout: cout, k: k, stride: stride, pad: pad,
+                                                outPad: outPad, groups: 1)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv_transpose2d k\(k) s\(stride) p\(pad) op\(outPad)")
+        #expect(try run.guardsIntact())
+    }
+}

@@ -1,0 +1,259 @@
+import AvatarFormats
+@testable import AvatarOperators
+import AvatarVulkan
+import Foundation
+import Testing
+
+/// The runtime: device policy, SPIR-V reflection of every shipped variant, pipeline cache header,
+/// staging transfers, network planning, weight loading, render thread, error surfaces.
+@Suite(.serialized) struct RuntimeTests {
+    var gpu: GPUHarness { get throws { try #require(GPUHarness.shared, "no Vulkan device") } }
+
+    static func info(_ index: Int, _ name: String, _ type: VulkanDeviceType) -> VulkanDeviceInfo {
+        VulkanDeviceInfo(index: index, name: name, type: type, vendorID: 0, deviceID: 0, driverName: "", driverInfo: "",
+                         apiVersion: "1.3.0", driverVersion: 0, subgroupSize: 32, shaderFloat16: false, storageBuffer16BitAccess: false,
+                         cooperativeMatrix: false, maxComputeSharedMemory: 0, pipelineCacheUUID: [])
+    }
+
+    @Test func deviceSelectionPrefersDiscreteAndRefusesMismatch() throws {
+        let devices = [Self.info(0, "llvmpipe", .cpu), Self.info(1, "Intel UHD", .integrated), Self.info(2, "NVIDIA H100", .discrete)]
+        #expect(try DeviceRequirement().select(from: devices).index == 2)
+        #expect(try DeviceRequirement(type: .integrated).select(from: devices).index == 1)
+        #expect(try DeviceRequirement(name: "llvm").select(from: devices).index == 0)
+        #expect(try DeviceRequirement(index: 1).select(from: devices).name == "Intel UHD")
+        #expect(throws: DeviceSelectionError.self) { try DeviceRequirement(type: .discrete).select(from: [devices[0]]) }
+        #expect(throws: DeviceSelectionError.self) { try DeviceRequirement(type: .cpu, index: 2).select(from: devices) }
+        #expect(throws: DeviceSelectionError.self) { try DeviceRequirement(index: 7).select(from: devices) }
+        #expect(throws: DeviceSelectionError.self) { try DeviceRequirement(parsing: "gpu") }
+        #expect(throws: DeviceSelectionError.noDevices) { try DeviceRequirement().select(from: []) }
+        do {
+            _ = try DeviceRequirement(type: .discrete).select(from: [devices[0]])
+        } catch {
+            #expect(error.description.contains("llvmpipe"), "the error names what was found")
+        }
+    }
+
+    @Test func enumerationDescribesTheDevice() throws {
+        let devices = try VulkanInstance.enumerate()
+        try #require(!devices.isEmpty)
+        for d in devices {
+            #expect(!d.name.isEmpty)
+            #expect(d.apiVersion.split(separator: ".").count == 3)
+            #expect(d.subgroupSize >= 1)
+            #expect(d.pipelineCacheUUID.count == 16)
+        }
+    }
+
+    /// Every shipped variant reflects to the push-constant size its host struct declares, and creates.
+    @Test func everyVariantCreatesWithMatchingPushConstants() throws {
+        let gpu = try gpu
+        let expected: [String: Int] = [
+            "matmul": MatmulPush.shaderSize, "unary": UnaryPush.shaderSize, "binary": BinaryPush.shaderSize,
+            "scale_shift": ScaleShiftPush.shaderSize, "layer_norm": NormPush.shaderSize, "l2_norm": NormPush.shaderSize,
+            "rms_norm": NormPush.shaderSize, "softmax": SoftmaxPush.shaderSize, "geglu": GegluPush.shaderSize,
+            "rotary": RotaryPush.shaderSize, "conv1d": Conv1dPush.shaderSize, "conv2d": Conv2dPush.shaderSize,
+            "conv3d": Conv3dPush.shaderSize, "conv_transpose2d": ConvTranspose2dPush.shaderSize, "resize": ResizePush.shaderSize,
+            "pool2d": Pool2dPush.shaderSize, "upfirdn2d": Upfirdn2dPush.shaderSize, "grid_sample2d": GridSamplePush.shaderSize,
+            "grid_sample3d": GridSample3dPush.shaderSize, "copy": CopyPush.shaderSize, "cumsum": ScanPush.shaderSize,
+            "cumprod": ScanPush.shaderSize, "sort_rows": SortRowsPush.shaderSize, "searchsorted": SearchSortedPush.shaderSize,
+        ]
+        let names = ShaderLibrary.variantNames
+        #expect(names.count >= 45)
+        for name in names {
+            let family = expected.keys.filter { name.hasPrefix($0) }.max { $0.count < $1.count }
+            let size = try #require(family.flatMap { expected[$0] }, "no push-constant struct known for \(name)")
+            let reflection = try SPIRVReflection(spirv: gpu.library.spirv(name))
+            #expect(reflection.pushConstantSize == size, "\(name): shader \(reflection.pushConstantSize) bytes, host \(size)")
+            _ = try gpu.library.pipeline(name, bindings: (reflection.bindings.max() ?? 0) + 1, pushConstantSize: size)
+        }
+        // A drifted host struct is refused at pipeline creation.
+        #expect(throws: VulkanError.self) { try ShaderLibrary(device: gpu.device).pipeline("softmax", bindings: 3, pushConstantSize: 16) }
+    }
+
+    @Test func pushConstantLayoutsMatchTheirDeclaredSizes() {
+        #expect(MemoryLayout<ScaleShiftPush>.size == ScaleShiftPush.shaderSize)
+        #expect(MemoryLayout<RotaryPush>.size == RotaryPush.shaderSize)
+        #expect(MemoryLayout<Conv1dPush>.size == Conv1dPush.shaderSize)
+        #expect(MemoryLayout<Conv3dPush>.size == Conv3dPush.shaderSize)
+        #expect(MemoryLayout<ResizePush>.size == ResizePush.shaderSize)
+        #expect(MemoryLayout<Pool2dPush>.size == Pool2dPush.shaderSize)
+        #expect(MemoryLayout<Upfirdn2dPush>.size == Upfirdn2dPush.shaderSize)
+        #expect(MemoryLayout<GridSample3dPush>.size == GridSample3dPush.shaderSize)
+        #expect(MemoryLayout<CopyPush>.size == CopyPush.shaderSize)
+        #expect(MemoryLayout<ScanPush>.size == ScanPush.shaderSize)
+        #expect(MemoryLayout<SortRowsPush>.size == SortRowsPush.shaderSize)
+        #expect(MemoryLayout<SearchSortedPush>.size == SearchSortedPush.shaderSize)
+    }
+
+    @Test func pipelineCacheIsPersistedAndRejectedForAnotherDevice() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("avatard-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("vulkan-pipelines.cache")
+        do {
+            let device = try VulkanDevice(cacheDirectory: dir)
+            #expect(device.pipelineCacheStatus == .fresh)
+            _ = try ShaderLibrary(device: device).pipeline("softmax", bindings: 3, pushConstantSize: SoftmaxPush.shaderSize)
+            device.savePipelineCache()
+        }
+        let saved = try Data(contentsOf: file)
+        #expect(saved.starts(with: Array("AVDPCACH".utf8)))
+        do {
+            let device = try VulkanDevice(cacheDirectory: dir)
+            guard case .loaded(let bytes) = device.pipelineCacheStatus else {
+                Issue.record("cache not loaded: \(device.pipelineCacheStatus)")
+                return
+            }
+            #expect(bytes > 0)
+        }
+        // Same file with another pipelineCacheUUID byte: rejected, not handed to the driver.
+        var tampered = [UInt8](saved)
+        tampered[8 + 16] ^= 0xFF
+        try Data(tampered).write(to: file)
+        let device = try VulkanDevice(cacheDirectory: dir)
+        guard case .rejected = device.pipelineCacheStatus else {
+            Issue.record("a cache for another device was accepted: \(device.pipelineCacheStatus)")
+            return
+        }
+    }
+
+    /// Device-local buffers go through staging copies both ways.
+    @Test func stagingRoundTripThroughDeviceLocalMemory() throws {
+        let gpu = try gpu
+        let buffer = try DeviceBuffer(device: gpu.device, byteCount: 4096, placement: .deviceLocal)
+        let values = GPUHarness.random(1000, seed: 50)
+        try buffer.write(values, offset: 13)
+        #expect(try buffer.read(count: 1000, offset: 13) == values)
+        // A shader reads the staged data and writes a device-local output.
+        let out = try DeviceBuffer(device: gpu.device, byteCount: 4096, placement: .deviceLocal)
+        let seq = try CommandSequence(device: gpu.device)
+        try gpu.ops.activation(seq, .relu, x: BufferSlice(buffer: buffer, offset: 52, byteCount: 4000),
+                               y: BufferSlice(buffer: out, offset: 0, byteCount: 4000), count: 1000)
+        try seq.run()
+        #expect(try out.read(count: 1000) == values.map { max($0, 0) })
+        #expect(throws: VulkanError.self) { try buffer.write([1, 2], offset: 1023) }
+    }
+
+    /// Recorded once, replayed with new inputs; a chain of 200 tiny dispatches in one submit.
+    @Test func replayedChainOfTinyDispatches() throws {
+        let gpu = try gpu
+        let arena = try BufferArena(device: gpu.device, byteCount: 1 << 16)
+        let a = try arena.allocate(floats: 64), b = try arena.allocate(floats: 64), one = try arena.allocate(floats: 1)
+        try one.write([1])
+        let seq = try CommandSequence(device: gpu.device, timestamps: 3)
+        try seq.timestamp("start")
+        for i in 0..<200 {
+            try gpu.ops.binary(seq, .add, a: i % 2 == 0 ? a : b, b: one, y: i % 2 == 0 ? b : a, count: 64, broadcast: 1)
+        }
+        try seq.timestamp("chain")
+        #expect(seq.dispatchCount == 200)
+        for start in [Float(0), 5] {
+            try a.write([Float](repeating: start, count: 64))
+            try seq.run()
+            #expect(try a.read() == [Float](repeating: start + 200, count: 64))
+        }
+        let timings = seq.timings()
+        #expect(timings.count == 1 && timings[0].seconds >= 0)
+        #expect(throws: VulkanError.self) { try gpu.ops.activation(seq, .relu, x: a, y: b, count: 64) }
+    }
+
+    @Test func networkPlanReusesMemoryAndMatchesReference() throws {
+        let gpu = try gpu
+        let (rows, dim, hidden) = (7, 12, 20)
+        let w1 = GPUHarness.random(hidden * dim, seed: 51), w2 = GPUHarness.random(dim * hidden, seed: 52)
+        let arena = try BufferArena(device: gpu.device, byteCount: 1 << 16)
+        let t1 = try Tensor(shape: [hidden, dim], in: arena), t2 = try Tensor(shape: [dim, hidden], in: arena)
+        try t1.write(w1)
+        try t2.write(w2)
+        let ops = gpu.ops
+        let b = NetworkBuilder()
+        let x = b.input("x", shape: [rows, dim]), y = b.output("y", shape: [rows, dim])
+        let c1 = b.constant(t1), c2 = b.constant(t2)
+        let h1 = b.temporary(shape: [rows, hidden]), h2 = b.temporary(shape: [rows, hidden])
+        let h3 = b.temporary(shape: [rows, dim]), h4 = b.temporary(shape: [rows, dim])
+        b.step("fc1", reads: [x, c1], writes: [h1]) { seq, t in try ops.linear(seq, x: t[x].storage, weight: t[c1], y: t[h1].storage, rows: rows) }
+        b.step("gelu", reads: [h1], writes: [h2]) { seq, t in try ops.activation(seq, .gelu, x: t[h1].storage, y: t[h2].storage, count: rows * hidden) }
+        b.step("fc2", reads: [h2, c2], writes: [h3]) { seq, t in try ops.linear(seq, x: t[h2].storage, weight: t[c2], y: t[h3].storage, rows: rows) }
+        b.step("tanh", reads: [h3], writes: [h4]) { seq, t in try ops.activation(seq, .tanh, x: t[h3].storage, y: t[h4].storage, count: rows * dim) }
+        b.step("residual", reads: [h4, x], writes: [y]) { seq, t in
+            try ops.binary(seq, .add, a: t[h4].storage, b: t[x].storage, y: t[y].storage, count: rows * dim)
+        }
+        let net = try b.plan(device: gpu.device, timestamps: true)
+        #expect(net.planBytes < net.unsharedBytes, "temporaries share memory (\(net.planBytes) vs \(net.unsharedBytes))")
+        for seed in [UInt64(53), 54] {
+            let input = GPUHarness.random(rows * dim, seed: seed)
+            try net.tensor(named: "x").write(input)
+            try net.run()
+            let hidden1 = CPUReference.matmul(input, w1, m: rows, n: hidden, k: dim, transposeB: true)
+            let gelu = hidden1.map { v in Float(0.5 * Double(v) * (1 + erf(Double(v) / 2.0.squareRoot()))) }
+            let out2 = CPUReference.matmul(gelu, w2, m: rows, n: dim, k: hidden, transposeB: true)
+            let want = zip(out2, input).map { tanhf($0) + $1 }
+            GPUHarness.expectClose(try net.tensor(named: "y").read(), want, nmse: 1e-10, "planned MLP")
+        }
+        #expect(net.stepTimings().map(\.label) == ["fc1", "gelu", "fc2", "tanh", "residual"] || net.stepTimings().isEmpty)
+        let bad = NetworkBuilder()
+        let orphan = bad.temporary(shape: [3])
+        let out = bad.output("o", shape: [3])
+        bad.step("reads garbage", reads: [orphan], writes: [out]) { _, _ in }
+        #expect(throws: OperatorError.self) { try bad.plan(device: gpu.device) }
+    }
+
+    @Test func weightStoreLoadsSafetensorsIntoOneBuffer() throws {
+        let gpu = try gpu
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("avatard-weights-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let a = GPUHarness.random(13 * 7, seed: 55), b = GPUHarness.random(9, seed: 56)
+        var writer = SafeTensorsWriter()
+        writer.add("layer.weight", shape: [13, 7], floats: a)
+        writer.add("layer.bias", shape: [9], floats: b)
+        try writer.write(to: url)
+        for storage in Tensor.ElementType.allCases {
+            let store = try WeightStore(url: url, device: gpu.device, storage: storage)
+            #expect(store.names == ["layer.bias", "layer.weight"])
+            let w = try store.tensor("layer.weight", shape: [13, 7])
+            let expected = storage == .float16 && gpu.device.info.storageBuffer16BitAccess ? a.map { Float(Float16($0)) } : a
+            #expect(try w.read() == expected)
+            #expect(throws: OperatorError.self) { try store.tensor("missing") }
+            #expect(throws: OperatorError.self) { try store.tensor("layer.bias", shape: [10]) }
+        }
+    }
+
+    @Test func renderThreadRunsBlockingWorkOffTheCooperativePool() async throws {
+        let gpu = try gpu
+        let thread = RenderThread(name: "test-render")
+        let ops = gpu.ops
+        let device = gpu.device
+        let result = try await thread.perform { () throws -> [Float] in
+            let arena = try BufferArena(device: device, byteCount: 1 << 12)
+            let x = try arena.allocate(floats: 4), y = try arena.allocate(floats: 4)
+            try x.write([-1, 2, -3, 4])
+            let seq = try CommandSequence(device: device)
+            try ops.activation(seq, .relu, x: x, y: y, count: 4)
+            try seq.run()
+            return try y.read()
+        }
+        #expect(result == [0, 2, 0, 4])
+        await #expect(throws: OperatorError.self) {
+            try await thread.perform { throw OperatorError.shape("propagated") }
+        }
+        thread.stop()
+        await #expect(throws: RenderThreadStopped.self) { try await thread.perform { 1 } }
+    }
+
+    @Test func misuseIsAnErrorNotACrash() throws {
+        let gpu = try gpu
+        let arena = try BufferArena(device: gpu.device, byteCount: 1 << 12)
+        let x = try arena.allocate(floats: 8)
+        let seq = try CommandSequence(device: gpu.device, maxDispatches: 1)
+        let pipeline = try gpu.library.pipeline("unary_relu", bindings: 2, pushConstantSize: UnaryPush.shaderSize)
+        #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1)) }
+        #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UInt32(0), groups: (1, 1, 1)) }
+        #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (0, 1, 1)) }
+        try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1))
+        #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1)) }
+        #expect(throws: VulkanError.self) { try x.write([Float](repeating: 0, count: 9)) }
+        #expect(throws: VulkanError.self) { try Tensor(shape: [3, 3], storage: x) }
+        #expect(throws: OperatorError.self) { try gpu.library.pipeline("no_such_shader", bindings: 1, pushConstantSize: 0) }
+        let huge = try? DeviceBuffer(device: gpu.device, byteCount: 1 << 50)
+        #expect(huge == nil, "an impossible allocation is a thrown VulkanError")
+    }
+}
