@@ -44,7 +44,7 @@ def _randomize(module, generator):
             elif leaf in ("register_tokens", "weights") or name.endswith(_EMBEDDINGS):
                 r.normal_(0.0, 1.0, generator=generator)
             elif name.endswith(("q_norm.gamma", "k_norm.gamma")):  # keep 10·dim_head·g² logits moderate
-                r.normal_(0.35, 0.05, generator=generator)
+                r.normal_(0.15, 0.02, generator=generator)
             elif leaf in ("gamma", "weight_g") or (leaf == "weight" and t.dim() == 1) or name.endswith("to_gamma.bias"):
                 r.normal_(1.0, 0.1, generator=generator)
             elif leaf in ("bias", "running_mean", "beta") or t.dim() == 1:

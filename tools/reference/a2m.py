@@ -118,8 +118,8 @@ def recipe(cfg, prefix=""):
             continue  # computed, not random: see rotary_inv_freq()
         if name.endswith("gamma.bias"):               # adaptive norm gain around 1
             e = W.entry(prefix + name, shape, 0.2, 1.0)
-        elif name.endswith(("q_norm", "k_norm")):  # gains ~0.35: logits 10·dim_head·g²·cos stay moderate
-            e = W.entry(prefix + name, shape, 0.05, 0.35)
+        elif name.endswith(("q_norm", "k_norm")):  # gains ~0.15: logits 10·dim_head·g²·cos have std ~2
+            e = W.entry(prefix + name, shape, 0.02, 0.15)
         elif name == "final_norm.gamma":
             e = W.entry(prefix + name, shape, 0.2, 1.0)
         elif name.endswith("gamma.weight") or name.endswith("beta.weight"):
