@@ -325,6 +325,30 @@ def build_skin(a, theta, phi, r_m, lower_dup_cols):
     return pts, top, bot
 
 
+def smooth_radial(pts, r_m, layout, iters=3):
+    """Taubin-smooth the ray lengths on the grid (vertices stay on their rays): removes the small
+    zig-zags that ray casting leaves at creases, keeps the mouth slit rows sharp."""
+    d = pts - HEAD_CENTRE
+    t = np.linalg.norm(d, axis=-1)
+    u = d / t[..., None]
+    nr, nc = t.shape
+    w = np.ones_like(t)
+    cols = np.arange(nc)
+    mouth_cols = (cols >= layout.c_left - 3) & (cols <= layout.c_right + 3)
+    for r in range(max(r_m - 5, 0), min(r_m + 6, nr)):
+        w[r, mouth_cols] = 0.0
+    w[0], w[-1] = 0, 0
+
+    def lap(x):
+        nb = (np.roll(x, 1, 1) + np.roll(x, -1, 1) + np.vstack([x[:1], x[:-1]]) + np.vstack([x[1:], x[-1:]])) / 4
+        return (nb - x) * w
+
+    for _ in range(iters):
+        t = t + 0.5 * lap(t)
+        t = t - 0.53 * lap(t)
+    return HEAD_CENTRE + u * t[..., None]
+
+
 def lip_curl(pts, theta, phi, r_m, a):
     """Pull the skin near the slit inwards so the lips roll into the mouth."""
     phi_c = abs(phi[np.argmin(np.abs(phi - 0.2))])  # unused guard
@@ -430,7 +454,7 @@ def teeth_row(a, upper, lo_res):
         ca, sa = math.cos(ang), math.sin(ang)
         rot = np.array([[ca, 0, sa], [0, 1, 0], [-sa, 0, ca]])
         p = p @ rot.T
-        yc = my + (h / 2 - 0.012) if upper else my - (h / 2 - 0.008) - 0.018
+        yc = my + (h / 2 - 0.012) if upper else my - h / 2 - 0.004
         p = p + np.array([xc, yc, zc])
         faces.append(np.asarray(bf) + sum(len(q) for q in verts))
         verts.append(p)
@@ -469,7 +493,7 @@ def mouth_cavity(a, n_psi, n_b):
     zc = a.mouth_z - 0.28
     depth = 0.40
     verts = []
-    bs = np.linspace(0, 1, n_b)
+    bs = np.linspace(0, 1, n_b + 1)[:-1]  # the back vertex closes the sack (no collapsed ring)
     for b in bs:
         beta = b * math.pi / 2
         x = rx * math.cos(beta) * (1 + 0.15 * math.sin(2 * beta))
@@ -496,7 +520,7 @@ def tongue(a, n_u, n_v):
     # rotate so the long axis is along z (rounded_box poles are along y: swap y/z roles)
     p = np.stack([p[:, 0], p[:, 1], p[:, 2]], -1)
     p[:, 1] -= 0.05 * (p[:, 2] / 0.2) ** 2  # droops at the front and back
-    p += np.array([0, a.mouth_y - 0.085, a.mouth_z - 0.33])
+    p += np.array([0, a.mouth_y - 0.06, a.mouth_z - 0.29])
     return p, np.asarray(f)
 
 
@@ -524,7 +548,7 @@ def ear(a, side, n_u, n_v):
 # --------------------------------------------------------------------------------------------
 
 RES = {"full": dict(rows=150, cols=132, eye_lon=32, cav=(40, 12), tongue=(16, 8), ear=(20, 12)),
-       "tiny": dict(rows=48, cols=44, eye_lon=12, cav=(16, 5), tongue=(8, 4), ear=(8, 5))}
+       "tiny": dict(rows=40, cols=36, eye_lon=12, cav=(16, 5), tongue=(8, 4), ear=(8, 5))}
 
 
 class Layout:
@@ -550,6 +574,7 @@ def assemble(params, layout):
     th, ph, r_m = layout.theta, layout.phi, layout.r_m
     nr, nc = th.size, ph.size
     pts, top, bot = build_skin(a, th, ph, r_m, layout.slit_cols)
+    pts = smooth_radial(pts, r_m, layout)
     pts = lip_curl(pts, th, ph, r_m, a)
     grid_idx = np.arange(nr * nc).reshape(nr, nc) + 1
     skin_v = [top[None], pts.reshape(-1, 3)]
@@ -847,7 +872,7 @@ def blink_field(V, part, c, s):
     lat = smoothstep(0.2, 0.12, np.abs(xe))
     up_w = near * lat * smoothstep(lower - 0.005, close_y + 0.01, p[:, 1]) * smoothstep(0.22, 0.14, p[:, 1] - upper + 0.1)
     lo_w = near * lat * smoothstep(close_y + 0.005, close_y - 0.01, p[:, 1]) * smoothstep(-0.14, -0.06, p[:, 1])
-    a = np.where(up_w > 0, -ang_up * up_w, ang_lo * lo_w) * 1.06
+    a = np.where(up_w > 0, ang_up * up_w, -ang_lo * lo_w) * 1.2  # +: rolls the upper lid down
     ca, sa = np.cos(a), np.sin(a)
     yy = p[:, 1] * ca - p[:, 2] * sa
     zz = p[:, 1] * sa + p[:, 2] * ca

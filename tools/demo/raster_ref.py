@@ -215,7 +215,7 @@ def shade(V, t, W, H, ss=2, background=(0.80, 0.83, 0.86), camera=None):
     lips = reg == 1
     z_lip = V[lips, 2].max() if lips.any() else V[:, 2].max()
     inner = np.isin(region_pix, [2, 3, 4]) & m
-    occ = np.clip(1 - (z_lip - P[..., 2]) / 0.42, 0.12, 1.0) ** 1.6
+    occ = np.clip(1 - (z_lip - P[..., 2]) / 0.7, 0.3, 1.0) ** 1.3
     col = np.where(inner[..., None], col * occ[..., None], col)
     yy = np.linspace(0, 1, Hs)[:, None, None]
     bg = _srgb_to_lin(np.array(background)) * (1.05 - 0.25 * yy)

@@ -1,4 +1,4 @@
-"""Minimal safetensors reader/writer for numpy (F32, I32, F64, I64, U8, F16).
+"""Minimal safetensors reader/writer for numpy (F32, I32, I16, F64, I64, U8, F16).
 
 Format: 8-byte little-endian header length N, N bytes of JSON header
 {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}},
@@ -11,7 +11,7 @@ import numpy as np
 
 _DTYPES = {
     "F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "F16": np.dtype("<f2"),
-    "I32": np.dtype("<i4"), "I64": np.dtype("<i8"), "U8": np.dtype("u1"),
+    "I32": np.dtype("<i4"), "I64": np.dtype("<i8"), "I16": np.dtype("<i2"), "U8": np.dtype("u1"),
 }
 _NAMES = {v: k for k, v in _DTYPES.items()}
 
