@@ -865,14 +865,14 @@ def blink_field(V, part, c, s):
     tilt = 0.012 * u
     upper = 0.058 * base ** 0.85 * (1 + 0.12 * (-u)) + tilt
     lower = -0.040 * base ** 1.1 + tilt
-    close_y = lower + 0.25 * (upper - lower)  # lids meet in the lower part of the opening
+    close_y = lower + 0.12 * (upper - lower)  # lids meet in the lower part of the opening
     ang_up = np.arcsin(np.clip(upper / (EYE_R + LID_T), -1, 1)) - np.arcsin(np.clip(close_y / (EYE_R + LID_T), -1, 1))
     ang_lo = np.arcsin(np.clip(close_y / (EYE_R + LID_T), -1, 1)) - np.arcsin(np.clip(lower / (EYE_R + LID_T), -1, 1))
     near = sk & (r < 0.24) & (p[:, 2] > -0.02) & (np.abs(xe) < 0.2)
     lat = smoothstep(0.2, 0.12, np.abs(xe))
     up_w = near * lat * smoothstep(lower - 0.005, close_y + 0.01, p[:, 1]) * smoothstep(0.22, 0.14, p[:, 1] - upper + 0.1)
     lo_w = near * lat * smoothstep(close_y + 0.005, close_y - 0.01, p[:, 1]) * smoothstep(-0.14, -0.06, p[:, 1])
-    a = np.where(up_w > 0, ang_up * up_w, -ang_lo * lo_w) * 1.2  # +: rolls the upper lid down
+    a = np.where(up_w > 0, ang_up * up_w, -ang_lo * lo_w) * 1.3  # +: rolls the upper lid down
     ca, sa = np.cos(a), np.sin(a)
     yy = p[:, 1] * ca - p[:, 2] * sa
     zz = p[:, 1] * sa + p[:, 2] * ca
