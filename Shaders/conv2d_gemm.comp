@@ -6,16 +6,26 @@
 // (the host passes the subgroup size).
 #include "include/common.glsl"
 #ifndef TM
-#define TM 8
+#define TM 16
 #endif
 #ifndef TN
-#define TN 4
+#define TN 8
 #endif
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint WX = 8;
 layout(constant_id = 1) const uint WY = 2;
+#ifdef TEXEL
+// Input and weights through RGBA32F texel buffers (vectorized gathers on CPU drivers; see matmul_vec4.comp).
+layout(binding = 0) uniform samplerBuffer X;
+layout(binding = 1) uniform samplerBuffer Wt;
+#define LOAD_X(i) texelFetch(X, int((i) >> 2))[(i) & 3u]
+#define LOAD_W(i) texelFetch(Wt, int((i) >> 2))[(i) & 3u]
+#else
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
+#define LOAD_X(i) x[i]
+#define LOAD_W(i) w[i]
+#endif
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params {
@@ -48,10 +58,10 @@ void main() {
                 [[unroll]] for (uint j = 0; j < TN; j++) {
                     int iy = baseY[j] + int(ky), ix = baseX[j] + int(kx);
                     bool inside = iy >= 0 && iy < int(p.H) && ix >= 0 && ix < int(p.W);
-                    bv[j] = inside ? x[plane + uint(iy) * p.W + uint(ix)] : 0.0;
+                    bv[j] = inside ? LOAD_X(plane + uint(iy) * p.W + uint(ix)) : 0.0;
                 }
                 float av[TM];
-                [[unroll]] for (uint i = 0; i < TM; i++) av[i] = w[wRow[i] + kidx];
+                [[unroll]] for (uint i = 0; i < TM; i++) av[i] = LOAD_W(wRow[i] + kidx);
                 [[unroll]] for (uint i = 0; i < TM; i++) [[unroll]] for (uint j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
                 kidx++;
             }

@@ -1,14 +1,18 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : enable
-// C[b] = alpha·A[b]·op(B[b]) (+ bias) with 16-byte loads; the host picks this variant when K (and N for
-// B as K×N) are multiples of 4 and every base offset is 16-byte aligned, else matmul.comp.
+// C[b] = alpha·A[b]·op(B[b]) (+ bias), reading A and B as RGBA32F uniform texel buffers (16 bytes per
+// texelFetch). The host picks this variant when K (and N for B as K×N) are multiples of 4 and the offsets
+// are texel-aligned, else matmul.comp.
 //
+// Why texel buffers: lavapipe turns every storage-buffer load into a per-lane scalar loop with bounds
+// checks, while texelFetch goes through its vectorized gather path (3× faster at 1024³, see
+// docs/performance.md); on GPUs texel fetches go through the texture cache.
 // Register blocking without shared memory (see matmul.comp for why): each invocation keeps a TM×TN block
 // of C. A is read as vec4 along K. B (K×N) is read as vec4 along N, each invocation owning TN/4 groups of
 // 4 adjacent columns strided by the workgroup width; with TRANSPOSE_B (N×K, Linear weights) B is read as
 // vec4 along K and the block's columns are strided by the workgroup width.
 #ifndef TM
-#define TM 8
+#define TM 16
 #endif
 #ifndef TN
 #define TN 8
@@ -16,9 +20,9 @@
 // Workgroup width (the host passes the subgroup size) and height: specialization constants.
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint WX = 8;
-layout(constant_id = 1) const uint WY = 4;
-layout(std430, binding = 0) readonly buffer A { vec4 a[]; };
-layout(std430, binding = 1) readonly buffer B { vec4 b[]; };
+layout(constant_id = 1) const uint WY = 2;
+layout(binding = 0) uniform samplerBuffer A;
+layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) writeonly buffer C { float c[]; };
 layout(push_constant) uniform Params {
@@ -45,8 +49,8 @@ void main() {
     [[unroll]] for (uint i = 0; i < TM; i++) [[unroll]] for (uint j = 0; j < TN; j++) acc[i][j] = 0.0;
     for (uint k = 0; k < K4; k++) {
         vec4 av[TM], bv[TN];
-        [[unroll]] for (uint i = 0; i < TM; i++) av[i] = a[rows[i] + k];
-        [[unroll]] for (uint j = 0; j < TN; j++) bv[j] = b[cols[j] + k];
+        [[unroll]] for (uint i = 0; i < TM; i++) av[i] = texelFetch(A, int(rows[i] + k));
+        [[unroll]] for (uint j = 0; j < TN; j++) bv[j] = texelFetch(B, int(cols[j] + k));
         [[unroll]] for (uint i = 0; i < TM; i++) [[unroll]] for (uint j = 0; j < TN; j++) acc[i][j] += dot(av[i], bv[j]);
     }
     [[unroll]] for (uint i = 0; i < TM; i++) {
@@ -71,11 +75,11 @@ void main() {
     [[unroll]] for (uint i = 0; i < TM; i++) [[unroll]] for (uint j = 0; j < TG; j++) acc[i][j] = vec4(0.0);
     for (uint k = 0; k < K4; k++) {
         vec4 av[TM];
-        [[unroll]] for (uint i = 0; i < TM; i++) av[i] = a[rows[i] + k];
+        [[unroll]] for (uint i = 0; i < TM; i++) av[i] = texelFetch(A, int(rows[i] + k));
         uint kb = 4u * k * N4;
         [[unroll]] for (uint kk = 0; kk < 4; kk++) {
             vec4 bv[TG];
-            [[unroll]] for (uint j = 0; j < TG; j++) bv[j] = b[groups[j] + kb + kk * N4];
+            [[unroll]] for (uint j = 0; j < TG; j++) bv[j] = texelFetch(B, int(groups[j] + kb + kk * N4));
             [[unroll]] for (uint i = 0; i < TM; i++) [[unroll]] for (uint j = 0; j < TG; j++) acc[i][j] = fma(vec4(av[i][kk]), bv[j], acc[i][j]);
         }
     }

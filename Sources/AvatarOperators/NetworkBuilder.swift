@@ -63,7 +63,7 @@ public final class NetworkBuilder {
     /// Plans memory, allocates one arena and records every step (with a GPU timestamp per step when
     /// `timestamps` and the device supports them).
     public func plan(device: VulkanDevice, timestamps: Bool = false) throws -> Network {
-        let alignment = device.storageAlignment
+        let alignment = device.bufferAlignment
         func bytes(_ d: Declaration) -> Int { (max(4, d.shape.reduce(1, *) * 4) + alignment - 1) / alignment * alignment }
         // Lifetimes in step indices; inputs and outputs live across the whole run.
         var first = [Int](repeating: Int.max, count: declarations.count)

@@ -48,7 +48,9 @@ extension Operators {
             // Implicit GEMM: weights [Cout, Cin·KH·KW] times the (never materialized) im2col matrix.
             let wx = Self.subgroupWidth(device)
             let t = Self.convTile
-            let pipeline = try library.pipeline("conv2d_gemm", bindings: 4, pushConstantSize: Conv2dPush.shaderSize,
+            let texel = x.texelViewable(alignment: device.texelAlignment) && weight.texelViewable(alignment: device.texelAlignment)
+            let pipeline = try library.pipeline(texel ? "conv2d_gemm_texel" : "conv2d_gemm", bindings: 4,
+                                                texelBindings: texel ? [0, 1] : [], pushConstantSize: Conv2dPush.shaderSize,
                                                 specialization: [Self.u(wx), Self.u(t.wy)])
             let tileN = wx * t.tn, tileM = t.wy * t.tm
             let pixels = oh * ow
@@ -60,7 +62,7 @@ extension Operators {
     }
 
     /// conv2d_gemm's tile: `tm` output channels × `tn` pixels per invocation, `wy` rows of invocations.
-    static let convTile = (tm: 8, tn: 4, wy: 2)
+    static let convTile = (tm: 16, tn: 8, wy: 2)
 
     /// Conv3d, batch 1: x [Cin, D, H, W], weight [Cout, Cin/groups, KD, KH, KW].
     public func conv3d(_ seq: CommandSequence, x: BufferSlice, weight: BufferSlice, bias: BufferSlice?, y: BufferSlice,

@@ -26,11 +26,12 @@ public struct Operators: Sendable {
 
     /// The vec4 matmul's tile: each invocation holds `tm`×`tn` outputs; `wy` rows of invocations of the
     /// subgroup width.
-    static let vec4Tile = (tm: 8, tn: 8, wy: 4)
+    static let vec4Tile = (tm: 16, tn: 8, wy: 2)
 
     /// C[b] = alpha·A[b]·B[b] (+ bias); A is [M, K]; B is [K, N], or [N, K] with `transposeB` (Linear
     /// weights). `bType` .float16 reads B as fp16 (fp32 accumulation; needs 16-bit storage buffers).
-    /// Aligned shapes (K, and N for B as [K, N], multiples of 4; 16-byte offsets) take the vec4 kernel.
+    /// Aligned shapes (K, and N for B as [K, N], multiples of 4; texel-aligned offsets) take the vec4 kernel,
+    /// which reads A and B through texel buffers.
     public func matmul(_ seq: CommandSequence, a: BufferSlice, b: BufferSlice, bias: BufferSlice? = nil, c: BufferSlice,
                        m: Int, n: Int, k: Int, batch: Int = 1, transposeB: Bool = false, alpha: Float = 1,
                        batchStrideB: Int? = nil, bType: Tensor.ElementType = .float32) throws {
@@ -46,11 +47,12 @@ public struct Operators: Sendable {
         let push = MatmulPush(m: Self.u(m), n: Self.u(n), k: Self.u(k), strideA: Self.u(m * k), strideB: Self.u(strideB),
                               strideC: Self.u(m * n), hasBias: bias == nil ? 0 : 1, alpha: alpha)
         let buffers = [a, b, bias ?? c, c]
-        let aligned = k % 4 == 0 && (transposeB || n % 4 == 0) && strideB % 4 == 0 && a.offset % 16 == 0 && b.offset % 16 == 0
+        let texel = device.texelAlignment
+        let aligned = k % 4 == 0 && (transposeB || n % 4 == 0) && strideB % 4 == 0 && a.offset % texel == 0 && b.offset % texel == 0
         if bType == .float32 && aligned {
             let wx = Self.subgroupWidth(device)
             let t = Self.vec4Tile
-            let pipeline = try library.pipeline(transposeB ? "matmul_vec4_bt" : "matmul_vec4", bindings: 4,
+            let pipeline = try library.pipeline(transposeB ? "matmul_vec4_bt" : "matmul_vec4", bindings: 4, texelBindings: [0, 1],
                                                 pushConstantSize: MatmulPush.shaderSize, specialization: [Self.u(wx), Self.u(t.wy)])
             let tileN = wx * t.tn, tileM = t.wy * t.tm
             try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + tileN - 1) / tileN, (m + tileM - 1) / tileM, batch))

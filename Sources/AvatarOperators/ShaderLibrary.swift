@@ -19,11 +19,14 @@ public final class ShaderLibrary: Sendable {
 
     /// The pipeline for a variant (e.g. "matmul_bt"), created on first request. `specialization` values are
     /// specialization constants 0, 1, … (e.g. a local size chosen from the device's subgroup size).
-    public func pipeline(_ name: String, bindings: Int, pushConstantSize: Int, specialization: [UInt32] = []) throws -> ComputePipeline {
+    /// `texelBindings` are `uniform samplerBuffer` bindings (see `ComputePipeline.texelBindings`).
+    public func pipeline(_ name: String, bindings: Int, texelBindings: Set<Int> = [], pushConstantSize: Int,
+                         specialization: [UInt32] = []) throws -> ComputePipeline {
         let key = specialization.isEmpty ? name : name + "#" + specialization.map(String.init).joined(separator: ",")
         if let p = pipelines.withLock({ $0[key] }) { return p }
         let created = try ComputePipeline(device: device, name: key, spirv: try spirv(name), bindings: bindings,
-                                          pushConstantSize: pushConstantSize, specialization: specialization)
+                                          texelBindings: texelBindings, pushConstantSize: pushConstantSize,
+                                          specialization: specialization)
         return pipelines.withLock { cache in
             if let existing = cache[key] { return existing }
             cache[key] = created

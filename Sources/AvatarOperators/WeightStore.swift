@@ -19,7 +19,7 @@ public final class WeightStore: Sendable {
         self.device = device
         let wanted = names ?? file.names
         let elementType: Tensor.ElementType = storage == .float16 && device.info.storageBuffer16BitAccess ? .float16 : .float32
-        let alignment = device.storageAlignment
+        let alignment = device.bufferAlignment
         var layout: [(name: String, view: TensorView, offset: Int, type: Tensor.ElementType)] = []
         var total = 0
         for name in wanted {

@@ -6,13 +6,13 @@ internal import CVulkan
 public final class BufferArena: @unchecked Sendable {
     // @unchecked: allocation happens on the thread that builds a plan; slices are values.
     public let buffer: DeviceBuffer
-    /// Offsets are multiples of this (minStorageBufferOffsetAlignment, at least 16 bytes).
+    /// Offsets are multiples of this (storage and texel-buffer offset alignment, at least 16 bytes).
     public let alignment: Int
     public private(set) var used = 0
 
     public init(device: VulkanDevice, byteCount: Int, placement: DeviceBuffer.Placement = .hostMapped) throws(VulkanError) {
         buffer = try DeviceBuffer(device: device, byteCount: byteCount, placement: placement)
-        alignment = device.storageAlignment
+        alignment = device.bufferAlignment
     }
 
     public var capacity: Int { buffer.byteCount }

@@ -12,6 +12,12 @@ public struct BufferSlice: @unchecked Sendable {
         self.byteCount = byteCount
     }
 
+    /// Whether a texel-buffer view can cover every element: texel-aligned offset and room in the buffer for
+    /// the partial last texel.
+    public func texelViewable(alignment: Int) -> Bool {
+        offset % alignment == 0 && offset + (byteCount + 15) / 16 * 16 <= buffer.byteCount
+    }
+
     /// Number of fp32 elements the slice holds.
     public var count: Int { byteCount / 4 }
 

@@ -15,6 +15,8 @@ public final class CommandSequence: @unchecked Sendable {
     private let fence: VkFence
     private let queryPool: VkQueryPool?
     private var queryLabels: [String] = []
+    /// Texel-buffer views created while recording; they live as long as the recorded command buffer.
+    private var views: [VkBufferView] = []
     private let maxTimestamps: Int
     private let maxDispatches: Int
     private var recording = false
@@ -27,14 +29,15 @@ public final class CommandSequence: @unchecked Sendable {
         self.device = device
         self.maxDispatches = maxDispatches
         let d = device.handle
-        var size = VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(maxDispatches * maxBindingsPerDispatch))
+        var sizes = [VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, descriptorCount: UInt32(maxDispatches * maxBindingsPerDispatch)),
+                     VkDescriptorPoolSize(type: VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, descriptorCount: UInt32(maxDispatches * 2))]
         var poolInfo = VkDescriptorPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO
         poolInfo.maxSets = UInt32(maxDispatches)
-        poolInfo.poolSizeCount = 1
+        poolInfo.poolSizeCount = UInt32(sizes.count)
         var poolOut: VkDescriptorPool?
-        var r = withUnsafePointer(to: &size) { s in
-            poolInfo.pPoolSizes = s
+        var r = sizes.withUnsafeMutableBufferPointer { s in
+            poolInfo.pPoolSizes = UnsafePointer(s.baseAddress)
             return vkCreateDescriptorPool(d, &poolInfo, nil, &poolOut)
         }
         guard r == VK_SUCCESS, let pool = poolOut else { throw VulkanError(call: "vkCreateDescriptorPool", result: r.rawValue) }
@@ -82,6 +85,7 @@ public final class CommandSequence: @unchecked Sendable {
         // Bounded: a lost device must not hang teardown.
         _ = vkWaitForFences(d, 1, &f, 1, 5_000_000_000)
         if let queryPool { vkDestroyQueryPool(d, queryPool, nil) }
+        for view in views { vkDestroyBufferView(d, view, nil) }
         vkDestroyFence(d, fence, nil)
         var cb: VkCommandBuffer? = commandBuffer
         device.commandPoolLock.withLock { _ in vkFreeCommandBuffers(d, device.commandPool, 1, &cb) }
@@ -135,18 +139,29 @@ public final class CommandSequence: @unchecked Sendable {
             throw VulkanError(call: "vkAllocateDescriptorSets(\(pipeline.name); raise maxBindingsPerDispatch?)", result: r.rawValue)
         }
         var infos = buffers.map { VkDescriptorBufferInfo(buffer: $0.buffer.handle, offset: VkDeviceSize($0.offset), range: VkDeviceSize($0.byteCount)) }
+        var texelViews = [VkBufferView?](repeating: nil, count: buffers.count)
+        for i in pipeline.texelBindings.sorted() where i < buffers.count {
+            texelViews[i] = try makeTexelView(buffers[i], for: pipeline.name)
+        }
         infos.withUnsafeMutableBufferPointer { ip in
-            var writes = (0..<buffers.count).map { i -> VkWriteDescriptorSet in
-                var w = VkWriteDescriptorSet()
-                w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
-                w.dstSet = set
-                w.dstBinding = UInt32(i)
-                w.descriptorCount = 1
-                w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
-                w.pBufferInfo = UnsafePointer(ip.baseAddress! + i)
-                return w
+            texelViews.withUnsafeMutableBufferPointer { vp in
+                var writes = (0..<buffers.count).map { i -> VkWriteDescriptorSet in
+                    var w = VkWriteDescriptorSet()
+                    w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET
+                    w.dstSet = set
+                    w.dstBinding = UInt32(i)
+                    w.descriptorCount = 1
+                    if vp[i] != nil {
+                        w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                        w.pTexelBufferView = UnsafePointer(vp.baseAddress! + i)
+                    } else {
+                        w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                        w.pBufferInfo = UnsafePointer(ip.baseAddress! + i)
+                    }
+                    return w
+                }
+                vkUpdateDescriptorSets(d, UInt32(writes.count), &writes, 0, nil)
             }
-            vkUpdateDescriptorSets(d, UInt32(writes.count), &writes, 0, nil)
         }
         vkCmdBindPipeline(commandBuffer, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline)
         var sets: VkDescriptorSet? = set
@@ -167,6 +182,26 @@ public final class CommandSequence: @unchecked Sendable {
                                  0, nil, 0, nil)
         }
         dispatchCount += 1
+    }
+
+    /// An RGBA32F view of a slice for a uniform-texel-buffer binding (offset and size in whole 16-byte texels).
+    private func makeTexelView(_ slice: BufferSlice, for name: String) throws(VulkanError) -> VkBufferView {
+        guard slice.offset % device.texelAlignment == 0, slice.byteCount >= 16 else {
+            throw .usage("\(name): a texel-buffer binding needs a \(device.texelAlignment)-byte aligned offset and at least 16 bytes")
+        }
+        var info = VkBufferViewCreateInfo()
+        info.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO
+        info.buffer = slice.buffer.handle
+        info.format = VK_FORMAT_R32G32B32A32_SFLOAT
+        info.offset = VkDeviceSize(slice.offset)
+        // Whole texels; a partial last texel is included when the buffer extends past the slice (the shader
+        // never uses the extra floats), so element counts need not be multiples of 4.
+        info.range = VkDeviceSize(min((slice.byteCount + 15) / 16 * 16, (slice.buffer.byteCount - slice.offset) / 16 * 16))
+        var view: VkBufferView?
+        let r = vkCreateBufferView(device.handle, &info, nil, &view)
+        guard r == VK_SUCCESS, let view else { throw VulkanError(call: "vkCreateBufferView(\(name))", result: r.rawValue) }
+        views.append(view)
+        return view
     }
 
     /// Convenience for a push-constant struct (its `MemoryLayout.size` bytes are pushed).

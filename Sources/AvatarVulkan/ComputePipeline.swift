@@ -1,18 +1,22 @@
 internal import CVulkan
 import Foundation
 
-/// A compute pipeline: SPIR-V module, a descriptor-set layout of `bindings` storage buffers, a push-constant
+/// A compute pipeline: SPIR-V module, a descriptor-set layout of `bindings` buffers (storage buffers, or
+/// uniform texel buffers viewed as RGBA32F for the bindings in `texelBindings`), a push-constant
 /// range, created through the device's pipeline cache.
 public final class ComputePipeline: @unchecked Sendable {
     public let name: String
     public let bindings: Int
+    /// Bindings declared as `uniform samplerBuffer` (read with texelFetch, 16 bytes per texel): on CPU drivers
+    /// texel fetches are vectorized gathers while storage-buffer loads are per-lane loops.
+    public let texelBindings: Set<Int>
     public let pushConstantSize: Int
     let layout: VkPipelineLayout
     let setLayout: VkDescriptorSetLayout
     let pipeline: VkPipeline
     private let device: VulkanDevice
 
-    public init(device: VulkanDevice, name: String, spirv: [UInt8], bindings: Int, pushConstantSize: Int,
+    public init(device: VulkanDevice, name: String, spirv: [UInt8], bindings: Int, texelBindings: Set<Int> = [], pushConstantSize: Int,
                 specialization: [UInt32] = []) throws(VulkanError) {
         guard pushConstantSize <= 128 else { throw .usage("\(name): \(pushConstantSize) bytes of push constants, beyond the guaranteed 128") }
         // The host's push-constant struct and binding count must match what the shader declares.
@@ -20,12 +24,16 @@ public final class ComputePipeline: @unchecked Sendable {
         guard reflection.pushConstantSize == pushConstantSize else {
             throw .usage("\(name): the shader's push constants are \(reflection.pushConstantSize) bytes, the host passes \(pushConstantSize)")
         }
+        guard reflection.texelBindings == texelBindings else {
+            throw .usage("\(name): the shader's texel-buffer bindings are \(reflection.texelBindings.sorted()), the host declares \(texelBindings.sorted())")
+        }
         guard reflection.bindings.allSatisfy({ $0 < bindings }) else {
             throw .usage("\(name): the shader uses bindings \(reflection.bindings), the host declares \(bindings)")
         }
         self.device = device
         self.name = name
         self.bindings = bindings
+        self.texelBindings = texelBindings
         self.pushConstantSize = pushConstantSize
         let d = device.handle
 
@@ -43,7 +51,7 @@ public final class ComputePipeline: @unchecked Sendable {
         var layoutBindings = (0..<bindings).map { i -> VkDescriptorSetLayoutBinding in
             var b = VkDescriptorSetLayoutBinding()
             b.binding = UInt32(i)
-            b.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+            b.descriptorType = texelBindings.contains(i) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
             b.descriptorCount = 1
             b.stageFlags = UInt32(VK_SHADER_STAGE_COMPUTE_BIT.rawValue)
             return b

@@ -6,6 +6,8 @@ public struct SPIRVReflection: Sendable, Equatable {
     public let pushConstantSize: Int
     /// Binding numbers of descriptor set 0 that the module declares.
     public let bindings: [Int]
+    /// The bindings declared as texel buffers (`samplerBuffer`); the others are storage buffers.
+    public let texelBindings: Set<Int>
 
     public init(spirv bytes: [UInt8]) throws(VulkanError) {
         guard bytes.count >= 20, bytes.count % 4 == 0 else { throw .usage("SPIR-V of \(bytes.count) bytes is not a module") }
@@ -19,6 +21,8 @@ public struct SPIRVReflection: Sendable, Equatable {
         var pointers: [UInt32: (storage: UInt32, type: UInt32)] = [:]
         var variables: [(type: UInt32, id: UInt32, storage: UInt32)] = []
         var bindingOf: [UInt32: Int] = [:]
+        var imageDim: [UInt32: UInt32] = [:]           // OpTypeImage → Dim
+        var sampledImage: [UInt32: UInt32] = [:]       // OpTypeSampledImage → image type
         var i = 5
         while i < words.count {
             let count = Int(words[i] >> 16), op = words[i] & 0xFFFF
@@ -27,6 +31,8 @@ public struct SPIRVReflection: Sendable, Equatable {
             switch op {
             case 21 where count >= 3, 22 where count >= 3: scalarSize[w[1]] = Int(w[2]) / 8                   // OpTypeInt, OpTypeFloat
             case 23 where count >= 4: scalarSize[w[1]] = (scalarSize[w[2]] ?? 4) * Int(w[3])  // OpTypeVector
+            case 25 where count >= 4: imageDim[w[1]] = w[3]                                      // OpTypeImage
+            case 27 where count >= 3: sampledImage[w[1]] = w[2]                                // OpTypeSampledImage
             case 30: structMembers[w[1]] = Array(w.dropFirst(2))                              // OpTypeStruct
             case 32 where count >= 4: pointers[w[1]] = (w[2], w[3])                           // OpTypePointer
             case 59 where count >= 4: variables.append((w[1], w[2], w[3]))                   // OpVariable
@@ -46,5 +52,10 @@ public struct SPIRVReflection: Sendable, Equatable {
         }
         pushConstantSize = size
         bindings = variables.compactMap { bindingOf[$0.id] }.sorted()
+        texelBindings = Set(variables.compactMap { v -> Int? in
+            guard v.storage == 0, let pointer = pointers[v.type] else { return nil }   // UniformConstant
+            let image = sampledImage[pointer.type] ?? pointer.type
+            return imageDim[image] == 5 ? bindingOf[v.id] : nil                       // Dim Buffer
+        })
     }
 }

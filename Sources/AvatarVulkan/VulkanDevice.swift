@@ -19,6 +19,10 @@ public final class VulkanDevice: @unchecked Sendable {
     let timestampPeriod: Float
     /// Whether the compute queue supports timestamps (timestampValidBits > 0).
     let timestampsSupported: Bool
+    /// minTexelBufferOffsetAlignment (at least 16 bytes).
+    public let texelAlignment: Int
+    /// Alignment of sub-allocations usable as storage or texel buffers.
+    public var bufferAlignment: Int { max(storageAlignment, texelAlignment) }
     /// maxComputeWorkGroupCount.
     let maxWorkGroupCount: (Int, Int, Int)
     /// Descriptor offset alignment for storage buffers (at least 16 bytes).
@@ -111,6 +115,7 @@ public final class VulkanDevice: @unchecked Sendable {
         self.timestampsSupported = families[family].timestampValidBits > 0 && properties.limits.timestampPeriod > 0
         self.maxWorkGroupCount = (Int(properties.limits.maxComputeWorkGroupCount.0), Int(properties.limits.maxComputeWorkGroupCount.1),
                                   Int(properties.limits.maxComputeWorkGroupCount.2))
+        self.texelAlignment = max(16, Int(properties.limits.minTexelBufferOffsetAlignment))
         self.storageAlignment = max(16, Int(properties.limits.minStorageBufferOffsetAlignment))
         self.pipelineCache = PipelineCacheStore(device: device, info: chosen,
                                                 file: cacheDirectory?.appendingPathComponent("vulkan-pipelines.cache"))

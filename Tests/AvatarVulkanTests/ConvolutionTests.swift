@@ -101,6 +101,27 @@ import Testing
         #expect(try run.guardsIntact())
     }
 
+    /// An input that ends exactly at the end of its buffer with a partial last texel takes the storage-buffer
+    /// variant of the implicit GEMM.
+    @Test func conv2dImplicitGemmWithoutTexelViews() throws {
+        let gpu = try gpu
+        let (cin, h, w, cout) = (5, 13, 11, 9)
+        let x = GPUHarness.random(cin * h * w, seed: 32), wt = GPUHarness.random(cout * cin * 9, seed: 33)
+        let input = try DeviceBuffer(device: gpu.device, byteCount: x.count * 4)
+        try input.write(x)
+        let xs = BufferSlice(buffer: input, offset: 0, byteCount: x.count * 4)
+        #expect(!xs.texelViewable(alignment: gpu.device.texelAlignment))
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * h * w)
+            try gpu.ops.conv2d(seq, x: xs, weight: try r.input(wt), bias: nil, y: out, cin: cin, h: h, w: w, cout: cout,
+                               kernel: (3, 3), padding: (1, 1))
+        }
+        let want = CPUReference.conv2d(x, wt, nil, cin: cin, h: h, wd: w, cout: cout, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv2d gemm (storage buffers)")
+        #expect(try run.guardsIntact())
+    }
+
     /// Depthwise 3×3 (Mix-FFN) takes the direct kernel.
     @Test func conv2dDepthwise() throws {
         let gpu = try gpu

@@ -64,10 +64,14 @@ import Testing
             let size = try #require(family.flatMap { expected[$0] }, "no push-constant struct known for \(name)")
             let reflection = try SPIRVReflection(spirv: gpu.library.spirv(name))
             #expect(reflection.pushConstantSize == size, "\(name): shader \(reflection.pushConstantSize) bytes, host \(size)")
-            _ = try gpu.library.pipeline(name, bindings: (reflection.bindings.max() ?? 0) + 1, pushConstantSize: size)
+            _ = try gpu.library.pipeline(name, bindings: (reflection.bindings.max() ?? 0) + 1, texelBindings: reflection.texelBindings,
+                                         pushConstantSize: size)
         }
-        // A drifted host struct is refused at pipeline creation.
-        #expect(throws: VulkanError.self) { try ShaderLibrary(device: gpu.device).pipeline("softmax", bindings: 3, pushConstantSize: 16) }
+        #expect(try SPIRVReflection(spirv: gpu.library.spirv("matmul_vec4")).texelBindings == [0, 1])
+        // A drifted host struct, or storage bindings for texel-buffer ones, are refused at pipeline creation.
+        let fresh = ShaderLibrary(device: gpu.device)
+        #expect(throws: VulkanError.self) { try fresh.pipeline("softmax", bindings: 3, pushConstantSize: 16) }
+        #expect(throws: VulkanError.self) { try fresh.pipeline("matmul_vec4", bindings: 4, pushConstantSize: MatmulPush.shaderSize) }
     }
 
     @Test func pushConstantLayoutsMatchTheirDeclaredSizes() {
