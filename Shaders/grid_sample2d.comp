@@ -1,8 +1,16 @@
 #version 450
 // grid_sample 2-D bilinear (PyTorch semantics), batch 1: input [C, H, W], grid [P, 2] of (x, y) in [−1, 1],
-// output [C, P]. Variants: BORDER (clamp coordinates) or zeros padding; ALIGN_CORNERS.
+// output [C, P]. Variants: BORDER (clamp coordinates) or zeros padding; ALIGN_CORNERS; TEXEL (input read
+// through a texel buffer).
 layout(local_size_x = 64) in;
+#ifdef TEXEL
+// The input through an RGBA32F texel buffer (vectorized gathers on CPU drivers; see matmul_vec4.comp).
+layout(binding = 0) uniform samplerBuffer X;
+#define LOAD_X(i) texelFetch(X, int((i) >> 2))[(i) & 3u]
+#else
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+#define LOAD_X(i) x[i]
+#endif
 layout(std430, binding = 1) readonly buffer G { float grid[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params { uint C, H, W, P; } p;
@@ -17,7 +25,7 @@ float unnormalize(float v, uint size) {
 
 float fetch(uint c, int iy, int ix) {
     if (ix < 0 || iy < 0 || ix >= int(p.W) || iy >= int(p.H)) return 0.0;
-    return x[(c * p.H + uint(iy)) * p.W + uint(ix)];
+    return LOAD_X((c * p.H + uint(iy)) * p.W + uint(ix));
 }
 
 void main() {

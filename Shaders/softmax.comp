@@ -1,11 +1,33 @@
 #version 450
-// Row softmax of scale·x (+ additive mask row, e.g. −inf for padding), one workgroup per row.
+// Row softmax of scale·x (+ additive mask row, e.g. −inf for padding).
+//   default: one workgroup of 128 invocations per row (wide rows, few of them);
+//   ROW_PER_INVOCATION: one invocation per row, no shared memory or barriers (many rows, e.g. attention
+//   scores; on CPU drivers barriers are coroutine switches).
+#include "include/common.glsl"
+#ifdef ROW_PER_INVOCATION
+layout(local_size_x = 64) in;
+#else
 layout(local_size_x = 128) in;
+#endif
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Mask { float mask[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params { uint rows; uint D; float scale; uint hasMask; uint maskRows; } p;
 
+#ifdef ROW_PER_INVOCATION
+void main() {
+    uint row = LINEAR_ID(64);
+    if (row >= p.rows) return;
+    uint base = row * p.D;
+    uint mbase = p.hasMask != 0u ? (row % p.maskRows) * p.D : 0u;
+    float m = -3.402823e38;
+    for (uint i = 0; i < p.D; i++) m = max(m, x[base + i] * p.scale + (p.hasMask != 0u ? mask[mbase + i] : 0.0));
+    float sum = 0.0;
+    for (uint i = 0; i < p.D; i++) sum += exp(x[base + i] * p.scale + (p.hasMask != 0u ? mask[mbase + i] : 0.0) - m);
+    float inv = 1.0 / sum;
+    for (uint i = 0; i < p.D; i++) y[base + i] = exp(x[base + i] * p.scale + (p.hasMask != 0u ? mask[mbase + i] : 0.0) - m) * inv;
+}
+#else
 shared float red[128];
 
 void main() {
@@ -38,3 +60,4 @@ void main() {
         y[base + i] = exp(v - m) * inv;
     }
 }
+#endif

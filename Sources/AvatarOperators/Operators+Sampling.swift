@@ -74,8 +74,9 @@ extension Operators {
                              c: Int, h: Int, w: Int, points: Int, border: Bool, alignCorners: Bool) throws {
         try check(c > 0 && h > 0 && w > 0 && points > 0, "grid_sample over an empty shape")
         try check(x.count >= c * h * w && grid.count >= points * 2 && y.count >= c * points, "grid_sample sizes")
-        let name = "grid_sample2d_\(border ? "border" : "zeros")\(alignCorners ? "_align" : "")"
-        let pipeline = try library.pipeline(name, bindings: 3, pushConstantSize: GridSamplePush.shaderSize)
+        let texel = x.texelViewable(alignment: device.texelAlignment)
+        let name = "grid_sample2d_\(border ? "border" : "zeros")\(alignCorners ? "_align" : "")\(texel ? "_texel" : "")"
+        let pipeline = try library.pipeline(name, bindings: 3, texelBindings: texel ? [0] : [], pushConstantSize: GridSamplePush.shaderSize)
         try seq.dispatch(pipeline, buffers: [x, grid, y], push: GridSamplePush(c: Self.u(c), h: Self.u(h), w: Self.u(w), p: Self.u(points)),
                          groups: Self.groups(points, local: 64))
     }

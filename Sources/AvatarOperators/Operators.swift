@@ -153,11 +153,13 @@ public struct Operators: Sendable {
         try check(rows > 0 && d > 0 && maskRows > 0, "softmax over \(rows)×\(d)")
         try check(x.count >= rows * d && y.count >= rows * d, "softmax sizes")
         if let mask { try check(mask.count >= maskRows * d, "softmax mask holds \(mask.count) < \(maskRows)×\(d)") }
-        let pipeline = try library.pipeline("softmax", bindings: 3, pushConstantSize: SoftmaxPush.shaderSize)
+        // Many rows: one invocation per row (no barriers); few wide rows: one workgroup per row.
+        let perInvocation = rows >= 256
+        let pipeline = try library.pipeline(perInvocation ? "softmax_rows" : "softmax", bindings: 3, pushConstantSize: SoftmaxPush.shaderSize)
         try seq.dispatch(pipeline, buffers: [x, mask ?? x, y],
                          push: SoftmaxPush(rows: Self.u(rows), d: Self.u(d), scale: scale, hasMask: mask == nil ? 0 : 1,
                                            maskRows: Self.u(maskRows)),
-                         groups: Self.groups(rows, local: 1))
+                         groups: Self.groups(rows, local: perInvocation ? 64 : 1))
     }
 
     /// GEGLU: [rows, 2d] → [rows, d], value = first half, gate = second half: value·gelu(gate).

@@ -87,7 +87,7 @@ import Testing
         #expect(try run.guardsIntact())
     }
 
-    @Test(arguments: [(7, 9), (3, 300)])
+    @Test(arguments: [(7, 9), (3, 300), (301, 13)])
     func softmaxWithScaleAndMask(rows: Int, d: Int) throws {
         let gpu = try gpu
         let x = GPUHarness.random(rows * d, seed: 6, scale: 8)
@@ -159,6 +159,24 @@ import Testing
         }
         GPUHarness.expectClose(try out.read(), try g.tensor("grid_sample.\(padding).\(align ? "align" : "noalign")").floats(),
                                nmse: 1e-11, "grid_sample \(padding) align=\(align)")
+        #expect(try run.guardsIntact())
+    }
+
+    /// An input whose last texel would reach past its buffer takes the storage-buffer variant.
+    @Test func gridSampleWithoutTexelViewMatchesPyTorch() throws {
+        let gpu = try gpu
+        let g = GPUHarness.golden
+        let x = try g.tensor("grid_sample.input").floats(), grid = try g.tensor("grid_sample.grid").floats()
+        let input = try DeviceBuffer(device: gpu.device, byteCount: x.count * 4)
+        try input.write(x)
+        let xs = BufferSlice(buffer: input, offset: 0, byteCount: x.count * 4)
+        #expect(!xs.texelViewable(alignment: gpu.device.texelAlignment))
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(3 * 13)
+            try gpu.ops.gridSample2D(seq, x: xs, grid: try r.input(grid), y: out, c: 3, h: 7, w: 9, points: 13, border: true, alignCorners: false)
+        }
+        GPUHarness.expectClose(try out.read(), try g.tensor("grid_sample.border.noalign").floats(), nmse: 1e-11, "grid_sample storage path")
         #expect(try run.guardsIntact())
     }
 
