@@ -45,7 +45,9 @@ public final class VulkanDevice: @unchecked Sendable {
         vkEnumeratePhysicalDevices(instance.handle, &count, nil)
         var physical = [VkPhysicalDevice?](repeating: nil, count: Int(count))
         vkEnumeratePhysicalDevices(instance.handle, &count, &physical)
-        guard let pd = physical[chosen.index] else { throw VulkanError(call: "vkEnumeratePhysicalDevices", result: -3) }
+        guard chosen.index < physical.count, let pd = physical[chosen.index] else {
+            throw VulkanError(call: "vkEnumeratePhysicalDevices", result: VK_ERROR_INITIALIZATION_FAILED.rawValue)
+        }
 
         var familyCount: UInt32 = 0
         vkGetPhysicalDeviceQueueFamilyProperties(pd, &familyCount, nil)
@@ -85,8 +87,12 @@ public final class VulkanDevice: @unchecked Sendable {
             }
         }
         guard result == VK_SUCCESS, let device else { throw VulkanError(call: "vkCreateDevice", result: result.rawValue) }
-        var queue: VkQueue?
-        vkGetDeviceQueue(device, UInt32(family), 0, &queue)
+        var queueOut: VkQueue?
+        vkGetDeviceQueue(device, UInt32(family), 0, &queueOut)
+        guard let queue = queueOut else {
+            vkDestroyDevice(device, nil)
+            throw VulkanError(call: "vkGetDeviceQueue", result: VK_ERROR_INITIALIZATION_FAILED.rawValue)
+        }
 
         var poolInfo = VkCommandPoolCreateInfo()
         poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO
@@ -107,7 +113,7 @@ public final class VulkanDevice: @unchecked Sendable {
         self.instance = instance
         self.physical = pd
         self.handle = device
-        self.queue = queue!
+        self.queue = queue
         self.queueFamily = UInt32(family)
         self.commandPool = pool
         self.memoryProperties = memory

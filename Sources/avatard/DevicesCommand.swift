@@ -16,6 +16,9 @@ struct DevicesCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Explicit device index.")
     var index: Int?
 
+    @Option(name: .long, help: "Explicit device: a case-insensitive substring of its name.")
+    var name: String?
+
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
@@ -34,7 +37,11 @@ struct DevicesCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
             throw ExitCode.failure
         }
-        let requirement = DeviceRequirement(configValue: policy.requireDeviceType, index: policy.index)
+        let requirement: DeviceRequirement
+        do { requirement = try DeviceRequirement(parsing: policy.requireDeviceType, index: policy.index, name: name) } catch {
+            FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
         let chosen = Result { () throws(DeviceSelectionError) in try requirement.select(from: devices) }
         if json {
             let list: [[String: Any]] = devices.map { d in
@@ -54,7 +61,7 @@ struct DevicesCommand: AsyncParsableCommand {
         }
         switch chosen {
         case .success(let d):
-            if !json { print("chosen: #\(d.index) \(d.name) (policy: require_device_type = \(policy.requireDeviceType)\(policy.index.map { ", index = \($0)" } ?? ""))") }
+            if !json { print("chosen: #\(d.index) \(d.name) (policy: require_device_type = \(policy.requireDeviceType)\(policy.index.map { ", index = \($0)" } ?? "")\(name.map { ", name ~ \($0)" } ?? ""))") }
         case .failure(let error):
             FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
             throw ExitCode.failure
