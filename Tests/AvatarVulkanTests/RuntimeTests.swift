@@ -243,6 +243,26 @@ import Testing
         await #expect(throws: RenderThreadStopped.self) { try await thread.perform { 1 } }
     }
 
+    /// A submission that outlives the fence timeout is reported as a lost device (a hung GPU never blocks
+    /// the render thread forever), and the device then fails fast.
+    @Test func hungSubmissionSurfacesAsDeviceLost() throws {
+        let device = try VulkanDevice(fenceTimeout: .milliseconds(1))
+        let ops = Operators(library: ShaderLibrary(device: device))
+        let n = 512
+        let arena = try BufferArena(device: device, byteCount: 3 * n * n * 4 + 4096)
+        let a = try arena.allocate(floats: n * n), c = try arena.allocate(floats: n * n)
+        let seq = try CommandSequence(device: device)
+        for _ in 0..<8 { try ops.matmul(seq, a: a, b: a, c: c, m: n, n: n, k: n) }
+        do {
+            try seq.run()
+            Issue.record("eight 512³ matmuls finished within 1 ms; the timeout path was not exercised")
+        } catch {
+            #expect(error.isDeviceLost, "\(error)")
+            #expect(device.isLost)
+            #expect(throws: VulkanError.self) { try seq.run() }
+        }
+    }
+
     @Test func misuseIsAnErrorNotACrash() throws {
         let gpu = try gpu
         let arena = try BufferArena(device: gpu.device, byteCount: 1 << 12)
