@@ -3,8 +3,9 @@ public import AvatarVulkan
 extension Operators {
     /// Strided copy over an index space of up to 4 dimensions (outermost first): element i of the space is
     /// read at srcOffset + Σ i_k·srcStrides_k and written at dstOffset + Σ i_k·dstStrides_k (elements).
+    /// `barrier: false` only between copies that write disjoint ranges (the parts of a concat).
     public func copy(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, shape: [Int], srcStrides: [Int], dstStrides: [Int],
-                     srcOffset: Int = 0, dstOffset: Int = 0) throws {
+                     srcOffset: Int = 0, dstOffset: Int = 0, barrier: Bool = true) throws {
         try check(!shape.isEmpty && shape.count <= 4 && srcStrides.count == shape.count && dstStrides.count == shape.count,
                   "copy takes 1–4 dimensions with matching strides")
         try check(shape.allSatisfy { $0 > 0 } && srcOffset >= 0 && dstOffset >= 0, "copy shape \(shape)")
@@ -20,7 +21,7 @@ extension Operators {
                             a0: Self.u(a[0]), a1: Self.u(a[1]), a2: Self.u(a[2]), a3: Self.u(a[3]),
                             b0: Self.u(b[0]), b1: Self.u(b[1]), b2: Self.u(b[2]), b3: Self.u(b[3]),
                             srcOffset: Self.u(srcOffset), dstOffset: Self.u(dstOffset))
-        try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256))
+        try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256), barrier: barrier)
     }
 
     /// Row-major strides of a shape.
@@ -61,27 +62,10 @@ extension Operators {
         let dst = Self.strides(outShape)
         var offset = 0
         for (i, (buffer, s)) in parts.enumerated() {
-            try copyPart(seq, x: buffer, y: y, shape: s, dstStrides: dst, dstOffset: offset * dst[axis], barrier: i == parts.count - 1)
+            try copy(seq, x: buffer, y: y, shape: s, srcStrides: Self.strides(s), dstStrides: dst, dstOffset: offset * dst[axis],
+                     barrier: i == parts.count - 1)
             offset += s[axis]
         }
-    }
-
-    private func copyPart(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, shape: [Int], dstStrides: [Int], dstOffset: Int,
-                          barrier: Bool) throws {
-        // Collapse to ≤ 4 dimensions is the caller's job; concat inputs of rank ≤ 4 are what the models use.
-        try check(shape.count <= 4, "concat of rank \(shape.count) > 4")
-        let pad = 4 - shape.count
-        let s = [Int](repeating: 1, count: pad) + shape
-        let a = [Int](repeating: 0, count: pad) + Self.strides(shape)
-        let b = [Int](repeating: 0, count: pad) + dstStrides
-        let end = dstOffset + zip(s, b).map { ($0 - 1) * $1 }.reduce(0, +) + 1
-        try check(x.count >= shape.reduce(1, *) && end <= y.count, "concat part sizes")
-        let pipeline = try library.pipeline("copy", bindings: 2, pushConstantSize: CopyPush.shaderSize)
-        let push = CopyPush(s0: Self.u(s[0]), s1: Self.u(s[1]), s2: Self.u(s[2]), s3: Self.u(s[3]),
-                            a0: Self.u(a[0]), a1: Self.u(a[1]), a2: Self.u(a[2]), a3: Self.u(a[3]),
-                            b0: Self.u(b[0]), b1: Self.u(b[1]), b2: Self.u(b[2]), b3: Self.u(b[3]),
-                            srcOffset: 0, dstOffset: Self.u(dstOffset))
-        try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256), barrier: barrier)
     }
 
     public enum ScanOp: String, Sendable { case sum = "cumsum", product = "cumprod" }
