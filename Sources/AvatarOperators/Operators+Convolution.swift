@@ -26,10 +26,11 @@ extension Operators {
         (size + 2 * padding - kernel) / stride + 1
     }
 
-    /// Conv2d, NCHW batch 1, PyTorch weight layout [Cout, Cin/groups, KH, KW].
+    /// Conv2d, NCHW batch 1, PyTorch weight layout [Cout, Cin/groups, KH, KW]. `weightType` .float16 reads
+    /// fp16 weights (fp32 arithmetic) through the implicit-GEMM kernel (groups 1, ≥ 8 output channels).
     public func conv2d(_ seq: CommandSequence, x: BufferSlice, weight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
                        cin: Int, h: Int, w: Int, cout: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
-                       padding: (Int, Int) = (0, 0), groups: Int = 1) throws {
+                       padding: (Int, Int) = (0, 0), groups: Int = 1, weightType: Tensor.ElementType = .float32) throws {
         try check(groups > 0 && cin % groups == 0 && cout % groups == 0, "conv2d channels \(cin)→\(cout) not divisible by groups \(groups)")
         try check(kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0 && padding.0 >= 0 && padding.1 >= 0,
                   "conv2d kernel/stride/padding")
@@ -37,24 +38,30 @@ extension Operators {
         let ow = Self.convOutput(w, kernel: kernel.1, stride: stride.1, padding: padding.1)
         try check(oh > 0 && ow > 0, "conv2d output is empty")
         try check(x.count >= cin * h * w, "conv2d input holds \(x.count) < \(cin * h * w)")
-        try check(weight.count >= cout * (cin / groups) * kernel.0 * kernel.1, "conv2d weight too small")
+        try check(weight.byteCount >= cout * (cin / groups) * kernel.0 * kernel.1 * weightType.byteSize, "conv2d weight too small")
         try check(y.count >= cout * oh * ow, "conv2d output holds \(y.count) < \(cout * oh * ow)")
         if let bias { try check(bias.count >= cout, "conv2d bias too small") }
         let push = Conv2dPush(cin: Self.u(cin), h: Self.u(h), w: Self.u(w), cout: Self.u(cout), oh: Self.u(oh), ow: Self.u(ow),
                               kh: Self.u(kernel.0), kw: Self.u(kernel.1), strideY: Self.u(stride.0), strideX: Self.u(stride.1),
                               padY: Self.u(padding.0), padX: Self.u(padding.1), groups: Self.u(groups), hasBias: bias == nil ? 0 : 1)
         let buffers = [x, weight, bias ?? weight, y]
+        let weightFormat = TexelFormat(weightType)
+        let texel = x.texelViewable(alignment: device.texelAlignment)
+            && weight.texelViewable(alignment: device.texelAlignment, format: weightFormat)
+        if weightType == .float16 {
+            try check(groups == 1 && cout >= 8 && texel, "fp16 conv2d weights need groups 1, ≥ 8 output channels and texel-aligned slices")
+        }
         if groups == 1 && cout >= 8 {
             // Implicit GEMM: weights [Cout, Cin·KH·KW] times the (never materialized) im2col matrix.
             let wx = Self.subgroupWidth(device)
             let t = Self.convTile
-            let texel = x.texelViewable(alignment: device.texelAlignment) && weight.texelViewable(alignment: device.texelAlignment)
             let pipeline = try library.pipeline(texel ? "conv2d_gemm_texel" : "conv2d_gemm", bindings: 4,
                                                 texelBindings: texel ? [0, 1] : [], pushConstantSize: Conv2dPush.shaderSize,
                                                 specialization: [Self.u(wx), Self.u(t.wy)])
             let tileN = wx * t.tn, tileM = t.wy * t.tm
             let pixels = oh * ow
-            try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((pixels + tileN - 1) / tileN, (cout + tileM - 1) / tileM, 1))
+            try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((pixels + tileN - 1) / tileN, (cout + tileM - 1) / tileM, 1),
+                             texelFormats: [1: weightFormat])
             return
         }
         let pipeline = try library.pipeline("conv2d", bindings: 4, pushConstantSize: Conv2dPush.shaderSize)

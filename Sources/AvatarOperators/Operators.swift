@@ -29,7 +29,8 @@ public struct Operators: Sendable {
     static let vec4Tile = (tm: 16, tn: 8, wy: 2)
 
     /// C[b] = alpha·A[b]·B[b] (+ bias); A is [M, K]; B is [K, N], or [N, K] with `transposeB` (Linear
-    /// weights). `bType` .float16 reads B as fp16 (fp32 accumulation; needs 16-bit storage buffers).
+    /// weights). `bType` .float16 reads B as fp16 with fp32 accumulation (aligned shapes through an RGBA16F
+    /// texel view; unaligned ones need 16-bit storage buffers).
     /// Aligned shapes (K, and N for B as [K, N], multiples of 4; texel-aligned offsets) take the vec4 kernel,
     /// which reads A and B through texel buffers.
     public func matmul(_ seq: CommandSequence, a: BufferSlice, b: BufferSlice, bias: BufferSlice? = nil, c: BufferSlice,
@@ -41,22 +42,24 @@ public struct Operators: Sendable {
         try check(b.byteCount >= ((batch - 1) * strideB + k * n) * bType.byteSize, "matmul B holds \(b.byteCount) bytes, too few")
         try check(c.count >= batch * m * n, "matmul C holds \(c.count) < \(batch)×\(m)×\(n)")
         if let bias { try check(bias.count >= n, "matmul bias holds \(bias.count) < \(n)") }
-        if bType == .float16 {
-            try check(device.info.storageBuffer16BitAccess, "fp16 weights on a device without 16-bit storage buffers")
-        }
         let push = MatmulPush(m: Self.u(m), n: Self.u(n), k: Self.u(k), strideA: Self.u(m * k), strideB: Self.u(strideB),
                               strideC: Self.u(m * n), hasBias: bias == nil ? 0 : 1, alpha: alpha)
         let buffers = [a, b, bias ?? c, c]
         let texel = device.texelAlignment
         let aligned = k % 4 == 0 && (transposeB || n % 4 == 0) && strideB % 4 == 0 && a.offset % texel == 0 && b.offset % texel == 0
-        if bType == .float32 && aligned {
+        if aligned {
+            // fp16 B goes through an RGBA16F view of the same kernel (the fetch converts to fp32).
             let wx = Self.subgroupWidth(device)
             let t = Self.vec4Tile
             let pipeline = try library.pipeline(transposeB ? "matmul_vec4_bt" : "matmul_vec4", bindings: 4, texelBindings: [0, 1],
                                                 pushConstantSize: MatmulPush.shaderSize, specialization: [Self.u(wx), Self.u(t.wy)])
             let tileN = wx * t.tn, tileM = t.wy * t.tm
-            try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + tileN - 1) / tileN, (m + tileM - 1) / tileM, batch))
+            try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + tileN - 1) / tileN, (m + tileM - 1) / tileM, batch),
+                             texelFormats: [1: TexelFormat(bType)])
             return
+        }
+        if bType == .float16 {
+            try check(device.info.storageBuffer16BitAccess, "unaligned fp16 weights on a device without 16-bit storage buffers")
         }
         let name = (transposeB ? "matmul_bt" : "matmul") + (bType == .float16 ? "_f16" : "")
         let pipeline = try library.pipeline(name, bindings: 4, pushConstantSize: MatmulPush.shaderSize)

@@ -14,8 +14,9 @@ public struct BufferSlice: @unchecked Sendable {
 
     /// Whether a texel-buffer view can cover every element: texel-aligned offset and room in the buffer for
     /// the partial last texel.
-    public func texelViewable(alignment: Int) -> Bool {
-        offset % alignment == 0 && offset + (byteCount + 15) / 16 * 16 <= buffer.byteCount
+    public func texelViewable(alignment: Int, format: TexelFormat = .rgba32f) -> Bool {
+        let texel = format.texelBytes
+        return offset % alignment == 0 && offset + (byteCount + texel - 1) / texel * texel <= buffer.byteCount
     }
 
     /// Number of fp32 elements the slice holds.

@@ -105,8 +105,11 @@ public final class CommandSequence: @unchecked Sendable {
 
     /// Records one dispatch. With `barrier` (the default) a compute→compute/host memory barrier follows, so
     /// the next dispatch sees its writes; pass false only between dispatches that touch disjoint outputs.
+    /// `texelFormats` picks the view format of texel-buffer bindings (default RGBA32F; RGBA16F reads fp16
+    /// storage as fp32 values through the same shader).
     public func dispatch(_ pipeline: ComputePipeline, buffers: [BufferSlice], pushConstants: UnsafeRawBufferPointer,
-                         groups: (x: Int, y: Int, z: Int), barrier: Bool = true) throws(VulkanError) {
+                         groups: (x: Int, y: Int, z: Int), barrier: Bool = true,
+                         texelFormats: [Int: TexelFormat] = [:]) throws(VulkanError) {
         guard buffers.count == pipeline.bindings else {
             throw .usage("\(pipeline.name) takes \(pipeline.bindings) buffers, got \(buffers.count)")
         }
@@ -141,7 +144,7 @@ public final class CommandSequence: @unchecked Sendable {
         var infos = buffers.map { VkDescriptorBufferInfo(buffer: $0.buffer.handle, offset: VkDeviceSize($0.offset), range: VkDeviceSize($0.byteCount)) }
         var texelViews = [VkBufferView?](repeating: nil, count: buffers.count)
         for i in pipeline.texelBindings.sorted() where i < buffers.count {
-            texelViews[i] = try makeTexelView(buffers[i], for: pipeline.name)
+            texelViews[i] = try makeTexelView(buffers[i], format: texelFormats[i] ?? .rgba32f, for: pipeline.name)
         }
         infos.withUnsafeMutableBufferPointer { ip in
             texelViews.withUnsafeMutableBufferPointer { vp in
@@ -185,18 +188,19 @@ public final class CommandSequence: @unchecked Sendable {
     }
 
     /// An RGBA32F view of a slice for a uniform-texel-buffer binding (offset and size in whole 16-byte texels).
-    private func makeTexelView(_ slice: BufferSlice, for name: String) throws(VulkanError) -> VkBufferView {
-        guard slice.offset % device.texelAlignment == 0, slice.byteCount >= 16 else {
-            throw .usage("\(name): a texel-buffer binding needs a \(device.texelAlignment)-byte aligned offset and at least 16 bytes")
+    private func makeTexelView(_ slice: BufferSlice, format: TexelFormat, for name: String) throws(VulkanError) -> VkBufferView {
+        let texel = format.texelBytes
+        guard slice.offset % device.texelAlignment == 0, slice.byteCount >= texel else {
+            throw .usage("\(name): a texel-buffer binding needs a \(device.texelAlignment)-byte aligned offset and at least \(texel) bytes")
         }
         var info = VkBufferViewCreateInfo()
         info.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO
         info.buffer = slice.buffer.handle
-        info.format = VK_FORMAT_R32G32B32A32_SFLOAT
+        info.format = format == .rgba16f ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT
         info.offset = VkDeviceSize(slice.offset)
         // Whole texels; a partial last texel is included when the buffer extends past the slice (the shader
         // never uses the extra floats), so element counts need not be multiples of 4.
-        info.range = VkDeviceSize(min((slice.byteCount + 15) / 16 * 16, (slice.buffer.byteCount - slice.offset) / 16 * 16))
+        info.range = VkDeviceSize(min((slice.byteCount + texel - 1) / texel * texel, (slice.buffer.byteCount - slice.offset) / texel * texel))
         var view: VkBufferView?
         let r = vkCreateBufferView(device.handle, &info, nil, &view)
         guard r == VK_SUCCESS, let view else { throw VulkanError(call: "vkCreateBufferView(\(name))", result: r.rawValue) }
@@ -206,12 +210,12 @@ public final class CommandSequence: @unchecked Sendable {
 
     /// Convenience for a push-constant struct (its `MemoryLayout.size` bytes are pushed).
     public func dispatch<P>(_ pipeline: ComputePipeline, buffers: [BufferSlice], push: P, groups: (x: Int, y: Int, z: Int),
-                            barrier: Bool = true) throws(VulkanError) {
+                            barrier: Bool = true, texelFormats: [Int: TexelFormat] = [:]) throws(VulkanError) {
         var p = push
         let size = MemoryLayout<P>.size
         try withUnsafeBytes(of: &p) { (raw: UnsafeRawBufferPointer) throws(VulkanError) in
             try dispatch(pipeline, buffers: buffers, pushConstants: UnsafeRawBufferPointer(rebasing: raw[0..<size]), groups: groups,
-                         barrier: barrier)
+                         barrier: barrier, texelFormats: texelFormats)
         }
     }
 

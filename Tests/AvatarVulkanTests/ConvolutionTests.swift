@@ -26,10 +26,12 @@ import Testing
     }
 
     /// fp16 weights (Linear layout), fp32 activations and accumulation: the error is the fp16 rounding of W.
-    @Test func linearWithFP16Weights() throws {
+    /// K = 21 takes the scalar fp16-storage kernel, K = 24 the texel kernel through an RGBA16F view.
+    @Test(arguments: [21, 24])
+    func linearWithFP16Weights(inF: Int) throws {
         let gpu = try gpu
-        guard gpu.device.info.storageBuffer16BitAccess else { return }
-        let (rows, inF, outF) = (9, 21, 13)
+        if inF % 4 != 0 && !gpu.device.info.storageBuffer16BitAccess { return }
+        let (rows, outF) = (9, 13)
         let x = GPUHarness.random(rows * inF, seed: 14), w = GPUHarness.random(outF * inF, seed: 15)
         let arena = try BufferArena(device: gpu.device, byteCount: 1 << 16)
         let weight = try Tensor(shape: [outF, inF], elementType: .float16, in: arena)
@@ -119,6 +121,26 @@ import Testing
         }
         let want = CPUReference.conv2d(x, wt, nil, cin: cin, h: h, wd: w, cout: cout, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1)
         GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "conv2d gemm (storage buffers)")
+        #expect(try run.guardsIntact())
+    }
+
+    /// fp16 conv weights through an RGBA16F texel view of the implicit-GEMM kernel.
+    @Test func conv2dWithFP16Weights() throws {
+        let gpu = try gpu
+        let (cin, h, w, cout) = (3, 9, 11, 10)
+        let x = GPUHarness.random(cin * h * w, seed: 34), wt = GPUHarness.random(cout * cin * 9, seed: 35)
+        let arena = try BufferArena(device: gpu.device, byteCount: 1 << 16)
+        let weight = try Tensor(shape: [cout, cin, 3, 3], elementType: .float16, in: arena)
+        try weight.write(wt)
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * h * w)
+            try gpu.ops.conv2d(seq, x: try r.input(x), weight: weight.storage, bias: nil, y: out, cin: cin, h: h, w: w, cout: cout,
+                               kernel: (3, 3), padding: (1, 1), weightType: .float16)
+        }
+        let rounded = wt.map { Float(Float16($0)) }
+        let want = CPUReference.conv2d(x, rounded, nil, cin: cin, h: h, wd: w, cout: cout, kh: 3, kw: 3, stride: 1, pad: 1, groups: 1)
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "fp16-weight conv2d vs fp16-rounded reference")
         #expect(try run.guardsIntact())
     }
 
