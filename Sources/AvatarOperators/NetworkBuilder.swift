@@ -10,6 +10,7 @@ public final class NetworkBuilder {
     /// A value of the network (a tensor whose memory the plan decides).
     public struct Value: Hashable, Sendable {
         let id: Int
+        let owner: ObjectIdentifier
     }
 
     enum Kind { case input(String), output(String), constant(Tensor), temporary }
@@ -39,7 +40,7 @@ public final class NetworkBuilder {
 
     private func declare(_ shape: [Int], _ kind: Kind) -> Value {
         declarations.append(Declaration(shape: shape, kind: kind))
-        return Value(id: declarations.count - 1)
+        return Value(id: declarations.count - 1, owner: ObjectIdentifier(self))
     }
 
     /// An fp32 input written by the caller before each run (`Network.tensor(named:)`).
@@ -70,7 +71,9 @@ public final class NetworkBuilder {
         var last = [Int](repeating: -1, count: declarations.count)
         for (i, step) in steps.enumerated() {
             for v in step.reads + step.writes {
-                guard v.id < declarations.count else { throw OperatorError.plan("step \(step.label) uses an unknown value") }
+                guard v.owner == ObjectIdentifier(self), v.id < declarations.count else {
+                    throw OperatorError.plan("step \(step.label) uses a value of another network")
+                }
                 first[v.id] = min(first[v.id], i)
                 last[v.id] = max(last[v.id], i)
             }
