@@ -11,6 +11,9 @@ public struct VulkanDeviceInfo: Sendable, Equatable {
     public var driverVersion: UInt32
     /// Subgroup size, fp16 arithmetic and storage, cooperative matrix extension.
     public var subgroupSize: UInt32
+    /// Subgroup operation classes supported in compute shaders: basic, vote, arithmetic, ballot, shuffle,
+    /// shuffle_relative, clustered, quad.
+    public var subgroupOperations: [String]
     public var shaderFloat16: Bool
     public var storageBuffer16BitAccess: Bool
     public var cooperativeMatrix: Bool
@@ -18,7 +21,8 @@ public struct VulkanDeviceInfo: Sendable, Equatable {
     public var pipelineCacheUUID: [UInt8]
 
     public init(index: Int, name: String, type: VulkanDeviceType, vendorID: UInt32, deviceID: UInt32, driverName: String,
-                driverInfo: String, apiVersion: String, driverVersion: UInt32, subgroupSize: UInt32, shaderFloat16: Bool,
+                driverInfo: String, apiVersion: String, driverVersion: UInt32, subgroupSize: UInt32,
+                subgroupOperations: [String] = [], shaderFloat16: Bool,
                 storageBuffer16BitAccess: Bool, cooperativeMatrix: Bool, maxComputeSharedMemory: UInt32,
                 pipelineCacheUUID: [UInt8]) {
         self.index = index
@@ -31,6 +35,7 @@ public struct VulkanDeviceInfo: Sendable, Equatable {
         self.apiVersion = apiVersion
         self.driverVersion = driverVersion
         self.subgroupSize = subgroupSize
+        self.subgroupOperations = subgroupOperations
         self.shaderFloat16 = shaderFloat16
         self.storageBuffer16BitAccess = storageBuffer16BitAccess
         self.cooperativeMatrix = cooperativeMatrix

@@ -86,10 +86,23 @@ public final class VulkanInstance: @unchecked Sendable {
             driverName: Self.string(driver.driverName), driverInfo: Self.string(driver.driverInfo),
             apiVersion: "\(avd_vk_api_version_major(api)).\(avd_vk_api_version_minor(api)).\(avd_vk_api_version_patch(api))",
             driverVersion: p.driverVersion, subgroupSize: subgroup.subgroupSize,
+            subgroupOperations: Self.subgroupOperations(subgroup),
             shaderFloat16: f16.shaderFloat16 != 0, storageBuffer16BitAccess: storage16.storageBuffer16BitAccess != 0,
             cooperativeMatrix: Self.hasExtension(device, "VK_KHR_cooperative_matrix"),
             maxComputeSharedMemory: p.limits.maxComputeSharedMemorySize,
             pipelineCacheUUID: withUnsafeBytes(of: p.pipelineCacheUUID) { Array($0) })
+    }
+
+    /// Names of the subgroup operation classes available to compute shaders.
+    static func subgroupOperations(_ subgroup: VkPhysicalDeviceSubgroupProperties) -> [String] {
+        guard subgroup.supportedStages & UInt32(VK_SHADER_STAGE_COMPUTE_BIT.rawValue) != 0 else { return [] }
+        let names: [(VkSubgroupFeatureFlagBits, String)] = [
+            (VK_SUBGROUP_FEATURE_BASIC_BIT, "basic"), (VK_SUBGROUP_FEATURE_VOTE_BIT, "vote"),
+            (VK_SUBGROUP_FEATURE_ARITHMETIC_BIT, "arithmetic"), (VK_SUBGROUP_FEATURE_BALLOT_BIT, "ballot"),
+            (VK_SUBGROUP_FEATURE_SHUFFLE_BIT, "shuffle"), (VK_SUBGROUP_FEATURE_SHUFFLE_RELATIVE_BIT, "shuffle_relative"),
+            (VK_SUBGROUP_FEATURE_CLUSTERED_BIT, "clustered"), (VK_SUBGROUP_FEATURE_QUAD_BIT, "quad"),
+        ]
+        return names.filter { subgroup.supportedOperations & UInt32($0.0.rawValue) != 0 }.map(\.1)
     }
 
     static func hasExtension(_ device: VkPhysicalDevice, _ name: String) -> Bool {

@@ -46,7 +46,7 @@ struct DevicesCommand: AsyncParsableCommand {
         if json {
             let list: [[String: Any]] = devices.map { d in
                 ["index": d.index, "name": d.name, "type": d.type.rawValue, "driver": d.driverName, "driver_info": d.driverInfo,
-                 "api": d.apiVersion, "vendor_id": d.vendorID, "device_id": d.deviceID, "subgroup_size": d.subgroupSize,
+                 "api": d.apiVersion, "vendor_id": d.vendorID, "device_id": d.deviceID, "subgroup_size": d.subgroupSize, "subgroup_operations": d.subgroupOperations,
                  "fp16_arithmetic": d.shaderFloat16, "fp16_storage": d.storageBuffer16BitAccess,
                  "cooperative_matrix": d.cooperativeMatrix, "chosen": (try? chosen.get())?.index == d.index]
             }
@@ -56,7 +56,7 @@ struct DevicesCommand: AsyncParsableCommand {
             for d in devices {
                 let mark = (try? chosen.get())?.index == d.index ? "*" : " "
                 print("\(mark) #\(d.index) \(d.name) [\(d.type.rawValue)] driver \(d.driverName) (\(d.driverInfo)), Vulkan \(d.apiVersion)")
-                print("     subgroup \(d.subgroupSize), fp16 arithmetic \(d.shaderFloat16 ? "yes" : "no"), fp16 storage \(d.storageBuffer16BitAccess ? "yes" : "no"), cooperative matrix \(d.cooperativeMatrix ? "yes" : "no"), shared memory \(d.maxComputeSharedMemory / 1024) KiB")
+                print("     subgroup \(d.subgroupSize) (\(d.subgroupOperations.joined(separator: " "))), fp16 arithmetic \(d.shaderFloat16 ? "yes" : "no"), fp16 storage \(d.storageBuffer16BitAccess ? "yes" : "no"), cooperative matrix \(d.cooperativeMatrix ? "yes" : "no"), shared memory \(d.maxComputeSharedMemory / 1024) KiB")
             }
         }
         switch chosen {

@@ -40,6 +40,7 @@ import Testing
             #expect(!d.name.isEmpty)
             #expect(d.apiVersion.split(separator: ".").count == 3)
             #expect(d.subgroupSize >= 1)
+            #expect(d.subgroupOperations.contains("basic"), "Vulkan 1.1+ guarantees basic subgroup ops in compute")
             #expect(d.pipelineCacheUUID.count == 16)
         }
     }
