@@ -264,6 +264,27 @@ import Testing
         }
     }
 
+    @Test func computeContextRunsOnItsRenderThreadAndPersistsTheCache() async throws {
+        _ = try gpu
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("avatard-context-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            let context = try ComputeContext(requirement: DeviceRequirement(), cacheDirectory: dir)
+            let device = context.device
+            let out = try await context.perform { ops -> [Float] in
+                let arena = try BufferArena(device: device, byteCount: 1 << 12)
+                let x = try arena.allocate(floats: 3), y = try arena.allocate(floats: 3)
+                try x.write([-2, 0, 3])
+                let seq = try CommandSequence(device: device)
+                try ops.activation(seq, .silu, x: x, y: y, count: 3)
+                try seq.run()
+                return try y.read()
+            }
+            #expect(abs(out[2] - 3 / (1 + Foundation.exp(-3))) < 1e-6 && out[1] == 0)
+        }
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("vulkan-pipelines.cache").path))
+    }
+
     @Test func misuseIsAnErrorNotACrash() throws {
         let gpu = try gpu
         let arena = try BufferArena(device: gpu.device, byteCount: 1 << 12)
