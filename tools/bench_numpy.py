@@ -94,6 +94,7 @@ CASES = {
     "conv3x3_256x256_c64": lambda: conv3x3(64),
     "conv3x3_256x256_c256": lambda: conv3x3(256),
     "attention_768": attention,
+    "attention_768_composed": attention,
     "grid_sample_1.5M": grid_sample,
 }
 

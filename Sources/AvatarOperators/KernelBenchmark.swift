@@ -69,19 +69,21 @@ public struct KernelBenchmark: Sendable {
                       rate: 2 * Double(c * c * 9 * hw * hw) / s / 1e9, unit: "GFLOP/s")
     }
 
-    /// 8 heads × 64, sequence n: softmax(10·QKᵀ)·V (the A2M attention shape at 768 frames).
-    public func attention(sequence n: Int = 768) throws -> Result {
+    /// 8 heads × 64, sequence n: softmax(10·QKᵀ)·V (the A2M attention shape at 768 frames), fused or composed.
+    public func attention(sequence n: Int = 768, fused: Bool = true) throws -> Result {
         let heads = 8, d = 64
         let s = try time(repeats: 3, arenaBytes: (4 * heads * n * d + heads * n * n) * 4 + (1 << 16)) { seq, arena in
             let q = try arena.allocate(floats: heads * n * d), k = try arena.allocate(floats: heads * n * d)
             let v = try arena.allocate(floats: heads * n * d), out = try arena.allocate(floats: heads * n * d)
             let scores = try arena.allocate(floats: heads * n * n)
             for (i, t) in [q, k, v].enumerated() { try Self.fill(t, seed: 10 + i) }
-            try ops.attention(seq, q: q, k: k, v: v, out: out, scores: scores, heads: heads, queries: n, keys: n, headDim: d, scale: 10)
+            try ops.attention(seq, q: q, k: k, v: v, out: out, scores: scores, heads: heads, queries: n, keys: n, headDim: d, scale: 10,
+                              fused: fused)
         }
         let flops = 2.0 * 2.0 * Double(heads * n * n * d)
-        return Result(name: "attention_\(n)", description: "attention 8 heads × 64, seq \(n) (QKᵀ·10 → softmax → ·V)", seconds: s,
-                      rate: flops / s / 1e9, unit: "GFLOP/s")
+        return Result(name: fused ? "attention_\(n)" : "attention_\(n)_composed",
+                      description: "attention 8 heads × 64, seq \(n), \(fused ? "fused (online softmax)" : "composed (QKᵀ·10 → softmax → ·V)")",
+                      seconds: s, rate: flops / s / 1e9, unit: "GFLOP/s")
     }
 
     /// 1.5 M bilinear samples of a 32-channel 256² plane (the tri-plane lookup of one frame).

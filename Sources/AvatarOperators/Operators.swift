@@ -188,12 +188,29 @@ public struct Operators: Sendable {
     /// Scaled-dot-product attention over heads: q [H, Lq, D], k and v [H, Lk, D] → out [H, Lq, D];
     /// softmax(scale·q·kᵀ + mask)·v with `scale` the logit scale (1/√D, or 10 for the A2M transformer)
     /// and an additive mask [maskRows, Lk] (e.g. −inf on padded keys; maskRows 1 = same for every query).
-    /// `scores` is scratch of at least H·Lq·Lk floats.
+    /// `fused` (default: when no `scores` scratch is given) runs one kernel with an online softmax and no score
+    /// matrix (needs D a multiple of 4, ≤ 256, and texel-viewable q/k/v); otherwise it is composed
+    /// (QKᵀ → softmax → ·V) in `scores`, scratch of H·Lq·Lk floats. On lavapipe the composed form is ~1.3×
+    /// faster at 768 tokens; the fused one needs no scratch.
     public func attention(_ seq: CommandSequence, q: BufferSlice, k: BufferSlice, v: BufferSlice, out: BufferSlice,
-                          scores: BufferSlice, heads: Int, queries lq: Int, keys lk: Int, headDim d: Int, scale: Float,
-                          mask: BufferSlice? = nil, maskRows: Int = 1) throws {
+                          scores: BufferSlice? = nil, heads: Int, queries lq: Int, keys lk: Int, headDim d: Int, scale: Float,
+                          mask: BufferSlice? = nil, maskRows: Int = 1, fused: Bool? = nil) throws {
+        try check(heads > 0 && lq > 0 && lk > 0 && d > 0 && maskRows > 0, "attention over an empty shape")
+        try check(q.count >= heads * lq * d && k.count >= heads * lk * d && v.count >= heads * lk * d && out.count >= heads * lq * d,
+                  "attention q/k/v/out sizes")
+        if let mask { try check(mask.count >= maskRows * lk, "attention mask holds \(mask.count) < \(maskRows)×\(lk)") }
+        let align = device.texelAlignment
+        if fused ?? (scores == nil), d % 4 == 0, d <= 256, out.offset % 16 == 0,
+           [q, k, v].allSatisfy({ $0.texelViewable(alignment: align) }) {
+            let pipeline = try library.pipeline("attention", bindings: 5, texelBindings: [0, 1, 2],
+                                                pushConstantSize: AttentionPush.shaderSize, specialization: [Self.u(d / 4)])
+            let push = AttentionPush(h: Self.u(heads), lq: Self.u(lq), lk: Self.u(lk), scale: scale, hasMask: mask == nil ? 0 : 1,
+                                     maskRows: Self.u(maskRows))
+            try seq.dispatch(pipeline, buffers: [q, k, v, mask ?? out, out], push: push, groups: Self.groups(heads * lq, local: 64))
+            return
+        }
+        guard let scores else { throw OperatorError.shape("composed attention needs scores scratch of \(heads)×\(lq)×\(lk) floats") }
         try check(scores.count >= heads * lq * lk, "attention scratch holds \(scores.count) < \(heads)×\(lq)×\(lk)")
-        try check(q.count >= heads * lq * d && k.count >= heads * lk * d && v.count >= heads * lk * d, "attention q/k/v sizes")
         try matmul(seq, a: q, b: k, c: scores, m: lq, n: lk, k: d, batch: heads, transposeB: true, batchStrideB: lk * d)
         try softmax(seq, x: scores, y: scores, rows: heads * lq, d: lk, scale: scale, mask: mask, maskRows: maskRows)
         try matmul(seq, a: scores, b: v, c: out, m: lq, n: d, k: lk, batch: heads, batchStrideB: lk * d)

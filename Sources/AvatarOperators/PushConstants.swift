@@ -118,3 +118,10 @@ public struct SearchSortedPush: Sendable {
     public var rows, ns, nq: UInt32
     public static let shaderSize = 12
 }
+
+public struct AttentionPush: Sendable {
+    public var h, lq, lk: UInt32
+    public var scale: Float
+    public var hasMask, maskRows: UInt32
+    public static let shaderSize = 24
+}

@@ -26,6 +26,7 @@ struct BenchKernelsCommand: AsyncParsableCommand {
         for n in quick ? [512, 1024] : [512, 1024, 2048] { cases.append(("matmul_\(n)", { try bench.matmul(n) })) }
         for c in quick ? [64] : [64, 256] { cases.append(("conv3x3_256x256_c\(c)", { try bench.conv3x3(channels: c) })) }
         cases.append(("attention_768", { try bench.attention() }))
+        cases.append(("attention_768_composed", { try bench.attention(fused: false) }))
         cases.append(("grid_sample_1.5M", { try bench.gridSample() }))
         cases.append(("dispatch_overhead_x200", { try bench.dispatchOverhead() }))
         let selected = cases.filter { only.map($0.0.contains) ?? true }

@@ -35,6 +35,25 @@ import Testing
         #expect(try run.guardsIntact())
     }
 
+    /// Fused attention: a query whose keys are all masked gets zeros (no NaN), the others are unaffected.
+    @Test func fusedAttentionWithAFullyMaskedQuery() throws {
+        let gpu = try gpu
+        let (lq, lk, d) = (3, 5, 4)
+        let q = GPUHarness.random(lq * d, seed: 57), k = GPUHarness.random(lk * d, seed: 58), v = GPUHarness.random(lk * d, seed: 59)
+        var mask = [Float](repeating: 0, count: lq * lk)
+        for j in 0..<lk { mask[lk + j] = -.infinity }   // query 1 sees no key
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(lq * d)
+            try gpu.ops.attention(seq, q: try r.input(q), k: try r.input(k), v: try r.input(v), out: out, heads: 1, queries: lq, keys: lk,
+                                  headDim: d, scale: 1, mask: try r.input(mask), maskRows: lq)
+        }
+        let got = try out.read()
+        #expect(Array(got[d..<(2 * d)]) == [0, 0, 0, 0])
+        #expect(got.allSatisfy { $0.isFinite })
+        #expect(try run.guardsIntact())
+    }
+
     @Test func cumulativeMatchesPyTorch() throws {
         let gpu = try gpu
         let g = GPUHarness.golden
@@ -153,10 +172,11 @@ import Testing
         #expect(try run.guardsIntact())
     }
 
-    /// SDPA with logit scale 10 and a padding mask (−inf on the last two keys), 3 heads, Lq 7, Lk 9, D 8.
-    @Test func attentionWithScaleAndPaddingMask() throws {
+    /// SDPA with logit scale 10 and a padding mask (−inf on the last two keys): fused and composed, a small
+    /// head dim and the A2M one (64).
+    @Test(arguments: [(3, 7, 9, 8, true), (3, 7, 9, 8, false), (2, 13, 37, 64, true), (2, 13, 37, 64, false), (1, 5, 6, 6, true)])
+    func attentionWithScaleAndPaddingMask(h: Int, lq: Int, lk: Int, d: Int, fused: Bool) throws {
         let gpu = try gpu
-        let (h, lq, lk, d) = (3, 7, 9, 8)
         let q = GPUHarness.random(h * lq * d, seed: 47, scale: 0.3), k = GPUHarness.random(h * lk * d, seed: 48, scale: 0.3)
         let v = GPUHarness.random(h * lk * d, seed: 49)
         let mask = (0..<lk).map { $0 >= lk - 2 ? -Float.infinity : 0 }
@@ -165,7 +185,7 @@ import Testing
             out = try r.output(h * lq * d)
             let scores = try r.output(h * lq * lk)
             try gpu.ops.attention(seq, q: try r.input(q), k: try r.input(k), v: try r.input(v), out: out, scores: scores, heads: h,
-                                  queries: lq, keys: lk, headDim: d, scale: 10, mask: try r.input(mask))
+                                  queries: lq, keys: lk, headDim: d, scale: 10, mask: try r.input(mask), fused: fused)
         }
         var want = [Float]()
         for head in 0..<h {
@@ -183,7 +203,7 @@ import Testing
                 }
             }
         }
-        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "attention")
+        GPUHarness.expectClose(try out.read(), want, nmse: 1e-11, "attention h\(h) lq\(lq) lk\(lk) d\(d) fused=\(fused)")
         #expect(try run.guardsIntact())
     }
 }

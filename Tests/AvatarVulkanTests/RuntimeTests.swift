@@ -57,6 +57,7 @@ import Testing
             "pool2d": Pool2dPush.shaderSize, "upfirdn2d": Upfirdn2dPush.shaderSize, "grid_sample2d": GridSamplePush.shaderSize,
             "grid_sample3d": GridSample3dPush.shaderSize, "copy": CopyPush.shaderSize, "cumsum": ScanPush.shaderSize,
             "cumprod": ScanPush.shaderSize, "sort_rows": SortRowsPush.shaderSize, "searchsorted": SearchSortedPush.shaderSize,
+            "attention": AttentionPush.shaderSize,
         ]
         let names = ShaderLibrary.variantNames
         #expect(names.count >= 45)
@@ -88,6 +89,7 @@ import Testing
         #expect(MemoryLayout<ScanPush>.size == ScanPush.shaderSize)
         #expect(MemoryLayout<SortRowsPush>.size == SortRowsPush.shaderSize)
         #expect(MemoryLayout<SearchSortedPush>.size == SearchSortedPush.shaderSize)
+        #expect(MemoryLayout<AttentionPush>.size == AttentionPush.shaderSize)
     }
 
     @Test func pipelineCacheIsPersistedAndRejectedForAnotherDevice() throws {
