@@ -116,7 +116,8 @@ public final class NetworkBuilder {
             placed.append((candidate, size, first[t], last[t]))
             peak = max(peak, candidate + size)
         }
-        let arena = try DeviceBuffer(device: device, byteCount: peak, placement: .hostMapped)
+        // 16 spare bytes so the last value can be read through a texel view with a partial last texel.
+        let arena = try DeviceBuffer(device: device, byteCount: peak + 16, placement: .hostMapped)
         var tensors: [Tensor] = []
         var named: [String: Tensor] = [:]
         for (i, d) in declarations.enumerated() {

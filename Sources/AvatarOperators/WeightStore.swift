@@ -29,10 +29,11 @@ public final class WeightStore: Sendable {
             layout.append((name, view, total, type))
             total += max(4, view.info.elementCount * type.byteSize)
         }
-        let buffer = try DeviceBuffer(device: device, byteCount: max(total, 4), placement: placement)
+        // 16 spare bytes: the last tensor can still be read through a texel view with a partial last texel.
+        let buffer = try DeviceBuffer(device: device, byteCount: total + 16, placement: placement)
         // One host image of the whole buffer, converted from the mapped file, then (device-local) one copy.
         var tensors: [String: Tensor] = [:]
-        try buffer.fill(byteCount: max(total, 4)) { image in
+        try buffer.fill(byteCount: total + 16) { image in
             for entry in layout {
                 let destination = image.baseAddress! + entry.offset
                 let n = entry.view.info.elementCount
