@@ -20,7 +20,10 @@ import Testing
         #expect(MemoryLayout<GridSamplePush>.size == GridSamplePush.shaderSize)
     }
 
-    @Test(arguments: [(13, 7, 9, false), (65, 130, 33, true), (1, 200, 17, false), (70, 3, 129, true)])
+    /// Unaligned shapes take the scalar kernel; aligned ones (K, and N for B as K×N, multiples of 4) the
+    /// texel-buffer kernel. M and N are never multiples of the tiles.
+    @Test(arguments: [(13, 7, 9, false), (65, 130, 33, true), (1, 200, 17, false), (70, 3, 129, true),
+                      (13, 12, 8, false), (37, 68, 20, false), (37, 13, 24, true), (70, 100, 64, true), (1, 4, 4, false)])
     func matmul(m: Int, n: Int, k: Int, transposeB: Bool) throws {
         let gpu = try gpu
         let a = GPUHarness.random(2 * m * k, seed: 1), b = GPUHarness.random(2 * k * n, seed: 2), bias = GPUHarness.random(n, seed: 3)
