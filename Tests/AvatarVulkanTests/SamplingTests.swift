@@ -40,6 +40,22 @@ import Testing
         #expect(try run.guardsIntact())
     }
 
+    /// More than 65535 workgroups: the host folds the launch into y and LINEAR_ID unfolds it (4.5 M outputs
+    /// of a 64-wide kernel; a 1×1 average pool is the identity).
+    @Test func launchesBeyond65535GroupsAreFolded() throws {
+        let gpu = try gpu
+        let (c, h, w) = (18, 500, 501)
+        let x = (0..<(c * h * w)).map { Float($0 % 9973) }
+        var out: BufferSlice!
+        let run = try gpu.run(arenaBytes: 2 * x.count * 4 + (1 << 20)) { seq, r in
+            out = try r.output(x.count)
+            try gpu.ops.pool2d(seq, .avg, x: try r.input(x), y: out, channels: c, h: h, w: w, kernel: (1, 1), stride: (1, 1))
+        }
+        #expect(c * h * w > 65535 * 64)
+        #expect(try out.read() == x)
+        #expect(try run.guardsIntact())
+    }
+
     @Test(arguments: [("max_k3s2p1", Operators.PoolMode.max, 3, 2, 1), ("avg_k3s2p1", .avg, 3, 2, 1), ("avg_k2s2", .avg, 2, 2, 0)])
     func poolingMatchesPyTorch(golden: String, mode: Operators.PoolMode, k: Int, s: Int, p: Int) throws {
         let gpu = try gpu
