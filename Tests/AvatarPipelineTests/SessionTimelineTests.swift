@@ -65,11 +65,12 @@ import Testing
         session.send(.close)
         let events = await collector.value
         #expect(events.contains { if case .ended = $0 { true } else { false } })
-        // About 1 s of wall clock at 25 fps: idle frames, mouth closed, with the fixed delay in the PTS.
+        // No audio at all, yet frames keep coming (about 25 per second of wall clock; the exact count depends on
+        // scheduling): idle, mouth closed, contiguous PTS carrying the fixed delay.
         let video = output.video
-        #expect(video.count >= 18 && video.count <= 30, "\(video.count) frames")
+        #expect(video.count >= 10, "\(video.count) frames")
         #expect(video.allSatisfy { $0.barHeight == 0 })
-        #expect(video.first?.pts == 100_000_000)
+        #expect(video.enumerated().allSatisfy { $0.element.pts == 100_000_000 + UInt64($0.offset) * 40_000_000 })
         // The output audio is continuous silence alongside.
         #expect(!output.audio.isEmpty)
     }
