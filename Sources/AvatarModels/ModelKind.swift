@@ -1,0 +1,16 @@
+/// Component kinds (the manifest's `kind` strings) that this build can run, by manifest role.
+public enum ModelKind {
+    public static let logMel = "log_mel"
+    public static let hubert = "hubert"
+    public static let icsA2M = "ics_a2m"
+    public static let faceModel = "avatard_face"
+    public static let previewRenderer = "raster_preview"
+
+    public static let supported: [String: Set<String>] = [
+        "audio_frontend": [logMel, hubert],
+        "motion_model": [icsA2M],
+        "face_model": [faceModel],
+        "renderer": [previewRenderer],
+        "identity": [],
+    ]
+}

@@ -1,0 +1,7 @@
+import AvatarModels
+import Testing
+
+@Test func everyRoleListsItsKinds() {
+    #expect(ModelKind.supported["motion_model"] == [ModelKind.icsA2M])
+    #expect(ModelKind.supported["audio_frontend"]?.contains(ModelKind.logMel) == true)
+}
