@@ -1,0 +1,70 @@
+"""Training smoke test: a few steps on the --small corpus, export, and the exported bundle tensors run through the
+reference ICS-A2M (tools/reference/a2m.py) give the training forward's velocities."""
+import json
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+import make_dataset  # noqa: E402
+import train_a2m  # noqa: E402
+from reference import a2m as ref  # noqa: E402
+from reference.logmel import LogMelConfig  # noqa: E402
+from reference.safetensors_io import read  # noqa: E402
+
+
+class TrainSmokeTests(unittest.TestCase):
+    def test_train_export_and_reference_agree(self):
+        with tempfile.TemporaryDirectory() as d:
+            data, work, out = (os.path.join(d, x) for x in ("data", "work", "bundle"))
+            make_dataset.main(["--small", "--out", data])
+            sys.argv = ["train_a2m.py", "--data", data, "--work", work, "--steps", "6", "--batch", "2",
+                        "--fresh", "--export", out, "--threads", "1"]
+            train_a2m.main()
+            manifest = json.load(open(os.path.join(out, "manifest.json")))
+            self.assertEqual(manifest["motion_model"]["kind"], "ics_a2m")
+            self.assertEqual(manifest["audio_frontend"]["kind"], "log_mel")
+            self.assertEqual(set(s["name"] for s in manifest["styles"]), {"calm", "lively"})
+            tensors = read(os.path.join(out, "a2m.safetensors"))
+            cfg = ref.A2MConfig.from_manifest(manifest["motion_model"]["config"])
+            for name, shape in ref.tensor_shapes(cfg).items():
+                self.assertEqual(list(tensors[name].shape), shape, name)
+                self.assertEqual(manifest["motion_model"]["tensors"][name], shape)
+
+            # The same velocities from the training forward (raw mel, normalisation inside) and from the reference
+            # model over the exported tensors (normalisation folded into conv0).
+            model, _ = train_a2m.load_checkpoint(work)
+            g = torch.Generator().manual_seed(3)
+            N, P = 12, 5
+            mel = torch.randn(1, 2 * N, 80, generator=g) * 3 - 8
+            x = torch.randn(1, N, cfg.motion_dim, generator=g)
+            cond = torch.randn(1, N, cfg.motion_dim, generator=g) * 0.3
+            mask = torch.zeros(N, dtype=torch.bool)
+            mask[P:] = True
+            reference = ref.A2M(cfg, tensors)
+            cond_emb = reference.condition(reference.encode_audio(mel[0]))
+            with torch.no_grad():
+                self.assertLess((model.condition(mel)[0] - cond_emb).abs().max().item(), 1e-4)
+                for drop in (False, True):
+                    want = reference.velocity(x[0], 0.37, cond_emb, cond[0], mask, drop)
+                    got = model.velocity(x, torch.tensor([0.37]), model.condition(mel), cond, mask,
+                                         torch.tensor([drop]))[0]
+                    self.assertLess((got - want).abs().max().item(), 1e-4 * max(1.0, want.abs().max().item()))
+
+            # The exported styles carry motion and audio of matching lengths (2 feature rows per frame).
+            st = read(os.path.join(out, "styles.safetensors"))
+            mel_cfg = LogMelConfig()
+            for s in manifest["styles"]:
+                frames = st[s["motion_tensor"]].shape[0]
+                self.assertEqual(mel_cfg.frames(st[s["audio_tensor"]].shape[0]), 2 * frames)
+            self.assertTrue(math.isfinite(float(tensors["output_proj.weight"].abs().sum())))
+
+
+if __name__ == "__main__":
+    unittest.main()
