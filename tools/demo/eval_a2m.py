@@ -1,0 +1,453 @@
+#!/usr/bin/python3
+"""Evaluates the demo avatar's motion model (a bundle directory: manifest.json, a2m.safetensors,
+styles.safetensors) with the reference samplers of tools/reference/a2m.py and fixed noise.
+
+    /usr/bin/python3 tools/demo/eval_a2m.py --bundle Avatars/demo --data /work/demo-data/a2m \
+        --out /work/demo-data/eval.json
+
+Figures (on held-out `val` utterances of the synthetic corpus, never seen in training):
+  * jaw_open correlation, predicted vs target (Pearson over all frames);
+  * bilabial closures: share of /p b m/ phoneme events (espeak phoneme events, visemes.classify → PBM) where the
+    lips close, i.e. the inner-lip gap of the face model (vertical distance of iBUG keypoints 62 and 66,
+    linear in the coefficients) drops to ≤ --closed-mm at some frame from one frame before the phoneme starts to
+    one frame after it ends; the same figure for the targets shows what the threshold admits;
+  * streaming (sliding-window sampler, docs/motion.md §2.2) vs offline: RMS(stream − offline)/std(offline) with
+    the same noise rows, and both against the target (RMS error / std of the target);
+  * the style prompt's effect (calm vs lively clip) on mouth amplitude and smile;
+  * human speech (alsa-utils' recordings, /usr/share/sounds/alsa/*.wav, 48 kHz → 16 kHz): mouth-opening peaks
+    per syllable, correlation of mouth opening with the speech envelope, and how long after the end of speech
+    the lips are closed (gap ≤ --closed-mm), with 1.5 s of digital silence appended.
+
+The model sees raw log-mel rows (tools/reference/logmel.py with the manifest's config), as the daemon does.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+import wave
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import st_io  # noqa: E402
+import visemes  # noqa: E402
+from reference import a2m as ref  # noqa: E402
+from reference.logmel import LogMelConfig, log_mel  # noqa: E402
+from reference.safetensors_io import read as read_safetensors  # noqa: E402
+
+FPS = 25
+SPF = 640  # samples per motion frame at 16 kHz
+REPO = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_FACE = os.path.join(REPO, "Tests", "Fixtures", "demo", "face_tiny.safetensors")
+# (hop, lookahead, left_context); the first one is the daemon default under test
+DEFAULT_PLANS = [(4, 2, 40), (4, 0, 40), (4, 1, 40), (4, 2, 20), (4, 2, 8), (8, 4, 40)]
+# syllables of the alsa-utils phrases ("Front Center" = front·cen·ter)
+ALSA_SYLLABLES = {"Front_Center": 3, "Front_Left": 2, "Front_Right": 2, "Rear_Center": 3, "Rear_Left": 2,
+                  "Rear_Right": 2, "Side_Left": 2, "Side_Right": 2}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# bundle
+
+class Bundle:
+    """The motion part of a bundle directory, as the daemon reads it."""
+
+    def __init__(self, directory):
+        with open(os.path.join(directory, "manifest.json")) as f:
+            self.manifest = json.load(f)
+        mm = self.manifest["motion_model"]
+        self.cfg = ref.A2MConfig.from_manifest(mm["config"])
+        self.config = mm["config"]
+        tensors = {}
+        for name in mm["weights"]:
+            tensors.update(read_safetensors(os.path.join(directory, name)))
+        for name, shape in mm["tensors"].items():
+            if list(tensors[name].shape) != list(shape):
+                raise ValueError(f"{name}: manifest says {shape}, file has {list(tensors[name].shape)}")
+        self.model = ref.A2M(self.cfg, tensors)
+        self.mel = LogMelConfig.from_manifest(self.manifest["audio_frontend"]["config"])
+        self.names = self.manifest["motion_names"]
+        self.styles = {}
+        for s in self.manifest.get("styles", []):
+            t = read_safetensors(os.path.join(directory, s.get("file", "styles.safetensors")))
+            motion = t[s["motion_tensor"]].float()
+            audio = t[s["audio_tensor"]].float().numpy()
+            self.styles[s["name"]] = (motion, audio)
+        self.default_style = self.manifest.get("default_style")
+        c = self.config
+        self.sampler = {"steps": int(c.get("steps", 4)), "cfg_scale": float(c.get("cfg_scale", 1.5)),
+                        "temperature": float(c.get("temperature", 0.3))}
+
+    def features(self, audio):
+        """16 kHz float waveform → log-mel rows, cut to an even count (2 per motion frame)."""
+        f = log_mel(np.asarray(audio, dtype=np.float32), self.mel)
+        return f[:2 * (f.shape[0] // 2)]
+
+    def style(self, name, frames=None):
+        motion, audio = self.styles[name]
+        feats = self.features(audio)
+        n = min(motion.shape[0], feats.shape[0] // 2)
+        if frames is not None:
+            n = min(n, frames)
+        return ref.Style(motion[:n].clone(), feats[:2 * n].clone())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data
+
+def load_val(data_dir, count, max_seconds, skip_audio=()):
+    """Held-out utterances: dicts with id, text, voice, wave (float32), targets [F, D], phonemes, unseen_voice.
+    Utterances whose voice (accent + variant) never occurs in training come first."""
+    with open(os.path.join(data_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    meta = [json.loads(line) for line in open(os.path.join(data_dir, "utterances.jsonl"))]
+    train_voice = {m["voice"] for m in meta if m["split"] == "train"}
+    val = [m for m in meta if m["split"] == "val"]
+    val = [m for m in val if m["voice"] not in train_voice] + [m for m in val if m["voice"] in train_voice]
+    shards = {}
+    out = []
+    for m in val:
+        if len(out) >= count:
+            break
+        if m["shard"] not in shards:
+            shards[m["shard"]] = st_io.load(os.path.join(data_dir, m["shard"]))[0]
+        t = shards[m["shard"]]
+        i = m["index_in_shard"]
+        a0, a1 = int(t["audio_offsets"][i]), int(t["audio_offsets"][i + 1])
+        f0, f1 = int(t["target_offsets"][i]), int(t["target_offsets"][i + 1])
+        w = t["audio"][a0:a1].astype(np.float32) / 32768.0
+        if any(len(w) >= len(s) and np.array_equal(w[:len(s)], s) for s in skip_audio):
+            continue  # a style clip of the bundle comes from this utterance
+        frames = min(f1 - f0, int(max_seconds * FPS), (len(w) - 80) // SPF)
+        out.append({"id": m["id"], "text": m["text"], "voice": m["voice"], "wave": w[:frames * SPF + 80],
+                    "targets": torch.from_numpy(t["targets"][f0:f0 + frames].copy()), "phonemes": m["phonemes"],
+                    "unseen_voice": m["voice"] not in train_voice})
+    return out, meta, manifest["exp_names"]
+
+
+def split_report(meta):
+    """How held-out the val split is: sentences and voices that also occur in training."""
+    def sentences(text):
+        return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+    train_sent = {s for m in meta if m["split"] == "train" for s in sentences(m["text"])}
+    train_voice = {m["voice"] for m in meta if m["split"] == "train"}
+    val = [m for m in meta if m["split"] == "val"]
+    vs = [s for m in val for s in sentences(m["text"])]
+    return {"train_utterances": sum(m["split"] == "train" for m in meta), "val_utterances": len(val),
+            "val_sentences": len(vs), "val_sentences_seen_in_train": sum(s in train_sent for s in vs),
+            "val_voices_seen_in_train": sum(m["voice"] in train_voice for m in val),
+            "unseen_voice_ids": [m["id"] for m in val if m["voice"] not in train_voice]}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# measures
+
+class LipGap:
+    """Inner-lip gap in mm: vertical distance of keypoints 62 (upper) and 66 (lower), linear in the coefficients."""
+
+    def __init__(self, face_path, names):
+        t, meta = st_io.load(face_path)
+        face_names = meta["exp_names"].split(",")
+        kp, mean, basis = t["keypoints"], t["mean_shape"], t["exp_basis"]
+        n = mean.shape[0]
+        b = basis.reshape(n, 3, -1)
+        d = b[kp[62], 1] - b[kp[66], 1]
+        self.offset = float(mean[kp[62], 1] - mean[kp[66], 1])
+        # per motion dim (by name); 1 BFM unit = 10 cm
+        self.weights = torch.tensor([float(d[face_names.index(nm)]) if nm in face_names else 0.0 for nm in names],
+                                    dtype=torch.float64) * 100.0
+        self.offset *= 100.0
+
+    def __call__(self, motion):
+        return (motion.to(torch.float64) @ self.weights + self.offset).float()
+
+
+def pearson(a, b):
+    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
+    return float((a * b).sum() / torch.sqrt((a * a).sum() * (b * b).sum()).clamp(min=1e-12))
+
+
+def bilabial_windows(phonemes, frames):
+    """Frame windows [lo, hi] of /p b m/ events: one frame before the phoneme's first frame to one after its last."""
+    out = []
+    for i, (ph, s0) in enumerate(phonemes):
+        if visemes.classify(ph) != ["PBM"]:
+            continue
+        s1 = phonemes[i + 1][1] if i + 1 < len(phonemes) else s0 + 1600
+        lo, hi = s0 // SPF - 1, max(s0, s1 - 1) // SPF + 1
+        if lo >= 0 and hi < frames:
+            out.append((lo, hi))
+    return out
+
+
+def min_gaps(gap, windows):
+    """Smallest lip gap (mm) in each window."""
+    return [float(gap[lo:hi + 1].min()) for lo, hi in windows]
+
+
+def rel(a, b):
+    """RMS(a − b) / std(b) over all frames and dims."""
+    return float(torch.sqrt(torch.mean((a - b) ** 2)) / torch.std(b))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sampling
+
+def noise_for(seed, frames, dim):
+    return torch.randn(frames, dim, generator=torch.Generator().manual_seed(seed))
+
+
+def run_offline(b, feats, style, noise):
+    Tr = style.motion.shape[0]
+    n = torch.cat([torch.zeros(Tr, noise.shape[1]), noise])
+    return ref.sample(b.model, feats, style=style, noise=n, **b.sampler)
+
+
+def run_stream(b, feats, style, noise, plan):
+    hop, la, lc = plan
+    return ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
+                                **b.sampler)
+
+
+def style_transform(targets, names, style):
+    """The fixed transforms of the exported style clips (tools/demo/train_a2m.py STYLES)."""
+    import train_a2m
+    s = train_a2m.STYLES[style]
+    y = targets.clone()
+    for grp, key, op in ((train_a2m.MOUTH, "mouth_gain", "mul"), (train_a2m.SMILE, "smile", "add"),
+                         (train_a2m.BROW, "brow", "add")):
+        idx = [names.index(n) for n in grp if n in names]
+        if op == "mul":
+            y[:, idx] *= s[key]
+        else:
+            y[:, idx] += s[key]
+    return y
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def mouth_dims(names):
+    import train_a2m
+    return [names.index(n) for n in train_a2m.MOUTH + ["lips_pressed"] if n in names]
+
+
+def closure_figures(gaps, closed_mm):
+    g = np.array(gaps)
+    if len(g) == 0:
+        return {}
+    return {"closed": float(np.mean(g <= closed_mm)), "closed_3mm": float(np.mean(g <= 3.0)),
+            "median_min_gap_mm": float(np.median(g))}
+
+
+def eval_corpus(b, utts, gap, plans, closed_mm, log):
+    names = b.names
+    jaw = names.index("jaw_open")
+    mouth = mouth_dims(names)
+    smile = [names.index(n) for n in ("smile_left", "smile_right") if n in names]
+    style_name = b.default_style if b.default_style in b.styles else sorted(b.styles)[0]
+    style = b.style(style_name)
+    short = b.style(style_name, frames=50)
+    other = [n for n in b.styles if n != style_name]
+    runs = []  # per utterance: dict of tensors
+    t0 = time.time()
+    for k, u in enumerate(utts):
+        feats = b.features(u["wave"])
+        F_ = min(feats.shape[0] // 2, u["targets"].shape[0])
+        feats, raw = feats[:2 * F_], u["targets"][:F_]
+        noise = noise_for(1000 + k, F_, b.cfg.motion_dim)
+        r = {"tgt": style_transform(raw, names, style_name), "raw": raw,
+             "off": run_offline(b, feats, style, noise),
+             "off2": run_offline(b, feats, style, noise_for(5000 + k, F_, b.cfg.motion_dim)),
+             "short": run_stream(b, feats, short, noise, plans[0])}
+        for p in plans:
+            r[p] = run_stream(b, feats, style, noise, p)
+        r["style:" + style_name] = r[plans[0]]
+        for n in other:
+            r["style:" + n] = run_stream(b, feats, b.style(n), noise, plans[0])
+        r["windows"] = bilabial_windows(u["phonemes"], F_)
+        r["unseen_voice"] = u["unseen_voice"]
+        runs.append(r)
+        log(f"eval {k + 1}/{len(utts)} {u['id']} {F_} frames, {time.time() - t0:.0f} s")
+
+    def cat(key, sel=None):
+        return torch.cat([r[key] for r in runs if sel is None or sel(r)])
+
+    def gaps(key, sel=None):
+        return [g for r in runs if sel is None or sel(r) for g in min_gaps(gap(r[key]), r["windows"])]
+
+    P, Tg, O = cat(plans[0]), cat("tgt"), cat("off")
+    res = {
+        "utterances": len(runs), "unseen_voice_utterances": sum(r["unseen_voice"] for r in runs),
+        "frames": int(Tg.shape[0]), "style": style_name, "sampler": b.sampler,
+        "default_plan": list(plans[0]),
+        "jaw_corr_stream": pearson(P[:, jaw], Tg[:, jaw]),
+        "jaw_corr_offline": pearson(O[:, jaw], Tg[:, jaw]),
+        "jaw_corr_stream_2s_style": pearson(cat("short")[:, jaw], Tg[:, jaw]),
+        "jaw_rmse_stream": float(torch.sqrt(torch.mean((P[:, jaw] - Tg[:, jaw]) ** 2))),
+        "jaw_target_std": float(Tg[:, jaw].std()),
+        "gap_corr_stream": pearson(gap(P), gap(Tg)),
+        "mouth_rel_error_vs_target_stream": rel(P[:, mouth], Tg[:, mouth]),
+        "mouth_rel_error_vs_target_offline": rel(O[:, mouth], Tg[:, mouth]),
+        "mouth_rel_error_vs_target_stream_2s_style": rel(cat("short")[:, mouth], Tg[:, mouth]),
+        "rel_error_vs_target_stream": rel(P, Tg), "rel_error_vs_target_offline": rel(O, Tg),
+        "offline_vs_offline_other_noise": rel(cat("off2"), O),
+        "mouth_offline_vs_offline_other_noise": rel(cat("off2")[:, mouth], O[:, mouth]),
+        "closed_mm": closed_mm, "bilabial_events": len(gaps("tgt")),
+        "bilabial_stream": closure_figures(gaps(plans[0]), closed_mm),
+        "bilabial_offline": closure_figures(gaps("off"), closed_mm),
+        "bilabial_target": closure_figures(gaps("tgt"), closed_mm),
+        "streaming": [], "styles": {},
+    }
+    unseen = [r for r in runs if r["unseen_voice"]]
+    if unseen:
+        def sel(r):
+            return r["unseen_voice"]
+        Pu, Tu = cat(plans[0], sel), cat("tgt", sel)
+        res["unseen_voice"] = {"utterances": len(unseen), "jaw_corr_stream": pearson(Pu[:, jaw], Tu[:, jaw]),
+                               "mouth_rel_error_vs_target_stream": rel(Pu[:, mouth], Tu[:, mouth]),
+                               "bilabial_stream": closure_figures(gaps(plans[0], sel), closed_mm),
+                               "bilabial_target": closure_figures(gaps("tgt", sel), closed_mm)}
+    for p in plans:
+        S = cat(p)
+        res["streaming"].append({"hop": p[0], "lookahead": p[1], "left_context": p[2],
+                                 "latency_ms": 1000 * (p[0] + p[1]) / FPS,
+                                 "evaluations_per_second": round(2 * (b.sampler["steps"] - 1) *
+                                                                 (2 if b.sampler["cfg_scale"] != 1 else 1) * FPS / p[0], 1),
+                                 "rel_error_vs_offline": rel(S, O), "mouth_rel_error_vs_offline": rel(S[:, mouth], O[:, mouth]),
+                                 "mouth_rel_error_vs_target": rel(S[:, mouth], Tg[:, mouth]),
+                                 "jaw_corr": pearson(S[:, jaw], Tg[:, jaw]),
+                                 "bilabial": closure_figures(gaps(p), closed_mm)})
+    raw = cat("raw")
+    for n in b.styles:
+        S = cat("style:" + n)
+        T_n = style_transform(raw, names, n)
+        res["styles"][n] = {"jaw_std": float(S[:, jaw].std()), "target_jaw_std": float(T_n[:, jaw].std()),
+                            "smile_mean": float(S[:, smile].mean()) if smile else None,
+                            "target_smile_mean": float(T_n[:, smile].mean()) if smile else None}
+    return res
+
+
+def read_wav(path):
+    with wave.open(path) as w:
+        sr, ch, sw = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        raw = w.readframes(w.getnframes())
+    if sw != 2:
+        raise ValueError(f"{path}: only 16-bit PCM")
+    x = np.frombuffer(raw, dtype="<i2").astype(np.float32).reshape(-1, ch).mean(1) / 32768.0
+    return x, sr
+
+
+def resample(x, sr_in, sr_out):
+    """Band-limited FFT resampling of a whole (short) signal."""
+    if sr_in == sr_out:
+        return x
+    n, m = len(x), int(round(len(x) * sr_out / sr_in))
+    X = np.fft.rfft(x)
+    Y = np.zeros(m // 2 + 1, complex)
+    k = min(len(X), len(Y))
+    Y[:k] = X[:k]
+    return (np.fft.irfft(Y, m) * (m / n)).astype(np.float32)
+
+
+def speech_frames(x, floor_db=-35.0):
+    """Per 40 ms frame: RMS level in dB re the loudest frame, and speech flags (≥ floor_db)."""
+    F_ = len(x) // SPF
+    rms = np.sqrt(np.mean(x[:F_ * SPF].reshape(F_, SPF).astype(np.float64) ** 2, axis=1) + 1e-12)
+    db = 20 * np.log10(rms / rms.max())
+    return db, db >= floor_db
+
+
+def peaks(g, min_mm=3.0, prominence_mm=2.0):
+    """Mouth-opening peaks: local maxima ≥ min_mm that rise ≥ prominence_mm above the lowest point since the
+    previous counted peak (or the start)."""
+    count, low = 0, float(g[0]) if len(g) else 0.0
+    for i in range(1, len(g) - 1):
+        low = min(low, g[i])
+        if g[i] >= g[i - 1] and g[i] > g[i + 1] and g[i] >= min_mm and g[i] - low >= prominence_mm:
+            count += 1
+            low = g[i]
+    return count
+
+
+def eval_human(b, gap, plan, closed_mm, directory, log):
+    style_name = b.default_style if b.default_style in b.styles else sorted(b.styles)[0]
+    style = b.style(style_name)
+    rows = []
+    for k, name in enumerate(sorted(ALSA_SYLLABLES)):
+        path = os.path.join(directory, name + ".wav")
+        if not os.path.exists(path):
+            continue
+        x, sr = read_wav(path)
+        x = resample(x, sr, 16000)
+        x = np.concatenate([x, np.zeros(int(1.5 * 16000), np.float32)])
+        db, sp = speech_frames(x)
+        feats = b.features(x)
+        F_ = feats.shape[0] // 2
+        m = run_stream(b, feats, style, noise_for(9000 + k, F_, b.cfg.motion_dim), plan)
+        g = gap(m).numpy()
+        sp = sp[:F_]
+        end = int(np.nonzero(sp)[0].max()) + 1          # first frame after speech
+        start = int(np.nonzero(sp)[0].min())
+        after = np.nonzero(g[end:] <= closed_mm)[0]
+        closed_after = None if len(after) == 0 else int(after[0])
+        # closed for good: every later frame closed
+        stay = next((j for j in range(end, F_) if np.all(g[j:] <= closed_mm)), None)
+        env = np.clip(db[:F_], -60, 0)
+        seg = slice(max(0, start - 5), min(F_, end + 5))
+        rows.append({"file": name, "seconds": round(len(x) / 16000 - 1.5, 2), "syllables": ALSA_SYLLABLES[name],
+                     "mouth_peaks": peaks(g[start:end + 3]), "max_gap_mm": round(float(g[start:end].max()), 1),
+                     "gap_envelope_corr": round(pearson(torch.from_numpy(g[seg]), torch.from_numpy(env[seg])), 3),
+                     "closed_after_ms": None if closed_after is None else 40 * closed_after,
+                     "closed_for_good_after_ms": None if stay is None else 40 * (stay - end),
+                     "max_gap_after_200ms_mm": round(float(g[end + 5:].max()), 2) if end + 5 < F_ else None})
+        log(f"human {name}: {rows[-1]}")
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bundle", default=os.path.join(REPO, "Avatars", "demo"))
+    p.add_argument("--data", default="/work/demo-data/a2m")
+    p.add_argument("--face", default=DEFAULT_FACE, help="face model for the lip gap (keypoints 62/66)")
+    p.add_argument("--count", type=int, default=12, help="held-out utterances to evaluate")
+    p.add_argument("--max-seconds", type=float, default=8.0)
+    p.add_argument("--closed-mm", type=float, default=2.5)
+    p.add_argument("--plans", default=",".join(f"{h}/{a}/{c}" for h, a, c in DEFAULT_PLANS),
+                   help="streaming plans hop/lookahead/left_context, comma-separated; the first is the default")
+    p.add_argument("--alsa", default="/usr/share/sounds/alsa")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", help="write the figures as JSON here")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    b = Bundle(args.bundle)
+    plans = [tuple(int(v) for v in s.split("/")) for s in args.plans.split(",")]
+    gap = LipGap(args.face, b.names)
+    t0 = time.time()
+    skip = [a[:4000] for _, a in b.styles.values()]
+    utts, meta, _ = load_val(args.data, args.count, args.max_seconds, skip_audio=skip)
+    res = {"bundle": os.path.abspath(args.bundle), "split": split_report(meta)}
+    res["split"]["unseen_voice_ids"] = res["split"]["unseen_voice_ids"][:20]
+    res["corpus"] = eval_corpus(b, utts, gap, plans, args.closed_mm, log)
+    if os.path.isdir(args.alsa):
+        res["human"] = eval_human(b, gap, plans[0], args.closed_mm, args.alsa, log)
+    res["seconds"] = round(time.time() - t0, 1)
+    text = json.dumps(res, indent=1)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Smoke test of tools/demo/eval_a2m.py: a bundle from a few training steps on `make_dataset.py --small` data, read
+back the way eval_a2m reads it (manifest + safetensors), sampled offline and streaming, and the measures."""
+import argparse
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+import eval_a2m  # noqa: E402
+import make_dataset  # noqa: E402
+import train_a2m  # noqa: E402
+
+
+class EvalA2MSmokeTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        cls.data = os.path.join(d, "data")
+        cls.work = os.path.join(d, "work")
+        cls.bundle = os.path.join(d, "bundle")
+        make_dataset.main(["--small", "--out", cls.data])
+        args = argparse.Namespace(data=cls.data, work=cls.work, minutes=1, steps=3, batch=2, lr=1e-3, cfg_drop=0.5,
+                                  threads=1, seed=7, fresh=True, export=cls.bundle, export_only=False)
+        torch.set_num_threads(1)
+        cls.model, cls.corpus = train_a2m.train(args)
+        cls.exp_names = cls.corpus["exp_names"]
+        train_a2m.export(cls.model, cls.exp_names, cls.corpus, cls.bundle, train_a2m.SAMPLER_DEFAULTS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_sampling_and_measures(self):
+        b = eval_a2m.Bundle(self.bundle)
+        style = b.style("calm")
+        u = [u for u in self.corpus["utts"] if u["split"] == "train"][0]
+        wave = u["wave"].numpy()[:60 * 640 + 80]
+        feats = b.features(wave)
+        self.assertEqual(feats.shape[0], 120)
+        noise = eval_a2m.noise_for(1, 60, b.cfg.motion_dim)
+        off = eval_a2m.run_offline(b, feats, style, noise)
+        st = eval_a2m.run_stream(b, feats, style, noise, (4, 2, 8))
+        self.assertEqual(tuple(off.shape), (60, len(self.exp_names)))
+        self.assertTrue(torch.isfinite(off).all() and torch.isfinite(st).all())
+        # one window covering the utterance is the offline run
+        whole = eval_a2m.run_stream(b, feats, style, noise, (60, 0, 0))
+        self.assertLess(float((whole - off).abs().max()), 1e-5)
+        gap = eval_a2m.LipGap(eval_a2m.DEFAULT_FACE, self.exp_names)
+        zero = torch.zeros(2, len(self.exp_names))
+        self.assertAlmostEqual(float(gap(zero)[0]), 0.0, places=4)  # the lips touch at neutral
+        opened = zero.clone()
+        opened[:, self.exp_names.index("jaw_open")] = 1.0
+        self.assertGreater(float(gap(opened)[0]), 20.0)  # 17° of jaw: about 3 cm at the lip slit
+        w = eval_a2m.bilabial_windows(u["phonemes"], u["targets"].shape[0])
+        self.assertTrue(w)
+        tg = eval_a2m.min_gaps(gap(u["targets"]), w)
+        self.assertLess(float(np.median(tg)), 3.0)  # the targets close the lips at /p b m/
+
+    def test_helpers(self):
+        self.assertEqual(eval_a2m.peaks(np.array([0, 5, 1, 6, 0.5, 0.4, 7, 6.5, 0])), 3)
+        self.assertEqual(eval_a2m.peaks(np.array([0, 5, 4.5, 5.2, 0])), 1)  # a dip of 0.5 mm is no new syllable
+        x = np.sin(np.arange(48000) * 2 * math.pi * 440 / 48000).astype(np.float32)
+        y = eval_a2m.resample(x, 48000, 16000)
+        self.assertEqual(len(y), 16000)
+        ref_y = np.sin(np.arange(16000) * 2 * math.pi * 440 / 16000)
+        self.assertLess(float(np.abs(y - ref_y).max()), 1e-3)
+        db, sp = eval_a2m.speech_frames(np.concatenate([x[:16000], np.zeros(16000, np.float32)]))
+        self.assertEqual(int(sp.sum()), 25)
+
+
+if __name__ == "__main__":
+    unittest.main()
