@@ -15,6 +15,8 @@ public struct DaemonConfig: Sendable, Equatable {
         public var requireDeviceType = "any"
         /// Explicit device index (as listed by `avatard devices`), overriding the preference order.
         public var index: Int?
+        /// Explicit device by name: a case-insensitive substring of the device name (e.g. "H100").
+        public var name: String?
         /// Where the Vulkan pipeline cache is kept (systemd: $CACHE_DIRECTORY).
         public var cacheDirectory: String?
         public init() {}
@@ -123,6 +125,7 @@ public struct DaemonConfig: Sendable, Equatable {
         if var d = try top.table("device") {
             config.device.requireDeviceType = try d.oneOf("require_device_type", ["discrete", "integrated", "cpu", "any"]) ?? "any"
             config.device.index = try d.int("index", range: 0...64)
+            config.device.name = try d.string("name")
             config.device.cacheDirectory = try d.string("cache_directory")
             try d.rejectUnknownKeys()
         }

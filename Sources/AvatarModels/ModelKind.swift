@@ -7,10 +7,10 @@ public enum ModelKind {
     public static let previewRenderer = "raster_preview"
 
     public static let supported: [String: Set<String>] = [
-        "audio_frontend": [logMel, hubert],
+        "audio_frontend": [logMel],
         "motion_model": [icsA2M],
-        "face_model": [faceModel],
-        "renderer": [previewRenderer],
+        "face_model": [],
+        "renderer": [],
         "identity": [],
     ]
 }

@@ -1,4 +1,6 @@
 import AvatarBundle
+import AvatarModels
+import AvatarOperators
 import AvatarStages
 import Foundation
 import Logging
@@ -7,20 +9,14 @@ import Logging
 /// naming any other kind is reported and skipped.
 enum AvatarLoader {
     /// Component kinds by manifest role.
-    static let supportedKinds: [String: Set<String>] = [
-        "audio_frontend": [],
-        "motion_model": [],
-        "face_model": [],
-        "renderer": [],
-        "identity": [],
-    ]
+    static let supportedKinds = ModelKind.supported
 
     struct Result {
         var avatars: [any Avatar] = []
         var failures: [String] = []
     }
 
-    static func load(directories: [URL], logger: Logger) -> Result {
+    static func load(directories: [URL], context: ComputeContext, logger: Logger) -> Result {
         let scan = BundleDirectoryScan(directories: directories, supportedKinds: supportedKinds)
         var result = Result()
         for failure in scan.failures {
@@ -29,7 +25,7 @@ enum AvatarLoader {
         }
         for bundle in scan.bundles {
             do {
-                result.avatars.append(try makeAvatar(bundle))
+                result.avatars.append(try AvatarFactory.makeAvatar(bundle, context: context))
                 logger.info("avatar loaded", metadata: ["avatar": "\(bundle.name)"])
             } catch {
                 logger.error("avatar bundle skipped", metadata: ["avatar": "\(bundle.name)", "error.message": "\(error)"])
@@ -40,12 +36,8 @@ enum AvatarLoader {
     }
 
     /// Loads one bundle directory (for `render --avatar DIR` and `bundle verify`).
-    static func load(directory: URL) throws -> any Avatar {
+    static func load(directory: URL, context: ComputeContext) throws -> any Avatar {
         let bundle = try AvatarBundle(directory: directory, supportedKinds: supportedKinds)
-        return try makeAvatar(bundle)
-    }
-
-    static func makeAvatar(_ bundle: AvatarBundle) throws -> any Avatar {
-        throw BundleError(bundle: bundle.name, "no model implementation in this build runs this bundle's components")
+        return try AvatarFactory.makeAvatar(bundle, context: context)
     }
 }

@@ -1,19 +1,20 @@
 import AvatarConfig
+import AvatarOperators
 import AvatarStages
 import Foundation
 import Logging
 
 /// Finds an avatar by loaded name (config directory and built-ins) or by bundle directory path.
 enum AvatarResolver {
-    static func resolve(_ nameOrPath: String, config: DaemonConfig, logger: Logger) throws -> any Avatar {
+    static func resolve(_ nameOrPath: String, config: DaemonConfig, context: ComputeContext, logger: Logger) throws -> any Avatar {
         var isDirectory: ObjCBool = false
         if nameOrPath.contains("/") || FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDirectory) && isDirectory.boolValue {
-            return try AvatarLoader.load(directory: URL(fileURLWithPath: nameOrPath))
+            return try AvatarLoader.load(directory: URL(fileURLWithPath: nameOrPath), context: context)
         }
         var directories: [URL] = []
         if let d = config.avatarsDirectory { directories.append(URL(fileURLWithPath: d)) }
         if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
-        let loaded = AvatarLoader.load(directories: directories, logger: logger)
+        let loaded = AvatarLoader.load(directories: directories, context: context, logger: logger)
         guard let avatar = loaded.avatars.first(where: { $0.name == nameOrPath }) else {
             let names = loaded.avatars.map(\.name)
             throw ValidationErrorMessage("no avatar named '\(nameOrPath)' (loaded: \(names.isEmpty ? "none" : names.joined(separator: ", "))); pass a bundle directory to use one directly")

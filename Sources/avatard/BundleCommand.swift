@@ -1,5 +1,7 @@
 import ArgumentParser
 import AvatarBundle
+import AvatarConfig
+import AvatarModels
 import Foundation
 
 struct BundleCommand: AsyncParsableCommand {
@@ -24,7 +26,9 @@ struct BundleCommand: AsyncParsableCommand {
                     print("  \(role): \(component.kind) (\(component.weights.joined(separator: ", ")); \(tensors) tensors)")
                 }
                 for style in m.styles ?? [] { print("  style \(style.name)\(style.name == m.defaultStyle ? " (default)" : "")") }
-                _ = try AvatarLoader.makeAvatar(bundle)
+                // Building the avatar loads every model on the device: shapes, style clips and the first plan.
+                let compute = try DaemonSetup.openDevice(config: DaemonConfig())
+                _ = try AvatarFactory.makeAvatar(bundle, context: compute)
                 print("ok")
             } catch {
                 FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))

@@ -1,5 +1,6 @@
 import AvatarConfig
 import AvatarMedia
+import AvatarOperators
 import AvatarPipeline
 import AvatarServer
 import AvatarVulkan
@@ -13,13 +14,15 @@ struct DaemonSetup {
     var avatars: AvatarRegistry
     var makeOutput: SessionOutputFactory
     var readiness: Readiness
+    /// The opened GPU (device, shaders, operators) shared by every avatar's models.
+    var compute: ComputeContext
 
     static func prepare(config: DaemonConfig, logger: Logger) throws -> DaemonSetup {
         let readiness = Readiness()
 
         // Device policy first: a mismatch refuses to start instead of silently running on the CPU driver.
-        let requirement = DeviceRequirement(configValue: config.device.requireDeviceType, index: config.device.index)
-        let device = try requirement.select(from: try VulkanInstance.enumerate())
+        let compute = try openDevice(config: config)
+        let device = compute.device.info
         MetricsSetup.recordDevice(name: device.name, type: device.type.rawValue, driver: device.driverName, api: device.apiVersion)
         logger.notice("vulkan device", metadata: ["gpu.device": "\(device.name)", "gpu.type": "\(device.type.rawValue)",
                                                   "gpu.driver": "\(device.driverInfo)"])
@@ -67,11 +70,32 @@ struct DaemonSetup {
         var directories: [URL] = []
         if let d = config.avatarsDirectory { directories.append(URL(fileURLWithPath: d)) }
         if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
-        let loaded = AvatarLoader.load(directories: directories, logger: logger)
+        let loaded = AvatarLoader.load(directories: directories, context: compute, logger: logger)
         if loaded.avatars.isEmpty { readiness.set("avatars", notReady: "no avatar loaded") }
 
         return DaemonSetup(presets: presets, avatars: AvatarRegistry(loaded.avatars),
-                           makeOutput: GStreamerSessionOutput.factory(allowedElements: allowed), readiness: readiness)
+                           makeOutput: GStreamerSessionOutput.factory(allowedElements: allowed), readiness: readiness,
+                           compute: compute)
+    }
+
+    /// Opens the configured Vulkan device with its pipeline cache (`[device] cache_directory`, else systemd's
+    /// `$CACHE_DIRECTORY`, else `$XDG_CACHE_HOME/avatard` or `~/.cache/avatard`).
+    static func openDevice(config: DaemonConfig) throws -> ComputeContext {
+        let requirement = DeviceRequirement(configValue: config.device.requireDeviceType, index: config.device.index,
+                                            name: config.device.name)
+        let env = ProcessInfo.processInfo.environment
+        var cache: URL?
+        if let d = config.device.cacheDirectory {
+            cache = URL(fileURLWithPath: d)
+        } else if let d = env["CACHE_DIRECTORY"]?.split(separator: ":").first {
+            cache = URL(fileURLWithPath: String(d))
+        } else if let d = env["XDG_CACHE_HOME"], !d.isEmpty {
+            cache = URL(fileURLWithPath: d).appendingPathComponent("avatard")
+        } else if let home = env["HOME"], !home.isEmpty {
+            cache = URL(fileURLWithPath: home).appendingPathComponent(".cache/avatard")
+        }
+        if let cache { try? FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true) }
+        return try ComputeContext(requirement: requirement, cacheDirectory: cache, threadName: "avatard-load")
     }
 
     /// Parses a preset with its defaults (fatal errors on) and checks every element; nil when usable.

@@ -71,7 +71,8 @@ struct RenderCommand: AsyncParsableCommand {
 
     private func render(config: DaemonConfig, logger: Logger) async throws {
         GStreamerRuntime.initialize()
-        let avatar = try AvatarResolver.resolve(self.avatar, config: config, logger: logger)
+        let compute = try DaemonSetup.openDevice(config: config)
+        let avatar = try AvatarResolver.resolve(self.avatar, config: config, context: compute, logger: logger)
         if let style, !avatar.styles.contains(style) {
             throw ValidationErrorMessage("avatar '\(avatar.name)' has no style '\(style)' (styles: \(avatar.styles.joined(separator: ", ")))")
         }

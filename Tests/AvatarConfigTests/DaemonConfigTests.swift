@@ -38,6 +38,7 @@ import Testing
         [device]
         require_device_type = "cpu"
         index = 0
+        name = "llvmpipe"
         [log]
         format = "json"
         level = "debug"
@@ -49,7 +50,7 @@ import Testing
         #expect(c.presets.map(\.name) == ["low"])
         #expect(c.presets[0].options.first?.kind == .int(min: 1024, max: 65535))
         #expect(c.limits.maxSessions == 2 && c.limits.maxBufferSeconds == 3 && c.limits.idleTimeoutSeconds == 5.5)
-        #expect(c.device.requireDeviceType == "cpu" && c.device.index == 0)
+        #expect(c.device.requireDeviceType == "cpu" && c.device.index == 0 && c.device.name == "llvmpipe")
         #expect(c.log.format == "json")
     }
 

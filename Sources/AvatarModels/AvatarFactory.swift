@@ -1,0 +1,65 @@
+public import AvatarBundle
+public import AvatarOperators
+public import AvatarStages
+import AvatarMotion
+
+/// Builds runnable avatars from validated bundles: picks the implementation of each component kind, loads
+/// weights onto the context's device and computes the style prompts' features. Any problem is a
+/// `BundleError` naming the bundle, so the daemon reports and skips it.
+public enum AvatarFactory {
+    public static func makeAvatar(_ bundle: AvatarBundle, context: ComputeContext) throws -> any Avatar {
+        let manifest = bundle.manifest
+        func fail(_ message: String) -> BundleError { BundleError(bundle: bundle.name, message) }
+        guard let motionComponent = manifest.motionModel else {
+            throw fail("a bundle without a motion_model cannot be driven by audio")
+        }
+        guard let frontComponent = manifest.audioFrontend else { throw fail("motion_model needs an audio_frontend") }
+        guard frontComponent.kind == ModelKind.logMel else {
+            throw fail("audio_frontend.kind '\(frontComponent.kind)' is not runnable by this build (known: \(ModelKind.logMel))")
+        }
+        do {
+            let frontEnd = LogMelFrontEnd(config: try LogMelConfig(manifest: frontComponent.config))
+            let config = try ICSA2MConfig(manifest: motionComponent.config)
+            guard config.audioDim == frontEnd.config.melBands else {
+                throw fail("motion_model audio_dim \(config.audioDim) != \(frontEnd.config.melBands) log-mel bands")
+            }
+            guard let weights = motionComponent.weights.first, let file = bundle.file(weights) else {
+                throw fail("motion_model lists no weight file")
+            }
+            let motion = try ICSA2MModel(file: file, config: config, device: context.device, ops: context.ops)
+            if let names = manifest.motionNames, names.count != config.motionDim {
+                throw fail("motion_names lists \(names.count) names, the motion model has \(config.motionDim) dims")
+            }
+            var prompts: [String: StylePrompt] = [:]
+            for style in manifest.styles ?? [] {
+                guard let file = bundle.file(style.file) else { throw fail("style '\(style.name)': file \(style.file) is not open") }
+                let motionView = try file.tensor(style.motionTensor)
+                guard motionView.shape.count == 2, motionView.shape[1] == config.motionDim else {
+                    throw fail("style '\(style.name)': motion tensor has shape \(motionView.shape), expected [frames, \(config.motionDim)]")
+                }
+                let frames = motionView.shape[0]
+                guard let audioName = style.audioTensor else {
+                    throw fail("style '\(style.name)' has no audio_tensor; ICS-A2M prompts need the clip's audio")
+                }
+                var audio = try file.tensor(audioName).floats()
+                // Exactly the rows of `frames` frames (2 per frame), zero-padded like a session's final flush.
+                let needed = (2 * frames - 1) * frontEnd.config.hopLength + frontEnd.config.windowLength
+                if audio.count < needed { audio += [Float](repeating: 0, count: needed - audio.count) }
+                let features = Array(frontEnd.features(Array(audio.prefix(needed))).prefix(2 * frames * config.audioDim))
+                let motionValues = motionView.floats()
+                guard motionValues.allSatisfy(\.isFinite), features.allSatisfy(\.isFinite) else {
+                    throw fail("style '\(style.name)' contains NaN or Inf")
+                }
+                prompts[style.name] = StylePrompt(motion: motionValues, features: features, frames: frames)
+            }
+            if manifest.renderer != nil || manifest.faceModel != nil {
+                throw fail("renderer '\(manifest.renderer?.kind ?? manifest.faceModel!.kind)' is not runnable by this build")
+            }
+            return BundleAvatar(manifest: manifest, frontEnd: frontEnd, motion: motion, stylePrompts: prompts, makeFrames: nil)
+        } catch let error as BundleError {
+            throw error
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}

@@ -1,0 +1,208 @@
+public import AvatarOperators
+import AvatarVulkan
+
+/// One caller's networks over an `ICSA2MModel` (a session's, or a test's): the audio-condition network and the
+/// velocity network, each planned once per sequence length and replayed. Run it from one thread at a time
+/// (the session's render thread); the GPU work is synchronous.
+public final class ICSA2MRunner {
+    public let model: ICSA2MModel
+    private var conditionNets: [Int: Network] = [:]
+    private var velocityNets: [Int: Network] = [:]
+
+    public init(model: ICSA2MModel) {
+        self.model = model
+    }
+
+    /// Audio features [2N, audio_dim] → (audio embedding [2N, audio_hidden], condition [N, motion_dim]):
+    /// conv k3 (BN folded) → GELU → conv k3 → cond_proj, then the mean of row pairs (50 → 25 Hz).
+    public func condition(features: [Float]) throws -> (audio: [Float], condition: [Float]) {
+        let c = model.config
+        let rows = features.count / c.audioDim
+        guard rows > 0, rows % 2 == 0, rows * c.audioDim == features.count else {
+            throw MotionModelError("ics_a2m", "condition needs an even number of \(c.audioDim)-wide feature rows, got \(features.count) values")
+        }
+        let net = try conditionNets[rows] ?? planCondition(rows: rows)
+        conditionNets[rows] = net
+        try net.tensor(named: "features").write(features)
+        try net.run()
+        let audio = try net.tensor(named: "audio").read()
+        let projected = try net.tensor(named: "cond").read()
+        let m = c.motionDim
+        var cond = [Float](repeating: 0, count: rows / 2 * m)
+        for t in 0..<(rows / 2) {
+            for j in 0..<m { cond[t * m + j] = 0.5 * (projected[2 * t * m + j] + projected[(2 * t + 1) * m + j]) }
+        }
+        return (audio, cond)
+    }
+
+    /// One evaluation of the transformer for `sequences` (1, or 2 for the CFG pair) stacked inputs
+    /// [sequences·N, 3·motion_dim] = [x·mask ‖ cond_emb ‖ prompt] at time t → velocities [sequences·N, motion_dim].
+    public func velocity(inputs: [Float], sequences: Int, rows n: Int, t: Float) throws -> [Float] {
+        let key = sequences * 1_000_000 + n
+        let net = try velocityNets[key] ?? planVelocity(sequences: sequences, rows: n)
+        velocityNets[key] = net
+        try net.tensor(named: "x").write(inputs)
+        try net.tensor(named: "ada").write(model.adaptiveNorms(t))
+        try net.run()
+        return try net.tensor(named: "v").read()
+    }
+
+    // MARK: planning
+
+    private func planCondition(rows: Int) throws -> Network {
+        let c = model.config, ops = model.ops
+        let b = NetworkBuilder()
+        let x = b.input("features", shape: [rows, c.audioDim])
+        let xt = b.temporary(shape: [c.audioDim, rows])
+        let h0 = b.temporary(shape: [c.audioHidden, rows])
+        let h1 = b.temporary(shape: [c.audioHidden, rows])
+        let audio = b.output("audio", shape: [rows, c.audioHidden])
+        let cond = b.output("cond", shape: [rows, c.motionDim])
+        let w0 = b.constant(try model.weight("audio_encoder.conv0.weight")), b0 = b.constant(try model.weight("audio_encoder.conv0.bias"))
+        let w1 = b.constant(try model.weight("audio_encoder.conv1.weight"))
+        let wp = b.constant(try model.weight("cond_proj.weight")), bp = b.constant(try model.weight("cond_proj.bias"))
+        b.step("transpose", reads: [x], writes: [xt]) { seq, t in
+            try ops.permute(seq, x: t[x].storage, y: t[xt].storage, shape: [rows, c.audioDim], order: [1, 0])
+        }
+        b.step("conv0", reads: [xt, w0, b0], writes: [h0]) { seq, t in
+            try ops.conv1d(seq, x: t[xt].storage, weight: t[w0].storage, bias: t[b0].storage, y: t[h0].storage,
+                           cin: c.audioDim, length: rows, cout: c.audioHidden, kernel: 3, padding: 1)
+            try ops.activation(seq, .gelu, x: t[h0].storage, y: t[h0].storage, count: c.audioHidden * rows)
+        }
+        b.step("conv1", reads: [h0, w1], writes: [h1]) { seq, t in
+            try ops.conv1d(seq, x: t[h0].storage, weight: t[w1].storage, bias: nil, y: t[h1].storage,
+                           cin: c.audioHidden, length: rows, cout: c.audioHidden, kernel: 3, padding: 1)
+        }
+        b.step("rows", reads: [h1], writes: [audio]) { seq, t in
+            try ops.permute(seq, x: t[h1].storage, y: t[audio].storage, shape: [c.audioHidden, rows], order: [1, 0])
+        }
+        b.step("cond_proj", reads: [audio, wp, bp], writes: [cond]) { seq, t in
+            try ops.linear(seq, x: t[audio].storage, weight: t[wp], bias: t[bp].storage, y: t[cond].storage, rows: rows)
+        }
+        return try b.plan(device: model.device)
+    }
+
+    private func planVelocity(sequences s: Int, rows n: Int) throws -> Network {
+        let c = model.config, ops = model.ops
+        let d = c.dim, m = c.motionDim, r = c.registers, l = r + n
+        let heads = c.heads, dh = c.dimHead, hd = heads * dh, ff = c.ffInner
+        let b = NetworkBuilder()
+        let x = b.input("x", shape: [s * n, 3 * m])
+        let ada = b.input("ada", shape: [c.depth * 4 * d])
+        let cosT = b.input("cos", shape: [l, dh / 2]), sinT = b.input("sin", shape: [l, dh / 2])
+        let ones = b.input("ones", shape: [max(d, dh)])
+        var gains: [(q: NetworkBuilder.Value, k: NetworkBuilder.Value)] = []
+        for i in 0..<c.depth {
+            gains.append((b.input("qgain\(i)", shape: [heads * l * dh]), b.input("kgain\(i)", shape: [heads * l * dh])))
+        }
+        let v = b.output("v", shape: [s * n, m])
+
+        // Input embedding and the depthwise conv over time (per sequence: groups = sequences·dim).
+        let h0 = b.temporary(shape: [s * n, d])
+        let ht = b.temporary(shape: [s * d, n]), hc = b.temporary(shape: [s * d, n])
+        let h1 = b.temporary(shape: [s * n, d])
+        let h = b.temporary(shape: [s * l, d])
+        let wi = b.constant(try model.weight("input_proj.weight")), bi = b.constant(try model.weight("input_proj.bias"))
+        let conv = model.convEmbed[s]!
+        let wc = b.constant(conv.weight), bc = b.constant(conv.bias)
+        b.step("input_proj", reads: [x, wi, bi], writes: [h0]) { seq, t in
+            try ops.linear(seq, x: t[x].storage, weight: t[wi], bias: t[bi].storage, y: t[h0].storage, rows: s * n)
+        }
+        b.step("conv_embed", reads: [h0, wc, bc], writes: [ht, hc, h1]) { seq, t in
+            try ops.permute(seq, x: t[h0].storage, y: t[ht].storage, shape: [s, n, d], order: [0, 2, 1])
+            try ops.conv1d(seq, x: t[ht].storage, weight: t[wc].storage, bias: t[bc].storage, y: t[hc].storage,
+                           cin: s * d, length: n, cout: s * d, kernel: c.convKernel, padding: c.convKernel / 2, groups: s * d)
+            try ops.activation(seq, .gelu, x: t[hc].storage, y: t[hc].storage, count: s * d * n)
+            try ops.permute(seq, x: t[hc].storage, y: t[h1].storage, shape: [s, d, n], order: [0, 2, 1])
+            try ops.binary(seq, .add, a: t[h1].storage, b: t[h0].storage, y: t[h1].storage, count: s * n * d)
+        }
+        var registerValue: NetworkBuilder.Value?
+        if r > 0 { registerValue = b.constant(try model.weight("registers")) }
+        b.step("registers", reads: [h1] + (registerValue.map { [$0] } ?? []), writes: [h]) { seq, t in
+            if let rv = registerValue {
+                try ops.copy(seq, x: t[rv].storage, y: t[h].storage, shape: [s, r, d], srcStrides: [0, d, 1], dstStrides: [l * d, d, 1])
+            }
+            try ops.copy(seq, x: t[h1].storage, y: t[h].storage, shape: [s, n, d], srcStrides: [n * d, d, 1],
+                         dstStrides: [l * d, d, 1], dstOffset: r * d)
+        }
+
+        // Transformer layers.
+        let a = b.temporary(shape: [s * l, d])
+        let qkv = b.temporary(shape: [s * l, 3 * hd])
+        let qkvP = b.temporary(shape: [3, s * heads * l * dh])
+        let qn = b.temporary(shape: [s * heads * l, dh]), kn = b.temporary(shape: [s * heads * l, dh])
+        let qr = b.temporary(shape: [s * heads * l, dh]), kr = b.temporary(shape: [s * heads * l, dh])
+        let vv = b.temporary(shape: [s * heads * l, dh])
+        let att = b.temporary(shape: [s * heads * l, dh]), attP = b.temporary(shape: [s * l, hd])
+        let o = b.temporary(shape: [s * l, d])
+        let f2 = b.temporary(shape: [s * l, 2 * ff]), g = b.temporary(shape: [s * l, ff])
+        let rows = s * l
+        let rootD = Float(Double(d).squareRoot()), rootDh = Float(Double(dh).squareRoot())
+        for i in 0..<c.depth {
+            let p = "layers.\(i)."
+            let wqkv = b.constant(try model.weight(p + "attn.qkv.weight")), wo = b.constant(try model.weight(p + "attn.out.weight"))
+            let wf1 = b.constant(try model.weight(p + "ff.in.weight")), bf1 = b.constant(try model.weight(p + "ff.in.bias"))
+            let wf2 = b.constant(try model.weight(p + "ff.out.weight")), bf2 = b.constant(try model.weight(p + "ff.out.bias"))
+            let (qg, kg) = gains[i]
+            let base = i * 4 * d * 4
+            b.step("l\(i).attn", reads: [h, ada, wqkv, wo, qg, kg, cosT, sinT, ones], writes: [a, qkv, qkvP, qn, kn, qr, kr, vv, att, attP, o, h]) { seq, t in
+                let adaS = t[ada].storage
+                let gamma = try adaS.subslice(byteOffset: base, byteCount: d * 4)
+                let beta = try adaS.subslice(byteOffset: base + d * 4, byteCount: d * 4)
+                try ops.l2Norm(seq, x: t[h].storage, gamma: gamma, beta: beta, y: t[a].storage, rows: rows, d: d, scale: rootD, eps: c.normEps)
+                try ops.linear(seq, x: t[a].storage, weight: t[wqkv], y: t[qkv].storage, rows: rows)
+                try ops.permute(seq, x: t[qkv].storage, y: t[qkvP].storage, shape: [s * l, 3, heads, dh], order: [1, 0, 2, 3])
+                // [3, s·l, heads, dh] → q, k, v as [s, heads, l, dh]: one more permute per part.
+                let part = s * heads * l * dh
+                let all = t[qkvP].storage
+                for (j, dst) in [(0, qr), (1, kr), (2, vv)] {
+                    let src = try all.subslice(byteOffset: j * part * 4, byteCount: part * 4)
+                    try ops.permute(seq, x: src, y: t[dst].storage, shape: [s, l, heads, dh], order: [0, 2, 1, 3])
+                }
+                for (src, dst, gain) in [(qr, qn, qg), (kr, kn, kg)] {
+                    try ops.l2Norm(seq, x: t[src].storage, gamma: t[ones].storage, y: t[dst].storage, rows: s * heads * l, d: dh,
+                                   scale: rootDh, eps: c.normEps)
+                    try ops.binary(seq, .mul, a: t[dst].storage, b: t[gain].storage, y: t[dst].storage, count: part, broadcast: heads * l * dh)
+                    try ops.rotary(seq, x: t[dst].storage, cos: t[cosT].storage, sin: t[sinT].storage, y: t[src].storage,
+                                   rows: s * heads * l, d: dh, positions: l)
+                }
+                try ops.attention(seq, q: t[qr].storage, k: t[kr].storage, v: t[vv].storage, out: t[att].storage,
+                                  heads: s * heads, queries: l, keys: l, headDim: dh, scale: c.attnScale)
+                try ops.permute(seq, x: t[att].storage, y: t[attP].storage, shape: [s, heads, l, dh], order: [0, 2, 1, 3])
+                try ops.linear(seq, x: t[attP].storage, weight: t[wo], y: t[o].storage, rows: rows)
+                try ops.binary(seq, .add, a: t[h].storage, b: t[o].storage, y: t[h].storage, count: rows * d)
+            }
+            b.step("l\(i).ff", reads: [h, ada, wf1, bf1, wf2, bf2], writes: [a, f2, g, o, h]) { seq, t in
+                let adaS = t[ada].storage
+                let gamma = try adaS.subslice(byteOffset: base + 2 * d * 4, byteCount: d * 4)
+                let beta = try adaS.subslice(byteOffset: base + 3 * d * 4, byteCount: d * 4)
+                try ops.l2Norm(seq, x: t[h].storage, gamma: gamma, beta: beta, y: t[a].storage, rows: rows, d: d, scale: rootD, eps: c.normEps)
+                try ops.linear(seq, x: t[a].storage, weight: t[wf1], bias: t[bf1].storage, y: t[f2].storage, rows: rows)
+                try ops.geglu(seq, x: t[f2].storage, y: t[g].storage, rows: rows, d: ff)
+                try ops.linear(seq, x: t[g].storage, weight: t[wf2], bias: t[bf2].storage, y: t[o].storage, rows: rows)
+                try ops.binary(seq, .add, a: t[h].storage, b: t[o].storage, y: t[h].storage, count: rows * d)
+            }
+        }
+
+        // Output: drop the registers, final norm, projection.
+        let hf = b.temporary(shape: [s * n, d]), hn = b.temporary(shape: [s * n, d])
+        let fg = b.constant(try model.weight("final_norm.gamma")), wout = b.constant(try model.weight("output_proj.weight"))
+        b.step("output", reads: [h, fg, wout], writes: [hf, hn, v]) { seq, t in
+            try ops.copy(seq, x: t[h].storage, y: t[hf].storage, shape: [s, n, d], srcStrides: [l * d, d, 1],
+                         dstStrides: [n * d, d, 1], srcOffset: r * d)
+            try ops.l2Norm(seq, x: t[hf].storage, gamma: t[fg].storage, y: t[hn].storage, rows: s * n, d: d, scale: rootD, eps: c.normEps)
+            try ops.linear(seq, x: t[hn].storage, weight: t[wout], y: t[v].storage, rows: s * n)
+        }
+
+        let net = try b.plan(device: model.device)
+        let tables = model.rotaryTables(rows: n)
+        try net.tensor(named: "cos").write(tables.cos)
+        try net.tensor(named: "sin").write(tables.sin)
+        try net.tensor(named: "ones").write([Float](repeating: 1, count: max(d, dh)))
+        for i in 0..<c.depth {
+            try net.tensor(named: "qgain\(i)").write(model.expandedGain("layers.\(i).attn.q_norm", length: l))
+            try net.tensor(named: "kgain\(i)").write(model.expandedGain("layers.\(i).attn.k_norm", length: l))
+        }
+        return net
+    }
+}
