@@ -1,72 +1,93 @@
 public import AvatarStages
+import Foundation
 
-/// ICS-A2M as a session's `MotionStage`.
+/// ICS-A2M as a session's `MotionStage`: 50 Hz feature rows in, 25 fps motion frames out.
+///
+/// API (module AvatarMotion; /work/team/MOTION-API.md):
+/// ```
+/// let frontEnd = LogMelFrontEnd(config: try LogMelConfig(manifest: bundle.manifest.audioFrontend?.config))
+/// let model = try ICSA2MModel(bundle: bundle, device: device, ops: ops)        // once per avatar, shared
+/// let style = try StylePrompt(bundle: bundle, style: "calm", model: model, frontEnd: frontEnd)
+/// let stage = A2MMotionStage(model: model, style: style, options: options, silenceRow: frontEnd.silenceRow)
+/// let frames = try stage.append(featureRows)   // on the session's render thread; GPU work runs synchronously
+/// ```
 ///
 /// Streaming (default): a sliding window (docs/motion.md §2.2). Each window's prompt is the style clip, then
-/// the last `leftContext` emitted frames with their feature rows; its targets are `hop + lookahead` frames
-/// whose audio has arrived; it emits `hop` frames. Frame f's noise row is the same in every window. With
-/// `paddedContext` (the daemon's choice) the left context starts out as silence features with the neutral
-/// motion, so every window has the same length and one planned network serves the whole session; without
-/// it the windows grow as the reference sampler's do (parity tests).
+/// the last `leftContext` emitted frames with their feature rows; its targets are the `hop + lookahead`
+/// frames whose audio has arrived; it emits `hop` frames. Frame f's noise row is the same in every window
+/// (`MotionNoise`, counter-based on the session seed). With `paddedContext` (the daemon's choice) the left
+/// context starts out as silence features with zero (neutral) motion, so every window has the same length
+/// and one planned network serves the whole session; without it the windows grow as the reference
+/// sampler's do (parity tests).
 ///
-/// Full window (`--window full`): features are collected and one sample over the whole utterance is drawn at
-/// `flush`, exactly as upstream runs offline.
+/// Full window (`SessionStageOptions.fullWindow`): rows are collected and one sample over the whole
+/// utterance (style prompt only, no carried context) is drawn at `flush`, as upstream runs offline. Unlike
+/// upstream's HuBERT path nothing is padded to 8 rows or dropped: the session needs one frame per 40 ms.
 ///
-/// Interrupt: pending audio is dropped, the context restarts from silence, and the next 5 frames (200 ms at
-/// 25 fps) cross-fade from the last emitted frame into the model's output, which on silence is the idle,
-/// closed-mouth face.
+/// Silence in gives the model's idle motion (the session feeds digital silence on underruns), so the face
+/// is never frozen. `interrupt()` drops pending rows, restarts the context from silence and cross-fades the
+/// next `interruptFadeFrames` (5 = 200 ms) frames from the last emitted frame into the model's output
+/// (a raised-cosine weight reaching 1 on the 5th frame).
 public final class A2MMotionStage: MotionStage {
     public let runner: ICSA2MRunner
     public let sampler: A2MSampler
     public let plan: StreamingPlan
     public let fullWindow: Bool
     public let paddedContext: Bool
+    public static let interruptFadeFrames = 5
     private let style: StylePrompt
     private let noise: MotionNoise
     private let silenceRow: [Float]
     private let m: Int, a: Int
 
-    /// Feature rows not yet part of an emitted frame's window start (row-major, audio_dim wide).
+    /// Feature rows of frames not emitted yet (row-major, audio_dim wide).
     private var pendingRows: [Float] = []
-    /// Emitted frames kept as context: motion and feature rows (2 per frame).
+    /// Emitted frames kept as left context: motion and feature rows (2 per frame).
     private var contextMotion: [Float] = []
     private var contextRows: [Float] = []
-    /// Frames emitted since the start (noise row index).
+    /// Frames emitted since the session started (the noise row index of the next frame).
     private var emitted = 0
+    private var lastEmitted: [Float]?
     private var fadeFrom: [Float]?
     private var fadeStep = 0
-    public static let interruptFadeFrames = 5
 
+    /// The session stage from the avatar's shared model: sampler settings from `options` over the bundle's
+    /// defaults, the streaming plan from the bundle config (or `plan`), noise from `options.seed`.
+    public convenience init(model: ICSA2MModel, style: StylePrompt, options: SessionStageOptions, silenceRow: [Float],
+                            plan: StreamingPlan? = nil) {
+        let c = model.config
+        let sampler = A2MSampler(steps: options.steps ?? c.steps, cfgScale: options.cfgScale ?? c.cfgScale,
+                                 temperature: options.temperature ?? c.temperature)
+        self.init(runner: ICSA2MRunner(model: model), style: style, sampler: sampler,
+                  plan: plan ?? StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext),
+                  seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow)
+    }
+
+    /// `noise` replaces the seeded source (tests replaying a recorded draw).
     public init(runner: ICSA2MRunner, style: StylePrompt, sampler: A2MSampler, plan: StreamingPlan, seed: UInt64,
-                silenceRow: [Float], fullWindow: Bool = false, paddedContext: Bool = true) {
+                silenceRow: [Float], fullWindow: Bool = false, paddedContext: Bool = true, noise: MotionNoise? = nil) {
         self.runner = runner
         self.style = style
         self.sampler = sampler
-        self.plan = plan
+        self.plan = StreamingPlan(hop: max(1, plan.hop), lookahead: max(0, plan.lookahead), leftContext: max(0, plan.leftContext))
         self.fullWindow = fullWindow
         self.paddedContext = paddedContext
         let c = runner.model.config
         self.m = c.motionDim
         self.a = c.audioDim
-        self.noise = MotionNoise(seed: seed, dimension: c.motionDim)
-        self.silenceRow = silenceRow
+        self.noise = noise ?? MotionNoise(seed: seed, dimension: c.motionDim)
+        self.silenceRow = silenceRow.count == c.audioDim ? silenceRow : [Float](repeating: 0, count: c.audioDim)
         resetContext()
     }
 
     public var dimension: Int { m }
 
-    private func resetContext() {
-        contextMotion = []
-        contextRows = []
-        if paddedContext && !fullWindow && plan.leftContext > 0 {
-            contextMotion = [Float](repeating: 0, count: plan.leftContext * m)
-            contextRows = Array([[Float]](repeating: silenceRow, count: 2 * plan.leftContext).joined())
-        }
-    }
-
     public func append(_ features: FeatureRows) throws -> [MotionFrame] {
         guard features.dimension == a else {
             throw MotionModelError("ics_a2m", "feature rows are \(features.dimension) wide, the model expects \(a)")
+        }
+        guard features.values.allSatisfy(\.isFinite) else {
+            throw MotionModelError("ics_a2m", "feature rows contain NaN or Inf")
         }
         pendingRows += features.values
         if fullWindow { return [] }
@@ -86,12 +107,12 @@ public final class A2MMotionStage: MotionStage {
         if fullWindow {
             if frames > 0 { out += try runWindow(frames: frames, emit: frames) }
         } else {
+            let window = plan.hop + plan.lookahead
             while pendingRows.count / (2 * a) > 0 {
                 let available = pendingRows.count / (2 * a)
-                let window = plan.hop + plan.lookahead
                 if paddedContext && available < window {
-                    // Pad with silence to the planned window length, emit only the real frames.
-                    pendingRows += Array([[Float]](repeating: silenceRow, count: 2 * (window - available)).joined())
+                    // Pad with silence to the planned window length (no new plan), emit only the real frames.
+                    pendingRows += repeatedSilence(rows: 2 * (window - available))
                     out += try runWindow(frames: window, emit: available)
                     pendingRows.removeAll()
                 } else {
@@ -106,29 +127,49 @@ public final class A2MMotionStage: MotionStage {
     public func interrupt() {
         pendingRows.removeAll()
         resetContext()
-        if let last = lastEmitted { fadeFrom = last }
-        fadeStep = 0
+        if let last = lastEmitted {
+            fadeFrom = last
+            fadeStep = 0
+        }
     }
 
-    private var lastEmitted: [Float]?
+    // MARK: windows
 
-    /// Samples `frames` target frames from the front of the pending rows, emits the first `emit` of them.
+    private func resetContext() {
+        contextMotion = []
+        contextRows = []
+        if paddedContext && !fullWindow && plan.leftContext > 0 {
+            contextMotion = [Float](repeating: 0, count: plan.leftContext * m)
+            contextRows = repeatedSilence(rows: 2 * plan.leftContext)
+        }
+    }
+
+    private func repeatedSilence(rows: Int) -> [Float] {
+        var out = [Float]()
+        out.reserveCapacity(rows * a)
+        for _ in 0..<rows { out += silenceRow }
+        return out
+    }
+
+    /// Samples `frames` target frames from the front of the pending rows and emits the first `emit`.
     private func runWindow(frames: Int, emit: Int) throws -> [MotionFrame] {
         let rows = Array(pendingRows[0..<(frames * 2 * a)])
         var noiseRows: [Float] = []
         noiseRows.reserveCapacity(frames * m)
         for f in 0..<frames { noiseRows += noise.row(emitted + f) }
-        let y = try sampler.sample(runner: runner, promptMotion: style.motion + contextMotion,
-                                   promptFeatures: style.features + contextRows, features: rows, noise: noiseRows)
+        let y = try sampler.sample(runner: runner, promptMotion: style.motion + (fullWindow ? [] : contextMotion),
+                                   promptFeatures: style.features + (fullWindow ? [] : contextRows),
+                                   features: rows, noise: noiseRows)
         var out: [MotionFrame] = []
+        out.reserveCapacity(emit)
         for f in 0..<emit {
             var coefficients = Array(y[(f * m)..<((f + 1) * m)])
-            contextMotion += coefficients
-            contextRows += rows[(f * 2 * a)..<((f + 1) * 2 * a)]
+            if !fullWindow {
+                contextMotion += coefficients
+                contextRows += rows[(f * 2 * a)..<((f + 1) * 2 * a)]
+            }
             if let from = fadeFrom {
-                // Cross-fade after an interrupt: weight of the model's output rises to 1 over 5 frames.
-                let w = Float(fadeStep + 1) / Float(Self.interruptFadeFrames)
-                coefficients = zip(from, coefficients).map { $0 + ($1 - $0) * w }
+                coefficients = Self.blend(from: from, to: coefficients, step: fadeStep)
                 fadeStep += 1
                 if fadeStep >= Self.interruptFadeFrames { fadeFrom = nil }
             }
@@ -142,7 +183,15 @@ public final class A2MMotionStage: MotionStage {
             contextMotion.removeFirst(contextMotion.count - keep * m)
             contextRows.removeFirst(contextRows.count - keep * 2 * a)
         }
-        if keep == 0 { contextMotion = []; contextRows = [] }
         return out
+    }
+
+    /// Frame `step` (0-based) after an interrupt: from + (to − from)·w, w = ½ − ½·cos(π·(step + 1)/5), which is
+    /// 1 from the 5th frame on (the model's own output).
+    static func blend(from: [Float], to: [Float], step: Int) -> [Float] {
+        let x = Double(min(step + 1, interruptFadeFrames)) / Double(interruptFadeFrames)
+        guard x < 1 else { return to }
+        let w = Float(0.5 - 0.5 * cos(Double.pi * x))
+        return zip(from, to).map { $0 + ($1 - $0) * w }
     }
 }

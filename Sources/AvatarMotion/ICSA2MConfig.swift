@@ -29,52 +29,92 @@ public struct ICSA2MConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// From a manifest's `motion_model.config` (tools/reference/a2m.py `A2MConfig.manifest()`, as written by
+    /// tools/convert.py and tools/demo/train_a2m.py). Sampler defaults are read from the top level
+    /// (`steps`, `cfg_scale`, `temperature`, `stream_hop`, `stream_lookahead`, `stream_left_context`) or from a
+    /// nested `sampler` object (tools/convert.py); top-level keys win. Missing keys keep the defaults above.
+    /// Throws `MotionModelError` for wrong types, out-of-range values, variants this port does not implement,
+    /// and for aux features (pitch/blink/mouth amplitude), which it does not implement.
     public init(manifest config: [String: ManifestValue]?) throws {
         let c = config ?? [:]
-        func int(_ key: String, _ value: Int, min: Int = 1) throws -> Int {
-            guard let v = c[key] else { return value }
-            guard let i = v.int, i >= min else { throw MotionModelError("ics_a2m", "config.\(key) must be an integer ≥ \(min)") }
-            return i
+        var sampler: [String: ManifestValue] = [:]
+        if let nested = c["sampler"] {
+            guard case .object(let o) = nested else { throw MotionModelError("ics_a2m", "config.sampler must be an object") }
+            sampler = o
         }
-        func float(_ key: String, _ value: Float) throws -> Float {
-            guard let v = c[key] else { return value }
-            guard let d = v.double else { throw MotionModelError("ics_a2m", "config.\(key) must be a number") }
+        func value(_ key: String) -> (name: String, value: ManifestValue)? {
+            if let v = c[key] { return ("config.\(key)", v) }
+            if let v = sampler[key] { return ("config.sampler.\(key)", v) }
+            return nil
+        }
+        func int(_ key: String, _ fallback: Int, min: Int = 1, max: Int = 1 << 20) throws -> Int {
+            guard let (name, v) = value(key) else { return fallback }
+            // Range check on the double first: Int(1e300) would trap.
+            guard let d = v.double, d == d.rounded(), d >= Double(min), d <= Double(max) else {
+                throw MotionModelError("ics_a2m", "\(name) must be an integer in \(min)…\(max), found \(Self.render(v))")
+            }
+            return Int(d)
+        }
+        func float(_ key: String, _ fallback: Float, min: Float? = nil) throws -> Float {
+            guard let (name, v) = value(key) else { return fallback }
+            guard let d = v.double, d.isFinite, abs(d) < 1e30, Float(d) >= (min ?? -.infinity) else {
+                let bound = min.map { " ≥ \($0)" } ?? ""
+                throw MotionModelError("ics_a2m", "\(name) must be a finite number\(bound), found \(Self.render(v))")
+            }
             return Float(d)
+        }
+        if let v = c["aux"] {
+            guard let b = v.bool else { throw MotionModelError("ics_a2m", "config.aux must be true or false, found \(Self.render(v))") }
+            aux = b
+        }
+        if aux {
+            throw MotionModelError("ics_a2m", "config.aux is true: aux features (pitch, blink, mouth amplitude) are not implemented by this port; convert the checkpoint without aux features or use a bundle with \"aux\": false")
         }
         motionDim = try int("motion_dim", 64)
         audioDim = try int("audio_dim", 1024)
         audioHidden = try int("audio_hidden", 256)
-        aux = c["aux"]?.bool ?? false
         dim = try int("dim", 256)
-        depth = try int("depth", 16)
-        heads = try int("heads", 8)
-        dimHead = try int("dim_head", 64)
+        depth = try int("depth", 16, max: 1024)
+        heads = try int("heads", 8, max: 1024)
+        dimHead = try int("dim_head", 64, max: 1024)
         ffInner = try int("ff_inner", 682)
-        registers = try int("registers", 16, min: 0)
+        registers = try int("registers", 16, min: 0, max: 4096)
         timeHidden = try int("time_hidden", 1024)
-        convKernel = try int("conv_kernel", 31)
-        registerPosition = c["register_position"]?.int ?? -10000
-        attnScale = try float("attn_scale", 10)
-        normEps = try float("norm_eps", 1e-12)
-        steps = try int("steps", 4, min: 2)
+        convKernel = try int("conv_kernel", 31, max: 1023)
+        registerPosition = try int("register_position", -10000, min: -(1 << 24), max: 1 << 24)
+        attnScale = try float("attn_scale", 10, min: 0)
+        normEps = try float("norm_eps", 1e-12, min: 0)
+        steps = try int("steps", 4, min: 2, max: 1000)
         cfgScale = try float("cfg_scale", 1.5)
-        temperature = try float("temperature", 0.3)
-        streamHop = try int("stream_hop", 4)
-        streamLookahead = try int("stream_lookahead", 2, min: 0)
-        streamLeftContext = try int("stream_left_context", 40, min: 0)
-        if aux {
-            throw MotionModelError("ics_a2m", "aux features (pitch, blink, mouth amplitude) are not implemented by this build; convert without aux or use a bundle whose config has \"aux\": false")
-        }
+        temperature = try float("temperature", 0.3, min: 0)
+        streamHop = try int("stream_hop", 4, max: 10_000)
+        streamLookahead = try int("stream_lookahead", 2, min: 0, max: 10_000)
+        streamLeftContext = try int("stream_left_context", 40, min: 0, max: 10_000)
         for (key, expected) in [("ff_activation", "geglu"), ("time_embedding", "learned_sinusoidal"), ("rotary", "rotate_half_full_head")] {
             if let v = c[key], v.string != expected {
-                throw MotionModelError("ics_a2m", "config.\(key) must be \"\(expected)\" (the only variant implemented)")
+                throw MotionModelError("ics_a2m", "config.\(key) must be \"\(expected)\" (the only variant implemented), found \(Self.render(v))")
             }
         }
-        guard dim % 2 == 0, dimHead % 2 == 0, dimHead % 4 == 0, convKernel % 2 == 1 else {
-            throw MotionModelError("ics_a2m", "config needs even dim, dim_head a multiple of 4 and an odd conv_kernel (got \(dim), \(dimHead), \(convKernel))")
+        if let v = c["feature_rows_per_motion_row"], v.double != 2 {
+            throw MotionModelError("ics_a2m", "config.feature_rows_per_motion_row must be 2 (50 Hz features, 25 Hz motion), found \(Self.render(v))")
         }
-        if let cin = c["cond_in"]?.int, cin != audioHidden {
-            throw MotionModelError("ics_a2m", "config.cond_in \(cin) != audio_hidden \(audioHidden) without aux features")
+        guard dim % 2 == 0, dimHead % 4 == 0, convKernel % 2 == 1 else {
+            throw MotionModelError("ics_a2m", "config needs an even dim, dim_head a multiple of 4 and an odd conv_kernel (found \(dim), \(dimHead), \(convKernel))")
+        }
+        if let v = c["cond_in"], v.double != Double(audioHidden) {
+            throw MotionModelError("ics_a2m", "config.cond_in must equal audio_hidden \(audioHidden) without aux features, found \(Self.render(v))")
+        }
+    }
+
+    /// A manifest value as JSON-like text for error messages.
+    static func render(_ v: ManifestValue) -> String {
+        switch v {
+        case .string(let s): return "\"\(s)\""
+        case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .bool(let b): return String(b)
+        case .array(let a): return "[" + a.map(render).joined(separator: ", ") + "]"
+        case .object: return "{…}"
+        case .null: return "null"
         }
     }
 

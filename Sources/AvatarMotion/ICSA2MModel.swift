@@ -1,3 +1,4 @@
+public import AvatarBundle
 public import AvatarFormats
 public import AvatarOperators
 public import AvatarVulkan
@@ -11,8 +12,10 @@ import Synchronization
 /// adaptive norms' γ(t), β(t) depend only on the ODE time, so they are computed once per grid time in float64
 /// and cached. Networks (planned once per sequence length) belong to the caller: see `ICSA2MRunner`.
 ///
-/// Usage: `let model = try ICSA2MModel(file:config:context:)`; per session `ICSA2MRunner(model:)`, then
-/// `A2MSampler` / `A2MMotionStage` on top.
+/// Usage: `let model = try ICSA2MModel(bundle:device:ops:)` once per avatar; per session
+/// `A2MMotionStage(model:style:options:silenceRow:)` (which owns an `ICSA2MRunner`, the planned networks).
+/// Every tensor of docs/motion.md §4.3 is checked by name and shape at load (`MotionModelError` names the
+/// tensor, the expected and the found shape); bundles with aux features are refused by `ICSA2MConfig`.
 public final class ICSA2MModel: @unchecked Sendable {
     // @unchecked: immutable after init except `adaCache`, which a Mutex guards.
     public let config: ICSA2MConfig
@@ -75,6 +78,21 @@ public final class ICSA2MModel: @unchecked Sendable {
             conv[s] = (try Tensor(shape: [s * d, 1, k], storage: w), try Tensor(shape: [s * d], storage: b))
         }
         convEmbed = conv
+    }
+
+    /// Loads the bundle's `motion_model` (kind `ics_a2m`): config from the manifest, weights from its first
+    /// weight file.
+    public convenience init(bundle: AvatarBundle, device: VulkanDevice, ops: Operators) throws {
+        guard let component = bundle.manifest.motionModel else {
+            throw MotionModelError("ics_a2m", "bundle '\(bundle.name)' has no motion_model")
+        }
+        guard component.kind == "ics_a2m" else {
+            throw MotionModelError("ics_a2m", "bundle '\(bundle.name)': motion_model.kind is '\(component.kind)', expected 'ics_a2m'")
+        }
+        guard let name = component.weights.first, let file = bundle.file(name) else {
+            throw MotionModelError("ics_a2m", "bundle '\(bundle.name)': motion_model lists no open weight file (weights: \(component.weights))")
+        }
+        try self.init(file: file, config: try ICSA2MConfig(manifest: component.config), device: device, ops: ops)
     }
 
     /// Loads `url` (memory-mapped safetensors).

@@ -1,13 +1,19 @@
-public import AvatarOperators
+import AvatarOperators
 import AvatarVulkan
 
 /// One caller's networks over an `ICSA2MModel` (a session's, or a test's): the audio-condition network and the
 /// velocity network, each planned once per sequence length and replayed. Run it from one thread at a time
 /// (the session's render thread); the GPU work is synchronous.
+///
+/// A streaming session uses one length; full-window sessions and the reference's growing windows use many, so
+/// only the `maxPlans` most recently used networks of each kind are kept (each holds device memory).
 public final class ICSA2MRunner {
     public let model: ICSA2MModel
+    public static let maxPlans = 6
     private var conditionNets: [Int: Network] = [:]
     private var velocityNets: [Int: Network] = [:]
+    private var conditionOrder: [Int] = []
+    private var velocityOrder: [Int] = []
 
     public init(model: ICSA2MModel) {
         self.model = model
@@ -22,7 +28,7 @@ public final class ICSA2MRunner {
             throw MotionModelError("ics_a2m", "condition needs an even number of \(c.audioDim)-wide feature rows, got \(features.count) values")
         }
         let net = try conditionNets[rows] ?? planCondition(rows: rows)
-        conditionNets[rows] = net
+        Self.remember(net, key: rows, in: &conditionNets, order: &conditionOrder)
         try net.tensor(named: "features").write(features)
         try net.run()
         let audio = try net.tensor(named: "audio").read()
@@ -38,13 +44,27 @@ public final class ICSA2MRunner {
     /// One evaluation of the transformer for `sequences` (1, or 2 for the CFG pair) stacked inputs
     /// [sequences·N, 3·motion_dim] = [x·mask ‖ cond_emb ‖ prompt] at time t → velocities [sequences·N, motion_dim].
     public func velocity(inputs: [Float], sequences: Int, rows n: Int, t: Float) throws -> [Float] {
+        let m = model.config.motionDim
+        guard sequences == 1 || sequences == 2, n > 0, inputs.count == sequences * n * 3 * m else {
+            throw MotionModelError("ics_a2m", "velocity needs 1 or 2 sequences of \(n) rows × \(3 * m) inputs, got \(inputs.count) values for \(sequences)")
+        }
         let key = sequences * 1_000_000 + n
         let net = try velocityNets[key] ?? planVelocity(sequences: sequences, rows: n)
-        velocityNets[key] = net
+        Self.remember(net, key: key, in: &velocityNets, order: &velocityOrder)
         try net.tensor(named: "x").write(inputs)
         try net.tensor(named: "ada").write(model.adaptiveNorms(t))
         try net.run()
         return try net.tensor(named: "v").read()
+    }
+
+    /// Networks planned so far that are still kept (both kinds).
+    public var plannedNetworks: Int { conditionNets.count + velocityNets.count }
+
+    private static func remember(_ net: Network, key: Int, in nets: inout [Int: Network], order: inout [Int]) {
+        nets[key] = net
+        order.removeAll { $0 == key }
+        order.append(key)
+        while order.count > maxPlans { nets[order.removeFirst()] = nil }
     }
 
     // MARK: planning
@@ -103,7 +123,7 @@ public final class ICSA2MRunner {
         let h1 = b.temporary(shape: [s * n, d])
         let h = b.temporary(shape: [s * l, d])
         let wi = b.constant(try model.weight("input_proj.weight")), bi = b.constant(try model.weight("input_proj.bias"))
-        let conv = model.convEmbed[s]!
+        guard let conv = model.convEmbed[s] else { throw MotionModelError("ics_a2m", "no depthwise conv weights for \(s) sequences") }
         let wc = b.constant(conv.weight), bc = b.constant(conv.bias)
         b.step("input_proj", reads: [x, wi, bi], writes: [h0]) { seq, t in
             try ops.linear(seq, x: t[x].storage, weight: t[wi], bias: t[bi].storage, y: t[h0].storage, rows: s * n)

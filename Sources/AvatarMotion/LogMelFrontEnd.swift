@@ -12,6 +12,8 @@ public final class LogMelFrontEnd: Sendable {
     private let bands: [(start: Int, weights: [Double])]
     private let twiddles: [(cos: Double, sin: Double)]
     private let bitReverse: [Int]
+    /// The row of digital silence (every band at ln(log_floor)): the motion stage's idle and padding input.
+    public let silenceRow: [Float]
 
     public init(config: LogMelConfig) {
         self.config = config
@@ -38,6 +40,7 @@ public final class LogMelFrontEnd: Sendable {
             bands.append((first, Array(weights[first...max(first, last)])))
         }
         self.bands = bands
+        silenceRow = [Float](repeating: Float(Foundation.log(config.logFloor)), count: config.melBands)
         let size = config.nFFT
         twiddles = (0..<(size / 2)).map { (cos(-2 * Double.pi * Double($0) / Double(size)), sin(-2 * Double.pi * Double($0) / Double(size))) }
         let bitsCount = size.trailingZeroBitCount

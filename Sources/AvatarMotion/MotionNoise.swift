@@ -1,16 +1,31 @@
 import Foundation
 
-/// The seedable N(0, 1) source of the motion sampler. Counter-based: the value for (frame, dimension) depends
-/// only on the seed and those indices, so a frame gets the same noise in every sliding window that contains
-/// it (docs/motion.md §2.2) and a session is reproducible from its seed. Two SplitMix64 outputs of the counter
-/// give the uniforms of a Box–Muller transform (the cosine branch).
+/// The N(0, 1) source of the motion sampler, one row per motion frame.
+///
+/// Seeded (sessions): counter-based, so the row of frame f depends only on the seed and f; a frame gets the
+/// same noise in every sliding window that contains it (docs/motion.md §2.2) and a session is reproducible
+/// from its seed. Value (f, j): counter c = f·dimension + j; two SplitMix64 finalizer outputs
+/// a = mix(seed ⊕ mix(2c)), b = mix(seed ⊕ mix(2c + 1)) give u₁ = (a >> 11 + ½)/2⁵³ ∈ (0, 1) and
+/// u₂ = (b >> 11)/2⁵³ ∈ [0, 1); the value is the cosine branch of Box–Muller, √(−2 ln u₁)·cos(2π u₂),
+/// evaluated in double and rounded to float32.
+///
+/// Recorded (tests, replaying the reference's injected draw): row f is row f of a fixed table.
 public struct MotionNoise: Sendable {
     public let seed: UInt64
     public let dimension: Int
+    private let table: [Float]?
 
     public init(seed: UInt64, dimension: Int) {
         self.seed = seed
         self.dimension = dimension
+        self.table = nil
+    }
+
+    /// Fixed rows [frames, dimension]; frames past the table get zeros.
+    public init(recorded rows: [Float], dimension: Int) {
+        self.seed = 0
+        self.dimension = dimension
+        self.table = rows
     }
 
     static func mix(_ x: UInt64) -> UInt64 {
@@ -22,8 +37,13 @@ public struct MotionNoise: Sendable {
 
     /// The noise row of motion frame `frame` ([dimension] standard normal values).
     public func row(_ frame: Int) -> [Float] {
-        (0..<dimension).map { j in
-            let counter = UInt64(frame) &* UInt64(dimension) &+ UInt64(j)
+        if let table {
+            let start = frame * dimension
+            guard frame >= 0, start + dimension <= table.count else { return [Float](repeating: 0, count: dimension) }
+            return Array(table[start..<(start + dimension)])
+        }
+        return (0..<dimension).map { j in
+            let counter = UInt64(truncatingIfNeeded: frame) &* UInt64(dimension) &+ UInt64(j)
             let a = Self.mix(seed ^ Self.mix(counter &* 2)), b = Self.mix(seed ^ Self.mix(counter &* 2 &+ 1))
             let u1 = (Double(a >> 11) + 0.5) / 9_007_199_254_740_992
             let u2 = Double(b >> 11) / 9_007_199_254_740_992
