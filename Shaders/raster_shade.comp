@@ -1,0 +1,89 @@
+#version 450
+// Shaded preview (tools/demo/raster_ref.py `shade`): per output pixel, SS×SS samples of the supersampled face
+// buffer, each lit with wrapped Lambert + Blinn-Phong from three lights on per-vertex linear albedo, the mouth
+// interior darkened with depth behind the lips, a vertical background gradient; linear → sRGB per sample, then
+// the mean. Output: sRGB in [0, 1], [H, W, 3].
+#include "include/common.glsl"
+#include "include/raster.glsl"
+layout(local_size_x = 64) in;
+layout(std430, binding = 0) readonly buffer Vertices { float vtx[]; };
+layout(std430, binding = 1) readonly buffer Triangles { uint tri[]; };
+layout(std430, binding = 2) readonly buffer Face { uint face[]; };
+layout(std430, binding = 3) readonly buffer Normals { float nrm[]; };
+layout(std430, binding = 4) readonly buffer Albedo { float albedo[]; };
+layout(std430, binding = 5) readonly buffer Material { float material[]; };  // per vertex: specular, region id
+layout(std430, binding = 6) writeonly buffer Out { float rgb[]; };
+layout(push_constant) uniform Params {
+    uint width; uint height; uint ss; float f; float cx; float cy; float distance; float zLip;
+    float bgR; float bgG; float bgB;
+} p;
+
+vec3 at(uint i) { return vec3(vtx[3 * i], vtx[3 * i + 1], vtx[3 * i + 2]); }
+vec3 nat(uint i) { return vec3(nrm[3 * i], nrm[3 * i + 1], nrm[3 * i + 2]); }
+vec3 aat(uint i) { return vec3(albedo[3 * i], albedo[3 * i + 1], albedo[3 * i + 2]); }
+
+vec3 srgb_to_linear(vec3 c) { return mix(pow((c + 0.055) / 1.055, vec3(2.4)), c / 12.92, lessThanEqual(c, vec3(0.04045))); }
+vec3 linear_to_srgb(vec3 c) {
+    c = clamp(c, 0.0, 1.0);
+    return mix(1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, c * 12.92, lessThanEqual(c, vec3(0.0031308)));
+}
+
+vec3 shade_sample(uint sx, uint sy) {
+    uint ws = p.width * p.ss, hs = p.height * p.ss;
+    uint t = face[sy * ws + sx];
+    if (t == 0xFFFFFFFFu) {
+        float yy = hs > 1u ? float(sy) / float(hs - 1u) : 0.0;
+        return linear_to_srgb(srgb_to_linear(vec3(p.bgR, p.bgG, p.bgB)) * (1.05 - 0.25 * yy));
+    }
+    uint i0 = tri[3 * t], i1 = tri[3 * t + 1], i2 = tri[3 * t + 2];
+    vec3 a = at(i0), b = at(i1), c = at(i2);
+    Projected pr = project_triangle(a, b, c, p.f, p.cx, p.cy, p.distance);
+    vec3 l = screen_barycentrics(pr, vec2(float(sx) + 0.5, float(sy) + 0.5));
+    vec3 w = l / pr.z;
+    w /= (w.x + w.y + w.z);
+    vec3 P = w.x * a + w.y * b + w.z * c;
+    vec3 N = w.x * nat(i0) + w.y * nat(i1) + w.z * nat(i2);
+    N /= max(length(N), 1e-12);
+    vec3 A = w.x * aat(i0) + w.y * aat(i1) + w.z * aat(i2);
+    float S = w.x * material[2 * i0] + w.y * material[2 * i1] + w.z * material[2 * i2];
+    vec3 view = vec3(0.0, 0.0, p.distance) - P;
+    view /= max(length(view), 1e-12);
+    if (dot(N, view) < 0.0) N = -N;
+    vec3 col = A * (0.20 + 0.08 * N.y);
+    const vec3 dirs[3] = vec3[3](vec3(-0.5, 0.55, 0.75), vec3(0.7, 0.1, 0.6), vec3(0.1, 0.5, -0.9));
+    const float intensity[3] = float[3](0.95, 0.35, 0.35);
+    const vec3 colours[3] = vec3[3](vec3(1.0, 0.97, 0.92), vec3(0.85, 0.9, 1.0), vec3(1.0));
+    [[unroll]] for (int k = 0; k < 3; ++k) {
+        vec3 L = normalize(dirs[k]);
+        float ndl = dot(N, L);
+        float diff = max((ndl + 0.25) / 1.25, 0.0);
+        vec3 H = normalize(L + view);
+        float sp = ndl > 0.0 ? pow(max(dot(N, H), 0.0), 40.0) * S : 0.0;
+        col += intensity[k] * colours[k] * (A * diff + sp);
+    }
+    // Region with the largest interpolated weight: inner mouth (2), teeth (3), tongue (4) get occlusion.
+    float r0 = material[2 * i0 + 1], r1 = material[2 * i1 + 1], r2 = material[2 * i2 + 1];
+    float s0 = w.x + (r1 == r0 ? w.y : 0.0) + (r2 == r0 ? w.z : 0.0);
+    float s1 = w.y + (r0 == r1 ? w.x : 0.0) + (r2 == r1 ? w.z : 0.0);
+    float s2 = w.z + (r0 == r2 ? w.x : 0.0) + (r1 == r2 ? w.y : 0.0);
+    float region = s0 >= s1 && s0 >= s2 ? r0 : (s1 >= s2 ? r1 : r2);
+    if (region >= 1.5 && region <= 4.5) {
+        float occ = pow(clamp(1.0 - (p.zLip - P.z) / 0.7, 0.3, 1.0), 1.3);
+        col *= occ;
+    }
+    return linear_to_srgb(col);
+}
+
+void main() {
+    uint pix = LINEAR_ID(64);
+    if (pix >= p.width * p.height) return;
+    uint x = pix % p.width, y = pix / p.width;
+    vec3 sum = vec3(0.0);
+    for (uint j = 0u; j < p.ss; ++j)
+        for (uint i = 0u; i < p.ss; ++i)
+            sum += shade_sample(x * p.ss + i, y * p.ss + j);
+    sum /= float(p.ss * p.ss);
+    rgb[3 * pix] = sum.x;
+    rgb[3 * pix + 1] = sum.y;
+    rgb[3 * pix + 2] = sum.z;
+}

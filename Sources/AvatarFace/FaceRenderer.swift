@@ -1,0 +1,107 @@
+public import AvatarOperators
+public import AvatarVulkan
+import Foundation
+
+/// The read-only, per-avatar half of the rasterizer: a face model's static data on the device (expression
+/// basis, identity-applied mean shape, triangles, NCC, excluded faces, linear albedo, specular and region per
+/// vertex, vertex → faces adjacency). Sessions render through their own `FaceRenderPass`.
+public final class FaceRenderer: @unchecked Sendable {
+    // @unchecked: immutable after init; the device buffers are only read by the passes.
+    public let face: FaceModel
+    public let device: VulkanDevice
+    public let ops: Operators
+    let buffer: DeviceBuffer
+    let expBasis: BufferSlice
+    let base: BufferSlice
+    let triangles: BufferSlice
+    let excluded: BufferSlice
+    let ncc: BufferSlice
+    let albedo: BufferSlice
+    let material: BufferSlice
+    let adjacencyOffsets: BufferSlice
+    let adjacency: BufferSlice
+    /// Front-most z of the lips at neutral (the preview's mouth-interior occlusion reference).
+    let zLip: Float
+
+    public init(face: FaceModel, identity: [Float] = [], device: VulkanDevice, ops: Operators) throws {
+        self.face = face
+        self.device = device
+        self.ops = ops
+        let n = face.vertexCount, f = face.triangleCount
+        var offsets = [UInt32](repeating: 0, count: n + 1)
+        for v in face.triangles { offsets[Int(v) + 1] += 1 }
+        for i in 0..<n { offsets[i + 1] += offsets[i] }
+        var fill = offsets
+        var adjacent = [UInt32](repeating: 0, count: face.triangles.count)
+        for t in 0..<f {
+            for k in 0..<3 {
+                let v = Int(face.triangles[3 * t + k])
+                adjacent[Int(fill[v])] = UInt32(t)
+                fill[v] += 1
+            }
+        }
+        var excludedFlags = [UInt32](repeating: 0, count: f)
+        for t in face.eyeFaces { excludedFlags[t] = 1 }
+        func toLinear(_ c: Float) -> Float { c <= 0.04045 ? c / 12.92 : Float(Foundation.pow((Double(c) + 0.055) / 1.055, 2.4)) }
+        let linearAlbedo = face.vertexColor.map(toLinear)
+        var materials = [Float](repeating: 0, count: 2 * n)
+        for v in 0..<n {
+            materials[2 * v] = face.regionSpecular[face.vertexRegion[v]]
+            materials[2 * v + 1] = Float(face.vertexRegion[v])
+        }
+        let neutral = face.vertices(id: identity)
+        let lipZ = (0..<n).filter { face.vertexRegion[$0] == 1 }.map { neutral[3 * $0 + 2] }
+        zLip = lipZ.max() ?? (0..<n).map { neutral[3 * $0 + 2] }.max() ?? 0
+
+        let alignment = device.bufferAlignment
+        func bytes(_ count: Int) -> Int { (max(count, 1) * 4 + alignment - 1) / alignment * alignment }
+        let sizes = [face.expBasis.count, 3 * n, 3 * f, f, 3 * n, 3 * n, 2 * n, n + 1, adjacent.count]
+        let storage = try DeviceBuffer(device: device, byteCount: sizes.map(bytes).reduce(0, +), placement: .hostMapped)
+        var slices: [BufferSlice] = []
+        var offset = 0
+        for count in sizes {
+            slices.append(BufferSlice(buffer: storage, offset: offset, byteCount: count * 4))
+            offset += bytes(count)
+        }
+        buffer = storage
+        expBasis = slices[0]; base = slices[1]; triangles = slices[2]; excluded = slices[3]
+        ncc = slices[4]; albedo = slices[5]; material = slices[6]
+        adjacencyOffsets = slices[7]; adjacency = slices[8]
+        try expBasis.write(face.expBasis)
+        try base.write(neutral)
+        try Self.write(face.triangles, to: triangles)
+        try Self.write(excludedFlags, to: excluded)
+        try ncc.write(face.ncc)
+        try albedo.write(linearAlbedo)
+        try material.write(materials)
+        try Self.write(offsets, to: adjacencyOffsets)
+        try Self.write(adjacent, to: adjacency)
+    }
+
+    static func write(_ values: [UInt32], to slice: BufferSlice) throws {
+        try values.withUnsafeBytes { try slice.write(bytes: $0) }
+    }
+}
+
+extension FaceRenderer {
+    /// SECC map [3, H, W] (spec §4.2) of the given vertices [N, 3] with the SECC camera.
+    public func seccMap(vertices: [Float], width: Int, height: Int) throws -> [Float] {
+        guard vertices.count == 3 * face.vertexCount else {
+            throw FaceModelError("secc needs \(3 * face.vertexCount) vertex values, got \(vertices.count)")
+        }
+        let a = device.bufferAlignment
+        let arena = try BufferArena(device: device, byteCount: (3 * face.vertexCount + 5 * width * height) * 4 + 8 * a)
+        let v = try arena.allocate(floats: vertices.count)
+        let depth = try arena.allocate(floats: width * height), faces = try arena.allocate(floats: width * height)
+        let out = try arena.allocate(floats: 3 * width * height)
+        try v.write(vertices)
+        let camera = PreviewCamera.secc(width: width, height: height)
+        let seq = try CommandSequence(device: device, maxDispatches: 8)
+        try ops.rasterize(seq, vertices: v, triangles: triangles, triangleCount: face.triangleCount, depth: depth, face: faces,
+                          width: width, height: height, camera: camera)
+        try ops.seccMap(seq, vertices: v, triangles: triangles, face: faces, excluded: excluded, ncc: ncc, y: out,
+                        width: width, height: height, camera: camera)
+        try seq.run()
+        return try out.read(count: 3 * width * height)
+    }
+}

@@ -1,0 +1,83 @@
+public import AvatarVulkan
+
+/// A pinhole camera in pixels: u = cx + f·x/(distance − z), v = cy − f·y/(distance − z).
+public struct RasterCamera: Sendable, Equatable {
+    public var focal: Float
+    public var cx: Float
+    public var cy: Float
+    public var distance: Float
+
+    public init(focal: Float, cx: Float, cy: Float, distance: Float) {
+        self.focal = focal
+        self.cx = cx
+        self.cy = cy
+        self.distance = distance
+    }
+}
+
+extension Operators {
+    /// Triangle rasterization into a face-index buffer (uint per pixel, 0xFFFFFFFF = none): clear, nearest
+    /// depth per pixel, then the lowest triangle index at exactly that depth (tools/demo/raster_ref.py rules).
+    /// `vertices` [N, 3] floats, `triangles` [F, 3] uint32, `depth`/`face` scratch of width·height words.
+    public func rasterize(_ seq: CommandSequence, vertices: BufferSlice, triangles: BufferSlice, triangleCount: Int,
+                          depth: BufferSlice, face: BufferSlice, width: Int, height: Int, camera: RasterCamera) throws {
+        try check(width > 0 && height > 0 && triangleCount > 0, "rasterize \(triangleCount) triangles at \(width)×\(height)")
+        try check(depth.count >= width * height && face.count >= width * height, "rasterize buffers hold fewer than \(width)×\(height)")
+        try check(triangles.count >= 3 * triangleCount, "rasterize triangle buffer too small")
+        let clear = try library.pipeline("raster_clear", bindings: 2, pushConstantSize: RasterCountPush.shaderSize)
+        try seq.dispatch(clear, buffers: [depth, face], push: RasterCountPush(n: Self.u(width * height)),
+                         groups: Self.groups(width * height, local: 256))
+        let push = RasterTrianglesPush(triangles: Self.u(triangleCount), width: Self.u(width), height: Self.u(height),
+                                       f: camera.focal, cx: camera.cx, cy: camera.cy, distance: camera.distance)
+        for pass in ["raster_depth", "raster_face"] {
+            let pipeline = try library.pipeline(pass, bindings: 4, pushConstantSize: RasterTrianglesPush.shaderSize)
+            try seq.dispatch(pipeline, buffers: [vertices, triangles, depth, face], push: push, groups: Self.groups(triangleCount, local: 64))
+        }
+    }
+
+    /// SECC map [3, H, W] from a face buffer (background and `excluded` faces → −1).
+    public func seccMap(_ seq: CommandSequence, vertices: BufferSlice, triangles: BufferSlice, face: BufferSlice,
+                        excluded: BufferSlice, ncc: BufferSlice, y: BufferSlice, width: Int, height: Int, camera: RasterCamera) throws {
+        try check(y.count >= 3 * width * height, "secc output holds fewer than 3×\(width)×\(height)")
+        let pipeline = try library.pipeline("raster_secc", bindings: 6, pushConstantSize: RasterSECCPush.shaderSize)
+        let push = RasterSECCPush(width: Self.u(width), height: Self.u(height), f: camera.focal, cx: camera.cx, cy: camera.cy,
+                                  distance: camera.distance)
+        try seq.dispatch(pipeline, buffers: [vertices, triangles, face, excluded, ncc, y], push: push,
+                         groups: Self.groups(width * height, local: 64))
+    }
+
+    /// Area-weighted vertex normals over a vertex → faces adjacency (CSR `offsets` [N+1], `adjacent`).
+    public func vertexNormals(_ seq: CommandSequence, vertices: BufferSlice, triangles: BufferSlice, offsets: BufferSlice,
+                              adjacent: BufferSlice, normals: BufferSlice, vertexCount: Int) throws {
+        try check(normals.count >= 3 * vertexCount && offsets.count >= vertexCount + 1, "vertex normals sizes")
+        let pipeline = try library.pipeline("raster_normals", bindings: 5, pushConstantSize: RasterCountPush.shaderSize)
+        try seq.dispatch(pipeline, buffers: [vertices, triangles, offsets, adjacent, normals], push: RasterCountPush(n: Self.u(vertexCount)),
+                         groups: Self.groups(vertexCount, local: 64))
+    }
+
+    /// The shaded preview at width×height from a face buffer rasterized at (width·ss)×(height·ss) with the
+    /// same camera scaled by ss; output sRGB [H, W, 3] in [0, 1].
+    public func shadePreview(_ seq: CommandSequence, vertices: BufferSlice, triangles: BufferSlice, face: BufferSlice,
+                             normals: BufferSlice, albedo: BufferSlice, material: BufferSlice, rgb: BufferSlice,
+                             width: Int, height: Int, supersampling ss: Int, camera: RasterCamera, zLip: Float,
+                             background: (Float, Float, Float)) throws {
+        try check(ss >= 1 && ss <= 4, "supersampling \(ss) must be 1…4")
+        try check(rgb.count >= 3 * width * height && face.count >= width * height * ss * ss, "shade sizes")
+        let pipeline = try library.pipeline("raster_shade", bindings: 7, pushConstantSize: RasterShadePush.shaderSize)
+        let push = RasterShadePush(width: Self.u(width), height: Self.u(height), ss: Self.u(ss), f: camera.focal, cx: camera.cx,
+                                   cy: camera.cy, distance: camera.distance, zLip: zLip,
+                                   bgR: background.0, bgG: background.1, bgB: background.2)
+        try seq.dispatch(pipeline, buffers: [vertices, triangles, face, normals, albedo, material, rgb], push: push,
+                         groups: Self.groups(width * height, local: 64))
+    }
+
+    /// sRGB [H, W, 3] → I420 bytes (BT.601 limited range) packed 4 per word; W must be a multiple of 8.
+    public func rgbToI420(_ seq: CommandSequence, rgb: BufferSlice, i420: BufferSlice, width: Int, height: Int) throws {
+        try check(width % 8 == 0 && height % 2 == 0, "I420 conversion needs a width multiple of 8 and an even height, got \(width)×\(height)")
+        let words = width * height * 3 / 2 / 4
+        try check(i420.count >= words && rgb.count >= 3 * width * height, "I420 conversion sizes")
+        let pipeline = try library.pipeline("rgb_to_i420", bindings: 2, pushConstantSize: RasterSizePush.shaderSize)
+        try seq.dispatch(pipeline, buffers: [rgb, i420], push: RasterSizePush(width: Self.u(width), height: Self.u(height)),
+                         groups: Self.groups(words, local: 64))
+    }
+}
