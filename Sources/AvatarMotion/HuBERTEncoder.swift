@@ -176,7 +176,7 @@ public final class HuBERTEncoder: @unchecked Sendable {
                 let channelMajor = b.temporary(shape: [cout, out])
                 let normed = b.temporary(shape: [cout, out])
                 let eps = c.convNormEps
-                b.step("conv0.groupnorm", reads: [y, ones, gv, bv], writes: [channelMajor, normed]) { seq, t in
+                b.step("conv0.groupnorm", reads: [y, ones, gv, bv], writes: [channelMajor, normed, activated]) { seq, t in
                     try ops.permute(seq, x: t[y].storage, y: t[channelMajor].storage, shape: [out, cout], order: [1, 0])
                     try ops.layerNorm(seq, x: t[channelMajor].storage, gamma: t[ones].storage, beta: nil, y: t[normed].storage,
                                       rows: cout, d: out, eps: eps)

@@ -1,3 +1,4 @@
+public import AvatarBundle
 public import AvatarFormats
 public import AvatarOperators
 public import AvatarVulkan
@@ -20,6 +21,18 @@ public final class HuBERTWeights: Sendable {
         for (name, shape) in config.tensorShapes { tensors[name] = try store.tensor(name, shape: shape) }
         self.config = config
         self.tensors = tensors
+    }
+
+    /// The bundle's `audio_frontend` component of kind "hubert": its config and its one weight file.
+    public convenience init(bundle: AvatarBundle, component: BundleManifest.Component, device: VulkanDevice) throws {
+        guard component.kind == "hubert" else {
+            throw MotionModelError("hubert", "audio_frontend.kind is '\(component.kind)', expected 'hubert'")
+        }
+        let config = try HuBERTConfig(manifest: component.config)
+        guard component.weights.count == 1, let file = bundle.file(component.weights[0]) else {
+            throw MotionModelError("hubert", "audio_frontend.weights must name one safetensors file of the bundle, found \(component.weights)")
+        }
+        try self.init(file: file, config: config, device: device)
     }
 
     /// Generates every tensor from the recipe (`HuBERTConfig.recipe`) straight into one device buffer.

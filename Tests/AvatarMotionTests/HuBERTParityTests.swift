@@ -24,6 +24,7 @@ import Testing
     static func check(_ got: [Float], _ model: String, _ output: String, _ io: SafeTensorsFile) throws {
         let want = try io.tensor(output).floats()
         let err = maxAbsDiff(got, want), limit = tolerance(model, output)
+        print("\(model) \(output): max |Δ| \(err), limit \(limit), f32_error \(MotionFixtures.floor(model, output))")
         #expect(err <= limit, "\(model) \(output): max |Δ| \(err) > \(limit)")
     }
 
@@ -38,7 +39,10 @@ import Testing
             #expect(ours.count == recipe.count, "\(name): \(ours.count) tensors vs \(recipe.count)")
             for (a, b) in zip(ours, recipe) {
                 #expect(a.name == b["name"] as! String && a.shape == b["shape"] as! [Int], "\(name): \(a.name)")
-                #expect(a.scale == b["scale"] as! Double && a.offset == b["offset"] as! Double, "\(name): \(a.name) scale/offset")
+                // Within JSON parsing (Foundation's reader is not always correctly rounded); the large model's
+                // parity below checks the generated values themselves.
+                let scale = b["scale"] as! Double, offset = b["offset"] as! Double
+                #expect(abs(a.scale - scale) <= 1e-15 * scale && a.offset == offset, "\(name): \(a.name) scale \(a.scale) vs \(scale)")
             }
         }
         #expect(HuBERTConfig().receptiveField == 400)

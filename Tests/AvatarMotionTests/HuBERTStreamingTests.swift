@@ -16,13 +16,18 @@ import Testing
     static func speech(_ n: Int) -> [Float] {
         let noise = RecipeWeights.generate(name: "test.hubert.stream", count: n, scale: 1)
         var phase = 0.0
-        return (0..<n).map { i in
+        var out: [Float] = []
+        for i in 0..<n {
             let t = Double(i) / 16000
-            phase += 2 * Double.pi * (140 + 40 * sin(2 * Double.pi * 1.5 * t)) / 16000
-            let envelope = (t > 2.0 && t < 2.5) ? 0.0 : 0.5 + 0.5 * pow(sin(2 * Double.pi * 4 * t), 2)
-            let tone = (1...5).map { sin(Double($0) * phase) / Double($0) }.reduce(0, +)
-            return Float(0.25 * envelope * tone + 0.02 * noise[i])
+            let f0: Double = 140 + 40 * sin(2 * Double.pi * 1.5 * t)
+            phase += 2 * Double.pi * f0 / 16000
+            let s = sin(2 * Double.pi * 4 * t)
+            let envelope: Double = (t > 2.0 && t < 2.5) ? 0 : 0.5 + 0.5 * s * s
+            var tone = 0.0
+            for k in 1...5 { tone += sin(Double(k) * phase) / Double(k) }
+            out.append(Float(0.25 * envelope * tone + 0.02 * Double(noise[i])))
         }
+        return out
     }
 
     func feed(_ stage: HuBERTFeatureStage, _ wave: [Float], packet: Int) throws -> FeatureRows {
