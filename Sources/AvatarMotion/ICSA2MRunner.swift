@@ -149,7 +149,6 @@ public final class ICSA2MRunner {
         // Transformer layers.
         let a = b.temporary(shape: [s * l, d])
         let qkv = b.temporary(shape: [s * l, 3 * hd])
-        let qkvP = b.temporary(shape: [3, s * heads * l * dh])
         let qn = b.temporary(shape: [s * heads * l, dh]), kn = b.temporary(shape: [s * heads * l, dh])
         let qr = b.temporary(shape: [s * heads * l, dh]), kr = b.temporary(shape: [s * heads * l, dh])
         let vv = b.temporary(shape: [s * heads * l, dh])
@@ -165,20 +164,21 @@ public final class ICSA2MRunner {
             let wf2 = b.constant(try model.weight(p + "ff.out.weight")), bf2 = b.constant(try model.weight(p + "ff.out.bias"))
             let (qg, kg) = gains[i]
             let base = i * 4 * d * 4
-            b.step("l\(i).attn", reads: [h, ada, wqkv, wo, qg, kg, cosT, sinT, ones], writes: [a, qkv, qkvP, qn, kn, qr, kr, vv, att, attP, o, h]) { seq, t in
+            // Steps hold at most 8 dispatches each (NetworkBuilder sizes the command sequence by steps).
+            b.step("l\(i).qkv", reads: [h, ada, wqkv], writes: [a, qkv, qr, kr, vv]) { seq, t in
                 let adaS = t[ada].storage
                 let gamma = try adaS.subslice(byteOffset: base, byteCount: d * 4)
                 let beta = try adaS.subslice(byteOffset: base + d * 4, byteCount: d * 4)
                 try ops.l2Norm(seq, x: t[h].storage, gamma: gamma, beta: beta, y: t[a].storage, rows: rows, d: d, scale: rootD, eps: c.normEps)
                 try ops.linear(seq, x: t[a].storage, weight: t[wqkv], y: t[qkv].storage, rows: rows)
-                try ops.permute(seq, x: t[qkv].storage, y: t[qkvP].storage, shape: [s * l, 3, heads, dh], order: [1, 0, 2, 3])
-                // [3, s·l, heads, dh] → q, k, v as [s, heads, l, dh]: one more permute per part.
-                let part = s * heads * l * dh
-                let all = t[qkvP].storage
+                // Rows are [q ‖ k ‖ v], each (head, dh): gather each part as [s, heads, l, dh].
                 for (j, dst) in [(0, qr), (1, kr), (2, vv)] {
-                    let src = try all.subslice(byteOffset: j * part * 4, byteCount: part * 4)
-                    try ops.permute(seq, x: src, y: t[dst].storage, shape: [s, l, heads, dh], order: [0, 2, 1, 3])
+                    try ops.copy(seq, x: t[qkv].storage, y: t[dst].storage, shape: [s, heads, l, dh],
+                                 srcStrides: [l * 3 * hd, dh, 3 * hd, 1], dstStrides: [heads * l * dh, l * dh, dh, 1], srcOffset: j * hd)
                 }
+            }
+            b.step("l\(i).qk_norm_rotary", reads: [qr, kr, qg, kg, cosT, sinT, ones], writes: [qn, kn, qr, kr]) { seq, t in
+                let part = s * heads * l * dh
                 for (src, dst, gain) in [(qr, qn, qg), (kr, kn, kg)] {
                     try ops.l2Norm(seq, x: t[src].storage, gamma: t[ones].storage, y: t[dst].storage, rows: s * heads * l, d: dh,
                                    scale: rootDh, eps: c.normEps)
@@ -186,6 +186,8 @@ public final class ICSA2MRunner {
                     try ops.rotary(seq, x: t[dst].storage, cos: t[cosT].storage, sin: t[sinT].storage, y: t[src].storage,
                                    rows: s * heads * l, d: dh, positions: l)
                 }
+            }
+            b.step("l\(i).attn", reads: [qr, kr, vv, wo, h], writes: [att, attP, o, h]) { seq, t in
                 try ops.attention(seq, q: t[qr].storage, k: t[kr].storage, v: t[vv].storage, out: t[att].storage,
                                   heads: s * heads, queries: l, keys: l, headDim: dh, scale: c.attnScale)
                 try ops.permute(seq, x: t[att].storage, y: t[attP].storage, shape: [s, heads, l, dh], order: [0, 2, 1, 3])

@@ -29,11 +29,12 @@ enum MotionFixtures {
         return try JSONDecoder().decode([String: ManifestValue].self, from: data)
     }
 
-    /// Writes the model's recipe weights (plus rotary.inv_freq) to a temporary safetensors file.
-    static func recipeFile(_ name: String, invFreq: [Float]? = nil) throws -> URL {
+    /// Writes the model's recipe weights (plus rotary.inv_freq) to a temporary safetensors file;
+    /// `reshape` replaces the shapes of some tensors (refusal tests).
+    static func recipeFile(_ name: String, invFreq: [Float]? = nil, reshape: [String: [Int]] = [:]) throws -> URL {
         var writer = SafeTensorsWriter()
         for entry in model(name)["recipe"] as! [[String: Any]] {
-            let shape = entry["shape"] as! [Int]
+            let shape = reshape[entry["name"] as! String] ?? entry["shape"] as! [Int]
             let values = RecipeWeights.generate(name: entry["name"] as! String, count: shape.reduce(1, *),
                                                 scale: entry["scale"] as! Double, offset: entry["offset"] as! Double)
             writer.add(entry["name"] as! String, shape: shape, floats: values)
@@ -54,6 +55,13 @@ enum MotionFixtures {
         let shape = entry["shape"] as! [Int]
         return RecipeWeights.generate(name: key, count: shape.reduce(1, *), scale: entry["scale"] as! Double,
                                       offset: entry["offset"] as! Double)
+    }
+
+    /// Port tolerance for an output (docs/motion.md §5): 10 × the reference's own float32 deviation plus
+    /// 1e-5 × the largest golden magnitude (summation order on the GPU differs from PyTorch's).
+    static func tolerance(_ name: String, _ output: String) -> Double {
+        let errors = model(name)["f32_error"] as! [String: [String: Double]]
+        return 10 * errors[output]!["max_abs"]! + 1e-5 * errors[output]!["max_abs_golden"]!
     }
 
     /// The float32 noise floor of an output: the reference's own float32-vs-float64 deviation.

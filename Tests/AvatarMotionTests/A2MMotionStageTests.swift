@@ -1,0 +1,125 @@
+import AvatarMotion
+import AvatarStages
+import Foundation
+import Testing
+
+/// Session behaviour of the motion stage on the tiny fixture model: idle motion on silence, the interrupt
+/// cross-fade, session options, seeded noise, chunking invariance.
+@Suite(.serialized) struct A2MMotionStageTests {
+    static let silence: Float = -23.025850  // ln(1e-10): the log-mel row of digital silence
+
+    static func stage(_ runner: ICSA2MRunner, temperature: Float, seed: UInt64 = 7, leftContext: Int = 8) throws -> A2MMotionStage {
+        let c = runner.model.config
+        let io = try MotionFixtures.file("a2m_tiny")
+        let styleMotion = try io.tensor("io.input.style_motion").floats()
+        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(),
+                                frames: styleMotion.count / c.motionDim)
+        return A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: 4, cfgScale: 1.5, temperature: temperature),
+                              plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: leftContext), seed: seed,
+                              silenceRow: [Float](repeating: silence, count: c.audioDim))
+    }
+
+    static func silenceRows(_ frames: Int, _ a: Int) -> FeatureRows {
+        FeatureRows(dimension: a, values: [Float](repeating: silence, count: 2 * frames * a))
+    }
+
+    /// Silence in gives finite, moving idle motion (the model on silence features), one frame per 2 rows.
+    @Test func silenceGivesIdleMotionThatIsNotFrozen() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim, m = runner.model.config.motionDim
+        let stage = try Self.stage(runner, temperature: 0.5)
+        var frames = try stage.append(Self.silenceRows(20, a))
+        #expect(frames.count == 16)  // windows of 6 frames emit 4; the last 4 frames wait for look-ahead
+        frames += try stage.flush()
+        #expect(frames.count == 20 && frames.allSatisfy(\.isFinite))
+        // Frame-to-frame change: the face moves.
+        let steps = (1..<frames.count).map { maxAbsDiff(frames[$0].coefficients, frames[$0 - 1].coefficients) }
+        #expect(steps.allSatisfy { $0 > 1e-4 }, "\(steps)")
+        #expect(frames[0].coefficients.count == m)
+        // One planned network for the whole session (padded context: every window has the same length).
+        #expect(runner.plannedNetworks == 2)
+    }
+
+    /// After `interrupt()` the next frames blend from the last emitted frame into the model's idle output and
+    /// equal it from the 5th frame on (200 ms at 25 fps). At temperature 0 the idle output does not depend on
+    /// the noise, so a fresh stage fed the same silence gives the target frames.
+    @Test func interruptBlendsIntoIdleWithinFiveFrames() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let features = try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats()
+        let talking = try Self.stage(runner, temperature: 0)
+        let before = try talking.append(FeatureRows(dimension: a, values: features))
+        #expect(before.count == 12)
+        talking.interrupt()
+        let after = try talking.append(Self.silenceRows(14, a))
+        let idle = try Self.stage(runner, temperature: 0).append(Self.silenceRows(14, a))
+        #expect(after.count == 12 && idle.count == 12)
+        #expect(after.map(\.index) == Array(12..<24))
+        let last = before.last!.coefficients
+        for i in 0..<A2MMotionStage.interruptFadeFrames {
+            let w = Float(0.5 - 0.5 * cos(Double.pi * Double(i + 1) / 5))
+            let want = zip(last, idle[i].coefficients).map { $0 + ($1 - $0) * w }
+            #expect(maxAbsDiff(after[i].coefficients, want) < 1e-5, "frame \(i) after the interrupt")
+        }
+        for i in 4..<after.count { #expect(after[i].coefficients == idle[i].coefficients, "frame \(i) after the interrupt") }
+    }
+
+    /// Session options override the bundle defaults; the plan comes from the bundle config.
+    @Test func sessionOptionsOverrideBundleDefaults() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        var config = try MotionFixtures.manifestConfig("a2m_tiny")
+        config["sampler"] = .object(["steps": .number(6), "cfg_scale": .number(2), "temperature": .number(0.25)])
+        config["stream_left_context"] = .number(12)
+        let c = try ICSA2MConfig(manifest: config)
+        #expect(c.steps == 6 && c.cfgScale == 2 && c.temperature == 0.25 && c.streamLeftContext == 12 && c.streamHop == 4)
+        let stage = A2MMotionStage(model: runner.model, style: .none, options: SessionStageOptions(seed: 3, temperature: 0.1, steps: 3),
+                                   silenceRow: [Float](repeating: Self.silence, count: c.audioDim))
+        #expect(stage.sampler.steps == 3 && stage.sampler.temperature == 0.1 && stage.sampler.cfgScale == runner.model.config.cfgScale)
+        #expect(stage.plan == StreamingPlan(hop: 4, lookahead: 2, leftContext: 40) && !stage.fullWindow)
+        let full = A2MMotionStage(model: runner.model, style: .none, options: SessionStageOptions(fullWindow: true),
+                                  silenceRow: [Float](repeating: Self.silence, count: c.audioDim))
+        #expect(full.fullWindow)
+    }
+
+    /// Bad feature rows are refused with an error, not a crash.
+    @Test func wrongFeatureWidthIsRefused() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let stage = try Self.stage(runner, temperature: 0.5)
+        #expect(throws: MotionModelError.self) { try stage.append(FeatureRows(dimension: 80, values: [Float](repeating: 0, count: 160))) }
+        #expect(throws: MotionModelError.self) {
+            try stage.append(FeatureRows(dimension: runner.model.config.audioDim, values: [Float](repeating: .nan, count: runner.model.config.audioDim)))
+        }
+    }
+
+    /// The same seed gives the same session whatever the chunking; another seed gives another one.
+    @Test func seededSessionsAreReproducible() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let features = try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats()
+        let whole = try Self.stage(runner, temperature: 0.5)
+        let reference = try whole.append(FeatureRows(dimension: a, values: features)) + whole.flush()
+        let chunked = try Self.stage(runner, temperature: 0.5)
+        var frames: [MotionFrame] = []
+        for r in stride(from: 0, to: features.count / a, by: 3) {
+            frames += try chunked.append(FeatureRows(dimension: a, values: Array(features[(r * a)..<(min(r + 3, features.count / a) * a)])))
+        }
+        frames += try chunked.flush()
+        #expect(frames == reference)
+        let other = try Self.stage(runner, temperature: 0.5, seed: 8)
+        let otherFrames = try other.append(FeatureRows(dimension: a, values: features)) + other.flush()
+        #expect(maxAbsDiff(otherFrames.flatMap(\.coefficients), reference.flatMap(\.coefficients)) > 1e-3)
+    }
+
+    /// The seeded noise is standard normal and depends only on (seed, frame, dimension).
+    @Test func seededNoiseIsStandardNormalAndCounterBased() {
+        let noise = MotionNoise(seed: 42, dimension: 64)
+        let values = (0..<1000).flatMap { noise.row($0) }
+        let mean = values.reduce(0.0) { $0 + Double($1) } / Double(values.count)
+        let variance = values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(values.count)
+        #expect(abs(mean) < 0.02 && abs(variance - 1) < 0.03, "mean \(mean), variance \(variance)")
+        #expect(noise.row(517) == MotionNoise(seed: 42, dimension: 64).row(517))
+        #expect(noise.row(517) != MotionNoise(seed: 43, dimension: 64).row(517))
+        let fourth = values.reduce(0.0) { $0 + pow(Double($1) - mean, 4) } / Double(values.count)
+        #expect(abs(fourth / (variance * variance) - 3) < 0.15, "kurtosis")
+    }
+}
