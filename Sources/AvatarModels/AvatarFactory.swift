@@ -1,6 +1,7 @@
 public import AvatarBundle
 public import AvatarOperators
 public import AvatarStages
+import AvatarFace
 import AvatarMotion
 
 /// Builds runnable avatars from validated bundles: picks the implementation of each component kind, loads
@@ -52,14 +53,48 @@ public enum AvatarFactory {
                 }
                 prompts[style.name] = StylePrompt(motion: motionValues, features: features, frames: frames)
             }
-            if manifest.renderer != nil || manifest.faceModel != nil {
-                throw fail("renderer '\(manifest.renderer?.kind ?? manifest.faceModel!.kind)' is not runnable by this build")
-            }
-            return BundleAvatar(manifest: manifest, frontEnd: frontEnd, motion: motion, stylePrompts: prompts, makeFrames: nil)
+            let makeFrames = try previewFrames(bundle, context: context, motionNames: manifest.motionNames ?? [])
+            return BundleAvatar(manifest: manifest, frontEnd: frontEnd, motion: motion, stylePrompts: prompts, makeFrames: makeFrames)
         } catch let error as BundleError {
             throw error
         } catch {
             throw fail("\(error)")
         }
+    }
+
+    /// The rasterized preview renderer (`renderer.kind` raster_preview over a `face_model` avatard_face), or nil
+    /// for a motion-only bundle. Renderer config: `supersampling` (1–4, default 2), `background` ([r, g, b] sRGB).
+    static func previewFrames(_ bundle: AvatarBundle, context: ComputeContext, motionNames: [String]) throws
+        -> (@Sendable () throws -> any FrameStage)? {
+        let manifest = bundle.manifest
+        guard let renderer = manifest.renderer else {
+            if manifest.faceModel != nil { throw BundleError(bundle: bundle.name, "face_model without a renderer") }
+            return nil
+        }
+        guard renderer.kind == ModelKind.previewRenderer else {
+            throw BundleError(bundle: bundle.name, "renderer.kind '\(renderer.kind)' is not runnable by this build")
+        }
+        guard let faceComponent = manifest.faceModel, faceComponent.kind == ModelKind.faceModel,
+              let faceFile = faceComponent.weights.first.flatMap({ bundle.file($0) }) else {
+            throw BundleError(bundle: bundle.name, "renderer raster_preview needs a face_model of kind \(ModelKind.faceModel) with one weight file")
+        }
+        let face = try FaceModel(file: faceFile)
+        let config = renderer.config ?? [:]
+        let supersampling = config["supersampling"]?.int ?? 2
+        guard (1...4).contains(supersampling) else { throw BundleError(bundle: bundle.name, "renderer.config.supersampling must be 1…4") }
+        var background: (Float, Float, Float) = (0.80, 0.83, 0.86)
+        if case .array(let values)? = config["background"] {
+            let rgb = values.compactMap(\.double).map(Float.init)
+            guard rgb.count == 3, rgb.allSatisfy({ (0...1).contains($0) }) else {
+                throw BundleError(bundle: bundle.name, "renderer.config.background must be three numbers in [0, 1]")
+            }
+            background = (rgb[0], rgb[1], rgb[2])
+        }
+        let video = manifest.video
+        guard video.width % 8 == 0 else { throw BundleError(bundle: bundle.name, "video.width must be a multiple of 8 for the preview renderer") }
+        let shared = try FaceRenderer(face: face, device: context.device, ops: context.ops)
+        let bg = background
+        return { try FaceRenderPass(renderer: shared, width: video.width, height: video.height, supersampling: supersampling,
+                                    motionNames: motionNames, background: bg) }
     }
 }

@@ -9,8 +9,8 @@ public enum ModelKind {
     public static let supported: [String: Set<String>] = [
         "audio_frontend": [logMel],
         "motion_model": [icsA2M],
-        "face_model": [],
-        "renderer": [],
+        "face_model": [faceModel],
+        "renderer": [previewRenderer],
         "identity": [],
     ]
 }

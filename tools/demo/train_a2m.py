@@ -350,7 +350,7 @@ def load_checkpoint(work):
     return model, z["exp_names"]
 
 
-def style_clip(corpus, exp_names, name, seconds=4.0):
+def style_clip(corpus, exp_names, name, seconds=2.0):
     """A held-out utterance (validation split) with the style's fixed transform: motion [F, D] + audio."""
     val = [u for u in corpus["utts"] if u["split"] == "val"]
     u = val[min(0 if name == "calm" else 1, len(val) - 1)]
@@ -398,7 +398,7 @@ def export(model, exp_names, corpus, out_dir, defaults):
 
 
 SAMPLER_DEFAULTS = {"steps": 4, "cfg_scale": 1.5, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 2,
-                    "stream_left_context": 40}
+                    "stream_left_context": 25}
 
 
 def main():
