@@ -34,6 +34,8 @@ struct SessionConnection {
     final class Shared: Sendable {
         struct State {
             var closed = false
+            /// Set by `session.close`: the client waits for the drain, so the idle timeout no longer applies.
+            var draining = false
             var lastActivity = ContinuousClock.now
             var session: Session?
         }
@@ -77,8 +79,8 @@ struct SessionConnection {
             // Idle timer: no message for idle_timeout_seconds ends the session (4003).
             group.addTask {
                 while !Task.isCancelled {
-                    let (last, closed) = shared.state.withLock { ($0.lastActivity, $0.closed) }
-                    if closed { return }
+                    let (last, closed, draining) = shared.state.withLock { ($0.lastActivity, $0.closed, $0.draining) }
+                    if closed || draining { return }
                     let due = last + idleTimeout
                     if ContinuousClock.now >= due {
                         logger.info("idle timeout")
@@ -178,6 +180,7 @@ struct SessionConnection {
                 await shared.close(.normal, message: "")
                 return
             }
+            shared.state.withLock { $0.draining = true }
             session.send(.close)
         }
     }
