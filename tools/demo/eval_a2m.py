@@ -45,8 +45,8 @@ FPS = 25
 SPF = 640  # samples per motion frame at 16 kHz
 REPO = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_FACE = os.path.join(REPO, "Tests", "Fixtures", "demo", "face_tiny.safetensors")
-# (hop, lookahead, left_context); the first one is the daemon default under test
-DEFAULT_PLANS = [(4, 2, 40), (4, 0, 40), (4, 1, 40), (4, 2, 20), (4, 2, 8), (8, 4, 40)]
+# alternatives to the manifest's streaming plan (hop, lookahead, left_context)
+ALTERNATIVE_PLANS = [(4, 0, 25), (4, 1, 25), (4, 2, 8), (4, 2, 50), (8, 4, 25)]
 # syllables of the alsa-utils phrases ("Front Center" = front·cen·ter)
 ALSA_SYLLABLES = {"Front_Center": 3, "Front_Left": 2, "Front_Right": 2, "Rear_Center": 3, "Rear_Left": 2,
                   "Rear_Right": 2, "Side_Left": 2, "Side_Right": 2}
@@ -83,6 +83,7 @@ class Bundle:
         c = self.config
         self.sampler = {"steps": int(c.get("steps", 4)), "cfg_scale": float(c.get("cfg_scale", 1.5)),
                         "temperature": float(c.get("temperature", 0.3))}
+        self.plan = (int(c.get("stream_hop", 4)), int(c.get("stream_lookahead", 2)), int(c.get("stream_left_context", 25)))
 
     def features(self, audio):
         """16 kHz float waveform → log-mel rows, cut to an even count (2 per motion frame)."""
@@ -209,10 +210,14 @@ def run_offline(b, feats, style, noise):
     return ref.sample(b.model, feats, style=style, noise=n, **b.sampler)
 
 
-def run_stream(b, feats, style, noise, plan):
+def run_stream(b, feats, style, noise, plan, sampler=None):
     hop, la, lc = plan
     return ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
-                                **b.sampler)
+                                **(sampler or b.sampler))
+
+
+# sampler settings compared with the manifest's (temperature, cfg_scale); cfg_scale 1 halves the evaluations
+SAMPLER_VARIANTS = [(0.0, 1.5), (0.3, 1.0), (0.0, 1.0)]
 
 
 def style_transform(targets, names, style):
@@ -245,14 +250,14 @@ def closure_figures(gaps, closed_mm):
             "median_min_gap_mm": float(np.median(g))}
 
 
-def eval_corpus(b, utts, gap, plans, closed_mm, log):
+def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
+    """plans[0] runs on every utterance, the others on the first plan_count."""
     names = b.names
     jaw = names.index("jaw_open")
     mouth = mouth_dims(names)
     smile = [names.index(n) for n in ("smile_left", "smile_right") if n in names]
     style_name = b.default_style if b.default_style in b.styles else sorted(b.styles)[0]
     style = b.style(style_name)
-    short = b.style(style_name, frames=50)
     other = [n for n in b.styles if n != style_name]
     runs = []  # per utterance: dict of tensors
     t0 = time.time()
@@ -263,10 +268,13 @@ def eval_corpus(b, utts, gap, plans, closed_mm, log):
         noise = noise_for(1000 + k, F_, b.cfg.motion_dim)
         r = {"tgt": style_transform(raw, names, style_name), "raw": raw,
              "off": run_offline(b, feats, style, noise),
-             "off2": run_offline(b, feats, style, noise_for(5000 + k, F_, b.cfg.motion_dim)),
-             "short": run_stream(b, feats, short, noise, plans[0])}
-        for p in plans:
+             "off2": run_offline(b, feats, style, noise_for(5000 + k, F_, b.cfg.motion_dim))}
+        for p in (plans if k < plan_count else plans[:1]):
             r[p] = run_stream(b, feats, style, noise, p)
+        if k < plan_count:
+            for temp, cfg_scale in SAMPLER_VARIANTS:
+                smp = dict(b.sampler, temperature=temp, cfg_scale=cfg_scale)
+                r[("sampler", temp, cfg_scale)] = run_stream(b, feats, style, noise, plans[0], smp)
         r["style:" + style_name] = r[plans[0]]
         for n in other:
             r["style:" + n] = run_stream(b, feats, b.style(n), noise, plans[0])
@@ -276,10 +284,10 @@ def eval_corpus(b, utts, gap, plans, closed_mm, log):
         log(f"eval {k + 1}/{len(utts)} {u['id']} {F_} frames, {time.time() - t0:.0f} s")
 
     def cat(key, sel=None):
-        return torch.cat([r[key] for r in runs if sel is None or sel(r)])
+        return torch.cat([r[key] for r in runs if key in r and (sel is None or sel(r))])
 
     def gaps(key, sel=None):
-        return [g for r in runs if sel is None or sel(r) for g in min_gaps(gap(r[key]), r["windows"])]
+        return [g for r in runs if key in r and (sel is None or sel(r)) for g in min_gaps(gap(r[key]), r["windows"])]
 
     P, Tg, O = cat(plans[0]), cat("tgt"), cat("off")
     res = {
@@ -288,13 +296,11 @@ def eval_corpus(b, utts, gap, plans, closed_mm, log):
         "default_plan": list(plans[0]),
         "jaw_corr_stream": pearson(P[:, jaw], Tg[:, jaw]),
         "jaw_corr_offline": pearson(O[:, jaw], Tg[:, jaw]),
-        "jaw_corr_stream_2s_style": pearson(cat("short")[:, jaw], Tg[:, jaw]),
         "jaw_rmse_stream": float(torch.sqrt(torch.mean((P[:, jaw] - Tg[:, jaw]) ** 2))),
         "jaw_target_std": float(Tg[:, jaw].std()),
         "gap_corr_stream": pearson(gap(P), gap(Tg)),
         "mouth_rel_error_vs_target_stream": rel(P[:, mouth], Tg[:, mouth]),
         "mouth_rel_error_vs_target_offline": rel(O[:, mouth], Tg[:, mouth]),
-        "mouth_rel_error_vs_target_stream_2s_style": rel(cat("short")[:, mouth], Tg[:, mouth]),
         "rel_error_vs_target_stream": rel(P, Tg), "rel_error_vs_target_offline": rel(O, Tg),
         "offline_vs_offline_other_noise": rel(cat("off2"), O),
         "mouth_offline_vs_offline_other_noise": rel(cat("off2")[:, mouth], O[:, mouth]),
@@ -314,15 +320,32 @@ def eval_corpus(b, utts, gap, plans, closed_mm, log):
                                "bilabial_stream": closure_figures(gaps(plans[0], sel), closed_mm),
                                "bilabial_target": closure_figures(gaps("tgt", sel), closed_mm)}
     for p in plans:
-        S = cat(p)
+        def has(r, p=p):
+            return p in r
+        S, Os, Ts = cat(p), cat("off", has), cat("tgt", has)
         res["streaming"].append({"hop": p[0], "lookahead": p[1], "left_context": p[2],
+                                 "utterances": sum(p in r for r in runs), "frames": int(S.shape[0]),
                                  "latency_ms": 1000 * (p[0] + p[1]) / FPS,
                                  "evaluations_per_second": round(2 * (b.sampler["steps"] - 1) *
                                                                  (2 if b.sampler["cfg_scale"] != 1 else 1) * FPS / p[0], 1),
-                                 "rel_error_vs_offline": rel(S, O), "mouth_rel_error_vs_offline": rel(S[:, mouth], O[:, mouth]),
-                                 "mouth_rel_error_vs_target": rel(S[:, mouth], Tg[:, mouth]),
-                                 "jaw_corr": pearson(S[:, jaw], Tg[:, jaw]),
+                                 "rel_error_vs_offline": rel(S, Os), "mouth_rel_error_vs_offline": rel(S[:, mouth], Os[:, mouth]),
+                                 "mouth_rel_error_vs_target": rel(S[:, mouth], Ts[:, mouth]),
+                                 "jaw_corr": pearson(S[:, jaw], Ts[:, jaw]),
                                  "bilabial": closure_figures(gaps(p), closed_mm)})
+    res["sampler_variants"] = []
+    for temp, cfg_scale in [(b.sampler["temperature"], b.sampler["cfg_scale"])] + SAMPLER_VARIANTS:
+        key = ("sampler", temp, cfg_scale)
+        if (temp, cfg_scale) == (b.sampler["temperature"], b.sampler["cfg_scale"]):
+            key = plans[0]
+
+        def has(r, key=key):
+            return key in r and ("sampler", 0.0, 1.0) in r
+        S, Ts = cat(key, has), cat("tgt", has)
+        res["sampler_variants"].append({"temperature": temp, "cfg_scale": cfg_scale, "utterances": sum(map(has, runs)),
+                                        "jaw_corr": pearson(S[:, jaw], Ts[:, jaw]),
+                                        "mouth_rel_error_vs_target": rel(S[:, mouth], Ts[:, mouth]),
+                                        "bilabial": closure_figures([g for r in runs if has(r) for g in
+                                                                     min_gaps(gap(r[key]), r["windows"])], closed_mm)})
     raw = cat("raw")
     for n in b.styles:
         S = cat("style:" + n)
@@ -410,6 +433,54 @@ def eval_human(b, gap, plan, closed_mm, directory, log):
     return rows
 
 
+def markdown(res):
+    """The figures as the Markdown tables of docs/demo-avatar.md and docs/motion.md."""
+    c = res["corpus"]
+    L = [f"held-out utterances: {c['utterances']} ({c['unseen_voice_utterances']} with a voice not in training), "
+         f"{c['frames']} frames; style '{c['style']}'; sampler {c['sampler']}; streaming plan {c['default_plan']}", ""]
+    pct = lambda x: "—" if x is None else f"{100 * x:.0f} %"  # noqa: E731
+    L += ["| figure | streaming | offline | target |", "|---|---|---|---|",
+          f"| jaw_open correlation with the target | {c['jaw_corr_stream']:.2f} | {c['jaw_corr_offline']:.2f} | 1 |",
+          f"| jaw_open RMS error (target std {c['jaw_target_std']:.3f}) | {c['jaw_rmse_stream']:.3f} | | |",
+          f"| bilabials closed (gap ≤ {c['closed_mm']} mm), {c['bilabial_events']} events | "
+          f"{pct(c['bilabial_stream'].get('closed'))} | {pct(c['bilabial_offline'].get('closed'))} | "
+          f"{pct(c['bilabial_target'].get('closed'))} |",
+          f"| bilabials closed (gap ≤ 3 mm) | {pct(c['bilabial_stream'].get('closed_3mm'))} | "
+          f"{pct(c['bilabial_offline'].get('closed_3mm'))} | {pct(c['bilabial_target'].get('closed_3mm'))} |",
+          f"| median smallest lip gap at /p b m/ | {c['bilabial_stream'].get('median_min_gap_mm', 0):.1f} mm | "
+          f"{c['bilabial_offline'].get('median_min_gap_mm', 0):.1f} mm | {c['bilabial_target'].get('median_min_gap_mm', 0):.1f} mm |",
+          f"| mouth dims RMS error / target std | {c['mouth_rel_error_vs_target_stream']:.2f} | "
+          f"{c['mouth_rel_error_vs_target_offline']:.2f} | |", ""]
+    if "unseen_voice" in c:
+        u = c["unseen_voice"]
+        L += [f"unseen voices only ({u['utterances']} utterances): jaw correlation {u['jaw_corr_stream']:.2f}, "
+              f"bilabials closed {pct(u['bilabial_stream'].get('closed'))} (target {pct(u['bilabial_target'].get('closed'))})", ""]
+    L += ["| hop | look-ahead | left context | latency | evaluations/s | rel. error vs offline (all / mouth) | "
+          "mouth error vs target | jaw corr | bilabials closed | utterances |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in c["streaming"]:
+        L.append(f"| {r['hop']} | {r['lookahead']} | {r['left_context']} | {r['latency_ms']:.0f} ms | "
+                 f"{r['evaluations_per_second']:.0f} | {r['rel_error_vs_offline']:.2f} / {r['mouth_rel_error_vs_offline']:.2f} | "
+                 f"{r['mouth_rel_error_vs_target']:.2f} | {r['jaw_corr']:.2f} | {pct(r['bilabial'].get('closed'))} | "
+                 f"{r['utterances']} |")
+    L += ["", "| temperature | cfg_scale | jaw corr | mouth error vs target | bilabials closed | median gap at /p b m/ | utterances |",
+          "|---|---|---|---|---|---|---|"]
+    for v in c.get("sampler_variants", []):
+        L.append(f"| {v['temperature']} | {v['cfg_scale']} | {v['jaw_corr']:.2f} | {v['mouth_rel_error_vs_target']:.2f} | "
+                 f"{pct(v['bilabial'].get('closed'))} | {v['bilabial'].get('median_min_gap_mm', 0):.1f} mm | {v['utterances']} |")
+    L += ["", f"offline vs offline with other noise: {c['offline_vs_offline_other_noise']:.2f} (mouth "
+          f"{c['mouth_offline_vs_offline_other_noise']:.2f})", "",
+          "| style | jaw_open std (target) | smile mean (target) |", "|---|---|---|"]
+    for n, v in c["styles"].items():
+        L.append(f"| {n} | {v['jaw_std']:.3f} ({v['target_jaw_std']:.3f}) | {v['smile_mean']:.2f} ({v['target_smile_mean']:.2f}) |")
+    if res.get("human"):
+        L += ["", "| recording | syllables | mouth peaks | max gap | gap–envelope corr | closed after end | "
+              "max gap from 200 ms after end |", "|---|---|---|---|---|---|---|"]
+        for h in res["human"]:
+            L.append(f"| {h['file']} | {h['syllables']} | {h['mouth_peaks']} | {h['max_gap_mm']} mm | "
+                     f"{h['gap_envelope_corr']:.2f} | {h['closed_after_ms']} ms | {h['max_gap_after_200ms_mm']} mm |")
+    return "\n".join(L)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default=os.path.join(REPO, "Avatars", "demo"))
@@ -418,12 +489,18 @@ def main():
     p.add_argument("--count", type=int, default=12, help="held-out utterances to evaluate")
     p.add_argument("--max-seconds", type=float, default=8.0)
     p.add_argument("--closed-mm", type=float, default=2.5)
-    p.add_argument("--plans", default=",".join(f"{h}/{a}/{c}" for h, a, c in DEFAULT_PLANS),
-                   help="streaming plans hop/lookahead/left_context, comma-separated; the first is the default")
+    p.add_argument("--plans", default=",".join(f"{h}/{a}/{c}" for h, a, c in ALTERNATIVE_PLANS),
+                   help="streaming plans hop/lookahead/left_context compared with the manifest's plan, comma-separated")
+    p.add_argument("--plan-count", type=int, default=6, help="utterances on which the alternative plans run")
     p.add_argument("--alsa", default="/usr/share/sounds/alsa")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="write the figures as JSON here")
+    p.add_argument("--markdown", help="read figures from this JSON (an earlier --out) and print the tables")
     args = p.parse_args()
+    if args.markdown:
+        with open(args.markdown) as f:
+            print(markdown(json.load(f)))
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
@@ -431,14 +508,15 @@ def main():
         print(msg, file=sys.stderr, flush=True)
 
     b = Bundle(args.bundle)
-    plans = [tuple(int(v) for v in s.split("/")) for s in args.plans.split(",")]
+    plans = [b.plan] + [tuple(int(v) for v in s.split("/")) for s in args.plans.split(",") if s]
+    plans = list(dict.fromkeys(plans))
     gap = LipGap(args.face, b.names)
     t0 = time.time()
     skip = [a[:4000] for _, a in b.styles.values()]
     utts, meta, _ = load_val(args.data, args.count, args.max_seconds, skip_audio=skip)
     res = {"bundle": os.path.abspath(args.bundle), "split": split_report(meta)}
     res["split"]["unseen_voice_ids"] = res["split"]["unseen_voice_ids"][:20]
-    res["corpus"] = eval_corpus(b, utts, gap, plans, args.closed_mm, log)
+    res["corpus"] = eval_corpus(b, utts, gap, plans, args.plan_count, args.closed_mm, log)
     if os.path.isdir(args.alsa):
         res["human"] = eval_human(b, gap, plans[0], args.closed_mm, args.alsa, log)
     res["seconds"] = round(time.time() - t0, 1)
@@ -447,6 +525,7 @@ def main():
         with open(args.out, "w") as f:
             f.write(text + "\n")
     print(text)
+    print(markdown(res), file=sys.stderr)
 
 
 if __name__ == "__main__":
