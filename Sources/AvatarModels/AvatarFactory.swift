@@ -15,14 +15,19 @@ public enum AvatarFactory {
             throw fail("a bundle without a motion_model cannot be driven by audio")
         }
         guard let frontComponent = manifest.audioFrontend else { throw fail("motion_model needs an audio_frontend") }
-        guard frontComponent.kind == ModelKind.logMel else {
-            throw fail("audio_frontend.kind '\(frontComponent.kind)' is not runnable by this build (known: \(ModelKind.logMel))")
-        }
         do {
-            let frontEnd = LogMelFrontEnd(config: try LogMelConfig(manifest: frontComponent.config))
+            let frontEnd: AudioFrontEnd
+            switch frontComponent.kind {
+            case ModelKind.logMel:
+                frontEnd = .logMel(LogMelFrontEnd(config: try LogMelConfig(manifest: frontComponent.config)))
+            case ModelKind.hubert:
+                frontEnd = .hubert(try HuBERTWeights(bundle: bundle, component: frontComponent, device: context.device), context.ops)
+            default:
+                throw fail("audio_frontend.kind '\(frontComponent.kind)' is not runnable by this build")
+            }
             let config = try ICSA2MConfig(manifest: motionComponent.config)
-            guard config.audioDim == frontEnd.config.melBands else {
-                throw fail("motion_model audio_dim \(config.audioDim) != \(frontEnd.config.melBands) log-mel bands")
+            guard config.audioDim == frontEnd.dimension else {
+                throw fail("motion_model audio_dim \(config.audioDim) != the audio front-end's \(frontEnd.dimension) features")
             }
             guard let weights = motionComponent.weights.first, let file = bundle.file(weights) else {
                 throw fail("motion_model lists no weight file")
@@ -42,11 +47,7 @@ public enum AvatarFactory {
                 guard let audioName = style.audioTensor else {
                     throw fail("style '\(style.name)' has no audio_tensor; ICS-A2M prompts need the clip's audio")
                 }
-                var audio = try file.tensor(audioName).floats()
-                // Exactly the rows of `frames` frames (2 per frame), zero-padded like a session's final flush.
-                let needed = (2 * frames - 1) * frontEnd.config.hopLength + frontEnd.config.windowLength
-                if audio.count < needed { audio += [Float](repeating: 0, count: needed - audio.count) }
-                let features = Array(frontEnd.features(Array(audio.prefix(needed))).prefix(2 * frames * config.audioDim))
+                let features = try frontEnd.utteranceRows(try file.tensor(audioName).floats(), rows: 2 * frames)
                 let motionValues = motionView.floats()
                 guard motionValues.allSatisfy(\.isFinite), features.allSatisfy(\.isFinite) else {
                     throw fail("style '\(style.name)' contains NaN or Inf")
@@ -54,7 +55,8 @@ public enum AvatarFactory {
                 prompts[style.name] = StylePrompt(motion: motionValues, features: features, frames: frames)
             }
             let makeFrames = try previewFrames(bundle, context: context, motionNames: manifest.motionNames ?? [])
-            return BundleAvatar(manifest: manifest, frontEnd: frontEnd, motion: motion, stylePrompts: prompts, makeFrames: makeFrames)
+            return BundleAvatar(manifest: manifest, frontEnd: frontEnd, motion: motion, stylePrompts: prompts,
+                                silenceRow: try frontEnd.silenceRow(), makeFrames: makeFrames)
         } catch let error as BundleError {
             throw error
         } catch {

@@ -15,14 +15,14 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
     public let styles: [String]
     public let defaultStyle: String?
     public let motionNames: [String]
-    let frontEnd: LogMelFrontEnd
+    let frontEnd: AudioFrontEnd
     let motion: ICSA2MModel
     let stylePrompts: [String: StylePrompt]
     let silenceRow: [Float]
     let makeFrames: (@Sendable () throws -> any FrameStage)?
 
-    init(manifest: BundleManifest, frontEnd: LogMelFrontEnd, motion: ICSA2MModel, stylePrompts: [String: StylePrompt],
-         makeFrames: (@Sendable () throws -> any FrameStage)?) {
+    init(manifest: BundleManifest, frontEnd: AudioFrontEnd, motion: ICSA2MModel, stylePrompts: [String: StylePrompt],
+         silenceRow: [Float], makeFrames: (@Sendable () throws -> any FrameStage)?) {
         name = manifest.name
         description = manifest.description ?? ""
         width = manifest.video.width
@@ -35,7 +35,7 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         self.motion = motion
         self.stylePrompts = stylePrompts
         // What the front-end gives for digital silence (the daemon's underrun fill and the context padding).
-        silenceRow = Array(frontEnd.features([Float](repeating: 0, count: frontEnd.config.windowLength)))
+        self.silenceRow = silenceRow
         self.makeFrames = makeFrames
     }
 
@@ -55,6 +55,6 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         let plan = StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext)
         let stage = A2MMotionStage(runner: ICSA2MRunner(model: motion), style: style, sampler: sampler, plan: plan,
                                    seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow)
-        return SessionStages(features: LogMelFeatureStage(frontEnd: frontEnd), motion: stage, frames: try makeFrames?())
+        return SessionStages(features: try frontEnd.makeStage(), motion: stage, frames: try makeFrames?())
     }
 }

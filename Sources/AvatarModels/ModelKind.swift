@@ -7,7 +7,7 @@ public enum ModelKind {
     public static let previewRenderer = "raster_preview"
 
     public static let supported: [String: Set<String>] = [
-        "audio_frontend": [logMel],
+        "audio_frontend": [logMel, hubert],
         "motion_model": [icsA2M],
         "face_model": [faceModel],
         "renderer": [previewRenderer],

@@ -1,0 +1,53 @@
+import AvatarMotion
+import AvatarOperators
+import AvatarStages
+
+/// The audio front-end of a bundle avatar: log-mel (CPU) or HuBERT (Vulkan). Shared read-only per avatar;
+/// `makeStage()` gives a session its own streaming stage.
+enum AudioFrontEnd: @unchecked Sendable {
+    // @unchecked: both payloads are immutable, shareable model objects (weights on the device, tables).
+    case logMel(LogMelFrontEnd)
+    case hubert(HuBERTWeights, Operators)
+
+    var dimension: Int {
+        switch self {
+        case .logMel(let f): f.config.melBands
+        case .hubert(let w, _): w.config.hiddenSize
+        }
+    }
+
+    func makeStage() throws -> any AudioFeatureStage {
+        switch self {
+        case .logMel(let f): LogMelFeatureStage(frontEnd: f)
+        case .hubert(let w, let ops): try HuBERTFeatureStage(encoder: HuBERTEncoder(weights: w, ops: ops))
+        }
+    }
+
+    /// Exactly `rows` feature rows of an utterance (a style clip's audio), zero-padded at the end if short.
+    func utteranceRows(_ samples: [Float], rows: Int) throws -> [Float] {
+        let d = dimension
+        var values: [Float]
+        switch self {
+        case .logMel(let f):
+            let needed = (rows - 1) * f.config.hopLength + f.config.windowLength
+            let audio = samples.count < needed ? samples + [Float](repeating: 0, count: needed - samples.count) : samples
+            values = f.features(Array(audio.prefix(needed)))
+        case .hubert(let w, let ops):
+            values = try HuBERTEncoder(weights: w, ops: ops).utteranceFeatures(samples, padded: true).values
+        }
+        if values.count < rows * d { values += [Float](repeating: 0, count: rows * d - values.count) }
+        return Array(values.prefix(rows * d))
+    }
+
+    /// One feature row of digital silence (the idle context and the daemon's underrun fill).
+    func silenceRow() throws -> [Float] {
+        switch self {
+        case .logMel(let f):
+            return f.features([Float](repeating: 0, count: f.config.windowLength))
+        case .hubert:
+            // HuBERT is contextual: take a row from the middle of one second of silence.
+            let rows = try utteranceRows([Float](repeating: 0, count: 16000), rows: 48)
+            return Array(rows[(24 * dimension)..<(25 * dimension)])
+        }
+    }
+}
