@@ -8,7 +8,7 @@ import Synchronization
 /// ICS-A2M (docs/motion.md §2) on the Vulkan engine: the read-only part shared by every session of an avatar.
 ///
 /// Weights live on the device (one `WeightStore`); the few small tensors the host needs (time embedding,
-/// adaptive-norm projections, null prompt, q/k gains, rotary frequencies) are also kept on the host. The
+/// adaptive-norm projections, null prompt, rotary frequencies) are also kept on the host. The
 /// adaptive norms' γ(t), β(t) depend only on the ODE time, so they are computed once per grid time in float64
 /// and cached. Networks (planned once per sequence length) belong to the caller: see `ICSA2MRunner`.
 ///
@@ -50,7 +50,6 @@ public final class ICSA2MModel: @unchecked Sendable {
             for norm in ["attn_norm", "ff_norm"] {
                 for part in ["gamma.weight", "gamma.bias", "beta.weight", "beta.bias"] { hostNames.append("layers.\(i).\(norm).\(part)") }
             }
-            hostNames += ["layers.\(i).attn.q_norm", "layers.\(i).attn.k_norm"]
         }
         for name in hostNames { host[name] = try file.tensor(name).floats() }
         for (name, values) in host where !values.allSatisfy(\.isFinite) {
@@ -160,19 +159,6 @@ public final class ICSA2MModel: @unchecked Sendable {
             }
         }
         return (cos, sin)
-    }
-
-    /// Per-head q/k gains expanded over the rows of one head: [heads, length, dim_head] (multiplied after the
-    /// unit-norm step, before rotary).
-    func expandedGain(_ name: String, length: Int) -> [Float] {
-        let g = host[name]!, dh = config.dimHead
-        var out = [Float]()
-        out.reserveCapacity(config.heads * length * dh)
-        for h in 0..<config.heads {
-            let row = Array(g[(h * dh)..<((h + 1) * dh)])
-            for _ in 0..<length { out += row }
-        }
-        return out
     }
 
     /// The learned null prompt (CFG unconditional branch), [motion_dim].

@@ -15,8 +15,25 @@ public final class ICSA2MRunner {
     private var conditionOrder: [Int] = []
     private var velocityOrder: [Int] = []
 
-    public init(model: ICSA2MModel) {
+    /// GPU timestamps on every planned step (benchmarks; `velocityStepSeconds`).
+    public let timestamps: Bool
+    private var lastVelocity: Network?
+
+    public init(model: ICSA2MModel, timestamps: Bool = false) {
         self.model = model
+        self.timestamps = timestamps
+    }
+
+    /// GPU seconds of the last velocity evaluation per step kind (layer index dropped: "qkv", "attn", "ff", …);
+    /// empty unless planned with `timestamps`.
+    public func velocityStepSeconds() -> [String: Double] {
+        var out: [String: Double] = [:]
+        for (label, seconds) in lastVelocity?.stepTimings() ?? [] {
+            let kind = label.split(separator: ".", maxSplits: 1).count == 2 && label.hasPrefix("l") && label.dropFirst().first?.isNumber == true
+                ? String(label.split(separator: ".", maxSplits: 1)[1]) : label
+            out[kind, default: 0] += seconds
+        }
+        return out
     }
 
     /// Audio features [2N, audio_dim] → (audio embedding [2N, audio_hidden], condition [N, motion_dim]):
@@ -54,6 +71,7 @@ public final class ICSA2MRunner {
         try net.tensor(named: "x").write(inputs)
         try net.tensor(named: "ada").write(model.adaptiveNorms(t))
         try net.run()
+        lastVelocity = net
         return try net.tensor(named: "v").read()
     }
 
@@ -99,7 +117,7 @@ public final class ICSA2MRunner {
         b.step("cond_proj", reads: [audio, wp, bp], writes: [cond]) { seq, t in
             try ops.linear(seq, x: t[audio].storage, weight: t[wp], bias: t[bp].storage, y: t[cond].storage, rows: rows)
         }
-        return try b.plan(device: model.device)
+        return try b.plan(device: model.device, timestamps: timestamps)
     }
 
     private func planVelocity(sequences s: Int, rows n: Int) throws -> Network {
@@ -110,11 +128,6 @@ public final class ICSA2MRunner {
         let x = b.input("x", shape: [s * n, 3 * m])
         let ada = b.input("ada", shape: [c.depth * 4 * d])
         let cosT = b.input("cos", shape: [l, dh / 2]), sinT = b.input("sin", shape: [l, dh / 2])
-        let ones = b.input("ones", shape: [max(d, dh)])
-        var gains: [(q: NetworkBuilder.Value, k: NetworkBuilder.Value)] = []
-        for i in 0..<c.depth {
-            gains.append((b.input("qgain\(i)", shape: [heads * l * dh]), b.input("kgain\(i)", shape: [heads * l * dh])))
-        }
         let v = b.output("v", shape: [s * n, m])
 
         // Input embedding and the depthwise conv over time (per sequence: groups = sequences·dim).
@@ -146,10 +159,9 @@ public final class ICSA2MRunner {
                          dstStrides: [l * d, d, 1], dstOffset: r * d)
         }
 
-        // Transformer layers.
+        // Transformer layers. Norms run one invocation per row (row_norm.comp: no barriers, cheap on lavapipe).
         let a = b.temporary(shape: [s * l, d])
         let qkv = b.temporary(shape: [s * l, 3 * hd])
-        let qn = b.temporary(shape: [s * heads * l, dh]), kn = b.temporary(shape: [s * heads * l, dh])
         let qr = b.temporary(shape: [s * heads * l, dh]), kr = b.temporary(shape: [s * heads * l, dh])
         let vv = b.temporary(shape: [s * heads * l, dh])
         let att = b.temporary(shape: [s * heads * l, dh]), attP = b.temporary(shape: [s * l, hd])
@@ -160,32 +172,25 @@ public final class ICSA2MRunner {
         for i in 0..<c.depth {
             let p = "layers.\(i)."
             let wqkv = b.constant(try model.weight(p + "attn.qkv.weight")), wo = b.constant(try model.weight(p + "attn.out.weight"))
+            let qg = b.constant(try model.weight(p + "attn.q_norm")), kg = b.constant(try model.weight(p + "attn.k_norm"))
             let wf1 = b.constant(try model.weight(p + "ff.in.weight")), bf1 = b.constant(try model.weight(p + "ff.in.bias"))
             let wf2 = b.constant(try model.weight(p + "ff.out.weight")), bf2 = b.constant(try model.weight(p + "ff.out.bias"))
-            let (qg, kg) = gains[i]
             let base = i * 4 * d * 4
-            // Steps hold at most 8 dispatches each (NetworkBuilder sizes the command sequence by steps).
-            b.step("l\(i).qkv", reads: [h, ada, wqkv], writes: [a, qkv, qr, kr, vv]) { seq, t in
+            // AdaRMS, qkv; q and k normalised per head (·γ·√dh) and rotated straight out of the qkv rows
+            // into [s, heads, l, dh]; v gathered into the same layout.
+            b.step("l\(i).qkv", reads: [h, ada, wqkv, qg, kg, cosT, sinT], writes: [a, qkv, qr, kr, vv]) { seq, t in
                 let adaS = t[ada].storage
                 let gamma = try adaS.subslice(byteOffset: base, byteCount: d * 4)
                 let beta = try adaS.subslice(byteOffset: base + d * 4, byteCount: d * 4)
-                try ops.l2Norm(seq, x: t[h].storage, gamma: gamma, beta: beta, y: t[a].storage, rows: rows, d: d, scale: rootD, eps: c.normEps)
+                try ops.rowL2Norm(seq, x: t[h].storage, gamma: gamma, beta: beta, y: t[a].storage, rows: rows, d: d, scale: rootD, eps: c.normEps)
                 try ops.linear(seq, x: t[a].storage, weight: t[wqkv], y: t[qkv].storage, rows: rows)
-                // Rows are [q ‖ k ‖ v], each (head, dh): gather each part as [s, heads, l, dh].
-                for (j, dst) in [(0, qr), (1, kr), (2, vv)] {
-                    try ops.copy(seq, x: t[qkv].storage, y: t[dst].storage, shape: [s, heads, l, dh],
-                                 srcStrides: [l * 3 * hd, dh, 3 * hd, 1], dstStrides: [heads * l * dh, l * dh, dh, 1], srcOffset: j * hd)
+                for (j, dst, gain) in [(0, qr, qg), (1, kr, kg)] {
+                    try ops.qkNormRotary(seq, qkv: t[qkv].storage, gamma: t[gain].storage, cos: t[cosT].storage, sin: t[sinT].storage,
+                                         y: t[dst].storage, sequences: s, heads: heads, length: l, headDim: dh, rowStride: 3 * hd,
+                                         offset: j * hd, scale: rootDh, eps: c.normEps)
                 }
-            }
-            b.step("l\(i).qk_norm_rotary", reads: [qr, kr, qg, kg, cosT, sinT, ones], writes: [qn, kn, qr, kr]) { seq, t in
-                let part = s * heads * l * dh
-                for (src, dst, gain) in [(qr, qn, qg), (kr, kn, kg)] {
-                    try ops.l2Norm(seq, x: t[src].storage, gamma: t[ones].storage, y: t[dst].storage, rows: s * heads * l, d: dh,
-                                   scale: rootDh, eps: c.normEps)
-                    try ops.binary(seq, .mul, a: t[dst].storage, b: t[gain].storage, y: t[dst].storage, count: part, broadcast: heads * l * dh)
-                    try ops.rotary(seq, x: t[dst].storage, cos: t[cosT].storage, sin: t[sinT].storage, y: t[src].storage,
-                                   rows: s * heads * l, d: dh, positions: l)
-                }
+                try ops.copy(seq, x: t[qkv].storage, y: t[vv].storage, shape: [s, heads, l, dh],
+                             srcStrides: [l * 3 * hd, dh, 3 * hd, 1], dstStrides: [heads * l * dh, l * dh, dh, 1], srcOffset: 2 * hd)
             }
             b.step("l\(i).attn", reads: [qr, kr, vv, wo, h], writes: [att, attP, o, h]) { seq, t in
                 try ops.attention(seq, q: t[qr].storage, k: t[kr].storage, v: t[vv].storage, out: t[att].storage,
@@ -198,7 +203,7 @@ public final class ICSA2MRunner {
                 let adaS = t[ada].storage
                 let gamma = try adaS.subslice(byteOffset: base + 2 * d * 4, byteCount: d * 4)
                 let beta = try adaS.subslice(byteOffset: base + 3 * d * 4, byteCount: d * 4)
-                try ops.l2Norm(seq, x: t[h].storage, gamma: gamma, beta: beta, y: t[a].storage, rows: rows, d: d, scale: rootD, eps: c.normEps)
+                try ops.rowL2Norm(seq, x: t[h].storage, gamma: gamma, beta: beta, y: t[a].storage, rows: rows, d: d, scale: rootD, eps: c.normEps)
                 try ops.linear(seq, x: t[a].storage, weight: t[wf1], bias: t[bf1].storage, y: t[f2].storage, rows: rows)
                 try ops.geglu(seq, x: t[f2].storage, y: t[g].storage, rows: rows, d: ff)
                 try ops.linear(seq, x: t[g].storage, weight: t[wf2], bias: t[bf2].storage, y: t[o].storage, rows: rows)
@@ -212,19 +217,14 @@ public final class ICSA2MRunner {
         b.step("output", reads: [h, fg, wout], writes: [hf, hn, v]) { seq, t in
             try ops.copy(seq, x: t[h].storage, y: t[hf].storage, shape: [s, n, d], srcStrides: [l * d, d, 1],
                          dstStrides: [n * d, d, 1], srcOffset: r * d)
-            try ops.l2Norm(seq, x: t[hf].storage, gamma: t[fg].storage, y: t[hn].storage, rows: s * n, d: d, scale: rootD, eps: c.normEps)
+            try ops.rowL2Norm(seq, x: t[hf].storage, gamma: t[fg].storage, y: t[hn].storage, rows: s * n, d: d, scale: rootD, eps: c.normEps)
             try ops.linear(seq, x: t[hn].storage, weight: t[wout], y: t[v].storage, rows: s * n)
         }
 
-        let net = try b.plan(device: model.device)
+        let net = try b.plan(device: model.device, timestamps: timestamps)
         let tables = model.rotaryTables(rows: n)
         try net.tensor(named: "cos").write(tables.cos)
         try net.tensor(named: "sin").write(tables.sin)
-        try net.tensor(named: "ones").write([Float](repeating: 1, count: max(d, dh)))
-        for i in 0..<c.depth {
-            try net.tensor(named: "qgain\(i)").write(model.expandedGain("layers.\(i).attn.q_norm", length: l))
-            try net.tensor(named: "kgain\(i)").write(model.expandedGain("layers.\(i).attn.k_norm", length: l))
-        }
         return net
     }
 }

@@ -125,3 +125,9 @@ public struct AttentionPush: Sendable {
     public var hasMask, maskRows: UInt32
     public static let shaderSize = 24
 }
+
+public struct QKNormRotaryPush: Sendable {
+    public var rows, d, heads, l, rowStride, offset: UInt32
+    public var eps, scale: Float
+    public static let shaderSize = 32
+}
