@@ -25,6 +25,12 @@ public final class ICSA2MModel: @unchecked Sendable {
     /// conv_embed weight/bias repeated for 1 and 2 sequences (the CFG branches run as one batch of 2).
     let convEmbed: [Int: (weight: Tensor, bias: Tensor)]
     private let derived: DeviceBuffer
+    /// Feed-forward inner width rounded up to a multiple of 4, and per layer the FF weights zero-padded to it
+    /// (value and gate halves each padded; exact, since padded value rows and weight columns are 0), so every
+    /// FF matmul takes the vec4 kernel (682 and 341 are not multiples of 4). Empty when no padding is needed.
+    let ffWidth: Int
+    private let ffPadded: [(inWeight: Tensor, inBias: Tensor, outWeight: Tensor)]
+    private let ffBuffer: DeviceBuffer?
     let host: [String: [Float]]
     private let adaCache = Mutex<[UInt32: [Float]]>([:])
 
@@ -42,7 +48,12 @@ public final class ICSA2MModel: @unchecked Sendable {
                 throw MotionModelError("ics_a2m", "\(file.url.lastPathComponent): tensor '\(name)' has shape \(info.shape), expected \(shape)")
             }
         }
-        weights = try WeightStore(file: file, device: device, names: shapes.keys.sorted())
+        // Padded FF weights (below) replace the originals on the device.
+        let padsFeedForward = config.ffInner % 4 != 0
+        let deviceNames = shapes.keys.filter { name in
+            !(padsFeedForward && (name.hasSuffix(".ff.in.weight") || name.hasSuffix(".ff.in.bias") || name.hasSuffix(".ff.out.weight")))
+        }
+        weights = try WeightStore(file: file, device: device, names: deviceNames.sorted())
         var host: [String: [Float]] = [:]
         var hostNames = ["time.freqs", "time.proj.weight", "time.proj.bias", "null_cond", "rotary.inv_freq",
                          "conv_embed.weight", "conv_embed.bias"]
@@ -77,6 +88,51 @@ public final class ICSA2MModel: @unchecked Sendable {
             conv[s] = (try Tensor(shape: [s * d, 1, k], storage: w), try Tensor(shape: [s * d], storage: b))
         }
         convEmbed = conv
+
+        let ff = config.ffInner, fp = (ff + 3) / 4 * 4
+        ffWidth = fp
+        if fp == ff {
+            ffPadded = []
+            ffBuffer = nil
+        } else {
+            func span(_ floats: Int) -> Int { (floats * 4 + alignment - 1) / alignment * alignment }
+            let perLayer = span(2 * fp * d) + span(2 * fp) + span(d * fp)
+            let buffer = try DeviceBuffer(device: device, byteCount: perLayer * config.depth + 16, placement: .deviceLocal)
+            var padded: [(Tensor, Tensor, Tensor)] = []
+            var at = 0
+            func slice(_ floats: Int, _ values: [Float]) throws -> BufferSlice {
+                let s = BufferSlice(buffer: buffer, offset: at, byteCount: floats * 4)
+                try s.write(values)
+                at += span(floats)
+                return s
+            }
+            for i in 0..<config.depth {
+                let w1 = try file.tensor("layers.\(i).ff.in.weight").floats(), b1 = try file.tensor("layers.\(i).ff.in.bias").floats()
+                let w2 = try file.tensor("layers.\(i).ff.out.weight").floats()
+                var pw1 = [Float](repeating: 0, count: 2 * fp * d), pb1 = [Float](repeating: 0, count: 2 * fp)
+                var pw2 = [Float](repeating: 0, count: d * fp)
+                for half in 0..<2 {
+                    for r in 0..<ff {
+                        let from = half * ff + r, to = half * fp + r
+                        pw1.replaceSubrange((to * d)..<((to + 1) * d), with: w1[(from * d)..<((from + 1) * d)])
+                        pb1[to] = b1[from]
+                    }
+                }
+                for o in 0..<d { pw2.replaceSubrange((o * fp)..<(o * fp + ff), with: w2[(o * ff)..<((o + 1) * ff)]) }
+                padded.append((try Tensor(shape: [2 * fp, d], storage: try slice(2 * fp * d, pw1)),
+                               try Tensor(shape: [2 * fp], storage: try slice(2 * fp, pb1)),
+                               try Tensor(shape: [d, fp], storage: try slice(d * fp, pw2))))
+            }
+            ffPadded = padded
+            ffBuffer = buffer
+        }
+    }
+
+    /// Layer i's feed-forward weights at width `ffWidth`: ff.in [2·ffWidth, dim] (+ bias), ff.out [dim, ffWidth].
+    func feedForward(_ i: Int) throws -> (inWeight: Tensor, inBias: Tensor, outWeight: Tensor) {
+        if i < ffPadded.count { return ffPadded[i] }
+        let p = "layers.\(i)."
+        return (try weight(p + "ff.in.weight"), try weight(p + "ff.in.bias"), try weight(p + "ff.out.weight"))
     }
 
     /// Loads the bundle's `motion_model` (kind `ics_a2m`): config from the manifest, weights from its first

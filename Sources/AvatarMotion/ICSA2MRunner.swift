@@ -123,7 +123,7 @@ public final class ICSA2MRunner {
     private func planVelocity(sequences s: Int, rows n: Int) throws -> Network {
         let c = model.config, ops = model.ops
         let d = c.dim, m = c.motionDim, r = c.registers, l = r + n
-        let heads = c.heads, dh = c.dimHead, hd = heads * dh, ff = c.ffInner
+        let heads = c.heads, dh = c.dimHead, hd = heads * dh, ff = model.ffWidth
         let b = NetworkBuilder()
         let x = b.input("x", shape: [s * n, 3 * m])
         let ada = b.input("ada", shape: [c.depth * 4 * d])
@@ -173,8 +173,9 @@ public final class ICSA2MRunner {
             let p = "layers.\(i)."
             let wqkv = b.constant(try model.weight(p + "attn.qkv.weight")), wo = b.constant(try model.weight(p + "attn.out.weight"))
             let qg = b.constant(try model.weight(p + "attn.q_norm")), kg = b.constant(try model.weight(p + "attn.k_norm"))
-            let wf1 = b.constant(try model.weight(p + "ff.in.weight")), bf1 = b.constant(try model.weight(p + "ff.in.bias"))
-            let wf2 = b.constant(try model.weight(p + "ff.out.weight")), bf2 = b.constant(try model.weight(p + "ff.out.bias"))
+            let ffw = try model.feedForward(i)
+            let wf1 = b.constant(ffw.inWeight), bf1 = b.constant(ffw.inBias)
+            let wf2 = b.constant(ffw.outWeight), bf2 = b.constant(try model.weight(p + "ff.out.bias"))
             let base = i * 4 * d * 4
             // AdaRMS, qkv; q and k normalised per head (·γ·√dh) and rotated straight out of the qkv rows
             // into [s, heads, l, dh]; v gathered into the same layout.
