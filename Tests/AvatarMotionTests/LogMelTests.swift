@@ -4,8 +4,9 @@ import AvatarStages
 import Foundation
 import Testing
 
-/// The log-mel front-end against the reference (float64 DFT and sums, one rounding): within 1e-4 absolute,
-/// as docs/motion.md §1.2 expects of a straightforward port.
+/// The log-mel front-end against the reference (float64 DFT and sums, one rounding, like the reference):
+/// measured bit-identical on x86-64 glibc; the tolerance 2e-6 absolute leaves room for other libm's log/cos
+/// (docs/motion.md §1.2 expects ~1e-4 of a float32 port).
 struct LogMelTests {
     static let frontEnd = LogMelFrontEnd(config: LogMelConfig())
 
@@ -16,9 +17,11 @@ struct LogMelTests {
         let got = Self.frontEnd.features(wave)
         let want = try io.tensor("io.log_mel").floats()
         #expect(got.count == want.count)
-        #expect(maxAbsDiff(got, want) < 1e-4)
+        print("log_mel io.log_mel: max abs error \(maxAbsDiff(got, want)) (tolerance 2e-6)")
+        #expect(maxAbsDiff(got, want) <= 2e-6)
         let silence = Self.frontEnd.features([Float](repeating: 0, count: 1200))
-        #expect(maxAbsDiff(silence, try io.tensor("io.log_mel_silence").floats()) < 1e-4)
+        #expect(maxAbsDiff(silence, try io.tensor("io.log_mel_silence").floats()) <= 2e-6)
+        #expect(silence == Array([[Float]](repeating: Self.frontEnd.silenceRow, count: 3).joined()))
         #expect(abs(silence[0] - Float(Foundation.log(1e-10))) < 1e-4)
     }
 
