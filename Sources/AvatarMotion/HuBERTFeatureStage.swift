@@ -68,8 +68,8 @@ public final class HuBERTFeatureStage: AudioFeatureStage {
             let end = next + window.hop + window.lookahead
             out.append(try emit(from: next, to: next + window.hop, windowEnd: end))
             next += window.hop
-            trim()
         }
+        trim()  // once per append: a long append (offline) must not shift the buffer per window
         return out
     }
 

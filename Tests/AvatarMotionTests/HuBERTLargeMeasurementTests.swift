@@ -13,7 +13,13 @@ struct HuBERTLargeMeasurementTests {
         let (device, ops) = try MotionGPU.get()
         let seconds = Double(ProcessInfo.processInfo.environment["AVATARD_MEASURE_HUBERT_SECONDS"] ?? "4") ?? 4
         let start = Date()
-        let encoder = HuBERTEncoder(weights: try HuBERTWeights(recipeFor: HuBERTConfig(), device: device), ops: ops)
+        // AVATARD_MEASURE_HUBERT_LAYERS: fewer layers for a quick per-step profile.
+        var config = HuBERTConfig()
+        if let layers = ProcessInfo.processInfo.environment["AVATARD_MEASURE_HUBERT_LAYERS"].flatMap({ Int($0) }) {
+            config.numLayers = layers
+        }
+        let encoder = HuBERTEncoder(weights: try HuBERTWeights(recipeFor: config, device: device), ops: ops)
+        encoder.timestamps = true
         print("HuBERT-large recipe weights: \(Date().timeIntervalSince(start)) s")
         // AVATARD_MEASURE_HUBERT_WINDOW="left,hop,lookahead" (rows) overrides the standard window.
         var window = HuBERTFeatureStage.Window.standard
@@ -23,8 +29,15 @@ struct HuBERTLargeMeasurementTests {
             window = .init(leftContext: v[0], hop: v[1], lookahead: v[2])
         }
         let bench = try HuBERTBenchmark.streamingWindow(encoder: encoder, window: window, repeats: 3)
+        var perKind: [String: Double] = [:]
+        for (label, seconds) in encoder.lastStepTimings(samples: bench.samples) {
+            let kind = label.hasPrefix("layers.") ? label.split(separator: ".").dropFirst(2).joined(separator: ".") : label
+            perKind[kind, default: 0] += seconds
+        }
+        print("GPU time by step kind: " + perKind.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
         print("HuBERT-large window \(bench.rows) rows: \(bench.seconds) s (runs \(bench.runs), plan+warm-up \(bench.setupSeconds) s, real-time factor \(bench.realTimeFactor))")
 
+        if seconds <= 0 { return }
         let wave = HuBERTStreamingTests.speech(Int(seconds * 16000))
         let offline = try encoder.utteranceFeatures(wave, padded: false)
         let stage = try HuBERTFeatureStage(encoder: encoder, window: window)
