@@ -1,6 +1,6 @@
 public import AvatarOperators
 public import AvatarStages
-public import AvatarVulkan
+import AvatarVulkan
 
 /// HuBERT / wav2vec2 encoder forward (Hugging Face `last_hidden_state`, docs/motion.md §1.1) on the Vulkan
 /// engine. One network is planned per input length and replayed; the last few plans are kept.
@@ -235,11 +235,15 @@ public final class HuBERTEncoder: @unchecked Sendable {
         var t0 = 0
         while t0 < T {
             let tb = min(blockRows, T - t0), start = t0
-            b.step("pos.conv[\(start)]", reads: [padded, pwv] + (start == 0 ? [] : [conv]), writes: [col, blockOut, conv]) { seq, t in
+            b.step("pos.im2col[\(start)]", reads: [padded], writes: [col]) { seq, t in
                 try ops.copy(seq, x: t[padded].storage, y: t[col].storage, shape: [G, tb, Cg, K], srcStrides: [Cg, H, 1, H],
                              dstStrides: [tb * Cg * K, Cg * K, K, 1], srcOffset: start * H)
+            }
+            b.step("pos.matmul[\(start)]", reads: [col, pwv], writes: [blockOut]) { seq, t in
                 try ops.matmul(seq, a: t[col].storage, b: pwt.storage, c: t[blockOut].storage, m: tb, n: Cg, k: Cg * K,
                                batch: G, transposeB: true, batchStrideB: Cg * Cg * K)
+            }
+            b.step("pos.scatter[\(start)]", reads: [blockOut] + (start == 0 ? [] : [conv]), writes: [conv]) { seq, t in
                 try ops.copy(seq, x: t[blockOut].storage, y: t[conv].storage, shape: [G, tb, Cg], srcStrides: [tb * Cg, Cg, 1],
                              dstStrides: [Cg, H, 1], dstOffset: start * H)
             }

@@ -1,6 +1,6 @@
 public import AvatarBundle
 public import AvatarFormats
-public import AvatarOperators
+import AvatarOperators
 public import AvatarVulkan
 import Foundation
 
