@@ -225,3 +225,30 @@ import Testing
 extension String {
     func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }
+
+extension ICSA2MParityTests {
+    /// The Swift recipe rules (A2MBenchmark.recipe) reproduce the fixtures' recipes (tools/reference/a2m.py).
+    @Test func swiftRecipeEqualsThePythonRecipe() throws {
+        for name in ["a2m_tiny", "a2m_full"] {
+            let config = try ICSA2MConfig(manifest: try MotionFixtures.manifestConfig(name))
+            let python = (MotionFixtures.model(name)["recipe"] as! [[String: Any]]).map {
+                ($0["name"] as! String, $0["shape"] as! [Int], $0["scale"] as! Double, $0["offset"] as! Double)
+            }.sorted { $0.0 < $1.0 }
+            let swift = A2MBenchmark.recipe(config)
+            #expect(swift.count == python.count, "\(name)")
+            for (s, p) in zip(swift, python) {
+                #expect(s.name == p.0 && s.shape == p.1 && abs(s.scale - p.2) <= 1e-12 * p.2 && s.offset == p.3, "\(name): \(s) vs \(p)")
+            }
+        }
+    }
+
+    /// The benchmark runs the streaming stage on a recipe model and reports per-window results (no timing assertions).
+    @Test func benchmarkRunsStreamingWindows() throws {
+        let (device, ops) = try MotionGPU.get()
+        let config = try ICSA2MConfig(manifest: try MotionFixtures.manifestConfig("a2m_tiny"))
+        let r = try A2MBenchmark.streamingWindow(config: config, styleFrames: 8, plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: 5),
+                                                 windows: 3, device: device, ops: ops)
+        #expect(r.rows == 8 + 5 + 6 && r.runs.count == 3 && r.seconds > 0 && r.realTimeFactor > 0)
+        #expect(r.gpuSteps["attn"] != nil && r.gpuSteps["ff"] != nil)
+    }
+}
