@@ -1,8 +1,9 @@
 #version 450
 // Shaded preview (tools/demo/raster_ref.py `shade`): per output pixel, SS×SS samples of the supersampled face
 // buffer, each lit with wrapped Lambert + Blinn-Phong from three lights on per-vertex linear albedo, the mouth
-// interior darkened with depth behind the lips, a vertical background gradient; linear → sRGB per sample, then
-// the mean. Output: sRGB in [0, 1], [H, W, 3].
+// interior darkened with depth behind the lips, a vertical background gradient; the samples are averaged in
+// linear light and converted to sRGB once per pixel (the numpy reference converts per sample: the difference is
+// confined to anti-aliased edges and is below one 8-bit step elsewhere). Output: sRGB in [0, 1], [H, W, 3].
 #include "include/common.glsl"
 #include "include/raster.glsl"
 layout(local_size_x = 64) in;
@@ -33,7 +34,7 @@ vec3 shade_sample(uint sx, uint sy) {
     uint t = face[sy * ws + sx];
     if (t == 0xFFFFFFFFu) {
         float yy = hs > 1u ? float(sy) / float(hs - 1u) : 0.0;
-        return linear_to_srgb(srgb_to_linear(vec3(p.bgR, p.bgG, p.bgB)) * (1.05 - 0.25 * yy));
+        return srgb_to_linear(vec3(p.bgR, p.bgG, p.bgB)) * (1.05 - 0.25 * yy);
     }
     uint i0 = tri[3 * t], i1 = tri[3 * t + 1], i2 = tri[3 * t + 2];
     vec3 a = at(i0), b = at(i1), c = at(i2);
@@ -71,7 +72,7 @@ vec3 shade_sample(uint sx, uint sy) {
         float occ = pow(clamp(1.0 - (p.zLip - P.z) / 0.7, 0.3, 1.0), 1.3);
         col *= occ;
     }
-    return linear_to_srgb(col);
+    return col;
 }
 
 void main() {
@@ -82,7 +83,7 @@ void main() {
     for (uint j = 0u; j < p.ss; ++j)
         for (uint i = 0u; i < p.ss; ++i)
             sum += shade_sample(x * p.ss + i, y * p.ss + j);
-    sum /= float(p.ss * p.ss);
+    sum = linear_to_srgb(sum / float(p.ss * p.ss));
     rgb[3 * pix] = sum.x;
     rgb[3 * pix + 1] = sum.y;
     rgb[3 * pix + 2] = sum.z;

@@ -11,7 +11,10 @@ public final class FaceRenderer: @unchecked Sendable {
     public let device: VulkanDevice
     public let ops: Operators
     let buffer: DeviceBuffer
+    /// exp_basis with its columns padded to a multiple of 4 ([3N, paddedExpCount]) so the vertex update is one
+    /// row-vector × matrix product on the engine's vec4 (texel) matmul kernel.
     let expBasis: BufferSlice
+    let paddedExpCount: Int
     let base: BufferSlice
     let triangles: BufferSlice
     let excluded: BufferSlice
@@ -55,7 +58,11 @@ public final class FaceRenderer: @unchecked Sendable {
 
         let alignment = device.bufferAlignment
         func bytes(_ count: Int) -> Int { (max(count, 1) * 4 + alignment - 1) / alignment * alignment }
-        let sizes = [face.expBasis.count, 3 * n, 3 * f, f, 3 * n, 3 * n, 2 * n, n + 1, adjacent.count]
+        let e = face.expCount, e4 = (e + 3) / 4 * 4
+        paddedExpCount = e4
+        var padded = [Float](repeating: 0, count: 3 * n * e4)
+        for r in 0..<(3 * n) { for k in 0..<e { padded[r * e4 + k] = face.expBasis[r * e + k] } }
+        let sizes = [padded.count, 3 * n, 3 * f, f, 3 * n, 3 * n, 2 * n, n + 1, adjacent.count]
         let storage = try DeviceBuffer(device: device, byteCount: sizes.map(bytes).reduce(0, +), placement: .hostMapped)
         var slices: [BufferSlice] = []
         var offset = 0
@@ -67,7 +74,7 @@ public final class FaceRenderer: @unchecked Sendable {
         expBasis = slices[0]; base = slices[1]; triangles = slices[2]; excluded = slices[3]
         ncc = slices[4]; albedo = slices[5]; material = slices[6]
         adjacencyOffsets = slices[7]; adjacency = slices[8]
-        try expBasis.write(face.expBasis)
+        try expBasis.write(padded)
         try base.write(neutral)
         try Self.write(face.triangles, to: triangles)
         try Self.write(excludedFlags, to: excluded)
