@@ -30,8 +30,8 @@ struct BenchSessionCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds of audio per session (the speech is repeated to fill them).")
     var seconds: Double = 20
 
-    @Option(name: .long, help: "Output preset.")
-    var output: String = "file-mp4"
+    @Option(name: .long, help: "Output preset (default: a live one, so late frames are dropped and counted; file presets render as fast as they can instead).")
+    var output: String = "rtp-h264"
 
     @Option(name: .customLong("output-delay-ms"), help: "Fixed delay of live outputs (default: the daemon's).")
     var outputDelayMs: Int?
