@@ -29,6 +29,11 @@ public final class ICSA2MModel: @unchecked Sendable {
     /// (value and gate halves each padded; exact, since padded value rows and weight columns are 0), so every
     /// FF matmul takes the vec4 kernel (682 and 341 are not multiples of 4). Empty when no padding is needed.
     let ffWidth: Int
+    /// The audio encoder's k3 convs as matmuls over tap-stacked rows [x_{t−1} ‖ x_t ‖ x_{t+1}]: weights
+    /// reordered from [out, in, 3] to [out, 3·in] (tap-major), so they take the vec4 matmul without transposes.
+    let audioConv0: Tensor
+    let audioConv1: Tensor
+    private let audioBuffer: DeviceBuffer
     private let ffPadded: [(inWeight: Tensor, inBias: Tensor, outWeight: Tensor)]
     private let ffBuffer: DeviceBuffer?
     let host: [String: [Float]]
@@ -51,7 +56,8 @@ public final class ICSA2MModel: @unchecked Sendable {
         // Padded FF weights (below) replace the originals on the device.
         let padsFeedForward = config.ffInner % 4 != 0
         let deviceNames = shapes.keys.filter { name in
-            !(padsFeedForward && (name.hasSuffix(".ff.in.weight") || name.hasSuffix(".ff.in.bias") || name.hasSuffix(".ff.out.weight")))
+            name != "audio_encoder.conv0.weight" && name != "audio_encoder.conv1.weight"
+                && !(padsFeedForward && (name.hasSuffix(".ff.in.weight") || name.hasSuffix(".ff.in.bias") || name.hasSuffix(".ff.out.weight")))
         }
         weights = try WeightStore(file: file, device: device, names: deviceNames.sorted())
         var host: [String: [Float]] = [:]
@@ -88,6 +94,23 @@ public final class ICSA2MModel: @unchecked Sendable {
             conv[s] = (try Tensor(shape: [s * d, 1, k], storage: w), try Tensor(shape: [s * d], storage: b))
         }
         convEmbed = conv
+
+        let h = config.audioHidden
+        func tapMajor(_ w: [Float], cin: Int) -> [Float] {
+            var out = [Float](repeating: 0, count: h * 3 * cin)
+            for o in 0..<h { for i in 0..<cin { for k in 0..<3 { out[o * 3 * cin + k * cin + i] = w[(o * cin + i) * 3 + k] } } }
+            return out
+        }
+        let conv0 = tapMajor(try file.tensor("audio_encoder.conv0.weight").floats(), cin: config.audioDim)
+        let conv1 = tapMajor(try file.tensor("audio_encoder.conv1.weight").floats(), cin: h)
+        let span0 = aligned(conv0.count)
+        audioBuffer = try DeviceBuffer(device: device, byteCount: span0 + aligned(conv1.count) + 16, placement: .deviceLocal)
+        let w0 = BufferSlice(buffer: audioBuffer, offset: 0, byteCount: conv0.count * 4)
+        let w1 = BufferSlice(buffer: audioBuffer, offset: span0, byteCount: conv1.count * 4)
+        try w0.write(conv0)
+        try w1.write(conv1)
+        audioConv0 = try Tensor(shape: [h, 3 * config.audioDim], storage: w0)
+        audioConv1 = try Tensor(shape: [h, 3 * h], storage: w1)
 
         let ff = config.ffInner, fp = (ff + 3) / 4 * 4
         ffWidth = fp

@@ -46,7 +46,20 @@ public final class ICSA2MRunner {
         }
         let net = try conditionNets[rows] ?? planCondition(rows: rows)
         Self.remember(net, key: rows, in: &conditionNets, order: &conditionOrder)
-        try net.tensor(named: "features").write(features)
+        // Tap-stacked rows for the first k3 conv ("same" zero padding).
+        let a = c.audioDim
+        var taps = [Float](repeating: 0, count: rows * 3 * a)
+        features.withUnsafeBufferPointer { x in
+            taps.withUnsafeMutableBufferPointer { y in
+                for t in 0..<rows {
+                    for k in 0..<3 where t + k - 1 >= 0 && t + k - 1 < rows {
+                        let src = (t + k - 1) * a, dst = t * 3 * a + k * a
+                        for i in 0..<a { y[dst + i] = x[src + i] }
+                    }
+                }
+            }
+        }
+        try net.tensor(named: "features").write(taps)
         try net.run()
         let audio = try net.tensor(named: "audio").read()
         let projected = try net.tensor(named: "cond").read()
@@ -88,36 +101,33 @@ public final class ICSA2MRunner {
     // MARK: planning
 
     private func planCondition(rows: Int) throws -> Network {
-        let c = model.config, ops = model.ops
+        let c = model.config, ops = model.ops, a = c.audioDim, hd = c.audioHidden
         let b = NetworkBuilder()
-        let x = b.input("features", shape: [rows, c.audioDim])
-        let xt = b.temporary(shape: [c.audioDim, rows])
-        let h0 = b.temporary(shape: [c.audioHidden, rows])
-        let h1 = b.temporary(shape: [c.audioHidden, rows])
-        let audio = b.output("audio", shape: [rows, c.audioHidden])
+        // "features" holds tap-stacked rows [x_{t−1} ‖ x_t ‖ x_{t+1}] (zeros outside), written by the host.
+        let x3 = b.input("features", shape: [rows, 3 * a])
+        // Tap-stacked hidden rows; an input so its zero borders (never written by the copies) persist.
+        let h3 = b.input("hidden_taps", shape: [rows, 3 * hd])
+        let h0 = b.temporary(shape: [rows, hd])
+        let audio = b.output("audio", shape: [rows, hd])
         let cond = b.output("cond", shape: [rows, c.motionDim])
-        let w0 = b.constant(try model.weight("audio_encoder.conv0.weight")), b0 = b.constant(try model.weight("audio_encoder.conv0.bias"))
-        let w1 = b.constant(try model.weight("audio_encoder.conv1.weight"))
+        let w0 = b.constant(model.audioConv0), b0 = b.constant(try model.weight("audio_encoder.conv0.bias"))
+        let w1 = b.constant(model.audioConv1)
         let wp = b.constant(try model.weight("cond_proj.weight")), bp = b.constant(try model.weight("cond_proj.bias"))
-        b.step("transpose", reads: [x], writes: [xt]) { seq, t in
-            try ops.permute(seq, x: t[x].storage, y: t[xt].storage, shape: [rows, c.audioDim], order: [1, 0])
+        b.step("conv0", reads: [x3, w0, b0], writes: [h0, h3]) { seq, t in
+            try ops.linear(seq, x: t[x3].storage, weight: t[w0], bias: t[b0].storage, y: t[h0].storage, rows: rows)
+            try ops.activation(seq, .gelu, x: t[h0].storage, y: t[h0].storage, count: rows * hd)
+            let h = t[h0].storage, taps = t[h3].storage
+            try ops.copy(seq, x: h, y: taps, shape: [rows - 1, hd], srcStrides: [hd, 1], dstStrides: [3 * hd, 1], dstOffset: 3 * hd, barrier: false)
+            try ops.copy(seq, x: h, y: taps, shape: [rows, hd], srcStrides: [hd, 1], dstStrides: [3 * hd, 1], dstOffset: hd, barrier: false)
+            try ops.copy(seq, x: h, y: taps, shape: [rows - 1, hd], srcStrides: [hd, 1], dstStrides: [3 * hd, 1], srcOffset: hd, dstOffset: 2 * hd)
         }
-        b.step("conv0", reads: [xt, w0, b0], writes: [h0]) { seq, t in
-            try ops.conv1d(seq, x: t[xt].storage, weight: t[w0].storage, bias: t[b0].storage, y: t[h0].storage,
-                           cin: c.audioDim, length: rows, cout: c.audioHidden, kernel: 3, padding: 1)
-            try ops.activation(seq, .gelu, x: t[h0].storage, y: t[h0].storage, count: c.audioHidden * rows)
-        }
-        b.step("conv1", reads: [h0, w1], writes: [h1]) { seq, t in
-            try ops.conv1d(seq, x: t[h0].storage, weight: t[w1].storage, bias: nil, y: t[h1].storage,
-                           cin: c.audioHidden, length: rows, cout: c.audioHidden, kernel: 3, padding: 1)
-        }
-        b.step("rows", reads: [h1], writes: [audio]) { seq, t in
-            try ops.permute(seq, x: t[h1].storage, y: t[audio].storage, shape: [c.audioHidden, rows], order: [1, 0])
-        }
-        b.step("cond_proj", reads: [audio, wp, bp], writes: [cond]) { seq, t in
+        b.step("conv1", reads: [h3, w1, wp, bp], writes: [audio, cond]) { seq, t in
+            try ops.linear(seq, x: t[h3].storage, weight: t[w1], y: t[audio].storage, rows: rows)
             try ops.linear(seq, x: t[audio].storage, weight: t[wp], bias: t[bp].storage, y: t[cond].storage, rows: rows)
         }
-        return try b.plan(device: model.device, timestamps: timestamps)
+        let net = try b.plan(device: model.device, timestamps: timestamps)
+        try net.tensor(named: "hidden_taps").write([Float](repeating: 0, count: rows * 3 * hd))
+        return net
     }
 
     private func planVelocity(sequences s: Int, rows n: Int) throws -> Network {
