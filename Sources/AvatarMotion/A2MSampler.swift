@@ -2,7 +2,8 @@
 /// from noise (t = 0) to motion (t = 1), classifier-free guidance on the in-context prompt, temperature on the
 /// initial noise. The ODE state lives on the host (N × motion_dim floats); each velocity is one replay of the
 /// runner's network, with the conditional and null-prompt branches stacked as a batch of 2.
-public struct A2MSampler {
+/// Noise is injected as rows (`noise:`) or drawn from a seeded `MotionNoise` (target frame f gets row f).
+public struct A2MSampler: Sendable, Equatable {
     public var steps: Int
     public var cfgScale: Float
     public var temperature: Float
@@ -16,6 +17,14 @@ public struct A2MSampler {
     /// The ODE grid: float32(i / (steps − 1)).
     public static func grid(_ steps: Int) -> [Float] {
         (0..<steps).map { Float(Double($0) / Double(steps - 1)) }
+    }
+
+    /// As below, with the target rows' noise drawn from `source` (frames 0..<T).
+    public func sample(runner: ICSA2MRunner, promptMotion: [Float], promptFeatures: [Float], features: [Float],
+                       source: MotionNoise) throws -> [Float] {
+        let frames = features.count / max(1, 2 * runner.model.config.audioDim)
+        return try sample(runner: runner, promptMotion: promptMotion, promptFeatures: promptFeatures, features: features,
+                          noise: (0..<frames).flatMap { source.row($0) })
     }
 
     /// Samples target motion [T, M] for target features [2T, A] after an optional prompt (motion [P, M] with

@@ -123,3 +123,22 @@ import Testing
         #expect(abs(fourth / (variance * variance) - 3) < 0.15, "kurtosis")
     }
 }
+
+extension A2MMotionStageTests {
+    /// Seeded sampling equals sampling with the same rows injected; temperature 0 ignores the noise.
+    @Test func seededSamplerEqualsInjectedRows() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let m = runner.model.config.motionDim
+        let io = try MotionFixtures.file("a2m_tiny")
+        let features = try io.tensor("io.input.features").floats()
+        let source = MotionNoise(seed: 11, dimension: m)
+        let sampler = A2MSampler(steps: 3, cfgScale: 1.5, temperature: 0.7)
+        let seeded = try sampler.sample(runner: runner, promptMotion: [], promptFeatures: [], features: features, source: source)
+        let injected = try sampler.sample(runner: runner, promptMotion: [], promptFeatures: [], features: features,
+                                          noise: (0..<16).flatMap { source.row($0) })
+        #expect(seeded == injected && seeded.count == 16 * m)
+        let cold = A2MSampler(steps: 3, cfgScale: 1.5, temperature: 0)
+        #expect(try cold.sample(runner: runner, promptMotion: [], promptFeatures: [], features: features, source: source)
+                == cold.sample(runner: runner, promptMotion: [], promptFeatures: [], features: features, source: MotionNoise(seed: 12, dimension: m)))
+    }
+}
