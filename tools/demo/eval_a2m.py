@@ -217,7 +217,7 @@ def run_stream(b, feats, style, noise, plan, sampler=None):
 
 
 # sampler settings compared with the manifest's (temperature, cfg_scale); cfg_scale 1 halves the evaluations
-SAMPLER_VARIANTS = [(0.0, 1.5), (0.3, 1.0), (0.0, 1.0)]
+SAMPLER_VARIANTS = [(0.3, 1.5), (0.0, 1.0), (0.0, 1.5), (0.3, 1.0)]
 
 
 def style_transform(targets, names, style):
@@ -259,6 +259,7 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
     style_name = b.default_style if b.default_style in b.styles else sorted(b.styles)[0]
     style = b.style(style_name)
     other = [n for n in b.styles if n != style_name]
+    variants = [v for v in SAMPLER_VARIANTS if v != (b.sampler["temperature"], b.sampler["cfg_scale"])]
     runs = []  # per utterance: dict of tensors
     t0 = time.time()
     for k, u in enumerate(utts):
@@ -272,7 +273,7 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
         for p in (plans if k < plan_count else plans[:1]):
             r[p] = run_stream(b, feats, style, noise, p)
         if k < plan_count:
-            for temp, cfg_scale in SAMPLER_VARIANTS:
+            for temp, cfg_scale in variants:
                 smp = dict(b.sampler, temperature=temp, cfg_scale=cfg_scale)
                 r[("sampler", temp, cfg_scale)] = run_stream(b, feats, style, noise, plans[0], smp)
         r["style:" + style_name] = r[plans[0]]
@@ -333,13 +334,13 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
                                  "jaw_corr": pearson(S[:, jaw], Ts[:, jaw]),
                                  "bilabial": closure_figures(gaps(p), closed_mm)})
     res["sampler_variants"] = []
-    for temp, cfg_scale in [(b.sampler["temperature"], b.sampler["cfg_scale"])] + SAMPLER_VARIANTS:
+    for temp, cfg_scale in [(b.sampler["temperature"], b.sampler["cfg_scale"])] + variants:
         key = ("sampler", temp, cfg_scale)
         if (temp, cfg_scale) == (b.sampler["temperature"], b.sampler["cfg_scale"]):
             key = plans[0]
 
         def has(r, key=key):
-            return key in r and ("sampler", 0.0, 1.0) in r
+            return key in r and all(("sampler",) + v in r for v in variants)
         S, Ts = cat(key, has), cat("tgt", has)
         res["sampler_variants"].append({"temperature": temp, "cfg_scale": cfg_scale, "utterances": sum(map(has, runs)),
                                         "jaw_corr": pearson(S[:, jaw], Ts[:, jaw]),

@@ -397,8 +397,8 @@ def export(model, exp_names, corpus, out_dir, defaults):
           f"styles.safetensors, manifest.json", file=sys.stderr)
 
 
-SAMPLER_DEFAULTS = {"steps": 4, "cfg_scale": 1.5, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 2,
-                    "stream_left_context": 25}
+SAMPLER_DEFAULTS = {"steps": 3, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 2,
+                    "stream_left_context": 8}  # docs/motion.md §2.3
 
 
 def main():
