@@ -16,6 +16,14 @@ enum AudioFrontEnd: @unchecked Sendable {
         }
     }
 
+    /// How far past a row's own audio the front-end waits before the row is final.
+    var lookaheadMs: Int {
+        switch self {
+        case .logMel: 5   // a row's 400-sample frame reaches 80 samples into the next row
+        case .hubert: 1000 * HuBERTFeatureStage.Window.standard.lookahead / 50
+        }
+    }
+
     func makeStage() throws -> any AudioFeatureStage {
         switch self {
         case .logMel(let f): LogMelFeatureStage(frontEnd: f)

@@ -41,6 +41,12 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
 
     public var rendersVideo: Bool { makeFrames != nil }
 
+    /// The sliding window's hop + look-ahead, plus the front-end's own look-ahead.
+    public var algorithmicLatencyMs: Int {
+        let c = motion.config
+        return 1000 * (c.streamHop + c.streamLookahead) / fps + frontEnd.lookaheadMs
+    }
+
     public func makeStages(options: SessionStageOptions) throws -> SessionStages {
         let c = motion.config
         let style: StylePrompt

@@ -61,7 +61,15 @@ public struct SessionPlanner: Sendable {
                            stageOptions: SessionStageOptions(style: start.style ?? avatar.defaultStyle,
                                                              seed: UInt64.random(in: 0...UInt64.max)),
                            preset: preset, pipeline: pipeline, outputFile: outputFile,
-                           outputDelayMs: config.outputDelayMs, maxBufferSeconds: config.limits.maxBufferSeconds)
+                           outputDelayMs: Self.outputDelay(configured: config.outputDelayMs, avatar: avatar),
+                           maxBufferSeconds: config.limits.maxBufferSeconds)
+    }
+
+    /// The live output delay: the configured one, raised to the avatar's algorithmic latency plus one frame and
+    /// a compute margin of 100 ms when that is longer (a shorter delay would make every window an underrun).
+    static func outputDelay(configured: Int, avatar: any Avatar) -> Int {
+        let needed = avatar.algorithmicLatencyMs > 0 ? avatar.algorithmicLatencyMs + 1000 / avatar.fps + 100 : 0
+        return max(configured, needed)
     }
 }
 

@@ -11,5 +11,13 @@ public protocol Avatar: Sendable {
     var motionNames: [String] { get }
     /// Whether the avatar renders video (false: motion only).
     var rendersVideo: Bool { get }
+    /// Audio the stages must see beyond a frame before they can emit it (front-end and motion look-ahead,
+    /// e.g. the sliding window's hop + look-ahead), in ms. Live outputs delay at least this much plus a
+    /// compute margin, so real-time clients never cause underruns.
+    var algorithmicLatencyMs: Int { get }
     func makeStages(options: SessionStageOptions) throws -> SessionStages
+}
+
+extension Avatar {
+    public var algorithmicLatencyMs: Int { 0 }
 }

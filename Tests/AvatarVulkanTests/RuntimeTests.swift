@@ -57,7 +57,11 @@ import Testing
             "pool2d": Pool2dPush.shaderSize, "upfirdn2d": Upfirdn2dPush.shaderSize, "grid_sample2d": GridSamplePush.shaderSize,
             "grid_sample3d": GridSample3dPush.shaderSize, "copy": CopyPush.shaderSize, "cumsum": ScanPush.shaderSize,
             "cumprod": ScanPush.shaderSize, "sort_rows": SortRowsPush.shaderSize, "searchsorted": SearchSortedPush.shaderSize,
-            "attention": AttentionPush.shaderSize,
+            "attention": AttentionPush.shaderSize, "row_l2_norm": NormPush.shaderSize,
+            "qk_norm_rotary": QKNormRotaryPush.shaderSize, "raster_clear": RasterCountPush.shaderSize,
+            "raster_depth": RasterTrianglesPush.shaderSize, "raster_face": RasterTrianglesPush.shaderSize,
+            "raster_secc": RasterSECCPush.shaderSize, "raster_normals": RasterCountPush.shaderSize,
+            "raster_shade": RasterShadePush.shaderSize, "rgb_to_i420": RasterSizePush.shaderSize,
         ]
         let names = ShaderLibrary.variantNames
         #expect(names.count >= 45)
