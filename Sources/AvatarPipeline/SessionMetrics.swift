@@ -4,6 +4,7 @@ import Metrics
 enum SessionMetrics {
     static let framesRendered = Counter(label: "avatard_frames_rendered_total")
     static let framesDroppedLate = Counter(label: "avatard_frames_dropped_total", dimensions: [("reason", "late")])
+    static let framesDroppedOverload = Counter(label: "avatard_frames_dropped_total", dimensions: [("reason", "overload")])
     static let framesDroppedInterrupted = Counter(label: "avatard_frames_dropped_total", dimensions: [("reason", "interrupted")])
     static let packetsLost = Counter(label: "avatard_audio_packets_lost_total")
     static let packetsDropped = Counter(label: "avatard_audio_packets_dropped_total")

@@ -34,6 +34,8 @@ final class SessionRunner {
     private var nextStats: ContinuousClock.Instant
     /// Silence inserted for underruns since the last client packet (live), so a ts gap is not filled twice.
     private var underrunSinceLastPacket = 0
+    /// Ends of utterances (`input.end`, `session.close`) not yet flushed through the stages.
+    private var flushPositions: [Int] = []
     /// Set by `session.close`: the session ends once this frame index is reached.
     private var closeFrame: Int?
     private let fps: Int
@@ -42,6 +44,13 @@ final class SessionRunner {
 
     /// Audio handed to the stages ahead of the next frame to render (bounds work lost on interrupt).
     private let feedHorizonFrames = 12
+    /// Frames rendered per turn of the loop before the inbox is read again, so `input.interrupt` and
+    /// `session.close` are acted on promptly even while a burst of audio is being rendered.
+    private let framesPerTurn = 4
+    /// A live session further behind the wall clock than this skips ahead instead of drifting.
+    private let maxLiveLag: Duration = .seconds(1)
+    /// Whether the overload warning was logged (once per session).
+    private var warnedOverload = false
 
     init(plan: SessionPlan, inbox: SessionInbox, makeOutput: @escaping SessionOutputFactory, logger: Logger,
          emit: @escaping @Sendable (SessionEvent) -> Void) {
@@ -116,7 +125,7 @@ final class SessionRunner {
                 let until = min(due, nextStats)
                 wait = Date(timeIntervalSinceNow: max(0, Self.seconds(until - clock.now)))
             } else {
-                wait = motionQueue.isEmpty && timeline.end <= timeline.fedEnd ? Date(timeIntervalSinceNow: Self.seconds(nextStats - clock.now)) : Date()
+                wait = motionQueue.isEmpty && timeline.end <= timeline.fedEnd && flushPositions.isEmpty ? Date(timeIntervalSinceNow: Self.seconds(nextStats - clock.now)) : Date()
             }
             let inputs = inbox.take(until: wait)
             var taken48k = 0
@@ -126,11 +135,11 @@ final class SessionRunner {
                     taken48k += samples48k
                     acceptAudio(seq: seq, ts: ts, payload: payload, arrival: arrival)
                 case .end:
-                    try endUtterance()
+                    endUtterance()
                 case .interrupt:
                     interrupt()
                 case .close:
-                    try endUtterance()
+                    endUtterance()
                     closeFrame = framesCovering(timeline.end)
                 case .abort(let goingAway):
                     try finishAbruptly(goingAway: goingAway)
@@ -214,16 +223,15 @@ final class SessionRunner {
         }
     }
 
-    private func endUtterance() throws {
-        // Pad to a frame boundary so the next utterance starts on one, then flush the stages.
+    /// Ends the utterance: pads to a frame boundary so the next one starts on one, and marks where the
+    /// stages are flushed. The flush happens when feeding reaches that point, so a long burst is still
+    /// rendered a few frames per turn.
+    private func endUtterance() {
         let boundary = timeline.frameStart(framesCovering(timeline.end))
         if boundary > timeline.end {
             appendSilence([Float](repeating: 0, count: boundary - timeline.end), ts: nil)
         }
-        try feedStages(upTo: timeline.end)
-        let features = try stages.features.flush()
-        motionQueue += try stages.motion.append(features)
-        motionQueue += try stages.motion.flush()
+        if timeline.end > (flushPositions.last ?? 0) { flushPositions.append(timeline.end) }
     }
 
     private func framesCovering(_ position: Int) -> Int {
@@ -237,6 +245,7 @@ final class SessionRunner {
         let droppedFrames = motionQueue.count
         motionQueue.removeAll()
         timeline.truncate(to: renderedEnd)
+        flushPositions.removeAll()
         stages.features.reset()
         stages.motion.interrupt()
         // The next packet continues at the end of the (truncated) timeline, not after a gap.
@@ -248,19 +257,38 @@ final class SessionRunner {
 
     // MARK: rendering
 
-    /// Hands timeline audio to the stages up to `position`; collects the motion frames that come out.
+    /// Hands timeline audio to the stages up to `position`, flushing them at the end of each utterance on
+    /// the way; collects the motion frames that come out.
     private func feedStages(upTo position: Int) throws {
-        let samples = timeline.takeUnfed(upTo: position)
-        guard !samples.isEmpty else { return }
-        let start = clock.now
-        let features = try stages.features.append(samples)
-        if !features.isEmpty { motionQueue += try stages.motion.append(features) }
-        SessionMetrics.motionDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
+        while true {
+            let limit = flushPositions.first.map { min(position, $0) } ?? position
+            let samples = timeline.takeUnfed(upTo: limit)
+            if !samples.isEmpty {
+                let start = clock.now
+                let features = try stages.features.append(samples)
+                if !features.isEmpty { motionQueue += try stages.motion.append(features) }
+                SessionMetrics.motionDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
+            }
+            guard let flushAt = flushPositions.first, timeline.fedEnd >= flushAt else { return }
+            flushPositions.removeFirst()
+            let start = clock.now
+            let features = try stages.features.flush()
+            motionQueue += try stages.motion.append(features)
+            motionQueue += try stages.motion.flush()
+            SessionMetrics.motionDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
+            if timeline.fedEnd >= position { return }
+        }
     }
 
+    /// Renders up to `framesPerTurn` frames that are due; returns so the loop reads the inbox in between.
     private func renderDueFrames() throws {
+        var rendered = 0
         if isLive {
-            while clock.now >= decisionInstant(nextFrame) {
+            while rendered < framesPerTurn, clock.now >= decisionInstant(nextFrame) {
+                if clock.now - decisionInstant(nextFrame) > maxLiveLag, lastFrame != nil || output == nil {
+                    try skipToWallClock()
+                    continue
+                }
                 try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
                 var guardIterations = 0
                 while motionQueue.isEmpty {
@@ -269,24 +297,62 @@ final class SessionRunner {
                         throw ProtocolViolation(.internal, "motion stage produced no frame for 4 s of audio")
                     }
                     guardIterations += 1
-                    if timeline.end <= timeline.fedEnd {
-                        appendSilence([Float](repeating: 0, count: 320), ts: nil)
-                        underrunSinceLastPacket += 320
-                        SessionMetrics.silenceInserted.increment(by: 0.02)
-                    }
+                    if timeline.end <= timeline.fedEnd { appendUnderrunSilence(320) }
                     try feedStages(upTo: timeline.end)
                 }
-                // Too far behind the wall clock: skip rendering this frame but keep the timeline moving.
+                // Behind the wall clock: skip rendering this frame but keep the timeline moving.
                 let late = clock.now - decisionInstant(nextFrame) > .nanoseconds(Int64(frameNanos) * 2)
                 try pushFrame(render: !late)
+                rendered += 1
             }
         } else {
             try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
-            while !motionQueue.isEmpty {
+            while rendered < framesPerTurn, !motionQueue.isEmpty {
                 try pushFrame(render: true)
+                rendered += 1
                 try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
             }
         }
+    }
+
+    private func appendUnderrunSilence(_ count: Int) {
+        appendSilence([Float](repeating: 0, count: count), ts: nil)
+        underrunSinceLastPacket += count
+        SessionMetrics.silenceInserted.increment(by: Double(count) / 16000)
+    }
+
+    /// Overload (the device cannot keep up with real time): rather than let latency grow without bound,
+    /// jump to the frame due now. The skipped frames repeat the last picture with their audio (so the
+    /// output stays continuous and in sync), their motion is not computed, and the motion stage restarts
+    /// from its idle state as after an interruption.
+    private func skipToWallClock() throws {
+        let elapsed = clock.now - decisionInstant(0)
+        // Audio already fed belongs to the stage being reset, so its frames are skipped too.
+        let due = max(Int(Self.seconds(elapsed) * Double(fps)) + 1, framesCovering(timeline.fedEnd))
+        let target = max(nextFrame + 1, closeFrame.map { min(due, $0) } ?? due)
+        if timeline.end < timeline.frameStart(target) { appendUnderrunSilence(timeline.frameStart(target) - timeline.end) }
+        _ = timeline.takeUnfed(upTo: timeline.frameStart(target))
+        flushPositions.removeAll { $0 <= timeline.fedEnd }
+        motionQueue.removeAll()
+        stages.features.reset()
+        stages.motion.interrupt()
+        let skipped = target - nextFrame
+        if !warnedOverload {
+            warnedOverload = true
+            logger.warning("live session cannot keep up with real time; skipping ahead", metadata: ["frames.skipped": "\(skipped)"])
+        }
+        while nextFrame < target {
+            let span = timeline.frameStart(nextFrame)..<timeline.frameStart(nextFrame + 1)
+            if let output, let lastFrame {
+                try output.pushVideo(lastFrame, pts: UInt64(nextFrame) * frameNanos + delayNanos, duration: frameNanos)
+                try pushAudio(before: span.upperBound, to: output)
+            } else {
+                _ = timeline.takePackets(before: span.upperBound)
+            }
+            counters.framesDropped += 1
+            nextFrame += 1
+        }
+        SessionMetrics.framesDroppedOverload.increment(by: Int64(skipped))
     }
 
     private func pushFrame(render: Bool) throws {
@@ -299,10 +365,7 @@ final class SessionRunner {
         let pts = UInt64(nextFrame) * frameNanos + delayNanos
         if let output, let frames = stages.frames {
             try pushVideo(motion, frames: frames, output: output, render: render, pts: pts)
-            for packet in timeline.takePackets(before: span.upperBound) {
-                let apts = UInt64(packet.position) * 1_000_000_000 / 16000 + delayNanos
-                try output.pushAudio(packet.data, pts: apts, duration: UInt64(packet.duration48k) * 1_000_000_000 / 48000)
-            }
+            try pushAudio(before: span.upperBound, to: output)
         } else {
             counters.framesRendered += 1
             _ = timeline.takePackets(before: span.upperBound)
@@ -332,6 +395,13 @@ final class SessionRunner {
         }
     }
 
+    private func pushAudio(before position: Int, to output: any SessionOutput) throws {
+        for packet in timeline.takePackets(before: position) {
+            let apts = UInt64(packet.position) * 1_000_000_000 / 16000 + delayNanos
+            try output.pushAudio(packet.data, pts: apts, duration: UInt64(packet.duration48k) * 1_000_000_000 / 48000)
+        }
+    }
+
     /// Observer of every motion frame as it is rendered (for `--motion-out` and tests).
     var onMotion: ((MotionFrame) -> Void)?
 
@@ -355,7 +425,8 @@ final class SessionRunner {
     private func finishAbruptly(goingAway: Bool) throws {
         inbox.close()
         if !isLive {
-            try endUtterance()
+            endUtterance()
+            try feedStages(upTo: timeline.end)
             while !motionQueue.isEmpty { try pushFrame(render: true) }
         }
         do {

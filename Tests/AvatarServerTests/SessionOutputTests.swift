@@ -84,10 +84,10 @@ import Testing
 
     @Test func interruptOverTheWireClosesTheMouthAndReports() async throws {
         let daemon = try await TestDaemon.start()
-        // Barge-in on a live output: 3 s of "TTS" tone delivered at once, interrupted after 1 s, then 1 s of
-        // real-time silence.
+        // Barge-in on a live output: 6 s of "TTS" tone delivered at once, interrupted after 1 s (later on a
+        // loaded machine; the checks are relative to the reported cut), then 1 s of real-time silence.
         var frames: [RawClient.Frame] = [.text(ProtocolViolationTests.start(output: "rtp-vp8"))]
-        let tone = try TestAudio.packets(TestAudio.segments([(3.0, 0.5)]))
+        let tone = try TestAudio.packets(TestAudio.segments([(6.0, 0.5)]))
         let quiet = try TestAudio.packets(TestAudio.segments([(1.0, 0)]))
         for (i, p) in tone.enumerated() {
             frames.append(.binary(AudioPacketHeader(seq: UInt32(i), ts: UInt64(i * 960)).frame(payload: p)))
@@ -106,10 +106,10 @@ import Testing
         #expect(interrupted.count == 1)
         let id = try #require(outcome.messages.compactMap { if case .sessionReady(let id, _, _, _) = $0 { id } else { nil } }.first)
         let motion = daemon.motionBox.frames(id).map { $0.coefficients[0] }
-        // Far less than the 3 s of tone was rendered, and last_rendered_ts says where it stopped.
+        // Far less than the 6 s of tone was rendered, and last_rendered_ts says where it stopped.
         let rendered = Double(interrupted.first ?? 0) / 48000
-        #expect(rendered > 0.3 && rendered < 2.0, "last_rendered_ts \(rendered) s")
-        #expect(motion.filter { $0 > 0.2 }.count < 50, "\(motion)")
+        #expect(rendered > 0.3 && rendered < 4.5, "last_rendered_ts \(rendered) s")
+        #expect(motion.filter { $0 > 0.2 }.count <= Int(rendered * 25) + 5, "\(motion)")
         // Within 200 ms (5 frames) of stream time after the cut the mouth is closed, and stays closed.
         let cut = Int((rendered * 25).rounded(.up))
         #expect(motion.count > cut + 5)

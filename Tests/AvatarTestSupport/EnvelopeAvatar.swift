@@ -18,11 +18,15 @@ public struct EnvelopeAvatar: Avatar {
     public var lookaheadRows = 2
     /// Seconds each frame takes to render (to exercise late frames in live mode).
     public var renderDelay: Double = 0
+    /// Seconds of motion compute per frame (to exercise a live session that cannot keep up).
+    public var motionDelay: Double = 0
+    /// Declared algorithmic latency (0: the configured output delay is used as is).
+    public var algorithmicLatencyMs = 0
 
     public init() {}
 
     public func makeStages(options: SessionStageOptions) throws -> SessionStages {
-        SessionStages(features: EnvelopeFeatures(), motion: EnvelopeMotion(lookahead: lookaheadRows),
+        SessionStages(features: EnvelopeFeatures(), motion: EnvelopeMotion(lookahead: lookaheadRows, delay: motionDelay),
                       frames: BarRenderer(width: width, height: height, delay: renderDelay))
     }
 }
@@ -66,8 +70,12 @@ public final class EnvelopeMotion: MotionStage {
     private var rows: [Float] = []
     private var emitted = 0
     private let lookahead: Int
+    private let delay: Double
 
-    public init(lookahead: Int) { self.lookahead = lookahead }
+    public init(lookahead: Int, delay: Double = 0) {
+        self.lookahead = lookahead
+        self.delay = delay
+    }
 
     public func append(_ features: FeatureRows) throws -> [MotionFrame] {
         rows += features.values
@@ -92,6 +100,7 @@ public final class EnvelopeMotion: MotionStage {
         }
         rows.removeFirst(2 * out.count)
         emitted += out.count
+        if delay > 0, !out.isEmpty { usleep(UInt32(delay * Double(out.count) * 1e6)) }
         return out
     }
 }
