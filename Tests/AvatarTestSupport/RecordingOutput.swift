@@ -7,7 +7,7 @@ public final class RecordingOutput: SessionOutput, @unchecked Sendable {
     public struct Video: Sendable { public var pts: UInt64; public var barHeight: Int }
     public struct Audio: Sendable { public var pts: UInt64; public var duration: UInt64; public var bytes: Int }
 
-    private let state = Mutex<(video: [Video], audio: [Audio], finished: Bool)>(([], [], false))
+    private let state = Mutex<(video: [Video], audio: [Audio], finished: Bool, finishedAt: ContinuousClock.Instant?)>(([], [], false, nil))
     public var failure: String?
 
     public init() {}
@@ -15,6 +15,8 @@ public final class RecordingOutput: SessionOutput, @unchecked Sendable {
     public var video: [Video] { state.withLock { $0.video } }
     public var audio: [Audio] { state.withLock { $0.audio } }
     public var finished: Bool { state.withLock { $0.finished } }
+    /// When `finish()` was called (on the session's thread).
+    public var finishedAt: ContinuousClock.Instant? { state.withLock { $0.finishedAt } }
 
     public func pushVideo(_ frame: I420Frame, pts: UInt64, duration: UInt64) throws {
         // Height of the white bar in the middle column.
@@ -28,5 +30,10 @@ public final class RecordingOutput: SessionOutput, @unchecked Sendable {
         state.withLock { $0.audio.append(Audio(pts: pts, duration: duration, bytes: packet.count)) }
     }
 
-    public func finish() throws { state.withLock { $0.finished = true } }
+    public func finish() throws {
+        state.withLock {
+            $0.finished = true
+            $0.finishedAt = .now
+        }
+    }
 }

@@ -1,0 +1,190 @@
+import ArgumentParser
+import AvatarBundle
+import AvatarMotion
+import AvatarOperators
+import AvatarVulkan
+import Foundation
+
+/// `avatard bench motion`: per-window time of the streaming audio front-end and ICS-A2M on the chosen Vulkan
+/// device, for the demo avatar's configuration and for the full-size MimicTalk models (HuBERT-large,
+/// 256-d 16-layer ICS-A2M), next to the PyTorch reference models doing the same work on the same machine in
+/// the same run (tools/bench_motion.py). Weights come from the deterministic recipe: timing does not depend
+/// on their values, so no checkpoint is needed.
+struct BenchMotionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "motion",
+        abstract: "Time streaming HuBERT / log-mel and ICS-A2M windows next to PyTorch doing the same work.")
+
+    @Option(name: .long, help: "Configurations: demo, full or both, comma-separated.") var models = "demo,full"
+    @Option(name: .long, help: "Timed A2M windows (after one planning window).") var windows = 6
+    @Option(name: .long, help: "Timed HuBERT windows (after one warm-up).") var repeats = 3
+    @Flag(name: .long, help: "Print JSON.") var json = false
+    @Flag(name: .customLong("no-torch"), help: "Do not run the PyTorch baseline.") var noTorch = false
+    @Option(name: .long, help: "Vulkan device index (default: the preferred device).") var device: Int?
+    @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.") var require = "any"
+
+    /// One timed stage and what PyTorch is asked to do for the same window.
+    struct Row {
+        var name: String
+        var description: String
+        var rows: Int
+        var hopSeconds: Double
+        var seconds: Double
+        var setupSeconds: Double
+        var torchCase: [String: Any]?
+    }
+
+    func run() async throws {
+        let selected = Set(models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let unknown = selected.subtracting(["demo", "full"])
+        guard unknown.isEmpty, !selected.isEmpty else {
+            throw ValidationError("--models takes demo and/or full, got '\(models)'")
+        }
+        guard windows > 0, repeats > 0 else { throw ValidationError("--windows and --repeats must be positive") }
+        let requirement = try DeviceRequirement(parsing: require, index: device)
+        // A HuBERT-large window on the CPU driver takes seconds; allow it before calling the device hung.
+        let dev = try VulkanDevice(requirement: requirement, fenceTimeout: .seconds(600))
+        let ops = Operators(library: ShaderLibrary(device: dev))
+        var rows: [Row] = []
+        if selected.contains("demo") { rows += try demoRows(device: dev, ops: ops) }
+        if selected.contains("full") { rows += try fullRows(device: dev, ops: ops) }
+        let torch = noTorch ? nil : TorchBaseline.run(cases: rows.compactMap(\.torchCase))
+        report(rows, torch: torch, device: dev)
+    }
+
+    // MARK: cases
+
+    private func progress(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)…\n".utf8)) }
+
+    /// The shipped demo avatar's configuration: log-mel on the CPU, the small ICS-A2M with its manifest's
+    /// sampler and streaming plan.
+    private func demoRows(device: VulkanDevice, ops: Operators) throws -> [Row] {
+        guard let root = DataPaths.root() else { throw ValidationError("the demo avatar (Avatars/demo) was not found") }
+        let manifestURL = root.appendingPathComponent("Avatars/demo/manifest.json")
+        let data = try Data(contentsOf: manifestURL)
+        let manifest = try JSONDecoder().decode(BundleManifest.self, from: data)
+        let raw = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        let rawMotion = (raw?["motion_model"] as? [String: Any])?["config"] as? [String: Any] ?? [:]
+        let config = try ICSA2MConfig(manifest: manifest.motionModel?.config)
+        let melConfig = try LogMelConfig(manifest: manifest.audioFrontend?.config)
+        let hop = Double(config.streamHop) / 25
+
+        progress("demo log-mel front-end")
+        let mel = LogMelFrontEnd(config: melConfig)
+        let audio = RecipeWeights.generate(name: "bench.mel.audio", count: Int(hop * 16000) * (windows + 1), scale: 0.3)
+        let hopSamples = Int(hop * 16000)
+        var melRuns: [Double] = []
+        for w in 0...windows {
+            let t = Date()
+            _ = mel.features(Array(audio[(w * hopSamples)..<((w + 1) * hopSamples)]))
+            if w > 0 { melRuns.append(Date().timeIntervalSince(t)) }
+        }
+        var out = [Row(name: "demo_logmel", description: "log-mel 80 (CPU), one hop of audio", rows: 2 * config.streamHop,
+                       hopSeconds: hop, seconds: Self.median(melRuns), setupSeconds: 0, torchCase: nil)]
+
+        progress("demo ICS-A2M window")
+        let a2m = try A2MBenchmark.streamingWindow(config: config, windows: windows, device: device, ops: ops)
+        let prompt = 50 + config.streamLeftContext, targets = config.streamHop + config.streamLookahead
+        out.append(Row(name: "demo_a2m",
+                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) midpoint steps, CFG \(config.cfgScale)",
+                       rows: a2m.rows, hopSeconds: hop, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
+                       torchCase: ["name": "demo_a2m", "model": "ics_a2m", "config": rawMotion, "prompt": prompt, "targets": targets,
+                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)]))
+        return out
+    }
+
+    /// The full-size MimicTalk models: HuBERT-large on the standard streaming window and the 256-d 16-layer
+    /// ICS-A2M with the default sampler (4 steps, CFG 1.5) and streaming plan.
+    private func fullRows(device: VulkanDevice, ops: Operators) throws -> [Row] {
+        let window = HuBERTFeatureStage.Window.standard
+        let hubertConfig = HuBERTConfig()
+        progress("HuBERT-large window (\(window.rows) rows; building 315 M recipe weights first)")
+        let hubert = try HuBERTBenchmark.streamingWindow(config: hubertConfig, window: window, device: device, ops: ops, repeats: repeats)
+        var out = [Row(name: "full_hubert", description: "HuBERT-large 1024-d 24 layers", rows: hubert.rows,
+                       hopSeconds: Double(window.hop) / Double(hubertConfig.rowsPerSecond), seconds: hubert.seconds,
+                       setupSeconds: hubert.setupSeconds,
+                       torchCase: ["name": "full_hubert", "model": "hubert", "config": [String: Any](), "samples": hubert.samples])]
+
+        let config = ICSA2MConfig()
+        progress("full-size ICS-A2M window")
+        let a2m = try A2MBenchmark.streamingWindow(config: config, windows: windows, device: device, ops: ops)
+        out.append(Row(name: "full_a2m",
+                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) midpoint steps, CFG \(config.cfgScale)",
+                       rows: a2m.rows, hopSeconds: Double(config.streamHop) / 25, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
+                       torchCase: ["name": "full_a2m", "model": "ics_a2m", "config": [String: Any](),
+                                   "prompt": 50 + config.streamLeftContext, "targets": config.streamHop + config.streamLookahead,
+                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)]))
+        return out
+    }
+
+    static func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
+
+    // MARK: report
+
+    private func report(_ rows: [Row], torch: TorchBaseline.Output?, device: VulkanDevice) {
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
+        let cpu = BenchKernelsCommand.cpuModel()
+        if json {
+            let results: [[String: Any]] = rows.map { r in
+                var row: [String: Any] = ["name": r.name, "description": r.description, "window_rows": r.rows,
+                                          "hop_seconds": r.hopSeconds, "seconds": r.seconds, "share_of_hop": r.seconds / r.hopSeconds,
+                                          "setup_seconds": r.setupSeconds]
+                if let s = torch?.seconds[r.name] {
+                    row["torch_seconds"] = s
+                    row["speed_vs_torch"] = s / r.seconds
+                }
+                return row
+            }
+            let object: [String: Any] = [
+                "device": device.info.name, "device_type": device.info.type.rawValue, "driver": device.info.driverInfo,
+                "cpus": cpus, "cpu": cpu, "torch": torch?.version ?? "not run", "torch_threads": torch?.threads ?? 0, "results": results,
+            ]
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) {
+                print(String(decoding: data, as: UTF8.self))
+            }
+            return
+        }
+        print("device: \(device.info.name) [\(device.info.type.rawValue)], \(device.info.driverInfo)")
+        print("host: \(cpu), \(cpus) CPUs; PyTorch \(torch.map { "\($0.version), \($0.threads) threads" } ?? "not run")")
+        print("| stage | window rows | avatard per window | share of the hop | PyTorch | avatard / PyTorch speed |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in rows {
+            let t = torch?.seconds[r.name]
+            print("| \(r.description) | \(r.rows) | \(BenchKernelsCommand.format(r.seconds)) | "
+                + String(format: "%.0f %% of %.0f ms", 100 * r.seconds / r.hopSeconds, r.hopSeconds * 1000)
+                + " | \(t.map(BenchKernelsCommand.format) ?? "–") | \(t.map { String(format: "%.2f", $0 / r.seconds) } ?? "–") |")
+        }
+        let setups = rows.filter { $0.setupSeconds > 0 }.map { "\($0.name) \(String(format: "%.1f s", $0.setupSeconds))" }
+        if !setups.isEmpty { print("setup (weights, planning, first window): " + setups.joined(separator: ", ")) }
+    }
+
+    /// Runs tools/bench_motion.py with Debian's /usr/bin/python3 (PyTorch) in the same run.
+    enum TorchBaseline {
+        struct Output { var version: String; var threads: Int; var seconds: [String: Double] }
+
+        static func run(cases: [[String: Any]]) -> Output? {
+            guard !cases.isEmpty else { return nil }
+            guard let root = DataPaths.root(),
+                  let json = try? JSONSerialization.data(withJSONObject: cases) else {
+                FileHandle.standardError.write(Data("bench: tools/bench_motion.py not found; PyTorch baseline skipped\n".utf8))
+                return nil
+            }
+            FileHandle.standardError.write(Data("bench: PyTorch baseline (tools/bench_motion.py)…\n".utf8))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [root.appendingPathComponent("tools/bench_motion.py").path, "--cases", String(decoding: json, as: UTF8.self)]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            guard (try? process.run()) != nil else { return nil }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0,
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let seconds = object["seconds"] as? [String: Double] else {
+                FileHandle.standardError.write(Data("bench: the PyTorch baseline failed (status \(process.terminationStatus))\n".utf8))
+                return nil
+            }
+            return Output(version: object["torch"] as? String ?? "?", threads: object["threads"] as? Int ?? 0, seconds: seconds)
+        }
+    }
+}
