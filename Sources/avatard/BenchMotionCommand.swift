@@ -32,6 +32,8 @@ struct BenchMotionCommand: AsyncParsableCommand {
         var seconds: Double
         var setupSeconds: Double
         var torchCase: [String: Any]?
+        /// GPU seconds per network evaluation by step kind (A2M only).
+        var gpuSteps: [String: Double] = [:]
     }
 
     func run() async throws {
@@ -89,7 +91,8 @@ struct BenchMotionCommand: AsyncParsableCommand {
                        description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) midpoint steps, CFG \(config.cfgScale)",
                        rows: a2m.rows, hopSeconds: hop, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
                        torchCase: ["name": "demo_a2m", "model": "ics_a2m", "config": rawMotion, "prompt": prompt, "targets": targets,
-                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)]))
+                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)],
+                       gpuSteps: a2m.gpuSteps))
         return out
     }
 
@@ -113,7 +116,8 @@ struct BenchMotionCommand: AsyncParsableCommand {
                        rows: a2m.rows, hopSeconds: Double(config.streamHop) / 25, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
                        torchCase: ["name": "full_a2m", "model": "ics_a2m", "config": [String: Any](),
                                    "prompt": 50 + config.streamLeftContext, "targets": config.streamHop + config.streamLookahead,
-                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)]))
+                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)],
+                       gpuSteps: a2m.gpuSteps))
         return out
     }
 
@@ -128,7 +132,7 @@ struct BenchMotionCommand: AsyncParsableCommand {
             let results: [[String: Any]] = rows.map { r in
                 var row: [String: Any] = ["name": r.name, "description": r.description, "window_rows": r.rows,
                                           "hop_seconds": r.hopSeconds, "seconds": r.seconds, "share_of_hop": r.seconds / r.hopSeconds,
-                                          "setup_seconds": r.setupSeconds]
+                                          "setup_seconds": r.setupSeconds, "gpu_seconds_per_evaluation": r.gpuSteps]
                 if let s = torch?.seconds[r.name] {
                     row["torch_seconds"] = s
                     row["speed_vs_torch"] = s / r.seconds
@@ -153,6 +157,12 @@ struct BenchMotionCommand: AsyncParsableCommand {
             print("| \(r.description) | \(r.rows) | \(BenchKernelsCommand.format(r.seconds)) | "
                 + String(format: "%.0f %% of %.0f ms", 100 * r.seconds / r.hopSeconds, r.hopSeconds * 1000)
                 + " | \(t.map(BenchKernelsCommand.format) ?? "–") | \(t.map { String(format: "%.2f", $0 / r.seconds) } ?? "–") |")
+        }
+        for r in rows where !r.gpuSteps.isEmpty {
+            let total = r.gpuSteps.values.reduce(0, +)
+            let top = r.gpuSteps.sorted { $0.value > $1.value }.prefix(6)
+                .map { "\($0.key) \(BenchKernelsCommand.format($0.value))" }.joined(separator: ", ")
+            print("\(r.name): GPU time per network evaluation \(BenchKernelsCommand.format(total)) (\(top))")
         }
         let setups = rows.filter { $0.setupSeconds > 0 }.map { "\($0.name) \(String(format: "%.1f s", $0.setupSeconds))" }
         if !setups.isEmpty { print("setup (weights, planning, first window): " + setups.joined(separator: ", ")) }
