@@ -121,7 +121,7 @@ let package = Package(
                     dependencies: ["AvatarFace", "AvatarOperators", "AvatarVulkan", "AvatarFormats", "AvatarMedia",
                                    "AvatarStages"]),
         .testTarget(name: "AvatarModelsTests",
-                    dependencies: ["AvatarModels", "AvatarMotion", "AvatarFace", "AvatarStages", "AvatarBundle",
+                    dependencies: ["AvatarModels", "AvatarMotion", "AvatarFace", "AvatarStages", "AvatarBundle", "AvatarOperators", "AvatarVulkan",
                                    "AvatarMedia", "AvatarPipeline", "AvatarTestSupport"]),
         .testTarget(name: "AvatarProtocolTests", dependencies: ["AvatarProtocol"]),
         .testTarget(name: "AvatarConfigTests", dependencies: ["AvatarConfig"]),

@@ -19,6 +19,10 @@ public struct DaemonConfig: Sendable, Equatable {
         public var name: String?
         /// Where the Vulkan pipeline cache is kept (systemd: $CACHE_DIRECTORY).
         public var cacheDirectory: String?
+        /// Logical devices opened on the chosen physical device, each with its own queue and its own copy of
+        /// every avatar's weights; sessions go to the least busy one. nil: 1 on GPUs, one per CPU core (at
+        /// most 4) on a CPU driver, whose single queue would otherwise run every session's work in turn.
+        public var replicas: Int?
         public init() {}
     }
 
@@ -127,6 +131,7 @@ public struct DaemonConfig: Sendable, Equatable {
             config.device.index = try d.int("index", range: 0...64)
             config.device.name = try d.string("name")
             config.device.cacheDirectory = try d.string("cache_directory")
+            config.device.replicas = try d.int("replicas", range: 1...16)
             try d.rejectUnknownKeys()
         }
         if var l = try top.table("log") {

@@ -9,6 +9,13 @@ import AvatarMotion
 /// `BundleError` naming the bundle, so the daemon reports and skips it.
 public enum AvatarFactory {
     public static func makeAvatar(_ bundle: AvatarBundle, context: ComputeContext) throws -> any Avatar {
+        try makeAvatar(bundle, contexts: [context])
+    }
+
+    /// Loads the models onto every context (device replicas, see `[device] replicas`); sessions are spread
+    /// over them.
+    public static func makeAvatar(_ bundle: AvatarBundle, contexts: [ComputeContext]) throws -> any Avatar {
+        guard let context = contexts.first else { throw BundleError(bundle: bundle.name, "no device to load the avatar on") }
         let manifest = bundle.manifest
         func fail(_ message: String) -> BundleError { BundleError(bundle: bundle.name, message) }
         guard let motionComponent = manifest.motionModel else {
@@ -16,15 +23,17 @@ public enum AvatarFactory {
         }
         guard let frontComponent = manifest.audioFrontend else { throw fail("motion_model needs an audio_frontend") }
         do {
-            let frontEnd: AudioFrontEnd
-            switch frontComponent.kind {
-            case ModelKind.logMel:
-                frontEnd = .logMel(LogMelFrontEnd(config: try LogMelConfig(manifest: frontComponent.config)))
-            case ModelKind.hubert:
-                frontEnd = .hubert(try HuBERTWeights(bundle: bundle, component: frontComponent, device: context.device), context.ops)
-            default:
-                throw fail("audio_frontend.kind '\(frontComponent.kind)' is not runnable by this build")
+            func makeFrontEnd(_ context: ComputeContext) throws -> AudioFrontEnd {
+                switch frontComponent.kind {
+                case ModelKind.logMel:
+                    return .logMel(LogMelFrontEnd(config: try LogMelConfig(manifest: frontComponent.config)))
+                case ModelKind.hubert:
+                    return .hubert(try HuBERTWeights(bundle: bundle, component: frontComponent, device: context.device), context.ops)
+                default:
+                    throw fail("audio_frontend.kind '\(frontComponent.kind)' is not runnable by this build")
+                }
             }
+            let frontEnd = try makeFrontEnd(context)
             let config = try ICSA2MConfig(manifest: motionComponent.config)
             guard config.audioDim == frontEnd.dimension else {
                 throw fail("motion_model audio_dim \(config.audioDim) != the audio front-end's \(frontEnd.dimension) features")
@@ -54,9 +63,15 @@ public enum AvatarFactory {
                 }
                 prompts[style.name] = StylePrompt(motion: motionValues, features: features, frames: frames)
             }
-            let makeFrames = try previewFrames(bundle, context: context, motionNames: manifest.motionNames ?? [])
-            return BundleAvatar(manifest: manifest, frontEnd: frontEnd, motion: motion, stylePrompts: prompts,
-                                silenceRow: try frontEnd.silenceRow(), makeFrames: makeFrames)
+            var replicas = [BundleAvatar.Replica(frontEnd: frontEnd, motion: motion,
+                                                 makeFrames: try previewFrames(bundle, context: context, motionNames: manifest.motionNames ?? []))]
+            for other in contexts.dropFirst() {
+                replicas.append(BundleAvatar.Replica(
+                    frontEnd: try makeFrontEnd(other),
+                    motion: try ICSA2MModel(file: file, config: config, device: other.device, ops: other.ops),
+                    makeFrames: try previewFrames(bundle, context: other, motionNames: manifest.motionNames ?? [])))
+            }
+            return BundleAvatar(manifest: manifest, replicas: replicas, stylePrompts: prompts, silenceRow: try frontEnd.silenceRow())
         } catch let error as BundleError {
             throw error
         } catch {

@@ -1,12 +1,49 @@
 public import AvatarBundle
 public import AvatarStages
 import AvatarMotion
+import Synchronization
 
 /// An avatar built from a bundle: the audio front-end, the motion model with its style prompts (features
-/// computed at load), and optionally a renderer. Weights are loaded once and shared by all sessions; each
-/// session gets its own stages (networks, sliding-window state).
+/// computed at load), and optionally a renderer. Weights are loaded once per device replica and shared by
+/// the sessions on it; each session gets its own stages (networks, sliding-window state) on the replica
+/// with the fewest sessions.
 public final class BundleAvatar: Avatar, @unchecked Sendable {
-    // @unchecked: immutable after init; the models it holds are shared read-only (see ICSA2MModel).
+    // @unchecked: immutable after init but for `load` (a Mutex); the models it holds are shared read-only
+    // (see ICSA2MModel).
+
+    /// One device's copy of the models.
+    struct Replica {
+        let frontEnd: AudioFrontEnd
+        let motion: ICSA2MModel
+        let makeFrames: (@Sendable () throws -> any FrameStage)?
+    }
+
+    /// Sessions running on each replica.
+    final class ReplicaLoad: Sendable {
+        let counts: Mutex<[Int]>
+        init(replicas: Int) { counts = Mutex([Int](repeating: 0, count: replicas)) }
+
+        /// Takes the replica with the fewest sessions; the lease gives it back when the session's stages go.
+        func acquire() -> (index: Int, lease: Lease) {
+            let index = counts.withLock { counts in
+                let i = counts.indices.min { counts[$0] < counts[$1] } ?? 0
+                counts[i] += 1
+                return i
+            }
+            return (index, Lease(load: self, index: index))
+        }
+
+        final class Lease {
+            let load: ReplicaLoad
+            let index: Int
+            init(load: ReplicaLoad, index: Int) {
+                self.load = load
+                self.index = index
+            }
+            deinit { load.counts.withLock { $0[index] -= 1 } }
+        }
+    }
+
     public let name: String
     public let description: String
     public let width: Int
@@ -15,14 +52,17 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
     public let styles: [String]
     public let defaultStyle: String?
     public let motionNames: [String]
-    let frontEnd: AudioFrontEnd
-    let motion: ICSA2MModel
+    let replicas: [Replica]
     let stylePrompts: [String: StylePrompt]
     let silenceRow: [Float]
-    let makeFrames: (@Sendable () throws -> any FrameStage)?
+    private let load: ReplicaLoad
 
-    init(manifest: BundleManifest, frontEnd: AudioFrontEnd, motion: ICSA2MModel, stylePrompts: [String: StylePrompt],
-         silenceRow: [Float], makeFrames: (@Sendable () throws -> any FrameStage)?) {
+    var frontEnd: AudioFrontEnd { replicas[0].frontEnd }
+    var motion: ICSA2MModel { replicas[0].motion }
+
+    init(manifest: BundleManifest, replicas: [Replica], stylePrompts: [String: StylePrompt], silenceRow: [Float]) {
+        precondition(!replicas.isEmpty)
+        let motion = replicas[0].motion
         name = manifest.name
         description = manifest.description ?? ""
         width = manifest.video.width
@@ -31,15 +71,17 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         styles = (manifest.styles ?? []).map(\.name)
         defaultStyle = manifest.defaultStyle ?? styles.first
         motionNames = manifest.motionNames ?? (0..<motion.config.motionDim).map { "m\($0)" }
-        self.frontEnd = frontEnd
-        self.motion = motion
+        self.replicas = replicas
         self.stylePrompts = stylePrompts
         // What the front-end gives for digital silence (the daemon's underrun fill and the context padding).
         self.silenceRow = silenceRow
-        self.makeFrames = makeFrames
+        load = ReplicaLoad(replicas: replicas.count)
     }
 
-    public var rendersVideo: Bool { makeFrames != nil }
+    public var rendersVideo: Bool { replicas[0].makeFrames != nil }
+
+    /// Sessions currently running on each device replica.
+    public var sessionsPerReplica: [Int] { load.counts.withLock { $0 } }
 
     /// The sliding window's hop + look-ahead, plus the front-end's own look-ahead.
     public var algorithmicLatencyMs: Int {
@@ -59,8 +101,10 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         let sampler = A2MSampler(steps: options.steps ?? c.steps, cfgScale: options.cfgScale ?? c.cfgScale,
                                  temperature: options.temperature ?? c.temperature)
         let plan = StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext)
-        let stage = A2MMotionStage(runner: ICSA2MRunner(model: motion), style: style, sampler: sampler, plan: plan,
+        let (index, lease) = load.acquire()
+        let replica = replicas[index]
+        let stage = A2MMotionStage(runner: ICSA2MRunner(model: replica.motion), style: style, sampler: sampler, plan: plan,
                                    seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow)
-        return SessionStages(features: try frontEnd.makeStage(), motion: stage, frames: try makeFrames?())
+        return SessionStages(features: try replica.frontEnd.makeStage(), motion: stage, frames: try replica.makeFrames?(), lease: lease)
     }
 }

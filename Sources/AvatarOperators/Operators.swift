@@ -28,6 +28,15 @@ public struct Operators: Sendable {
     /// subgroup width.
     static let vec4Tile = (tm: 16, tn: 8, wy: 2)
 
+    /// Rows per invocation (and variant suffix) for an M-row product. 16 rows amortize the B loads best, but
+    /// a tile of 32 rows wastes up to 31 clamped rows: transformer windows (M ≈ 70) lost 40 % to padding and
+    /// a row-vector product (M = 1, the face's vertex update) computed every output 16 times.
+    static func vec4Rows(m: Int) -> (tm: Int, wy: Int, suffix: String) {
+        if m <= 2 { return (1, m, "_m1") }
+        if m < 256 { return (8, 2, "_m8") }
+        return (vec4Tile.tm, vec4Tile.wy, "")
+    }
+
     /// C[b] = alpha·A[b]·B[b] (+ bias); A is [M, K]; B is [K, N], or [N, K] with `transposeB` (Linear
     /// weights). `bType` .float16 reads B as fp16 with fp32 accumulation (aligned shapes through an RGBA16F
     /// texel view; unaligned ones need 16-bit storage buffers).
@@ -50,10 +59,11 @@ public struct Operators: Sendable {
         if aligned {
             // fp16 B goes through an RGBA16F view of the same kernel (the fetch converts to fp32).
             let wx = Self.subgroupWidth(device)
-            let t = Self.vec4Tile
-            let pipeline = try library.pipeline(transposeB ? "matmul_vec4_bt" : "matmul_vec4", bindings: 4, texelBindings: [0, 1],
-                                                pushConstantSize: MatmulPush.shaderSize, specialization: [Self.u(wx), Self.u(t.wy)])
-            let tileN = wx * t.tn, tileM = t.wy * t.tm
+            let rows = Self.vec4Rows(m: m)
+            let name = (transposeB ? "matmul_vec4_bt" : "matmul_vec4") + rows.suffix
+            let pipeline = try library.pipeline(name, bindings: 4, texelBindings: [0, 1],
+                                                pushConstantSize: MatmulPush.shaderSize, specialization: [Self.u(wx), Self.u(rows.wy)])
+            let tileN = wx * Self.vec4Tile.tn, tileM = rows.wy * rows.tm
             try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + tileN - 1) / tileN, (m + tileM - 1) / tileM, batch),
                              texelFormats: [1: TexelFormat(bType)])
             return

@@ -16,7 +16,7 @@ enum AvatarLoader {
         var failures: [String] = []
     }
 
-    static func load(directories: [URL], context: ComputeContext, logger: Logger) -> Result {
+    static func load(directories: [URL], contexts: [ComputeContext], logger: Logger) -> Result {
         let scan = BundleDirectoryScan(directories: directories, supportedKinds: supportedKinds)
         var result = Result()
         for failure in scan.failures {
@@ -25,8 +25,8 @@ enum AvatarLoader {
         }
         for bundle in scan.bundles {
             do {
-                result.avatars.append(try AvatarFactory.makeAvatar(bundle, context: context))
-                logger.info("avatar loaded", metadata: ["avatar": "\(bundle.name)"])
+                result.avatars.append(try AvatarFactory.makeAvatar(bundle, contexts: contexts))
+                logger.info("avatar loaded", metadata: ["avatar": "\(bundle.name)", "gpu.replicas": "\(contexts.count)"])
             } catch {
                 logger.error("avatar bundle skipped", metadata: ["avatar": "\(bundle.name)", "error.message": "\(error)"])
                 result.failures.append("bundle \(bundle.name): \(error)")

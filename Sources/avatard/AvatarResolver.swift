@@ -14,7 +14,7 @@ enum AvatarResolver {
         var directories: [URL] = []
         if let d = config.avatarsDirectory { directories.append(URL(fileURLWithPath: d)) }
         if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
-        let loaded = AvatarLoader.load(directories: directories, context: context, logger: logger)
+        let loaded = AvatarLoader.load(directories: directories, contexts: [context], logger: logger)
         guard let avatar = loaded.avatars.first(where: { $0.name == nameOrPath }) else {
             let names = loaded.avatars.map(\.name)
             throw ValidationErrorMessage("no avatar named '\(nameOrPath)' (loaded: \(names.isEmpty ? "none" : names.joined(separator: ", "))); pass a bundle directory to use one directly")

@@ -14,18 +14,18 @@ struct DaemonSetup {
     var avatars: AvatarRegistry
     var makeOutput: SessionOutputFactory
     var readiness: Readiness
-    /// The opened GPU (device, shaders, operators) shared by every avatar's models.
-    var compute: ComputeContext
+    /// The opened GPU (device, shaders, operators) shared by every avatar's models, once per replica.
+    var compute: [ComputeContext]
 
     static func prepare(config: DaemonConfig, logger: Logger) throws -> DaemonSetup {
         let readiness = Readiness()
 
         // Device policy first: a mismatch refuses to start instead of silently running on the CPU driver.
-        let compute = try openDevice(config: config)
-        let device = compute.device.info
+        let compute = try openDevices(config: config)
+        let device = compute[0].device.info
         MetricsSetup.recordDevice(name: device.name, type: device.type.rawValue, driver: device.driverName, api: device.apiVersion)
         logger.notice("vulkan device", metadata: ["gpu.device": "\(device.name)", "gpu.type": "\(device.type.rawValue)",
-                                                  "gpu.driver": "\(device.driverInfo)"])
+                                                  "gpu.driver": "\(device.driverInfo)", "gpu.replicas": "\(compute.count)"])
         if device.type == .cpu && config.device.requireDeviceType == "any" {
             logger.warning("running on the CPU Vulkan driver; set [device] require_device_type to make this explicit")
         }
@@ -70,7 +70,7 @@ struct DaemonSetup {
         var directories: [URL] = []
         if let d = config.avatarsDirectory { directories.append(URL(fileURLWithPath: d)) }
         if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
-        let loaded = AvatarLoader.load(directories: directories, context: compute, logger: logger)
+        let loaded = AvatarLoader.load(directories: directories, contexts: compute, logger: logger)
         if loaded.avatars.isEmpty { readiness.set("avatars", notReady: "no avatar loaded") }
 
         return DaemonSetup(presets: presets, avatars: AvatarRegistry(loaded.avatars),
@@ -81,6 +81,13 @@ struct DaemonSetup {
     /// Opens the configured Vulkan device with its pipeline cache (`[device] cache_directory`, else systemd's
     /// `$CACHE_DIRECTORY`, else `$XDG_CACHE_HOME/avatard` or `~/.cache/avatard`).
     static func openDevice(config: DaemonConfig) throws -> ComputeContext {
+        try openDevices(config: config, replicas: 1)[0]
+    }
+
+    /// The device opened `[device] replicas` times (default: 1 on GPUs, one per CPU core up to 4 on a CPU
+    /// driver): each replica is a logical device with its own queue, so sessions on different replicas run
+    /// in parallel where the driver has a single queue.
+    static func openDevices(config: DaemonConfig, replicas: Int? = nil) throws -> [ComputeContext] {
         let requirement = DeviceRequirement(configValue: config.device.requireDeviceType, index: config.device.index,
                                             name: config.device.name)
         let env = ProcessInfo.processInfo.environment
@@ -95,7 +102,16 @@ struct DaemonSetup {
             cache = URL(fileURLWithPath: home).appendingPathComponent(".cache/avatard")
         }
         if let cache { try? FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true) }
-        return try ComputeContext(requirement: requirement, cacheDirectory: cache, threadName: "avatard-load")
+        let first = try ComputeContext(requirement: requirement, cacheDirectory: cache, threadName: "avatard-load")
+        let count = replicas ?? config.device.replicas
+            ?? (first.device.info.type == .cpu ? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) : 1)
+        var contexts = [first]
+        // The same physical device again (by index), not the preference order that might pick another.
+        let again = DeviceRequirement(configValue: config.device.requireDeviceType, index: first.device.info.index, name: nil)
+        for i in 1..<max(1, count) {
+            contexts.append(try ComputeContext(requirement: again, cacheDirectory: cache, threadName: "avatard-load-\(i)"))
+        }
+        return contexts
     }
 
     /// Parses a preset with its defaults (fatal errors on) and checks every element; nil when usable.

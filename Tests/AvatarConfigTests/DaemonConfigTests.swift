@@ -39,6 +39,7 @@ import Testing
         require_device_type = "cpu"
         index = 0
         name = "llvmpipe"
+        replicas = 2
         [log]
         format = "json"
         level = "debug"
@@ -51,6 +52,7 @@ import Testing
         #expect(c.presets[0].options.first?.kind == .int(min: 1024, max: 65535))
         #expect(c.limits.maxSessions == 2 && c.limits.maxBufferSeconds == 3 && c.limits.idleTimeoutSeconds == 5.5)
         #expect(c.device.requireDeviceType == "cpu" && c.device.index == 0 && c.device.name == "llvmpipe")
+        #expect(c.device.replicas == 2)
         #expect(c.log.format == "json")
     }
 
