@@ -56,13 +56,15 @@ struct BenchSessionCommand: AsyncParsableCommand {
         var latencyMsP50: Double
         var latencyMsP95: Double
         var latencyMsP95Worst: Double
+        /// The live output delay the daemon chose (session.ready latency_ms).
+        var outputDelayMs: Int
         var closeCode: Int
         var fileDecodes: Bool?
 
         enum CodingKeys: String, CodingKey {
             case session, frames, fps, fileDecodes = "file_decodes", closeCode = "close_code"
             case framesDropped = "frames_dropped", mediaSeconds = "media_seconds"
-            case latencyMsP50 = "latency_ms_p50", latencyMsP95 = "latency_ms_p95", latencyMsP95Worst = "latency_ms_p95_worst"
+            case latencyMsP50 = "latency_ms_p50", latencyMsP95 = "latency_ms_p95", latencyMsP95Worst = "latency_ms_p95_worst", outputDelayMs = "output_delay_ms"
         }
     }
 
@@ -143,7 +145,7 @@ struct BenchSessionCommand: AsyncParsableCommand {
                 session: id, frames: frames, framesDropped: ended?.framesDropped ?? stats.last?.framesDropped ?? 0,
                 mediaSeconds: mediaSeconds, fps: mediaSeconds > 0 ? Double(frames) / mediaSeconds : 0,
                 latencyMsP50: median(steady.map(\.latencyMsP50)), latencyMsP95: median(steady.map(\.latencyMsP95)),
-                latencyMsP95Worst: steady.map(\.latencyMsP95).max() ?? 0,
+                latencyMsP95Worst: steady.map(\.latencyMsP95).max() ?? 0, outputDelayMs: result.ready?.latencyMs ?? 0,
                 closeCode: Int(result.closeCode ?? 0), fileDecodes: decodes)
         }
     }
@@ -197,7 +199,8 @@ struct BenchSessionCommand: AsyncParsableCommand {
                   + "\(String(format: "%7.2f", f.mediaSeconds))  \(String(format: "%5.2f", f.fps))  \(String(format: "%6.1f", f.latencyMsP50))  "
                   + "\(String(format: "%6.1f", f.latencyMsP95))  \(String(format: "%9.1f", f.latencyMsP95Worst))  \(pad(f.closeCode, 5))  \(file)")
         }
-        print("output delay \(config.outputDelayMs) ms; latency = audio arrival → frame handed to the encoder, per-second p95 from the daemon's stats")
+        let delays = Set(figures.map(\.outputDelayMs)).sorted().map(String.init).joined(separator: "/")
+        print("output delay \(delays) ms; latency = audio arrival → frame handed to the encoder, per-second p95 from the daemon's stats")
     }
 
     private func pad(_ v: Int, _ n: Int) -> String {
