@@ -7,21 +7,29 @@
 #include "include/common.glsl"
 #include "include/raster.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer Vertices { float vtx[]; };
-layout(std430, binding = 1) readonly buffer Triangles { uint tri[]; };
-layout(std430, binding = 2) readonly buffer Face { uint face[]; };
-layout(std430, binding = 3) readonly buffer Normals { float nrm[]; };
-layout(std430, binding = 4) readonly buffer Albedo { float albedo[]; };
-layout(std430, binding = 5) readonly buffer Material { float material[]; };  // per vertex: specular, region id
+// Inputs are uniform texel buffers with one scalar per texel (R32F / R32UI): a face pixel gathers 36 values,
+// and lavapipe bounds-checks storage-buffer loads one lane at a time but fetches texels vectorized.
+layout(binding = 0) uniform samplerBuffer Vertices;
+layout(binding = 1) uniform usamplerBuffer Triangles;
+layout(binding = 2) uniform usamplerBuffer Face;
+layout(binding = 3) uniform samplerBuffer Normals;
+layout(binding = 4) uniform samplerBuffer Albedo;
+layout(binding = 5) uniform samplerBuffer Material;  // per vertex: specular, region id
 layout(std430, binding = 6) writeonly buffer Out { float rgb[]; };
 layout(push_constant) uniform Params {
     uint width; uint height; uint ss; float f; float cx; float cy; float distance; float zLip;
     float bgR; float bgG; float bgB;
 } p;
 
-vec3 at(uint i) { return vec3(vtx[3 * i], vtx[3 * i + 1], vtx[3 * i + 2]); }
-vec3 nat(uint i) { return vec3(nrm[3 * i], nrm[3 * i + 1], nrm[3 * i + 2]); }
-vec3 aat(uint i) { return vec3(albedo[3 * i], albedo[3 * i + 1], albedo[3 * i + 2]); }
+vec3 fetch3(samplerBuffer b, uint i) {
+    int k = int(3u * i);
+    return vec3(texelFetch(b, k).x, texelFetch(b, k + 1).x, texelFetch(b, k + 2).x);
+}
+vec3 at(uint i) { return fetch3(Vertices, i); }
+vec3 nat(uint i) { return fetch3(Normals, i); }
+vec3 aat(uint i) { return fetch3(Albedo, i); }
+float material(uint k) { return texelFetch(Material, int(k)).x; }
+uint tri(uint k) { return texelFetch(Triangles, int(k)).x; }
 
 vec3 srgb_to_linear(vec3 c) { return mix(pow((c + 0.055) / 1.055, vec3(2.4)), c / 12.92, lessThanEqual(c, vec3(0.04045))); }
 vec3 linear_to_srgb(vec3 c) {
@@ -31,12 +39,12 @@ vec3 linear_to_srgb(vec3 c) {
 
 vec3 shade_sample(uint sx, uint sy) {
     uint ws = p.width * p.ss, hs = p.height * p.ss;
-    uint t = face[sy * ws + sx];
+    uint t = texelFetch(Face, int(sy * ws + sx)).x;
     if (t == 0xFFFFFFFFu) {
         float yy = hs > 1u ? float(sy) / float(hs - 1u) : 0.0;
         return srgb_to_linear(vec3(p.bgR, p.bgG, p.bgB)) * (1.05 - 0.25 * yy);
     }
-    uint i0 = tri[3 * t], i1 = tri[3 * t + 1], i2 = tri[3 * t + 2];
+    uint i0 = tri(3u * t), i1 = tri(3u * t + 1u), i2 = tri(3u * t + 2u);
     vec3 a = at(i0), b = at(i1), c = at(i2);
     Projected pr = project_triangle(a, b, c, p.f, p.cx, p.cy, p.distance);
     vec3 l = screen_barycentrics(pr, vec2(float(sx) + 0.5, float(sy) + 0.5));
@@ -46,7 +54,7 @@ vec3 shade_sample(uint sx, uint sy) {
     vec3 N = w.x * nat(i0) + w.y * nat(i1) + w.z * nat(i2);
     N /= max(length(N), 1e-12);
     vec3 A = w.x * aat(i0) + w.y * aat(i1) + w.z * aat(i2);
-    float S = w.x * material[2 * i0] + w.y * material[2 * i1] + w.z * material[2 * i2];
+    float S = w.x * material(2u * i0) + w.y * material(2u * i1) + w.z * material(2u * i2);
     vec3 view = vec3(0.0, 0.0, p.distance) - P;
     view /= max(length(view), 1e-12);
     if (dot(N, view) < 0.0) N = -N;
@@ -63,7 +71,7 @@ vec3 shade_sample(uint sx, uint sy) {
         col += intensity[k] * colours[k] * (A * diff + sp);
     }
     // Region with the largest interpolated weight: inner mouth (2), teeth (3), tongue (4) get occlusion.
-    float r0 = material[2 * i0 + 1], r1 = material[2 * i1 + 1], r2 = material[2 * i2 + 1];
+    float r0 = material(2u * i0 + 1u), r1 = material(2u * i1 + 1u), r2 = material(2u * i2 + 1u);
     float s0 = w.x + (r1 == r0 ? w.y : 0.0) + (r2 == r0 ? w.z : 0.0);
     float s1 = w.y + (r0 == r1 ? w.x : 0.0) + (r2 == r1 ? w.z : 0.0);
     float s2 = w.z + (r0 == r2 ? w.x : 0.0) + (r1 == r2 ? w.y : 0.0);

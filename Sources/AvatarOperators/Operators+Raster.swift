@@ -63,12 +63,14 @@ extension Operators {
                              background: (Float, Float, Float)) throws {
         try check(ss >= 1 && ss <= 4, "supersampling \(ss) must be 1…4")
         try check(rgb.count >= 3 * width * height && face.count >= width * height * ss * ss, "shade sizes")
-        let pipeline = try library.pipeline("raster_shade", bindings: 7, pushConstantSize: RasterShadePush.shaderSize)
+        let pipeline = try library.pipeline("raster_shade", bindings: 7, texelBindings: [0, 1, 2, 3, 4, 5],
+                                            pushConstantSize: RasterShadePush.shaderSize)
         let push = RasterShadePush(width: Self.u(width), height: Self.u(height), ss: Self.u(ss), f: camera.focal, cx: camera.cx,
                                    cy: camera.cy, distance: camera.distance, zLip: zLip,
                                    bgR: background.0, bgG: background.1, bgB: background.2)
         try seq.dispatch(pipeline, buffers: [vertices, triangles, face, normals, albedo, material, rgb], push: push,
-                         groups: Self.groups(width * height, local: 64))
+                         groups: Self.groups(width * height, local: 64),
+                         texelFormats: [0: .r32f, 1: .r32ui, 2: .r32ui, 3: .r32f, 4: .r32f, 5: .r32f])
     }
 
     /// sRGB [H, W, 3] → I420 bytes (BT.601 limited range) packed 4 per word; W must be a multiple of 8.

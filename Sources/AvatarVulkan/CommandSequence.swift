@@ -187,7 +187,7 @@ public final class CommandSequence: @unchecked Sendable {
         dispatchCount += 1
     }
 
-    /// An RGBA32F view of a slice for a uniform-texel-buffer binding (offset and size in whole 16-byte texels).
+    /// A view of a slice for a uniform-texel-buffer binding (offset and size in whole texels).
     private func makeTexelView(_ slice: BufferSlice, format: TexelFormat, for name: String) throws(VulkanError) -> VkBufferView {
         let texel = format.texelBytes
         guard slice.offset % device.texelAlignment == 0, slice.byteCount >= texel else {
@@ -196,7 +196,12 @@ public final class CommandSequence: @unchecked Sendable {
         var info = VkBufferViewCreateInfo()
         info.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO
         info.buffer = slice.buffer.handle
-        info.format = format == .rgba16f ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT
+        switch format {
+        case .rgba32f: info.format = VK_FORMAT_R32G32B32A32_SFLOAT
+        case .rgba16f: info.format = VK_FORMAT_R16G16B16A16_SFLOAT
+        case .r32f: info.format = VK_FORMAT_R32_SFLOAT
+        case .r32ui: info.format = VK_FORMAT_R32_UINT
+        }
         info.offset = VkDeviceSize(slice.offset)
         // Whole texels; a partial last texel is included when the buffer extends past the slice (the shader
         // never uses the extra floats), so element counts need not be multiples of 4.
