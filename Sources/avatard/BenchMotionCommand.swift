@@ -1,5 +1,6 @@
 import ArgumentParser
 import AvatarBundle
+import AvatarFormats
 import AvatarMotion
 import AvatarOperators
 import AvatarVulkan
@@ -59,7 +60,7 @@ struct BenchMotionCommand: AsyncParsableCommand {
     private func progress(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)…\n".utf8)) }
 
     /// The shipped demo avatar's configuration: log-mel on the CPU, the small ICS-A2M with its manifest's
-    /// sampler and streaming plan.
+    /// sampler and streaming plan, and its default style clip's length.
     private func demoRows(device: VulkanDevice, ops: Operators) throws -> [Row] {
         guard let root = DataPaths.root() else { throw ValidationError("the demo avatar (Avatars/demo) was not found") }
         let manifestURL = root.appendingPathComponent("Avatars/demo/manifest.json")
@@ -70,6 +71,12 @@ struct BenchMotionCommand: AsyncParsableCommand {
         let config = try ICSA2MConfig(manifest: manifest.motionModel?.config)
         let melConfig = try LogMelConfig(manifest: manifest.audioFrontend?.config)
         let hop = Double(config.streamHop) / 25
+        // The default style clip's length sets the window's prompt rows.
+        var styleFrames = 50
+        if let style = manifest.styles?.first(where: { $0.name == manifest.defaultStyle }) ?? manifest.styles?.first {
+            let file = try SafeTensorsFile(url: root.appendingPathComponent("Avatars/demo").appendingPathComponent(style.file))
+            styleFrames = try file.tensor(style.motionTensor).shape.first ?? styleFrames
+        }
 
         progress("demo log-mel front-end")
         let mel = LogMelFrontEnd(config: melConfig)
@@ -85,10 +92,10 @@ struct BenchMotionCommand: AsyncParsableCommand {
                        hopSeconds: hop, seconds: Self.median(melRuns), setupSeconds: 0, torchCase: nil)]
 
         progress("demo ICS-A2M window")
-        let a2m = try A2MBenchmark.streamingWindow(config: config, windows: windows, device: device, ops: ops)
-        let prompt = 50 + config.streamLeftContext, targets = config.streamHop + config.streamLookahead
+        let a2m = try A2MBenchmark.streamingWindow(config: config, styleFrames: styleFrames, windows: windows, device: device, ops: ops)
+        let prompt = styleFrames + config.streamLeftContext, targets = config.streamHop + config.streamLookahead
         out.append(Row(name: "demo_a2m",
-                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) midpoint steps, CFG \(config.cfgScale)",
+                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) grid points (\(max(1, config.steps - 1)) midpoint steps), CFG \(config.cfgScale)",
                        rows: a2m.rows, hopSeconds: hop, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
                        torchCase: ["name": "demo_a2m", "model": "ics_a2m", "config": rawMotion, "prompt": prompt, "targets": targets,
                                    "steps": config.steps, "cfg_scale": Double(config.cfgScale)],
@@ -112,7 +119,7 @@ struct BenchMotionCommand: AsyncParsableCommand {
         progress("full-size ICS-A2M window")
         let a2m = try A2MBenchmark.streamingWindow(config: config, windows: windows, device: device, ops: ops)
         out.append(Row(name: "full_a2m",
-                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) midpoint steps, CFG \(config.cfgScale)",
+                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) grid points (\(max(1, config.steps - 1)) midpoint steps), CFG \(config.cfgScale)",
                        rows: a2m.rows, hopSeconds: Double(config.streamHop) / 25, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
                        torchCase: ["name": "full_a2m", "model": "ics_a2m", "config": [String: Any](),
                                    "prompt": 50 + config.streamLeftContext, "targets": config.streamHop + config.streamLookahead,

@@ -350,15 +350,18 @@ def load_checkpoint(work):
     return model, z["exp_names"]
 
 
-def style_clip(corpus, exp_names, name, seconds=2.0):
-    """A held-out utterance (validation split) with the style's fixed transform: motion [F, D] + audio."""
+def style_clip(corpus, exp_names, name, seconds=1.0, offset=1.0):
+    """A held-out utterance (validation split) with the style's fixed transform: motion [F, D] + audio, the
+    `seconds` from `offset` on. 1 s from 1 s: a 25-frame prompt keeps the style (smile, brows) and the held-out
+    figures of the 50-frame one while the streaming window shrinks from 64 to 39 rows (docs/demo-avatar.md §7)."""
     val = [u for u in corpus["utts"] if u["split"] == "val"]
     u = val[min(0 if name == "calm" else 1, len(val) - 1)]
-    F_ = min(int(seconds * 25), u["targets"].shape[0])
+    start = min(int(offset * 25), max(0, u["targets"].shape[0] - 1))
+    F_ = min(int(seconds * 25), u["targets"].shape[0] - start)
     s = STYLES[name]
     b = Batcher([u], exp_names, 0, 0.0)
-    y = b.style(u["targets"][:F_], s["mouth_gain"], s["smile"], s["brow"])
-    wave = u["wave"][:F_ * 640 + 80]
+    y = b.style(u["targets"][start:start + F_], s["mouth_gain"], s["smile"], s["brow"])
+    wave = u["wave"][start * 640:(start + F_) * 640 + 80]
     return y.float(), wave.float(), u["id"]
 
 
