@@ -3,6 +3,7 @@ public struct SessionStageOptions: Sendable, Equatable {
     public var style: String?
     public var seed: UInt64
     public var temperature: Float?
+    /// Grid points of the flow-matching ODE (midpoint steps + 1), as the bundle's `steps`.
     public var steps: Int?
     public var cfgScale: Float?
     /// Full-utterance (offline, upstream-identical) motion instead of the sliding window.

@@ -33,7 +33,7 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Scale of the initial noise (0 = deterministic).")
     var temperature: Float?
 
-    @Option(name: .long, help: "Number of midpoint ODE steps.")
+    @Option(name: .long, help: "Number of midpoint ODE steps (the bundle's `steps` counts grid points: steps + 1; default: the bundle's).")
     var steps: Int?
 
     @Option(name: .customLong("cfg-scale"), help: "Classifier-free guidance scale on the style prompt.")
@@ -48,6 +48,7 @@ struct RenderCommand: AsyncParsableCommand {
     func validate() throws {
         guard out != nil || motionOut != nil else { throw ValidationError("give --out, --motion-out or both") }
         guard window == "stream" || window == "full" else { throw ValidationError("--window must be stream or full") }
+        if let steps, !(1...100).contains(steps) { throw ValidationError("--steps must be 1…100 midpoint steps, got \(steps)") }
     }
 
     func run() async throws {
@@ -98,7 +99,7 @@ struct RenderCommand: AsyncParsableCommand {
                 "fps": String(avatar.fps), "keyframe_interval": String(avatar.fps * 2)])
         }
         let options = SessionStageOptions(style: style ?? avatar.defaultStyle, seed: seed, temperature: temperature,
-                                          steps: steps, cfgScale: cfgScale, fullWindow: window == "full")
+                                          steps: steps.map { $0 + 1 }, cfgScale: cfgScale, fullWindow: window == "full")
         let plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline,
                                outputFile: out, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: out == nil)
 
