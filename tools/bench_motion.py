@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import a2m, hubert, weights  # noqa: E402
 
 
-def timed(fn, repeats=3):
+def timed(fn, repeats=10):
     fn()
     best = float("inf")
     for _ in range(repeats):
