@@ -51,6 +51,10 @@ final class SessionRunner {
     private let maxLiveLag: Duration = .seconds(1)
     /// Whether the overload warning was logged (once per session).
     private var warnedOverload = false
+    /// The first frame after a skip is rendered even if late, so an overloaded session still shows motion.
+    private var renderAfterSkip = false
+    /// Frames up to (not including) this index may be pushed: the close frame once `session.close` came.
+    private var frameLimit: Int { closeFrame ?? Int.max }
 
     init(plan: SessionPlan, inbox: SessionInbox, makeOutput: @escaping SessionOutputFactory, logger: Logger,
          emit: @escaping @Sendable (SessionEvent) -> Void) {
@@ -112,6 +116,7 @@ final class SessionRunner {
         // Whatever was written stays playable.
         if let output { try? output.finish() }
         emit(.failed(violation))
+        releaseStages()
         emit(.finished(goingAway: false))
     }
 
@@ -246,6 +251,8 @@ final class SessionRunner {
         motionQueue.removeAll()
         timeline.truncate(to: renderedEnd)
         flushPositions.removeAll()
+        // A close already received now ends the session here: the audio it was waiting for is gone.
+        if let c = closeFrame { closeFrame = min(c, nextFrame) }
         stages.features.reset()
         stages.motion.interrupt()
         // The next packet continues at the end of the (truncated) timeline, not after a gap.
@@ -284,7 +291,7 @@ final class SessionRunner {
     private func renderDueFrames() throws {
         var rendered = 0
         if isLive {
-            while rendered < framesPerTurn, clock.now >= decisionInstant(nextFrame) {
+            while rendered < framesPerTurn, nextFrame < frameLimit, clock.now >= decisionInstant(nextFrame) {
                 if clock.now - decisionInstant(nextFrame) > maxLiveLag, lastFrame != nil || output == nil {
                     try skipToWallClock()
                     continue
@@ -302,17 +309,25 @@ final class SessionRunner {
                 }
                 // Behind the wall clock: skip rendering this frame but keep the timeline moving.
                 let late = clock.now - decisionInstant(nextFrame) > .nanoseconds(Int64(frameNanos) * 2)
-                try pushFrame(render: !late)
+                try pushFrame(render: !late || renderAfterSkip)
+                renderAfterSkip = false
                 rendered += 1
             }
         } else {
-            try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
-            while rendered < framesPerTurn, !motionQueue.isEmpty {
+            try feedOffline()
+            while rendered < framesPerTurn, nextFrame < frameLimit, !motionQueue.isEmpty {
                 try pushFrame(render: true)
                 rendered += 1
-                try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
+                try feedOffline()
             }
         }
+    }
+
+    /// Offline: audio up to the feed horizon; a stage that needs more before it emits anything (full-utterance
+    /// motion, a look-ahead beyond the horizon) gets all the audio there is, up to and through its flushes.
+    private func feedOffline() throws {
+        try feedStages(upTo: timeline.frameStart(nextFrame + feedHorizonFrames))
+        if motionQueue.isEmpty { try feedStages(upTo: timeline.end) }
     }
 
     private func appendUnderrunSilence(_ count: Int) {
@@ -328,8 +343,9 @@ final class SessionRunner {
     private func skipToWallClock() throws {
         let elapsed = clock.now - decisionInstant(0)
         // Audio already fed belongs to the stage being reset, so its frames are skipped too.
+        guard nextFrame < frameLimit else { return }
         let due = max(Int(Self.seconds(elapsed) * Double(fps)) + 1, framesCovering(timeline.fedEnd))
-        let target = max(nextFrame + 1, closeFrame.map { min(due, $0) } ?? due)
+        let target = min(max(nextFrame + 1, due), frameLimit)
         if timeline.end < timeline.frameStart(target) { appendUnderrunSilence(timeline.frameStart(target) - timeline.end) }
         _ = timeline.takeUnfed(upTo: timeline.frameStart(target))
         flushPositions.removeAll { $0 <= timeline.fedEnd }
@@ -353,6 +369,7 @@ final class SessionRunner {
             nextFrame += 1
         }
         SessionMetrics.framesDroppedOverload.increment(by: Int64(skipped))
+        renderAfterSkip = true
     }
 
     private func pushFrame(render: Bool) throws {
@@ -402,6 +419,10 @@ final class SessionRunner {
         }
     }
 
+    /// Drops the stages before the session reports it has finished, so the avatar's per-replica session
+    /// count (held by the stages) is already down when the next session is admitted.
+    private func releaseStages() { stages = nil }
+
     /// Observer of every motion frame as it is rendered (for `--motion-out` and tests).
     var onMotion: ((MotionFrame) -> Void)?
 
@@ -418,6 +439,7 @@ final class SessionRunner {
         emit(.ended(ServerMessage.Ended(frames: nextFrame, durationMs: nextFrame * 1000 / fps,
                                         framesDropped: counters.framesDropped, packetsLost: counters.packetsLost)))
         logger.info("session ended", metadata: ["frames": "\(nextFrame)"])
+        releaseStages()
         emit(.finished(goingAway: false))
     }
 
@@ -435,6 +457,7 @@ final class SessionRunner {
             logger.error("output failed to finalize", metadata: ["error.message": "\(error)"])
         }
         logger.info("session aborted", metadata: ["frames": "\(nextFrame)", "going_away": "\(goingAway)"])
+        releaseStages()
         emit(.finished(goingAway: goingAway))
     }
 

@@ -109,7 +109,14 @@ struct DaemonSetup {
         // The same physical device again (by index), not the preference order that might pick another.
         let again = DeviceRequirement(configValue: config.device.requireDeviceType, index: first.device.info.index, name: nil)
         for i in 1..<max(1, count) {
-            contexts.append(try ComputeContext(requirement: again, cacheDirectory: cache, threadName: "avatard-load-\(i)"))
+            // Only the first replica loads and saves the pipeline cache, so a replica that compiled fewer
+            // pipelines never overwrites a fuller file.
+            let replica = try ComputeContext(requirement: again, cacheDirectory: nil, threadName: "avatard-load-\(i)")
+            let a = first.device.info, b = replica.device.info
+            guard a.vendorID == b.vendorID, a.deviceID == b.deviceID, a.pipelineCacheUUID == b.pipelineCacheUUID else {
+                throw ValidationErrorMessage("device replica \(i) opened \(b.name) (#\(b.index)), not the first replica's \(a.name) (#\(a.index)); set [device] replicas = 1")
+            }
+            contexts.append(replica)
         }
         return contexts
     }

@@ -22,6 +22,28 @@ import Testing
         return events
     }
 
+    /// Runs a session to its end, or aborts it after `limit` and returns nil (a session that would hang).
+    func collect(_ session: Session, within limit: Duration) async -> [SessionEvent]? {
+        let finished = Mutex(false)
+        let collector = Task { () -> [SessionEvent] in
+            let events = await collect(session)
+            finished.withLock { $0 = true }
+            return events
+        }
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < limit {
+            if finished.withLock({ $0 }) { return await collector.value }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        session.send(.abort(goingAway: false))
+        _ = await collector.value
+        return nil
+    }
+
+    func ended(_ events: [SessionEvent]?) -> ServerMessage.Ended? {
+        events?.compactMap { if case .ended(let e) = $0 { e } else { nil } }.first
+    }
+
     func send(_ packets: [[UInt8]], to session: Session, firstSeq: UInt32 = 0, firstTs: UInt64 = 0) {
         for (i, p) in packets.enumerated() {
             session.audio(seq: firstSeq &+ UInt32(i), ts: firstTs + UInt64(i) * 960, payload: p)
@@ -133,6 +155,55 @@ import Testing
         for (a, b) in zip(audio, audio.dropFirst()) { #expect(b.pts == a.pts + a.duration) }
         // Not 2× real time (8 s): the session kept to the wall clock (measured on the session's thread).
         #expect(elapsed < .seconds(7), "\(elapsed)")
+        // The first frame after each skip is rendered, so the picture does not freeze for good.
+        #expect(ended.frames - ended.framesDropped >= 2, "\(ended)")
+    }
+
+    /// A stage that emits nothing until it has more audio than the feed horizon (a long look-ahead, or
+    /// full-utterance motion) still gets all of it, and `session.close` ends the session.
+    @Test func offlineStageWithLongLookAheadEnds() async throws {
+        var deep = EnvelopeAvatar()
+        deep.lookaheadRows = 40 // 20 frames, beyond the 12-frame feed horizon
+        let tone = try TestAudio.packets(TestAudio.segments([(2.0, 0.5)]))
+        let output = RecordingOutput()
+        let session = Session(plan: plan(mode: .offline, avatar: deep), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+        send(tone, to: session)
+        session.send(.close)
+        let e = ended(await collect(session, within: .seconds(20)))
+        #expect(e?.frames == 50, "\(String(describing: e)); \(output.video.count) frames pushed")
+    }
+
+    /// `input.interrupt` after `session.close` drops the audio the close was waiting for: the session ends at
+    /// the interruption point.
+    @Test func interruptAfterCloseEndsTheSession() async throws {
+        var slow = EnvelopeAvatar()
+        slow.renderDelay = 0.01
+        let tone = try TestAudio.packets(TestAudio.segments([(4.0, 0.5)]))
+        let output = RecordingOutput()
+        let session = Session(plan: plan(mode: .offline, avatar: slow), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+        send(tone, to: session)
+        session.send(.close)
+        try await Task.sleep(for: .milliseconds(300))
+        session.send(.interrupt)
+        let e = ended(await collect(session, within: .seconds(20)))
+        #expect(e != nil, "\(output.video.count) frames pushed")
+        #expect((e?.frames ?? 0) == output.video.count)
+    }
+
+    /// Skipping ahead under overload stops at the close frame: no video or audio beyond what was sent.
+    @Test func overloadSkipStopsAtTheCloseFrame() async throws {
+        var slow = EnvelopeAvatar()
+        slow.renderDelay = 2.0
+        let tone = try TestAudio.packets(TestAudio.segments([(0.4, 0.5)]))
+        let output = RecordingOutput()
+        let session = Session(plan: plan(mode: .live, avatar: slow, delayMs: 100), makeOutput: { _, _, _ in output },
+                              logger: Logger(label: "test"))
+        send(tone, to: session)
+        session.send(.close)
+        let e = ended(await collect(session, within: .seconds(30)))
+        // 0.4 s = 10 frames (plus any idle frame before the first packet was decoded).
+        #expect((10...11).contains(e?.frames ?? 0), "\(String(describing: e))")
+        #expect(output.video.count == e?.frames)
     }
 
     @Test func lossesAndDuplicatesAreCountedNotFatal() async throws {
