@@ -25,9 +25,10 @@ import Foundation
 /// upstream's HuBERT path nothing is padded to 8 rows or dropped: the session needs one frame per 40 ms.
 ///
 /// Silence in gives the model's idle motion (the session feeds digital silence on underruns), so the face
-/// is never frozen. `interrupt()` drops pending rows, restarts the context from silence and cross-fades the
-/// next `interruptFadeFrames` (5 = 200 ms) frames from the last emitted frame into the model's output
-/// (a raised-cosine weight reaching 1 on the 5th frame).
+/// is never frozen. `interrupt(lastRendered:)` drops pending rows, restarts the context from silence and
+/// cross-fades the next `interruptFadeFrames` (5 = 200 ms) frames from the pose on screen (the session's last
+/// rendered frame; the last emitted one when not given) into the model's output (a raised-cosine weight
+/// reaching 1 on the 5th frame).
 public final class A2MMotionStage: MotionStage {
     public let runner: ICSA2MRunner
     public let sampler: A2MSampler
@@ -124,10 +125,10 @@ public final class A2MMotionStage: MotionStage {
         return out
     }
 
-    public func interrupt() {
+    public func interrupt(lastRendered: MotionFrame?) {
         pendingRows.removeAll()
         resetContext()
-        if let last = lastEmitted {
+        if let last = lastRendered?.coefficients ?? lastEmitted {
             fadeFrom = last
             fadeStep = 0
         }

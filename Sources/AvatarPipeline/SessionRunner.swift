@@ -29,6 +29,8 @@ final class SessionRunner {
     private var counters = SessionCounters()
     private var latencies = LatencyWindow()
     private var lastFrame: I420Frame?
+    /// Motion of the last frame rendered (the pose on screen), where an interruption's blend starts.
+    private var lastMotion: MotionFrame?
     private let clock = ContinuousClock()
     private var startInstant: ContinuousClock.Instant
     private var nextStats: ContinuousClock.Instant
@@ -254,7 +256,7 @@ final class SessionRunner {
         // A close already received now ends the session here: the audio it was waiting for is gone.
         if let c = closeFrame { closeFrame = min(c, nextFrame) }
         stages.features.reset()
-        stages.motion.interrupt()
+        stages.motion.interrupt(lastRendered: lastMotion)
         // The next packet continues at the end of the (truncated) timeline, not after a gap.
         receiver.reset()
         if droppedFrames > 0 { SessionMetrics.framesDroppedInterrupted.increment(by: Int64(droppedFrames)) }
@@ -351,7 +353,7 @@ final class SessionRunner {
         flushPositions.removeAll { $0 <= timeline.fedEnd }
         motionQueue.removeAll()
         stages.features.reset()
-        stages.motion.interrupt()
+        stages.motion.interrupt(lastRendered: lastMotion)
         let skipped = target - nextFrame
         if !warnedOverload {
             warnedOverload = true
@@ -385,6 +387,7 @@ final class SessionRunner {
             try pushAudio(before: span.upperBound, to: output)
         } else {
             counters.framesRendered += 1
+            lastMotion = motion
             _ = timeline.takePackets(before: span.upperBound)
         }
         if let arrival = timeline.latestArrival(in: span) {
@@ -402,6 +405,7 @@ final class SessionRunner {
             let frame = try frames.render(motion)
             SessionMetrics.renderDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
             lastFrame = frame
+            lastMotion = motion
             try output.pushVideo(frame, pts: pts, duration: frameNanos)
             counters.framesRendered += 1
             SessionMetrics.framesRendered.increment()

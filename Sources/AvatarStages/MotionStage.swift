@@ -7,6 +7,7 @@ public protocol MotionStage: AnyObject {
     /// End of utterance: returns the remaining frames for all features appended so far.
     func flush() throws -> [MotionFrame]
     /// Drops pending audio context and moves towards the idle, mouth-closed state; the frames that follow
-    /// reach it within 200 ms of stream time.
-    func interrupt()
+    /// reach it within 200 ms of stream time, starting from `lastRendered` (the pose on screen: frames the stage
+    /// emitted after it were dropped by the session) or, when nil, from the last frame it emitted.
+    func interrupt(lastRendered: MotionFrame?)
 }

@@ -50,7 +50,7 @@ import Testing
         let talking = try Self.stage(runner, temperature: 0)
         let before = try talking.append(FeatureRows(dimension: a, values: features))
         #expect(before.count == 12)
-        talking.interrupt()
+        talking.interrupt(lastRendered: nil)
         let after = try talking.append(Self.silenceRows(14, a))
         let idle = try Self.stage(runner, temperature: 0).append(Self.silenceRows(14, a))
         #expect(after.count == 12 && idle.count == 12)
@@ -62,6 +62,24 @@ import Testing
             #expect(maxAbsDiff(after[i].coefficients, want) < 1e-5, "frame \(i) after the interrupt")
         }
         for i in 4..<after.count { #expect(after[i].coefficients == idle[i].coefficients, "frame \(i) after the interrupt") }
+    }
+
+    /// The session passes the pose on screen (frames the stage emitted after it were dropped): the blend
+    /// starts there, not from the stage's last emitted frame.
+    @Test func interruptBlendsFromThePoseOnScreen() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let features = try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats()
+        let talking = try Self.stage(runner, temperature: 0)
+        let before = try talking.append(FeatureRows(dimension: a, values: features))
+        let onScreen = before[3]
+        talking.interrupt(lastRendered: onScreen)
+        let after = try talking.append(Self.silenceRows(14, a))
+        let idle = try Self.stage(runner, temperature: 0).append(Self.silenceRows(14, a))
+        let w = Float(0.5 - 0.5 * cos(Double.pi / 5))
+        let want = zip(onScreen.coefficients, idle[0].coefficients).map { $0 + ($1 - $0) * w }
+        #expect(maxAbsDiff(after[0].coefficients, want) < 1e-5)
+        #expect(maxAbsDiff(onScreen.coefficients, before.last!.coefficients) > 1e-3, "the test needs distinct poses")
     }
 
     /// Session options override the bundle defaults; the plan comes from the bundle config.

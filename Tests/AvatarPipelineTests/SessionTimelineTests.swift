@@ -251,7 +251,7 @@ import Testing
                 (0..<(features.count / 2)).map { MotionFrame(index: $0, coefficients: [.nan]) }
             }
             func flush() throws -> [MotionFrame] { [] }
-            func interrupt() {}
+            func interrupt(lastRendered: MotionFrame?) {}
         }
         let preset = OutputPreset(name: "test", mode: .offline, description: "", pipeline: "", options: [], origin: "test")
         let p = SessionPlan(sessionID: "nan", avatar: NaNAvatar(), stageOptions: SessionStageOptions(), preset: preset,

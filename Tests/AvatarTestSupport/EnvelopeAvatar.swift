@@ -87,7 +87,7 @@ public final class EnvelopeMotion: MotionStage {
         return take(limit: rows.count)
     }
 
-    public func interrupt() {
+    public func interrupt(lastRendered: MotionFrame?) {
         rows.removeAll()
         emitted = 0
     }
