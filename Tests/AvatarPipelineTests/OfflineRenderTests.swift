@@ -8,7 +8,7 @@ import Logging
 import Synchronization
 import Testing
 
-@Suite struct OfflineRenderTests {
+@Suite(.timeLimit(.minutes(2))) struct OfflineRenderTests {
     static var presets: PresetCatalog {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return PresetCatalog.load(directory: root.appendingPathComponent("Pipelines").path, operatorPresets: [])

@@ -8,7 +8,7 @@ import Logging
 import Synchronization
 import Testing
 
-@Suite(.serialized) struct SessionTimelineTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SessionTimelineTests {
     func plan(mode: OutputMode, avatar: EnvelopeAvatar = EnvelopeAvatar(), delayMs: Int = 200, maxBuffer: Double = 10) -> SessionPlan {
         let preset = OutputPreset(name: "test", mode: mode, description: "", pipeline: "", options: [], origin: "test")
         return SessionPlan(sessionID: UUID().uuidString, avatar: avatar, stageOptions: SessionStageOptions(), preset: preset,
@@ -247,8 +247,13 @@ import Testing
         }
         final class NaNMotion: MotionStage {
             var dimension: Int { 1 }
+            /// Rows not yet paired into a frame (the session may hand over one row at a time).
+            var pendingRows = 0
             func append(_ features: FeatureRows) throws -> [MotionFrame] {
-                (0..<(features.count / 2)).map { MotionFrame(index: $0, coefficients: [.nan]) }
+                pendingRows += features.count
+                let frames = pendingRows / 2
+                pendingRows %= 2
+                return (0..<frames).map { MotionFrame(index: $0, coefficients: [.nan]) }
             }
             func flush() throws -> [MotionFrame] { [] }
             func interrupt(lastRendered: MotionFrame?) {}
@@ -259,6 +264,7 @@ import Testing
         let output = RecordingOutput()
         let session = Session(plan: p, makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
         send(try TestAudio.packets(TestAudio.segments([(0.5, 0.3)])), to: session)
+        session.send(.close)
         let events = await collect(session)
         let failure = events.compactMap { if case .failed(let v) = $0 { v } else { nil } }.first
         #expect(failure?.code == .internal)

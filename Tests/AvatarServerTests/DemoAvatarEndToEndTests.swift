@@ -13,7 +13,7 @@ import Testing
 /// The shipped demo avatar through the real daemon: synthesized speech in (espeak-ng), Opus over WebSocket,
 /// log-mel → ICS-A2M on Vulkan → rasterizer → x264 → MP4, and the file decoded. Mouth behaviour is read from
 /// the motion stream (the `jaw_open` coefficient) and checked against the audio.
-@Suite(.serialized) struct DemoAvatarEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DemoAvatarEndToEndTests {
     static let shared: Result<any Avatar, any Error> = Result {
         let context = try ComputeContext(requirement: DeviceRequirement(), cacheDirectory: nil, threadName: "demo-test")
         let directory = TestDaemon.repositoryRoot.appendingPathComponent("Avatars/demo")

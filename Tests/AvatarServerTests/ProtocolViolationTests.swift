@@ -6,7 +6,7 @@ import Testing
 
 /// Every malformed input of protocol v1 gets the spec's `error` code and close code, and the daemon
 /// keeps serving other sessions meanwhile.
-@Suite(.serialized) struct ProtocolViolationTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ProtocolViolationTests {
     static func start(avatar: String = "envelope", output: String = "file-mp4", style: String? = nil,
                       audio: String = #"{"codec":"opus","sample_rate":48000,"channels":1}"#, options: String? = nil) -> String {
         var s = #"{"type":"session.start","avatar":"\#(avatar)","output":"\#(output)","audio":\#(audio)"#

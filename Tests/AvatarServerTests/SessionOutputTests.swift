@@ -7,7 +7,7 @@ import Foundation
 import Testing
 
 /// Sessions through the real daemon and real GStreamer pipelines; outputs are checked by decoding them.
-@Suite(.serialized) struct SessionOutputTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SessionOutputTests {
     static func packets(_ parts: [(Double, Float)], frequency: Double = 220) throws -> [ClientPacket] {
         try TestAudio.packets(TestAudio.segments(parts.map { (seconds: $0.0, amplitude: $0.1) }, frequency: frequency))
             .map { ClientPacket(data: $0, duration48k: 960) }
