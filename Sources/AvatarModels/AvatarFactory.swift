@@ -41,7 +41,6 @@ public enum AvatarFactory {
             guard let weights = motionComponent.weights.first, let file = bundle.file(weights) else {
                 throw fail("motion_model lists no weight file")
             }
-            let motion = try ICSA2MModel(file: file, config: config, device: context.device, ops: context.ops)
             if let names = manifest.motionNames, names.count != config.motionDim {
                 throw fail("motion_names lists \(names.count) names, the motion model has \(config.motionDim) dims")
             }
@@ -63,13 +62,12 @@ public enum AvatarFactory {
                 }
                 prompts[style.name] = StylePrompt(motion: motionValues, features: features, frames: frames)
             }
-            var replicas = [BundleAvatar.Replica(frontEnd: frontEnd, motion: motion,
-                                                 makeFrames: try previewFrames(bundle, context: context, motionNames: manifest.motionNames ?? []))]
-            for other in contexts.dropFirst() {
-                replicas.append(BundleAvatar.Replica(
-                    frontEnd: try makeFrontEnd(other),
-                    motion: try ICSA2MModel(file: file, config: config, device: other.device, ops: other.ops),
-                    makeFrames: try previewFrames(bundle, context: other, motionNames: manifest.motionNames ?? [])))
+            // The same models on every device replica (the first one's front-end is already loaded).
+            let replicas = try contexts.enumerated().map { i, replica in
+                BundleAvatar.Replica(
+                    frontEnd: i == 0 ? frontEnd : try makeFrontEnd(replica),
+                    motion: try ICSA2MModel(file: file, config: config, device: replica.device, ops: replica.ops),
+                    makeFrames: try previewFrames(bundle, context: replica, motionNames: manifest.motionNames ?? []))
             }
             return BundleAvatar(manifest: manifest, replicas: replicas, stylePrompts: prompts, silenceRow: try frontEnd.silenceRow())
         } catch let error as BundleError {

@@ -343,9 +343,9 @@ final class SessionRunner {
     /// output stays continuous and in sync), their motion is not computed, and the motion stage restarts
     /// from its idle state as after an interruption.
     private func skipToWallClock() throws {
+        guard nextFrame < frameLimit else { return }
         let elapsed = clock.now - decisionInstant(0)
         // Audio already fed belongs to the stage being reset, so its frames are skipped too.
-        guard nextFrame < frameLimit else { return }
         let due = max(Int(Self.seconds(elapsed) * Double(fps)) + 1, framesCovering(timeline.fedEnd))
         let target = min(max(nextFrame + 1, due), frameLimit)
         if timeline.end < timeline.frameStart(target) { appendUnderrunSilence(timeline.frameStart(target) - timeline.end) }

@@ -83,24 +83,9 @@ struct BenchKernelsCommand: AsyncParsableCommand {
         struct Output { var version: String; var blas: String; var seconds: [String: Double] }
 
         static func run(cases: [String]) -> Output? {
-            guard let root = DataPaths.root() else {
-                FileHandle.standardError.write(Data("bench: tools/bench_numpy.py not found; NumPy baseline skipped\n".utf8))
-                return nil
-            }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [root.appendingPathComponent("tools/bench_numpy.py").path, "--cases", cases.joined(separator: ",")]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            guard (try? process.run()) != nil else { return nil }
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0,
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let seconds = object["seconds"] as? [String: Double] else {
-                FileHandle.standardError.write(Data("bench: the NumPy baseline failed (status \(process.terminationStatus))\n".utf8))
-                return nil
-            }
+            guard let object = PythonBaseline.run(script: "tools/bench_numpy.py", arguments: ["--cases", cases.joined(separator: ",")],
+                                                  label: "NumPy"),
+                  let seconds = object["seconds"] as? [String: Double] else { return nil }
             return Output(version: object["numpy"] as? String ?? "?", blas: object["blas"] as? String ?? "", seconds: seconds)
         }
     }

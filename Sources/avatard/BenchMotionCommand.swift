@@ -180,27 +180,10 @@ struct BenchMotionCommand: AsyncParsableCommand {
         struct Output { var version: String; var threads: Int; var seconds: [String: Double] }
 
         static func run(cases: [[String: Any]]) -> Output? {
-            guard !cases.isEmpty else { return nil }
-            guard let root = DataPaths.root(),
-                  let json = try? JSONSerialization.data(withJSONObject: cases) else {
-                FileHandle.standardError.write(Data("bench: tools/bench_motion.py not found; PyTorch baseline skipped\n".utf8))
-                return nil
-            }
-            FileHandle.standardError.write(Data("bench: PyTorch baseline (tools/bench_motion.py)…\n".utf8))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [root.appendingPathComponent("tools/bench_motion.py").path, "--cases", String(decoding: json, as: UTF8.self)]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            guard (try? process.run()) != nil else { return nil }
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0,
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let seconds = object["seconds"] as? [String: Double] else {
-                FileHandle.standardError.write(Data("bench: the PyTorch baseline failed (status \(process.terminationStatus))\n".utf8))
-                return nil
-            }
+            guard !cases.isEmpty, let json = try? JSONSerialization.data(withJSONObject: cases),
+                  let object = PythonBaseline.run(script: "tools/bench_motion.py", arguments: ["--cases", String(decoding: json, as: UTF8.self)],
+                                                  label: "PyTorch"),
+                  let seconds = object["seconds"] as? [String: Double] else { return nil }
             return Output(version: object["torch"] as? String ?? "?", threads: object["threads"] as? Int ?? 0, seconds: seconds)
         }
     }

@@ -40,19 +40,27 @@ import Testing
         #expect(runner.plannedNetworks == 2)
     }
 
+    /// A temperature-0 stage talks on the tiny fixture's features, is interrupted with the pose `onScreen` picks
+    /// from what it emitted, then hears 14 rows of silence; `idle` is a fresh stage on the same silence.
+    static func interrupted(onScreen: ([MotionFrame]) -> MotionFrame?) throws
+        -> (before: [MotionFrame], after: [MotionFrame], idle: [MotionFrame]) {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let features = try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats()
+        let talking = try stage(runner, temperature: 0)
+        let before = try talking.append(FeatureRows(dimension: a, values: features))
+        talking.interrupt(lastRendered: onScreen(before))
+        let after = try talking.append(silenceRows(14, a))
+        let idle = try stage(runner, temperature: 0).append(silenceRows(14, a))
+        return (before, after, idle)
+    }
+
     /// After `interrupt()` the next frames blend from the last emitted frame into the model's idle output and
     /// equal it from the 5th frame on (200 ms at 25 fps). At temperature 0 the idle output does not depend on
     /// the noise, so a fresh stage fed the same silence gives the target frames.
     @Test func interruptBlendsIntoIdleWithinFiveFrames() throws {
-        let runner = try ICSA2MParityTests.load("a2m_tiny")
-        let a = runner.model.config.audioDim
-        let features = try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats()
-        let talking = try Self.stage(runner, temperature: 0)
-        let before = try talking.append(FeatureRows(dimension: a, values: features))
+        let (before, after, idle) = try Self.interrupted { _ in nil }
         #expect(before.count == 12)
-        talking.interrupt(lastRendered: nil)
-        let after = try talking.append(Self.silenceRows(14, a))
-        let idle = try Self.stage(runner, temperature: 0).append(Self.silenceRows(14, a))
         #expect(after.count == 12 && idle.count == 12)
         #expect(after.map(\.index) == Array(12..<24))
         let last = before.last!.coefficients
@@ -67,15 +75,8 @@ import Testing
     /// The session passes the pose on screen (frames the stage emitted after it were dropped): the blend
     /// starts there, not from the stage's last emitted frame.
     @Test func interruptBlendsFromThePoseOnScreen() throws {
-        let runner = try ICSA2MParityTests.load("a2m_tiny")
-        let a = runner.model.config.audioDim
-        let features = try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats()
-        let talking = try Self.stage(runner, temperature: 0)
-        let before = try talking.append(FeatureRows(dimension: a, values: features))
+        let (before, after, idle) = try Self.interrupted { $0[3] }
         let onScreen = before[3]
-        talking.interrupt(lastRendered: onScreen)
-        let after = try talking.append(Self.silenceRows(14, a))
-        let idle = try Self.stage(runner, temperature: 0).append(Self.silenceRows(14, a))
         let w = Float(0.5 - 0.5 * cos(Double.pi / 5))
         let want = zip(onScreen.coefficients, idle[0].coefficients).map { $0 + ($1 - $0) * w }
         #expect(maxAbsDiff(after[0].coefficients, want) < 1e-5)
