@@ -3,7 +3,7 @@
 # either runs the main job (`run`) or the whole test suite (`test`).
 #
 #   scripts/setup.sh run     install, build (release), run the demo end to end
-#   scripts/setup.sh test    install, build, run every test (Swift, Python tools, shader check)
+#   scripts/setup.sh test    install, build, run every test (Swift, Python tools, shader check, Python client)
 #   scripts/setup.sh deps    install only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ packages=(
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc
   espeak-ng
   python3-numpy python3-torch libopenblas0-pthread
+  python3-venv libopus0
 )
 
 missing=()
@@ -55,6 +56,10 @@ case "$mode" in
     # One test at a time: the live-session tests measure wall-clock behaviour, and with tests in parallel a
     # GPU-heavy test can hold both cooperative threads of a 2-core machine for seconds (about 80 s in all).
     swift test --skip-build --no-parallel "$@"
+    # The Python client against the daemon binary the build above produced.
+    echo "==> Python client tests (clients/python)"
+    swift build --product avatard
+    scripts/client-tests.sh
     ;;
   *)
     echo "usage: $0 run|test|deps" >&2

@@ -23,7 +23,11 @@ def setUpModule():
     global DAEMON, SINK, STYLE
     SINK = support.UdpSink()
     DAEMON = support.Daemon(extra_config=support.rtp_preset(LIVE, SINK.ports))
-    STYLE = _demo_style()
+    try:
+        STYLE = _demo_style()
+    except BaseException:
+        tearDownModule()        # unittest skips tearDownModule when setUpModule fails
+        raise
 
 
 def tearDownModule():
@@ -202,6 +206,25 @@ class ErrorTests(unittest.TestCase):
         self.assertEqual(session.close_code, 4000)
         # The daemon is unaffected.
         self.assertEqual(DAEMON.admin("/livez")[0], 200)
+
+
+class ExampleTests(unittest.TestCase):
+    def test_speak_wav_example(self):
+        import subprocess, sys, tempfile
+        from pathlib import Path
+        example = Path(__file__).resolve().parents[1] / "examples/speak_wav.py"
+        with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
+            subprocess.run(["espeak-ng", "-w", wav.name, "An example, spoken."], check=True)
+            out = subprocess.run([sys.executable, str(example), wav.name, "--url", DAEMON.url, "--token", TOKEN],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("ended:", out.stdout)
+            session_id = out.stdout.split()[1].rstrip(":")
+            self.assertTrue(DAEMON.file(session_id).is_file(), out.stdout)
+            bad = subprocess.run([sys.executable, str(example), wav.name, "--url", DAEMON.url, "--token", TOKEN,
+                                  "--avatar", "nobody"], capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn("unknown_avatar (4005)", bad.stderr)
 
 
 TOKEN = support.TOKEN

@@ -134,3 +134,16 @@ class PipecatTests(unittest.TestCase):
         self.assertEqual(errors[0].exception.code, 4005)
         # The pipeline kept running: the TTS control frames still went through.
         self.assertEqual([type(f) for f in down], [TTSStartedFrame, TTSStoppedFrame])
+
+    def test_pipecat_example(self):
+        import subprocess, sys, tempfile
+        from pathlib import Path
+        example = Path(__file__).resolve().parents[1] / "examples/pipecat_wav.py"
+        with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
+            subprocess.run(["espeak-ng", "-w", wav.name, "Pipecat speaking."], check=True)
+            out = subprocess.run([sys.executable, str(example), wav.name, "--url", DAEMON.url,
+                                  "--token", harness.TOKEN], capture_output=True, text=True, timeout=90)
+        self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+        session_id = out.stdout.split()[2]
+        self.assertIn("ended:", out.stdout)
+        self.assertGreater(harness.discover(DAEMON.file(session_id))["duration"], 0.5)
