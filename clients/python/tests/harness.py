@@ -101,7 +101,7 @@ class UdpSink:
 class Daemon:
     """`avatard serve` with a generated config; stop() sends SIGTERM (drain) and waits."""
 
-    def __init__(self, *, extra_config: str = "", max_sessions: int = 4, idle_timeout: int = 30):
+    def __init__(self, *, extra_config: str = "", max_sessions: int = 4, idle_timeout: float = 30):
         self.dir = Path(tempfile.mkdtemp(prefix="avatard-client-test-"))
         self.recordings = self.dir / "recordings"
         self.recordings.mkdir()

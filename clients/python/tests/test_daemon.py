@@ -208,6 +208,67 @@ class ErrorTests(unittest.TestCase):
         self.assertEqual(DAEMON.admin("/livez")[0], 200)
 
 
+class LimitTests(unittest.TestCase):
+    """A daemon of its own: one session at most, 1.5 s idle timeout."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = support.Daemon(max_sessions=1, idle_timeout=1.5)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def connect(self, **kwargs):
+        return ac.connect(self.daemon.url, token=TOKEN, avatar="demo", output="file-mkv", **kwargs)
+
+    def test_capacity(self):
+        async def go():
+            first = await self.connect()
+            try:
+                with self.assertRaises(ac.CapacityReached) as caught:
+                    await self.connect()
+            finally:
+                await first.close()
+            return caught.exception
+
+        error = run(go())
+        self.assertEqual((error.code, error.name), (4002, "capacity"))
+
+    def test_idle_timeout_and_keepalive(self):
+        async def go():
+            quiet = await self.connect(keepalive_interval=None)
+            with self.assertRaises(ac.IdleTimeout) as caught:
+                await quiet.wait_closed(timeout=10)
+            self.assertEqual((caught.exception.code, quiet.close_code), (4003, 4003))
+            # The client's keepalive (here every 0.5 s) holds a silent session open past the timeout.
+            kept = await self.connect(keepalive_interval=0.5)
+            await asyncio.sleep(3.0)
+            await kept.send_pcm(np.zeros(16000, np.float32), 16000)
+            return await kept.close()
+
+        self.assertEqual(run(go()).frames, 25)
+
+
+class ShutdownTests(unittest.TestCase):
+    def test_sigterm_is_going_away_with_a_finished_file(self):
+        daemon = support.Daemon()
+        try:
+            async def go():
+                session = await ac.connect(daemon.url, token=TOKEN, avatar="demo", output="file-mp4")
+                await session.send_pcm(np.zeros(32000, np.float32), 16000)
+                daemon.process.terminate()      # SIGTERM: drain, finalize outputs, close 1001
+                with self.assertRaises(ac.GoingAway) as caught:
+                    await session.wait_closed(timeout=30)
+                return session, caught.exception
+
+            session, error = run(go())
+            self.assertEqual((error.code, error.name, session.close_code), (1001, "going_away", 1001))
+            self.assertAlmostEqual(support.discover(daemon.file(session.session_id))["duration"], 2.0, delta=0.045)
+        finally:
+            daemon.stop()
+
+
 class ExampleTests(unittest.TestCase):
     def test_speak_wav_example(self):
         import subprocess, sys, tempfile
