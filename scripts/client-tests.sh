@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 bin="${AVATARD_BIN:-.build/debug/avatard}"
 [ -x "$bin" ] || { echo "no avatard binary at $bin: run 'swift build --product avatard' first" >&2; exit 1; }
+bin="$(realpath "$bin")"
 
 venv=.build/client-venv
 stamp="$venv/.requirements"
@@ -24,5 +25,5 @@ fi
 
 # The installed package is what is tested (not the source tree): run from the tests directory.
 cd clients/python/tests
-AVATARD_BIN="$(realpath "../../../$bin")" AVATARD_REQUIRE_DAEMON=1 \
+AVATARD_BIN="$bin" AVATARD_REQUIRE_DAEMON=1 \
   "../../../$venv/bin/python" -m unittest discover -s . "$@"

@@ -84,6 +84,10 @@ class PipecatTests(unittest.TestCase):
         self.assertEqual(len(ready), 1)
         self.assertEqual(session.close_code, 1000)
         self.assertEqual(session.ended.packets_lost, 0)
+        # Every TTS chunk was sent, from the first one (24 kHz int16: bytes = 48 kHz samples), each response
+        # ending on a padded packet.
+        per_response = [sum(len(f.audio) for f in r if isinstance(f, TTSAudioRawFrame)) for r in (first, second)]
+        self.assertEqual(session.next_seq, sum(-(-n // 960) for n in per_response))
         # Both responses (each padded to whole 20 ms packets) and the rest between them, kept as silence
         # because the second response starts at the wall clock.
         speech = np.ceil(first_seconds / 0.02) * 0.02 + np.ceil(second_seconds / 0.02) * 0.02

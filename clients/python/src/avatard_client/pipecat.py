@@ -77,8 +77,10 @@ class AvatardProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
 
         if isinstance(frame, StartFrame):
-            await self.push_frame(frame, direction)
+            # Connected before the StartFrame goes on: frames behind it wait in this processor's input queue
+            # until then, so no TTS audio can reach a session that is not ready yet.
             await self._open()
+            await self.push_frame(frame, direction)
         elif isinstance(frame, TTSAudioRawFrame):
             await self._send_audio(frame)
             if self._pass_through_audio:
