@@ -49,6 +49,9 @@ let package = Package(
                 resources: [.copy("SPIRV")],
                 swiftSettings: strict),
 
+        // The typed model graph on the operators: symbolic values, builder calls, the planner.
+        .target(name: "AvatarGraph", dependencies: ["AvatarOperators", "AvatarVulkan"], swiftSettings: strict),
+
         // Stage interfaces every model implements (audio → features → motion → frames).
         .target(name: "AvatarStages", dependencies: ["AvatarMedia", "AvatarBundle"], swiftSettings: strict),
 

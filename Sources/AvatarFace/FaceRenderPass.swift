@@ -49,7 +49,7 @@ public final class FaceRenderPass: FrameStage {
         i420 = try arena.allocate(floats: words)
         try coefficients.write([Float](repeating: 0, count: renderer.paddedExpCount))
         let camera = PreviewCamera.preview(width: ws, height: hs)
-        sequence = try CommandSequence(device: device, maxDispatches: 16, timestamps: timestamps ? 8 : 0)
+        sequence = try CommandSequence(device: device, timestamps: timestamps ? 8 : 0)
         func mark(_ label: String) throws { if timestamps { try sequence.timestamp(label) } }
         try mark("start")
         // delta[1, 3N] = coefficients[1, E4] · exp_basisᵀ (exp_basis is [3N, E4], a Linear weight's layout).

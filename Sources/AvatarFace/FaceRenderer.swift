@@ -103,7 +103,7 @@ extension FaceRenderer {
         let out = try arena.allocate(floats: 3 * width * height)
         try v.write(vertices)
         let camera = PreviewCamera.secc(width: width, height: height)
-        let seq = try CommandSequence(device: device, maxDispatches: 8)
+        let seq = try CommandSequence(device: device)
         try ops.rasterize(seq, vertices: v, triangles: triangles, triangleCount: face.triangleCount, depth: depth, face: faces,
                           width: width, height: height, camera: camera)
         try ops.seccMap(seq, vertices: v, triangles: triangles, face: faces, excluded: excluded, ncc: ncc, y: out,

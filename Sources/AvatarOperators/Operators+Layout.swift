@@ -3,9 +3,10 @@ public import AvatarVulkan
 extension Operators {
     /// Strided copy over an index space of up to 4 dimensions (outermost first): element i of the space is
     /// read at srcOffset + Σ i_k·srcStrides_k and written at dstOffset + Σ i_k·dstStrides_k (elements).
-    /// `barrier: false` only between copies that write disjoint ranges (the parts of a concat).
+    /// The sequence orders it by the element ranges it touches, so copies into disjoint parts of one buffer (the
+    /// parts of a concat) need no barrier between them.
     public func copy(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, shape: [Int], srcStrides: [Int], dstStrides: [Int],
-                     srcOffset: Int = 0, dstOffset: Int = 0, barrier: Bool = true) throws {
+                     srcOffset: Int = 0, dstOffset: Int = 0) throws {
         try check(!shape.isEmpty && shape.count <= 4 && srcStrides.count == shape.count && dstStrides.count == shape.count,
                   "copy takes 1–4 dimensions with matching strides")
         try check(shape.allSatisfy { $0 > 0 } && srcOffset >= 0 && dstOffset >= 0, "copy shape \(shape)")
@@ -21,7 +22,10 @@ extension Operators {
                             a0: Self.u(a[0]), a1: Self.u(a[1]), a2: Self.u(a[2]), a3: Self.u(a[3]),
                             b0: Self.u(b[0]), b1: Self.u(b[1]), b2: Self.u(b[2]), b3: Self.u(b[3]),
                             srcOffset: Self.u(srcOffset), dstOffset: Self.u(dstOffset))
-        try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256), barrier: barrier)
+        let lowest = { (strides: [Int], offset: Int) in offset + zip(shape, strides).map { min(0, ($0 - 1) * $1) }.reduce(0, +) }
+        try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256),
+                         touched: [0: (lowest(srcStrides, srcOffset) * 4)..<(extent(srcStrides, srcOffset) * 4),
+                                   1: (lowest(dstStrides, dstOffset) * 4)..<(extent(dstStrides, dstOffset) * 4)])
     }
 
     /// Row-major strides of a shape.
@@ -49,8 +53,8 @@ extension Operators {
         try copy(seq, x: x, y: y, shape: outShape, srcStrides: src, dstStrides: Self.strides(outShape), srcOffset: start * src[axis])
     }
 
-    /// y = cat(parts, axis): each part (buffer, shape) is copied into its place (one dispatch per part; the
-    /// copies write disjoint ranges, so only the last one is followed by a barrier).
+    /// y = cat(parts, axis): each part (buffer, shape) is copied into its place (one dispatch per part; along
+    /// axis 0 the parts are disjoint ranges and need no barrier between them).
     public func concat(_ seq: CommandSequence, parts: [(BufferSlice, [Int])], y: BufferSlice, axis: Int) throws {
         guard let first = parts.first?.1 else { throw OperatorError.shape("concat of nothing") }
         try check(axis >= 0 && axis < first.count, "concat axis \(axis) for rank \(first.count)")
@@ -61,9 +65,8 @@ extension Operators {
         outShape[axis] = parts.map { $0.1[axis] }.reduce(0, +)
         let dst = Self.strides(outShape)
         var offset = 0
-        for (i, (buffer, s)) in parts.enumerated() {
-            try copy(seq, x: buffer, y: y, shape: s, srcStrides: Self.strides(s), dstStrides: dst, dstOffset: offset * dst[axis],
-                     barrier: i == parts.count - 1)
+        for (buffer, s) in parts {
+            try copy(seq, x: buffer, y: y, shape: s, srcStrides: Self.strides(s), dstStrides: dst, dstOffset: offset * dst[axis])
             offset += s[axis]
         }
     }
