@@ -40,8 +40,7 @@ extension Graph {
             let isIO: Bool
             switch v.kind {
             case .input: isIO = true
-            case .temporary: isIO = v.outputName != nil
-            case .retained: isIO = false
+            case .temporary, .retained: isIO = v.outputName != nil
             case .constant, .view: continue
             }
             if isIO {
@@ -127,8 +126,12 @@ extension Graph {
         if options.timestamps { try sequence.timestamp("start") }
         for (from, to) in stagedIn { try sequence.copy(from: from, to: to) }
         for node in nodes {
+            let dispatchesBefore = sequence.dispatchCount
             try node.record(sequence, bindings)
-            if options.timestamps { try sequence.timestamp((node.group + [node.label]).joined(separator: "/")) }
+            // Host constants record nothing: no mark for them.
+            if options.timestamps, !(node.reads.isEmpty && sequence.dispatchCount == dispatchesBefore) {
+                try sequence.timestamp((node.group + [node.label]).joined(separator: "/"))
+            }
         }
         for (from, to) in stagedOut { try sequence.copy(from: from, to: to) }
         return GraphNetwork(name: name, sequence: sequence, arena: arena, io: io, named: hostSlices, nodeCount: nodes.count,

@@ -111,7 +111,7 @@ public final class Graph {
     }
 
     /// Weights looked up by their bundle names (`scope("layers.3.attn")`), each checked against its shape.
-    public func weights(_ store: WeightStore, prefix: String = "") -> WeightScope {
+    public func weights(_ store: any WeightSource, prefix: String = "") -> WeightScope {
         WeightScope(graph: self, store: store, prefix: prefix)
     }
 

@@ -6,7 +6,7 @@ public import AvatarVulkan
 /// or another shape is a `GraphError` naming the full name and both shapes).
 public struct WeightScope {
     let graph: Graph
-    let store: WeightStore
+    let store: any WeightSource
     public let prefix: String
 
     /// A narrower scope: `scope("attn")` of "layers.3" is "layers.3.attn".
@@ -20,8 +20,7 @@ public struct WeightScope {
     /// The tensor `name` of this scope, which must have `shape`.
     public func weight(_ name: String, _ shape: [Int]) throws -> GraphValue {
         let full = fullName(name)
-        let tensor: Tensor
-        do { tensor = try store.tensor(full) } catch {
+        guard let tensor = store.weightTensor(full) else {
             throw GraphError("\(graph.name): weight \(full) \(shape) is not in the bundle")
         }
         guard tensor.shape == shape else {
@@ -31,5 +30,14 @@ public struct WeightScope {
     }
 
     /// Whether the bundle holds `name` in this scope (optional tensors such as biases).
-    public func contains(_ name: String) -> Bool { (try? store.tensor(fullName(name))) != nil }
+    public func contains(_ name: String) -> Bool { store.weightTensor(fullName(name)) != nil }
+}
+
+/// Where a model's weights live on the device, by bundle name (a `WeightStore`, or weights made by a recipe).
+public protocol WeightSource {
+    func weightTensor(_ name: String) -> Tensor?
+}
+
+extension WeightStore: WeightSource {
+    public func weightTensor(_ name: String) -> Tensor? { try? tensor(name) }
 }

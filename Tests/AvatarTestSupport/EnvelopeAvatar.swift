@@ -110,6 +110,7 @@ public final class BarRenderer: FrameStage {
     public let width: Int
     public let height: Int
     let delay: Double
+    private var pending: [MotionFrame] = []
 
     public init(width: Int, height: Int, delay: Double) {
         self.width = width
@@ -117,7 +118,10 @@ public final class BarRenderer: FrameStage {
         self.delay = delay
     }
 
-    public func render(_ motion: MotionFrame) throws -> I420Frame {
+    public func submit(_ motion: MotionFrame) throws { pending.append(motion) }
+
+    public func complete() throws -> I420Frame {
+        let motion = pending.removeFirst()
         if delay > 0 { usleep(UInt32(delay * 1e6)) }
         var frame = I420Frame(width: width, height: height, y: 60)
         let bar = Int((motion.coefficients[0] * Float(height)).rounded())
