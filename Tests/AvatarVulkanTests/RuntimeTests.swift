@@ -46,38 +46,26 @@ import Testing
     }
 
     /// Every shipped variant reflects to the push-constant size its host struct declares, and creates.
+    /// Every generated variant has its SPIR-V, the SPIR-V declares the variant's push-constant size, bindings and
+    /// texel bindings, and every shipped SPIR-V has a variant.
     @Test func everyVariantCreatesWithMatchingPushConstants() throws {
         let gpu = try gpu
-        let expected: [String: Int] = [
-            "matmul": MatmulPush.shaderSize, "unary": UnaryPush.shaderSize, "binary": BinaryPush.shaderSize,
-            "scale_shift": ScaleShiftPush.shaderSize, "layer_norm": NormPush.shaderSize, "l2_norm": NormPush.shaderSize,
-            "rms_norm": NormPush.shaderSize, "softmax": SoftmaxPush.shaderSize, "geglu": GegluPush.shaderSize,
-            "rotary": RotaryPush.shaderSize, "conv1d": Conv1dPush.shaderSize, "conv2d": Conv2dPush.shaderSize,
-            "conv3d": Conv3dPush.shaderSize, "conv_transpose2d": ConvTranspose2dPush.shaderSize, "resize": ResizePush.shaderSize,
-            "pool2d": Pool2dPush.shaderSize, "upfirdn2d": Upfirdn2dPush.shaderSize, "grid_sample2d": GridSamplePush.shaderSize,
-            "grid_sample3d": GridSample3dPush.shaderSize, "copy": CopyPush.shaderSize, "cumsum": ScanPush.shaderSize,
-            "cumprod": ScanPush.shaderSize, "sort_rows": SortRowsPush.shaderSize, "searchsorted": SearchSortedPush.shaderSize,
-            "attention": AttentionPush.shaderSize, "row_l2_norm": NormPush.shaderSize,
-            "qk_norm_rotary": QKNormRotaryPush.shaderSize, "raster_clear": RasterCountPush.shaderSize,
-            "raster_depth": RasterTrianglesPush.shaderSize, "raster_face": RasterTrianglesPush.shaderSize,
-            "raster_secc": RasterSECCPush.shaderSize, "raster_normals": RasterCountPush.shaderSize,
-            "raster_shade": RasterShadePush.shaderSize, "rgb_to_i420": RasterSizePush.shaderSize,
-        ]
-        let names = ShaderLibrary.variantNames
-        #expect(names.count >= 45)
-        for name in names {
-            let family = expected.keys.filter { name.hasPrefix($0) }.max { $0.count < $1.count }
-            let size = try #require(family.flatMap { expected[$0] }, "no push-constant struct known for \(name)")
-            let reflection = try SPIRVReflection(spirv: gpu.library.spirv(name))
-            #expect(reflection.pushConstantSize == size, "\(name): shader \(reflection.pushConstantSize) bytes, host \(size)")
-            _ = try gpu.library.pipeline(name, bindings: (reflection.bindings.max() ?? 0) + 1, texelBindings: reflection.texelBindings,
-                                         pushConstantSize: size)
+        #expect(Set(Shader.all.map(\.name)) == Set(ShaderLibrary.variantNames), "generated variants vs bundled SPIR-V")
+        #expect(Shader.all.count >= 60)
+        for v in Shader.all {
+            let reflection = try SPIRVReflection(spirv: gpu.library.spirv(v.name))
+            #expect(reflection.pushConstantSize == v.pushConstantSize, "\(v.name): shader \(reflection.pushConstantSize) bytes, host \(v.pushConstantSize)")
+            #expect(reflection.texelBindings == v.texelBindings, "\(v.name): texel bindings")
+            #expect(reflection.bindings.allSatisfy { $0 < v.bindings }, "\(v.name): bindings \(reflection.bindings) vs \(v.bindings)")
+            _ = try gpu.library.pipeline(named: v.name, bindings: v.bindings, texelBindings: v.texelBindings, pushConstantSize: v.pushConstantSize)
         }
-        #expect(try SPIRVReflection(spirv: gpu.library.spirv("matmul_vec4")).texelBindings == [0, 1])
+        // Read-only bindings come from the SPIR-V: binary reads a and b and writes y; texel bindings are reads.
+        #expect(try SPIRVReflection(spirv: gpu.library.spirv("binary_add")).readOnlyBindings == [0, 1])
+        #expect(try SPIRVReflection(spirv: gpu.library.spirv("matmul_vec4")).readOnlyBindings == [0, 1, 2])
         // A drifted host struct, or storage bindings for texel-buffer ones, are refused at pipeline creation.
         let fresh = ShaderLibrary(device: gpu.device)
-        #expect(throws: VulkanError.self) { try fresh.pipeline("softmax", bindings: 3, pushConstantSize: 16) }
-        #expect(throws: VulkanError.self) { try fresh.pipeline("matmul_vec4", bindings: 4, pushConstantSize: MatmulPush.shaderSize) }
+        #expect(throws: VulkanError.self) { try fresh.pipeline(named: "softmax", bindings: 3, pushConstantSize: 16) }
+        #expect(throws: VulkanError.self) { try fresh.pipeline(named: "matmul_vec4", bindings: 4, pushConstantSize: MatmulPush.shaderSize) }
     }
 
     @Test func pushConstantLayoutsMatchTheirDeclaredSizes() {
@@ -103,7 +91,7 @@ import Testing
         do {
             let device = try VulkanDevice(cacheDirectory: dir)
             #expect(device.pipelineCacheStatus == .fresh)
-            _ = try ShaderLibrary(device: device).pipeline("softmax", bindings: 3, pushConstantSize: SoftmaxPush.shaderSize)
+            _ = try ShaderLibrary(device: device).pipeline(Shader.softmax)
             device.savePipelineCache()
         }
         let saved = try Data(contentsOf: file)
@@ -231,7 +219,7 @@ import Testing
         let arena = try BufferArena(device: gpu.device, byteCount: 1 << 12)
         let x = try arena.allocate(floats: 8)
         let seq = try CommandSequence(device: gpu.device)
-        let pipeline = try gpu.library.pipeline("unary_relu", bindings: 2, pushConstantSize: UnaryPush.shaderSize)
+        let pipeline = try gpu.library.pipeline(named: "unary_relu", bindings: 2, pushConstantSize: UnaryPush.shaderSize)
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1)) }
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UInt32(0), groups: (1, 1, 1)) }
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (0, 1, 1)) }
@@ -242,7 +230,7 @@ import Testing
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1)) }
         #expect(throws: VulkanError.self) { try x.write([Float](repeating: 0, count: 9)) }
         #expect(throws: VulkanError.self) { try Tensor(shape: [3, 3], storage: x) }
-        #expect(throws: OperatorError.self) { try gpu.library.pipeline("no_such_shader", bindings: 1, pushConstantSize: 0) }
+        #expect(throws: OperatorError.self) { try gpu.library.pipeline(named: "no_such_shader", bindings: 1, pushConstantSize: 0) }
         let huge = try? DeviceBuffer(device: gpu.device, byteCount: 1 << 50)
         #expect(huge == nil, "an impossible allocation is a thrown VulkanError")
     }
