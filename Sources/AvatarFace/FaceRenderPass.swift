@@ -1,4 +1,4 @@
-public import AvatarMedia
+public import AvatarFormats
 public import AvatarOperators
 public import AvatarStages
 import AvatarGraph

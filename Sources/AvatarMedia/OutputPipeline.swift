@@ -1,4 +1,5 @@
-internal import CAvatarShims
+public import AvatarFormats
+internal import CGStreamerShims
 internal import CGStreamer
 internal import CGStreamerApp
 import Foundation
@@ -51,7 +52,7 @@ public final class OutputPipeline: @unchecked Sendable {
     private let control = Mutex(Control())
     private let counters = Mutex(OutputStats())
     private let logger: Logger
-    private let layout: I420Frame.Layout
+    private let layout: GStreamerI420Layout
 
     /// Live: buffers the heads hold before dropping the oldest.
     public static let liveVideoQueueBuffers: UInt64 = 3
@@ -80,7 +81,7 @@ public final class OutputPipeline: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "output.name"] = "\(name)"
         self.logger = logger
-        self.layout = I420Frame.Layout(width: video.width, height: video.height)
+        self.layout = GStreamerI420Layout(width: video.width, height: video.height)
         self.offlineQueueBytes = UInt64(max(2, offlineQueueFrames)) * UInt64(layout.size)
         self.offlineStallTimeout = offlineStallTimeout
 

@@ -1,3 +1,4 @@
+import AvatarFormats
 import AvatarConfig
 import AvatarMedia
 import AvatarProtocol

@@ -1,4 +1,4 @@
-public import AvatarMedia
+public import AvatarFormats
 
 /// Renderer of a session: one motion frame in, one video frame (I420) out.
 ///

@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import CVulkanShims
 internal import CVulkan
 import Foundation
 import Synchronization
