@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Converts official checkpoints into avatard bundle parts (safetensors weights + a manifest fragment).
 
-  /usr/bin/python3 tools/convert.py a2m --checkpoint model_ckpt_steps_N.ckpt --hubert HF_DIR --out BUNDLE_DIR
-  /usr/bin/python3 tools/convert.py a2m --checkpoint FILE --frontend log_mel --out BUNDLE_DIR
-  /usr/bin/python3 tools/convert.py hubert --hubert HF_DIR --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert a2m --checkpoint model_ckpt_steps_N.ckpt --hubert HF_DIR --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert a2m --checkpoint FILE --frontend log_mel --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert hubert --hubert HF_DIR --out BUNDLE_DIR
 
 Writes BUNDLE_DIR/a2m.safetensors and BUNDLE_DIR/hubert.safetensors (F32), and
 BUNDLE_DIR/motion.manifest-fragment.json: the "audio_frontend" and "motion_model" entries for manifest.json
@@ -27,11 +27,10 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import conversion, restricted_load, safetensors_io  # noqa: E402
-from reference.a2m import tensor_shapes as a2m_shapes  # noqa: E402
-from reference.hubert import HubertConfig, tensor_shapes as hubert_shapes  # noqa: E402
-from reference.logmel import LogMelConfig  # noqa: E402
+from tools.reference import conversion, restricted_load, safetensors_io
+from tools.reference.a2m import tensor_shapes as a2m_shapes
+from tools.reference.hubert import HubertConfig, tensor_shapes as hubert_shapes
+from tools.reference.logmel import LogMelConfig
 
 FRAGMENT = "motion.manifest-fragment.json"
 

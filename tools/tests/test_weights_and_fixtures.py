@@ -7,8 +7,8 @@ import unittest
 import numpy as np
 import torch
 
-from _common import FIXTURES, tempdir
-from reference import safetensors_io, weights as W
+from tools.tests._common import FIXTURES, tempdir
+from tools.reference import safetensors_io, weights as W
 
 
 class WeightSchemeTests(unittest.TestCase):
@@ -58,7 +58,7 @@ class FixtureTests(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        import make_motion_fixtures
+        from tools import make_motion_fixtures
         cls._dir = tempfile.TemporaryDirectory()
         with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
             make_motion_fixtures.main(["--tiny-only", "--out", cls._dir.name])
@@ -77,7 +77,7 @@ class FixtureTests(unittest.TestCase):
             committed = safetensors_io.read(os.path.join(FIXTURES, name + ".safetensors"))
             self.assertEqual(set(fresh), set(committed), name)
             for k in fresh:
-                self.assertTrue(torch.equal(fresh[k], committed[k]), f"{name}:{k} differs; rerun make_motion_fixtures.py")
+                self.assertTrue(torch.equal(fresh[k], committed[k]), f"{name}:{k} differs; rerun python3 -m tools.make_motion_fixtures")
             self.assertEqual(self.fresh["models"][name]["recipe"], self.committed["models"][name]["recipe"])
 
     def test_full_size_entries_present_and_small(self):
