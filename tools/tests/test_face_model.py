@@ -173,5 +173,24 @@ class FaceModelConversionTests(unittest.TestCase):
         self.assertIn("--bogus", err.getvalue())
 
 
+class FaceFixtureTests(unittest.TestCase):
+    def test_committed_fixtures_are_reproducible(self):
+        from tools import make_face_fixtures
+        from tools.tests._common import REPO
+        out = tempdir(self)
+        with quiet():
+            make_face_fixtures.main(["--out", out])
+        committed = os.path.join(REPO, "Tests", "Fixtures", "face")
+        names = sorted(n for n in os.listdir(out) if n.endswith(".safetensors"))
+        self.assertEqual(names, ["camera.safetensors", "face_tiny.safetensors", "keypoints.safetensors", "secc.safetensors"])
+        total = 0
+        for name in names:
+            with open(os.path.join(out, name), "rb") as a, open(os.path.join(committed, name), "rb") as b:
+                fresh = a.read()
+                self.assertEqual(fresh, b.read(), f"{name} differs; rerun /usr/bin/python3 -m tools.make_face_fixtures")
+            total += len(fresh)
+        self.assertLess(total, 1 << 20)
+
+
 if __name__ == "__main__":
     unittest.main()
