@@ -166,6 +166,21 @@ class FaceModelConversionTests(unittest.TestCase):
             pickle.dump({"not": "npy"}, f)
         self.refused(r"ncc_code.npy: not a plain .npy array")
 
+    def test_runs_as_a_module_of_the_tools_package(self):
+        import subprocess
+        import sys
+        from tools.tests._common import REPO
+        out = os.path.join(self.d, "cli")
+        p = subprocess.run([sys.executable, "-m", "tools.convert", "face-model", "--bfm-dir", self.bfm, "--upstream",
+                            self.up, "--out", out], cwd=REPO, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("building it from 01_MorphableModel.mat", p.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(out, face_model.WEIGHTS)))
+        p = subprocess.run([sys.executable, "-m", "tools.convert", "face-model", "--bfm-dir", os.path.join(self.d, "nope"),
+                            "--upstream", self.up, "--out", out], cwd=REPO, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("nope: --bfm-dir is not a directory", p.stderr)
+
     def test_unknown_switch_is_refused(self):
         with quiet() as err, self.assertRaises(SystemExit) as ctx:
             convert.main(["face-model", "--bfm-dir", self.bfm, "--upstream", self.up, "--out", self.d, "--bogus"])
