@@ -48,7 +48,8 @@ def load_mat(path, keys):
 
     _need(path)
     try:
-        mat = scipy.io.loadmat(path)
+        # Only the variables asked for: 01_MorphableModel.mat also holds the texture model (hundreds of MB).
+        mat = scipy.io.loadmat(path, variable_names=list(keys))
     except NotImplementedError:
         raise FaceModelError(f"{path}: MATLAB v7.3 (HDF5) files are not read; save it again with -v7") from None
     except Exception as e:  # scipy raises several types for damaged files
@@ -56,7 +57,7 @@ def load_mat(path, keys):
     out = {}
     for key in keys:
         if key not in mat:
-            have = sorted(k for k in mat if not k.startswith("__"))
+            have = sorted(name for name, _, _ in scipy.io.whosmat(path))
             raise FaceModelError(f"{path}: key '{key}' is missing (the file has {have})")
         value = mat[key]
         if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":

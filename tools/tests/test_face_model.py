@@ -154,9 +154,17 @@ class FaceModelConversionTests(unittest.TestCase):
         self.refused(r"BFM_model_front.mat: key 'idBase' has shape \[105, 79\], expected \[105, 80\]")
 
     def test_unreadable_and_unsafe_inputs_are_refused(self):
+        # A MATLAB v7.3 file: 116-byte text, 8-byte subsystem offset, version 0x0200, 'IM', then HDF5.
+        header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(116) + b"\0" * 8 + b"\x00\x02IM"
         with open(os.path.join(self.bfm, "BFM_exp_idx.mat"), "wb") as f:
-            f.write(b"\x89HDF\r\n\x1a\n" + b"\0" * 600)
-        self.refused(r"BFM_exp_idx.mat: not a MATLAB .mat file|BFM_exp_idx.mat: MATLAB v7.3")
+            f.write(header + b"\x89HDF\r\n\x1a\n" + b"\0" * 600)
+        self.refused(r"BFM_exp_idx.mat: MATLAB v7.3 \(HDF5\) files are not read; save it again with -v7")
+        synth_bfm.write(self.bfm, self.up, seed=3)
+        with open(os.path.join(self.bfm, "BFM_exp_idx.mat"), "rb") as f:
+            data = f.read()
+        with open(os.path.join(self.bfm, "BFM_exp_idx.mat"), "wb") as f:
+            f.write(data[:200])   # truncated
+        self.refused(r"BFM_exp_idx.mat: not a MATLAB .mat file \(OSError")
         synth_bfm.write(self.bfm, self.up, seed=3)
         path = os.path.join(self.up, "deep_3drecon", "ncc_code.npy")
         # An object array is a pickle: loading it could run code, so it is refused without unpickling.
