@@ -44,7 +44,11 @@ def _need(path):
 
 def load_mat(path, keys):
     """Reads a MATLAB v4/v5 .mat file (scipy.io) and returns {key: ndarray} for the keys asked for."""
-    import scipy.io
+    try:
+        import scipy.io
+    except ImportError:
+        raise FaceModelError(f"{path}: reading .mat files needs SciPy (apt-get install python3-scipy, or "
+                             "scripts/setup.sh deps)") from None
 
     _need(path)
     try:
