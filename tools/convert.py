@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Converts official checkpoints into avatard bundle parts (safetensors weights + a manifest fragment).
 
-  /usr/bin/python3 tools/convert.py a2m --checkpoint model_ckpt_steps_N.ckpt --hubert HF_DIR --out BUNDLE_DIR
-  /usr/bin/python3 tools/convert.py a2m --checkpoint FILE --frontend log_mel --out BUNDLE_DIR
-  /usr/bin/python3 tools/convert.py hubert --hubert HF_DIR --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert a2m --checkpoint model_ckpt_steps_N.ckpt --hubert HF_DIR --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert a2m --checkpoint FILE --frontend log_mel --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert hubert --hubert HF_DIR --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert face-model --bfm-dir deep_3drecon/BFM --upstream MIMICTALK_CHECKOUT --out BUNDLE_DIR
 
 Writes BUNDLE_DIR/a2m.safetensors and BUNDLE_DIR/hubert.safetensors (F32), and
 BUNDLE_DIR/motion.manifest-fragment.json: the "audio_frontend" and "motion_model" entries for manifest.json
@@ -18,6 +19,9 @@ Layout: configuration switches are detected from tensor shapes (aux features fro
 [64, 256|352] and pitch_embed, depth from the layer indices, dims/heads/registers from their tensors); unknown
 layouts are refused with a message naming the key and its shapes. BatchNorm is folded into the preceding conv and
 the HuBERT positional-conv weight norm is folded into a plain weight.
+
+face-model: the BFM09 front model built as upstream's transferBFM09 does (tools/reference/face_model.py), written
+as BUNDLE_DIR/face_model.safetensors and BUNDLE_DIR/face_model.manifest-fragment.json (docs/avatars.md).
 """
 import argparse
 import hashlib
@@ -27,11 +31,10 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import conversion, restricted_load, safetensors_io  # noqa: E402
-from reference.a2m import tensor_shapes as a2m_shapes  # noqa: E402
-from reference.hubert import HubertConfig, tensor_shapes as hubert_shapes  # noqa: E402
-from reference.logmel import LogMelConfig  # noqa: E402
+from tools.reference import conversion, face_model, restricted_load, safetensors_io
+from tools.reference.a2m import tensor_shapes as a2m_shapes
+from tools.reference.hubert import HubertConfig, tensor_shapes as hubert_shapes
+from tools.reference.logmel import LogMelConfig
 
 FRAGMENT = "motion.manifest-fragment.json"
 
@@ -120,8 +123,22 @@ def main(argv=None):
     h.add_argument("--hubert", required=True)
     h.add_argument("--out", required=True)
     h.add_argument("--quiet", action="store_true")
+    fm = sub.add_parser("face-model", help="BFM09 front face model from the user's BFM files (+ upstream data files)")
+    fm.add_argument("--bfm-dir", required=True, help="upstream's deep_3drecon/BFM: BFM_model_front.mat, or the files "
+                    "it is built from (01_MorphableModel.mat, Exp_Pca.bin, std_exp.txt, BFM_exp_idx.mat, "
+                    "BFM_front_idx.mat, facemodel_info.mat)")
+    fm.add_argument("--upstream", required=True, help="MimicTalk checkout (deep_3drecon/ncc_code.npy, eye faces)")
+    fm.add_argument("--out", required=True)
+    fm.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     progress = Progress(args.quiet)
+    if args.cmd == "face-model":
+        try:
+            face_model.convert(args.bfm_dir, args.upstream, args.out, progress)
+        except (face_model.FaceModelError, OSError) as e:
+            print(f"convert.py: error: {e}", file=sys.stderr)
+            return 2
+        return 0
     os.makedirs(args.out, exist_ok=True)
     fragment = {}
     try:

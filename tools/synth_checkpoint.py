@@ -2,10 +2,10 @@
 """Synthetic checkpoints with the official key layouts and random (seeded) weights — no official file is ever
 needed or downloaded.
 
-  /usr/bin/python3 tools/synth_checkpoint.py a2m --out a2m.ckpt [--aux] [--tiny] [--dim 256 --depth 16 ...]
+  /usr/bin/python3 -m tools.synth_checkpoint a2m --out a2m.ckpt [--aux] [--tiny] [--dim 256 --depth 16 ...]
       MimicTalk ICS-A2M checkpoint, legacy pickle format (torch.save(..., _use_new_zipfile_serialization=False)):
       {'epoch', 'global_step', 'checkpoint_callback_best', 'optimizer_states': [...], 'state_dict': {'model': sd}}
-  /usr/bin/python3 tools/synth_checkpoint.py hubert --out DIR [--tiny] [--format bin|safetensors] [--prefix hubert.]
+  /usr/bin/python3 -m tools.synth_checkpoint hubert --out DIR [--tiny] [--format bin|safetensors] [--prefix hubert.]
       Hugging Face directory: config.json + pytorch_model.bin (zip format) or model.safetensors, HF key names.
 """
 import argparse
@@ -16,12 +16,11 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import safetensors_io  # noqa: E402
-from reference.a2m import A2MConfig  # noqa: E402
-from reference.a2m_modules import OfficialA2M  # noqa: E402
-from reference.hubert import HubertConfig  # noqa: E402
-from reference.hubert_modules import HubertModelHF  # noqa: E402
+from tools.reference import safetensors_io
+from tools.reference.a2m import A2MConfig
+from tools.reference.a2m_modules import OfficialA2M
+from tools.reference.hubert import HubertConfig
+from tools.reference.hubert_modules import HubertModelHF
 
 
 _EMBEDDINGS = ("pitch_embed.weight", "blink_embed.weight", "null_blink_embed", "mouth_amp_embed",

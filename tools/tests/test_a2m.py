@@ -4,10 +4,10 @@ import unittest
 import torch
 import torch.nn.functional as F
 
-from _common import rel_max
-import synth_checkpoint as synth
-from reference import conversion, weights as W
-from reference.a2m import (A2M, A2MConfig, StreamingPlan, Style, f0_to_coarse, recipe, relative_error, rotary_tables,
+from tools.tests._common import rel_max
+from tools import synth_checkpoint as synth
+from tools.reference import conversion, weights as W
+from tools.reference.a2m import (A2M, A2MConfig, StreamingPlan, Style, f0_to_coarse, recipe, relative_error, rotary_tables,
                            sample, sample_streaming, time_grid, upstream_utterance_length)
 
 
@@ -137,14 +137,14 @@ class A2MTests(unittest.TestCase):
     def test_recipe_covers_every_tensor(self):
         cfg = A2MConfig.tiny(aux=True)
         names = {e["name"] for e in recipe(cfg)} | {"rotary.inv_freq"}
-        from reference.a2m import tensor_shapes
+        from tools.reference.a2m import tensor_shapes
         self.assertEqual(names, set(tensor_shapes(cfg)))
         tensors = W.generate_all(recipe(cfg))
         tensors["rotary.inv_freq"] = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.dim_head, 2).float() / cfg.dim_head))
         A2M(cfg, tensors)  # validates names and shapes
 
     def test_full_size_parameter_count(self):
-        from reference.a2m import tensor_shapes
+        from tools.reference.a2m import tensor_shapes
         n = sum(math.prod(s) for s in tensor_shapes(A2MConfig()).values())
         self.assertTrue(34.5e6 < n < 35.2e6, n)
 
