@@ -13,7 +13,7 @@ import Synchronization
 /// Timestamps are the caller's (`do-timestamp=false`): running time in nanoseconds from the session's
 /// audio timeline, the same origin for both heads.
 ///
-/// Queues (decided here, see docs in MEDIA-API "Output presets"):
+/// Queues (decided here; docs/operations.md "Output presets" documents them for operators):
 /// - live: video head `max-buffers=3`, `max-bytes=0`, `leaky-type=downstream` (a late frame is worth less
 ///   than the next one; drops are counted), audio head `max-buffers=50` (1 s of 20 ms packets), leaky too.
 ///   Pushes never wait.

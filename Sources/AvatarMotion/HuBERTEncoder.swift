@@ -11,8 +11,7 @@ import AvatarVulkan
 /// no reordering. The grouped positional conv is a batched matmul over the 16 groups, in blocks of rows.
 ///
 /// Not thread-safe: use one encoder from one thread (a session's render thread), like a `Network`.
-public final class HuBERTEncoder: @unchecked Sendable {
-    // @unchecked: the plan cache is confined to the thread that calls `encode` (see above).
+public final class HuBERTEncoder {
     public let config: HuBERTConfig
     public let weights: HuBERTWeights
     public let ops: Operators

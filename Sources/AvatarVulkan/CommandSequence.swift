@@ -15,8 +15,7 @@ import Foundation
 ///
 /// Threading: record and run from one thread at a time (a session's render thread); `run()` and `wait()` block
 /// on a fence, so never call them on the Swift cooperative pool or a NIO event loop (see `RenderThread`).
-public final class CommandSequence: @unchecked Sendable {
-    // @unchecked: confined to the thread that records and runs it (documented above).
+public final class CommandSequence {
     private let device: VulkanDevice
     private var pools: [VkDescriptorPool] = []
     private var setsLeftInPool = 0
