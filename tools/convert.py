@@ -90,6 +90,8 @@ def convert_a2m(ckpt, out_dir, progress):
              f"{cfg.registers}, audio {cfg.audio_dim}->{cfg.audio_hidden}, aux features {'on' if cfg.aux else 'off'}")
     progress("  folding BatchNorm into the audio encoder conv")
     tensors = conversion.a2m_bundle_tensors(sd, cfg)
+    tensors, cfg = conversion.pad_feed_forward(tensors, cfg)
+    progress(f"  feed-forward width {cfg.ff_inner} (zero-padded to a multiple of 4 where needed; exact)")
     path = os.path.join(out_dir, "a2m.safetensors")
     progress(f"writing {path} ({sum(t.numel() for t in tensors.values()) / 1e6:.1f} M values)")
     safetensors_io.write(path, tensors, metadata={"format": "avatard", "kind": "ics_a2m"})

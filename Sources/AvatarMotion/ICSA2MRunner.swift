@@ -88,16 +88,22 @@ public final class ICSA2MRunner {
 
     // MARK: planning
 
-    /// The audio encoder: two k3 "same" convs as linears over time taps (weights stored tap-major, see
-    /// `ICSA2MModel.audioConv0`), GELU between, then cond_proj.
+    /// The audio encoder: two k3 "same" convs, each a linear over channel-major time taps against the conv
+    /// weight as stored ([out, in, 3] seen as [out, 3·in]), GELU between, then cond_proj.
     private func planCondition(rows: Int) throws -> GraphNetwork {
         let c = model.config
         let g = Graph(name: "ics_a2m.condition", ops: model.ops)
         let w = g.weights(model.weights)
         let x = try g.input("features", [rows, c.audioDim])
-        let h = try g.gelu(try g.linear(try g.timeTaps(x, kernel: 3), g.constant(model.audioConv0),
-                                        bias: try w.weight("audio_encoder.conv0.bias", [c.audioHidden])))
-        let audio = try g.linear(try g.timeTaps(h, kernel: 3), g.constant(model.audioConv1))
+        func conv(_ v: GraphValue, _ name: String, bias: Bool) throws -> GraphValue {
+            let cin = v.shape[1]
+            let taps = try g.gather(try g.padRows(v, before: 1, after: 1), shape: [rows, cin, 3], strides: [cin, 1, cin], label: "taps")
+            let weight = try g.reshape(try w.weight("audio_encoder.\(name).weight", [c.audioHidden, cin, 3]), [c.audioHidden, 3 * cin])
+            return try g.linear(try g.reshape(taps, [rows, 3 * cin]), weight,
+                                bias: bias ? try w.weight("audio_encoder.\(name).bias", [c.audioHidden]) : nil)
+        }
+        let h = try g.gelu(try conv(x, "conv0", bias: true))
+        let audio = try conv(h, "conv1", bias: false)
         let cond = try g.linear(audio, try w.weight("cond_proj.weight", [c.motionDim, c.audioHidden]),
                                 bias: try w.weight("cond_proj.bias", [c.motionDim]))
         try g.output("audio", audio)
@@ -118,14 +124,19 @@ public final class ICSA2MRunner {
         let cosT = try g.constant("cos", values: tables.cos, shape: [l, dh / 2])
         let sinT = try g.constant("sin", values: tables.sin, shape: [l, dh / 2])
         let rootD = Float(Double(d).squareRoot()), rootDh = Float(Double(dh).squareRoot())
-        guard let conv = model.convEmbed[s] else { throw MotionModelError("ics_a2m", "no depthwise conv weights for \(s) sequences") }
+        let convWeight = try g.reshape(try w.weight("conv_embed.weight", [d, c.convKernel]), [d, 1, c.convKernel])
+        let convBias = try w.weight("conv_embed.bias", [d])
 
         // Input embedding, the depthwise conv over time (per sequence: groups = sequences·dim), registers in front.
         var h = try g.group("input") { () throws -> GraphValue in
             let h0 = try g.linear(x, try w.weight("input_proj.weight", [d, 3 * m]), bias: try w.weight("input_proj.bias", [d]))
-            let ht = try g.reshape(try g.permute(try g.reshape(h0, [s, n, d]), [0, 2, 1]), [s * d, n])
-            let hc = try g.gelu(try g.conv1d(ht, weight: g.constant(conv.weight), bias: g.constant(conv.bias), padding: c.convKernel / 2,
-                                             groups: s * d))
+            // Depthwise conv over time, per sequence (the CFG pair shares the weights).
+            let ht = try g.permute(try g.reshape(h0, [s, n, d]), [0, 2, 1])
+            let convolved = try (0..<s).map { j in
+                try g.conv1d(try g.view(ht, elementOffset: j * d * n, shape: [d, n]), weight: convWeight, bias: convBias,
+                             padding: c.convKernel / 2, groups: d)
+            }
+            let hc = try g.gelu(s == 1 ? convolved[0] : try g.concat(convolved, axis: 0))
             let h1 = try g.add(try g.permute(try g.reshape(hc, [s, d, n]), [0, 2, 1]), try g.reshape(h0, [s, n, d]))
             guard r > 0 else { return try g.reshape(h1, [s * l, d]) }
             let registers = try g.gather(try w.weight("registers", [r, d]), shape: [s, r, d], strides: [0, d, 1])
@@ -136,7 +147,7 @@ public final class ICSA2MRunner {
         for i in 0..<c.depth {
             let ws = w.scope("layers.\(i)")
             let base = i * 4 * d
-            let ffw = try model.feedForward(i)
+            let ff = c.ffInner
             h = try g.group("layers.\(i)") {
                 let qkv = try g.group("qkv") { () throws -> (GraphValue, GraphValue, GraphValue) in
                     let a = try g.rowL2Norm(h, gamma: try g.view(ada, elementOffset: base, shape: [d]),
@@ -158,8 +169,8 @@ public final class ICSA2MRunner {
                 return try g.group("ff") {
                     let a = try g.rowL2Norm(h2, gamma: try g.view(ada, elementOffset: base + 2 * d, shape: [d]),
                                             beta: try g.view(ada, elementOffset: base + 3 * d, shape: [d]), scale: rootD, eps: c.normEps)
-                    let inner = try g.geglu(try g.linear(a, g.constant(ffw.inWeight), bias: g.constant(ffw.inBias)))
-                    return try g.add(h2, try g.linear(inner, g.constant(ffw.outWeight), bias: try ws.weight("ff.out.bias", [d])))
+                    let inner = try g.geglu(try g.linear(a, try ws.weight("ff.in.weight", [2 * ff, d]), bias: try ws.weight("ff.in.bias", [2 * ff])))
+                    return try g.add(h2, try g.linear(inner, try ws.weight("ff.out.weight", [d, ff]), bias: try ws.weight("ff.out.bias", [d])))
                 }
             }
         }

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.reference import safetensors_io
+from tools.reference import conversion, safetensors_io
 from tools.reference import a2m as ref
 from tools.reference.logmel import LogMelConfig, log_mel
 from tools.reference.safetensors_io import write as save_file
@@ -366,7 +366,7 @@ def style_clip(corpus, exp_names, name, seconds=1.0, offset=1.0):
 
 def export(model, exp_names, corpus, out_dir, defaults):
     os.makedirs(out_dir, exist_ok=True)
-    tensors = model.bundle_tensors()
+    tensors, cfg = conversion.pad_feed_forward(model.bundle_tensors(), model.cfg)
     save_file(os.path.join(out_dir, "a2m.safetensors"), tensors)
     styles, clip_tensors = [], {}
     for name in STYLES:
@@ -376,7 +376,6 @@ def export(model, exp_names, corpus, out_dir, defaults):
         styles.append({"name": name, "description": STYLES[name]["description"] + f" (from held-out utterance {uid})",
                        "file": "styles.safetensors", "motion_tensor": f"{name}.motion", "audio_tensor": f"{name}.audio"})
     save_file(os.path.join(out_dir, "styles.safetensors"), clip_tensors)
-    cfg = model.cfg
     config = cfg.manifest()
     config.update(defaults)
     manifest_path = os.path.join(out_dir, "manifest.json")

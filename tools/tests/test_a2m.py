@@ -45,6 +45,23 @@ class A2MTests(unittest.TestCase):
             got = self.model.velocity(x, 0.42, emb, cond, mask, drop)
             self.assertLess(rel_max(got, want), 2e-5, f"drop_cond={drop}")
 
+    def test_feed_forward_padding_is_exact(self):
+        """The converters pad the GEGLU width to a multiple of 4; the padded bundle computes the same velocity."""
+        self.assertNotEqual(self.cfg.ff_inner % 4, 0, "the tiny config must exercise padding")
+        tensors = conversion.a2m_bundle_tensors(self.module.state_dict(), self.cfg)
+        padded, cfg = conversion.pad_feed_forward(tensors, self.cfg)
+        self.assertEqual(cfg.ff_inner % 4, 0)
+        self.assertEqual(list(padded["layers.0.ff.out.weight"].shape), [self.cfg.dim, cfg.ff_inner])
+        wide = A2M(cfg, padded)
+        N = self.Tr + self.T
+        feats = torch.cat([self.style.features, self.feats])
+        cond = torch.zeros(N, self.cfg.motion_dim)
+        mask = torch.arange(N) >= self.Tr
+        emb = self.model.condition(self.model.encode_audio(feats))
+        want = self.model.velocity(self.noise, 0.3, emb, cond, mask, False)
+        got = wide.velocity(self.noise, 0.3, wide.condition(wide.encode_audio(feats)), cond, mask, False)
+        self.assertLess(rel_max(got, want), 1e-6)
+
     def test_pair_mean_equals_bilinear_interpolation(self):
         a = torch.randn(20, 5)
         want = F.interpolate(a.t()[None, :, :, None], size=(10, 1), mode="bilinear", align_corners=False)[0, :, :, 0].t()
