@@ -14,6 +14,7 @@ import torch
 from .conversion import LayoutError
 from .renderer_config import RendererConfig
 
+LAYOUT = "avatard-mimictalk-renderer-1"   # docs/renderer.md, "Bundle layout"
 SECC = "secc_img2plane_backbone."
 SR = "superresolution."
 TM = SR + "torso_model."
