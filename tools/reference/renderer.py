@@ -46,7 +46,10 @@ class Renderer:
         w = self.t[name + "weight"]
         p = (w.shape[-1] // 2) if pad is None else pad
         f = F.conv2d if w.dim() == 4 else F.conv3d
-        return f(x, w, self.t.get(name + "bias"), stride=stride, padding=p, groups=groups)
+        b = self.t.get(name + "bias")
+        if x.dtype == torch.float64 and stride == 1 and groups == 1:
+            return chunked_conv(f, x, w, b, p)
+        return f(x, w, b, stride=stride, padding=p, groups=groups)
 
     def linear(self, x, name):
         return F.linear(x, self.t[name + "weight"], self.t[name + "bias"])
@@ -361,6 +364,19 @@ class Renderer:
         out["sr_image"] = sr
         out["image"] = sr.clamp(-1, 1)
         return out
+
+
+def chunked_conv(f, x, w, b, p, budget=1 << 27):
+    """Same convolution in slabs of output rows (2-D: H, 3-D: D): PyTorch's CPU float64 convolution builds an
+    im2col buffer of Cin·k^n × output size (16 GB for the torso's 7³ Conv3d at full size); slabs bound it."""
+    k = w.shape[-1]
+    x = F.pad(x, [p] * (2 * (x.dim() - 2)))
+    rows = x.shape[2] - k + 1
+    per_row = w[0].numel() * int(torch.tensor(x.shape[3:]).prod()) * x.element_size()
+    step = max(1, budget // max(per_row, 1))
+    if step >= rows:
+        return f(x, w, b)
+    return torch.cat([f(x[:, :, r:min(rows, r + step) + k - 1], w, b) for r in range(0, rows, step)], 2)
 
 
 def to_uint8(image):
