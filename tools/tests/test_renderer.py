@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from _common import rel_max
 import synth_checkpoint as synth
 from reference import renderer_conversion as rc
-from reference.renderer import Renderer, chunked_conv, input_shapes, random_inputs, to_uint8
+from reference.renderer import Renderer, chunked_conv, input_shapes, random_inputs, to_uint8, up_conv_zero_insert
 from reference.renderer_config import RendererConfig
 from reference.renderer_modules import upfirdn, fir_filter
 
@@ -76,6 +76,22 @@ class RendererParityTests(unittest.TestCase):
                 gx, gimg = self.r.style_block(x, img, SR + name + ".", up)
             self.assertLess(rel_max(gx, wx), 2e-6, name)
             self.assertLess(rel_max(gimg, wimg), 2e-6, name)
+
+    def test_stored_up_kernel_is_a_correlation_over_the_zero_inserted_input(self):
+        # The bundle layout's definition of block*.conv0.weight, against upstream's conv_transpose2d on the unfolded
+        # layer (module tree: modulated weight, transposed conv, stride 2, no padding).
+        g = torch.Generator().manual_seed(10)
+        x = torch.randn(1, self.cfg.hid, 7, 5, generator=g)
+        layer = self.model.superresolution.block0.conv0
+        with torch.no_grad():
+            styles = layer.affine(torch.ones(1, self.cfg.w_dim))
+            w = layer.weight + (layer.lora_B @ layer.lora_A).view(layer.weight.shape) / layer.lora_r
+            w = w * styles.view(1, -1, 1, 1)
+            w = w * (w.square().sum(dim=[1, 2, 3], keepdim=True) + 1e-8).rsqrt()
+            want = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
+        got = up_conv_zero_insert(x, self.tensors[SR + "block0.conv0.weight"])
+        self.assertEqual(list(got.shape), [1, self.cfg.sr_ch, 15, 11])
+        self.assertLess(rel_max(got, want), 2e-6)
 
     def test_torso_model(self):
         c = self.cfg
