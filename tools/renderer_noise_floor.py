@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--skip-module-tree", action="store_true")
+    ap.add_argument("--skip-float64", action="store_true")
+    ap.add_argument("--repeat", type=int, default=0, help="then time N more fp32 frames of each implementation")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = args.work or tempfile.mkdtemp()
@@ -50,13 +52,17 @@ def main():
     rs, ri = torch.rand(sh["rand_stratified"], generator=g), torch.rand(sh["rand_importance"], generator=g)
     res = {}
     with torch.no_grad():
-        for dtype in (torch.float32, torch.float64):
+        for dtype in (torch.float32,) if args.skip_float64 else (torch.float32, torch.float64):
             r = Renderer(cfg, tensors, dtype)
             t = time.time()
             res[dtype] = r.frame(inputs, rs, ri)
             print(f"functional {dtype}: {time.time() - t:.1f} s", flush=True)
         for k in ("planes", "feature_image", "weights_image", "depth_image", "torso_alpha", "sr_image", "image"):
+            if args.skip_float64:
+                break
             print(f"  fp32 vs fp64 {k:14s} {stats(res[torch.float32][k], res[torch.float64][k])}", flush=True)
+        if args.skip_float64:
+            res[torch.float64] = {k: v.double() for k, v in res[torch.float32].items()}
         u32, u64 = to_uint8(res[torch.float32]["image"]), to_uint8(res[torch.float64]["image"].float())
         print(f"  uint8 frames differ at {int((u32 != u64).sum())} of {u32.numel()} values "
               f"(max {int((u32.int() - u64.int()).abs().max())})")
@@ -69,7 +75,20 @@ def main():
             for k in ("planes", "feature_image", "sr_image", "image"):
                 print(f"  functional fp32 vs module tree fp32 {k:14s} {stats(res[torch.float32][k], ref[k])}")
                 print(f"  functional fp64 vs module tree fp32 {k:14s} {stats(res[torch.float64][k], ref[k])}")
+        times = {"functional": [], "module tree": []}
+        r = Renderer(cfg, tensors)
+        for _ in range(args.repeat):
+            t = time.time()
+            r.frame(inputs, rs, ri)
+            times["functional"].append(time.time() - t)
+            t = time.time()
+            model(tri, inputs, rs, ri)
+            times["module tree"].append(time.time() - t)
+        for k, v in times.items():
+            if v:
+                print(f"{k} fp32 frame times: {', '.join(f'{x:.1f}' for x in v)} s (min {min(v):.1f})")
 
 
 if __name__ == "__main__":
     main()
+
