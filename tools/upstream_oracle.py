@@ -91,10 +91,14 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--depth", type=int, default=1, help="tri-plane depth; > 1 runs trigrid_v2")
+    ap.add_argument("--torso-in", type=int, choices=(3, 5), default=5)
+    ap.add_argument("--focal", type=float, default=2985.29 / 700,
+                    help="normalised focal length; e.g. 0.9 makes corner rays miss the box (invalid-ray quirk)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = args.work or tempfile.mkdtemp()
-    cfg = RendererConfig()
+    cfg = RendererConfig(depth=args.depth, trigrid=args.depth > 1, torso_in=args.torso_in)
     person = os.path.join(work, "person")
     model, tri, _ = synth.write_person(person, cfg, seed=args.seed)
     assert convert.main(["person", "--checkpoint", person, "--out", os.path.join(work, "bundle"), "--quiet"]) == 0
@@ -108,9 +112,10 @@ def main():
     sys.modules["modules.img2plane.img2plane_model"] = sys.modules["modules.img2plane.img2plane_model"]
     from utils.commons.hparams import hparams
     hparams.update({
-        "torso_model_version": "v2", "torso_kp_num": 4, "torso_inp_mode": "rgb_alpha", "weight_fuse": True,
-        "htbsr_head_weight_fuse_mode": "v2", "htbsr_head_threshold": 1.0, "triplane_feature_type": "triplane",
-        "triplane_depth": 1, "enable_rescale_plane_regulation": False, "mul_torso_mask": True,
+        "torso_model_version": "v2", "torso_kp_num": 4, "torso_inp_mode": "rgb_alpha" if cfg.torso_in == 5 else "rgb",
+        "weight_fuse": True, "htbsr_head_weight_fuse_mode": "v2", "htbsr_head_threshold": 1.0,
+        "triplane_feature_type": "trigrid_v2" if cfg.trigrid else "triplane", "triplane_depth": cfg.depth,
+        "enable_rescale_plane_regulation": False, "mul_torso_mask": True,
         "torso_mask_dilate_ksize": 7})
     real_load = torch.load
     torch.load = lambda path, *a, **k: {} if "mit_b" in str(path) else real_load(path, *a, **k)
@@ -121,7 +126,7 @@ def main():
         from modules.eg3ds.volumetric_rendering.renderer import ImportanceRenderer
         from modules.eg3ds.volumetric_rendering.ray_sampler import RaySampler
         lora = {"lora_mode": "secc2plane_sr", "lora_r": cfg.lora_r}
-        secc = SegFormerSECC2PlaneBackbone("b0", out_channels=96, pncc_cond_mode="cano_src_tgt", lora_args=lora)
+        secc = SegFormerSECC2PlaneBackbone("b0", out_channels=96 * cfg.depth, pncc_cond_mode="cano_src_tgt", lora_args=lora)
     finally:
         torch.load = real_load
     decoder = OSGDecoder(32, {"decoder_lr_mul": 1, "decoder_output_dim": 32})
@@ -137,7 +142,7 @@ def main():
             "depth_resolution_importance": 48, "disparity_space_sampling": False, "clamp_mode": "softplus",
             "white_back": False}
 
-    inputs = random_inputs(cfg, seed=args.seed + 1)
+    inputs = random_inputs(cfg, seed=args.seed + 1, focal=args.focal)
     g = torch.Generator().manual_seed(args.seed + 2)
     sh = input_shapes(cfg)
     rs, ri = torch.rand(sh["rand_stratified"], generator=g), torch.rand(sh["rand_importance"], generator=g)
@@ -163,7 +168,9 @@ def main():
             cam = inputs["camera"]
             o, d = sampler(cam[:, :16].view(-1, 4, 4), cam[:, 16:25].view(-1, 3, 3), 128)
             planes = tri + secc(torch.cat([inputs["cond_cano"], inputs["cond_src"], inputs["cond_tgt"]], 1))
-            feat, depth, weights, _ = renderer(planes, decoder, o, d, opts)
+            feat, depth, weights, valid = renderer(planes, decoder, o, d, opts)
+            print(f"rays missing the box: {int((~valid).sum())} of {valid.numel()}")
+            print(f"upstream tri-plane {tuple(planes.shape)}, feature type {renderer.triplane_feature_type}")
             fimg = feat.permute(0, 2, 1).reshape(1, 32, 128, 128).contiguous()
             wimg = weights.permute(0, 2, 1).reshape(1, 1, 128, 128).contiguous()
             dimg = depth.permute(0, 2, 1).reshape(1, 1, 128, 128)
