@@ -107,9 +107,6 @@ def main():
 
     install_shims()
     sys.path.insert(0, os.path.abspath(args.upstream))
-    import modules  # noqa: F401  (the upstream package, from --upstream)
-    import modules.img2plane  # noqa: F401
-    sys.modules["modules.img2plane.img2plane_model"] = sys.modules["modules.img2plane.img2plane_model"]
     from utils.commons.hparams import hparams
     hparams.update({
         "torso_model_version": "v2", "torso_kp_num": 4, "torso_inp_mode": "rgb_alpha" if cfg.torso_in == 5 else "rgb",
