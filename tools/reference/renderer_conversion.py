@@ -347,8 +347,10 @@ def bundle_tensors(sd, tri, c, lora):
     out = {}
     eps = c.bn_eps
 
-    def put(name, t):
-        out[name] = t
+    def put(name, t):  # folded in float64, stored float32 at once (keeps peak memory near one model copy)
+        if not torch.isfinite(t).all():
+            raise LayoutError(f"bundle tensor '{name}' is not finite after folding (check its source keys)")
+        out[name] = t.to(torch.float32).contiguous()
 
     def conv(src, dst=None):
         dst = dst or src
@@ -441,10 +443,6 @@ def bundle_tensors(sd, tri, c, lora):
     conv(ge + "out_conv.")
     for i in (0, 2, 4):
         conv(f"{TM}occlusion_2_predictor.{i}.")
-    out = {k: v.to(torch.float32).contiguous() for k, v in out.items()}
-    bad = [k for k, v in out.items() if not torch.isfinite(v).all()]
-    if bad:
-        raise LayoutError(f"bundle tensor '{bad[0]}' is not finite after folding (check its source keys)")
     return out
 
 
