@@ -77,7 +77,7 @@ def read_inputs(directory, cfg, identity=None):
     for name, shape in shapes.items():
         path = os.path.join(directory, name + ".npy")
         if not os.path.isfile(path):
-            if name in ("rand_stratified", "rand_importance"):
+            if name in ("rand_stratified", "rand_importance") or (name == "cond_src" and cfg.secc_in == 6):
                 continue
             if name == "kp_s" and identity is not None and "src_kp" in identity:
                 kp = identity["src_kp"].clone()
@@ -95,6 +95,9 @@ def load_bundle(directory):
     comp = manifest.get("renderer")
     if not comp or comp.get("kind") != "mimictalk_renderer":
         raise LayoutError(f"{directory}/manifest.json: no renderer of kind 'mimictalk_renderer'")
+    if comp.get("config", {}).get("layout") != renderer_conversion.LAYOUT:
+        raise LayoutError(f"{directory}/manifest.json: renderer layout {comp.get('config', {}).get('layout')!r} is not "
+                          f"{renderer_conversion.LAYOUT!r}")
     cfg = RendererConfig.from_manifest(comp["config"])
     tensors = {}
     for w in comp["weights"]:
