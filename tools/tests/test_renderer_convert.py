@@ -33,6 +33,41 @@ def run_cli(*argv):
     return rc, err.getvalue()
 
 
+class OfficialLayoutTests(unittest.TestCase):
+    def test_full_size_layout_has_the_spec_shapes_and_sizes(self):
+        # Spec §6.3/§6.4 shapes at the official size (the layout itself was checked against upstream's modules
+        # with strict loading by tools/upstream_oracle.py).
+        from reference.renderer_conversion import official_shapes
+        s = official_shapes(RendererConfig(), {"secc": 2, "sr": 2, "decoder": 0})
+        tm = "superresolution.torso_model."
+        want = {
+            "secc_img2plane_backbone.prenet.weight": [3, 9, 1, 1], "secc_img2plane_backbone.prenet.lora_A": [2, 9],
+            "secc_img2plane_backbone.to_plane_cnn.7.conv.weight": [96, 256, 3, 3],
+            "secc_img2plane_backbone.to_plane_cnn.7.lora_A": [6, 768],
+            "secc_img2plane_backbone.to_plane_cnn.7.lora_B": [288, 6],
+            "secc_img2plane_backbone.fuse_head.linear_fuse.conv.weight": [256, 1024, 1, 1],
+            "decoder.net.0.weight": [64, 32], "decoder.net.2.weight": [33, 64],
+            "superresolution.block0.conv0.weight": [256, 32, 3, 3], "superresolution.block1.conv1.noise_const": [512, 512],
+            "superresolution.block0.conv0.affine.lora_B": [32, 2], "superresolution.block1.torgb.lora_B": [3, 2],
+            tm + "appearance_extractor.in_conv.layers.0.weight": [64, 5, 7, 7],
+            tm + "appearance_extractor.mid_conv.weight": [512, 256, 1, 1],
+            tm + "motion_field_estimator.down.0.layers.0.layers.0.weight": [64, 25, 3, 3, 3],
+            tm + "motion_field_estimator.tgt_head_fuser.weight": [32, 89, 7, 7, 7],
+            tm + "motion_field_estimator.occlusion_conv2.weight": [1, 512, 7, 7],
+            tm + "deform_based_generator.in_conv.layers.0.weight_orig": [256, 512, 3, 3],
+            tm + "deform_based_generator.in_conv.layers.0.weight_v": [4608],
+            tm + "occlusion_2_predictor.0.weight": [32, 65, 3, 3],
+        }
+        for k, v in want.items():
+            self.assertEqual(s.get(k), v, k)
+        self.assertNotIn("superresolution.head_torso_block.torgb.lora_A", s)
+        # ConvLoRA lists its weight twice (weight and conv.weight): count it once
+        count = lambda p: sum(int(np.prod(v)) for k, v in s.items()
+                              if k.startswith(p) and not (".to_plane_cnn." in k and ".conv." in k))
+        self.assertAlmostEqual(count("secc_img2plane_backbone.") / 1e6, 5.7, delta=0.1)   # spec §6.1
+        self.assertAlmostEqual(count(tm) / 1e6, 48.5, delta=0.1)
+
+
 class PersonConversionTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
