@@ -129,8 +129,8 @@ class AvatardProcessor(FrameProcessor):
                 return
             self._muted = False
         self._speaking = True
-        await self._guard(self._session.send_pcm(frame.audio, frame.sample_rate, channels=frame.num_channels))
         self._context = getattr(frame, "context_id", None)
+        await self._guard(self._session.send_pcm(frame.audio, frame.sample_rate, channels=frame.num_channels))
 
     async def _end_input(self) -> None:
         if self._live:
