@@ -56,6 +56,16 @@ class MessageTests(unittest.TestCase):
                 parse_event(bad)
 
 
+class ImportTests(unittest.TestCase):
+    def test_import_loads_neither_libopus_nor_pipecat(self):
+        import subprocess, sys
+        code = ("import sys, avatard_client, avatard_client.opus as o; "
+                "assert o._lib is None, 'libopus loaded at import'; "
+                "assert not any(m.startswith('pipecat') for m in sys.modules), 'pipecat imported'")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+
 class ErrorClassTests(unittest.TestCase):
     def test_every_close_code_has_its_class(self):
         table = {1001: "going_away", 1008: "policy", 1009: "too_big", 1011: "internal", 4000: "protocol",
