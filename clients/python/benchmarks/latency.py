@@ -12,7 +12,8 @@ to send_pcm; t_mouth = arrival of the first decoded frame after t_audio whose mo
 over the demo head's lips) has more than 1 % dark pixels (the open mouth; a closed mouth has none). The
 latency is t_mouth − t_audio. An utterance is skipped if the mouth was already open in the 300 ms before it.
 
-    .build/client-venv/bin/python clients/python/benchmarks/latency.py [--utterances 30] [--json out.json]
+    [AVATARD_BIN=.build/release/avatard] .build/client-venv/bin/python clients/python/benchmarks/latency.py \
+        [--utterances 40] [--json out.json]
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ async def measure(url: str, preset: str, count: int, gap: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--utterances", type=int, default=30)
+    parser.add_argument("--utterances", type=int, default=40)
     parser.add_argument("--gap", type=float, default=1.5, help="silence after each utterance (s)")
     parser.add_argument("--json", help="write the per-utterance figures here")
     args = parser.parse_args()
