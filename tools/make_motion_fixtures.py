@@ -171,11 +171,17 @@ def enveloped_wave(name, n):
     return x * env
 
 
-def full_window_case():
+# The same path at full size (HuBERT-large + the 256-d × 16 A2M, recipe weights): 1.2 s, upstream's 1000-row
+# chunks (one chunk here). Written only with --full-window-large (minutes); the Swift side is opt-in.
+FULL_WINDOW_LARGE = {"frames": 30, "style_frames": 10, "chunk_frames": 1000, "pad_rows_multiple": 8, "seed": 2026,
+                     "steps": 4, "cfg_scale": 1.5, "temperature": 0.5}
+
+
+def full_window_case(large=False):
     """Golden whole path: the upstream-exact reference (tools/reference/full_window.py) in float64 on the tiny
-    HuBERT (stable) and tiny A2M recipe weights; the float32 run gives the noise floor."""
-    fw = FULL_WINDOW
-    hcfg, acfg = HubertConfig.tiny(True), A2MConfig.tiny(aux=False)
+    HuBERT (stable) and tiny A2M recipe weights (or the full-size ones); the float32 run gives the noise floor."""
+    fw = FULL_WINDOW_LARGE if large else FULL_WINDOW
+    hcfg, acfg = (HubertConfig(), A2MConfig()) if large else (HubertConfig.tiny(True), A2MConfig.tiny(aux=False))
     hrec, arec = hubert_recipe(hcfg), a2m_recipe(acfg)
     htensors, atensors = W.generate_all(hrec), W.generate_all(arec)
     atensors["rotary.inv_freq"] = torch.tensor(
@@ -194,8 +200,15 @@ def full_window_case():
                                  cfg_scale=fw["cfg_scale"], temperature=fw["temperature"],
                                  chunk_frames=fw["chunk_frames"], pad_multiple=fw["pad_rows_multiple"])
         res[name] = {"io.style_features": style.features, "io.features": r.features, "io.motion": r.motion, "kept": r.kept}
-    for k in ("io.style_features", "io.features", "io.motion"):
-        col.add(k, res["g"][k], res["s"][k])
+    if large:  # keep the file small: a column slice and row norms of the 1024-wide rows
+        for name in ("g", "s"):
+            r = res[name]
+            for k in ("io.style_features", "io.features"):
+                f = r.pop(k)
+                r[k + "_head"], r[k + "_row_l2"] = f[:, :64], f.norm(dim=1)
+    for k in res["g"]:
+        if k != "kept":
+            col.add(k, res["g"][k], res["s"][k])
     col.tensors["io.noise"] = noise
     col.tensors["io.wave_head"] = torch.from_numpy(wave[:256].copy())
     hconf = hcfg.manifest()
@@ -203,15 +216,22 @@ def full_window_case():
     entry = {
         "file": "full_window.safetensors", "case": fw,
         "hubert": {"config": hconf, "recipe": hrec}, "a2m": {"config": acfg.manifest(), "recipe": arec},
+    } if not large else {
+        "file": "full_window_large.safetensors", "case": fw,
+        # The recipes are those of fixtures.json's full-size entries (kept out of this file for size).
+        "hubert": {"config": hconf, "recipe_from": "fixtures.json:hubert_large"},
+        "a2m": {"config": acfg.manifest(), "recipe_from": "fixtures.json:a2m_full"},
+    }
+    entry.update({
         "wave": {"name": "full_window.wave", "samples": n, "scale": 0.5},
         "style_wave": {"name": "full_window.style_wave", "samples": ns, "scale": 0.5},
         "envelope": {"amplitudes": FULL_WINDOW_ENVELOPE, "segment_samples": FULL_WINDOW_SEGMENT},
         "style_motion": W.entry("full_window.style_motion", [fw["style_frames"], acfg.motion_dim], 1.0),
-        "counts": {"upstream_rows": hcfg.frames(n), "padded_rows": int(res["g"]["io.features"].shape[0]),
+        "counts": {"upstream_rows": hcfg.frames(n), "padded_rows": 2 * int(res["g"]["io.motion"].shape[0]),
                    "frames": int(res["g"]["io.motion"].shape[0]), "kept": res["g"]["kept"],
                    "session_frames": fw["frames"]},
         "f32_error": col.errors,
-    }
+    })
     return col, entry
 
 
@@ -264,10 +284,19 @@ def main(argv=None):
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--skip-hubert", action="store_true", help="keep the previous HuBERT-large entry")
     ap.add_argument("--skip-streaming", action="store_true", help="full-size fixtures without the streaming figures")
+    ap.add_argument("--full-window-large", action="store_true",
+                    help="write only full_window_large.{json,safetensors} (the full-size whole offline path; minutes)")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
     log = lambda msg: print(f"[{time.time() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+    if args.full_window_large:
+        col, entry = full_window_case(large=True)
+        safetensors_io.write(os.path.join(args.out, entry["file"]), col.tensors)
+        with open(os.path.join(args.out, "full_window_large.json"), "w") as f:
+            f.write(dump_json(entry) + "\n")
+        log(f"wrote {entry['file']} ({os.path.getsize(os.path.join(args.out, entry['file'])) // 1024} KB)")
+        return
     meta = {"format": "avatard motion fixtures", "version": 1, "hash_samples": hash_samples(), "case": CASE,
             "stream_plan": {"hop": STREAM_PLAN.hop, "lookahead": STREAM_PLAN.lookahead,
                             "left_context": STREAM_PLAN.left_context}, "models": {}}

@@ -113,5 +113,20 @@ class FullWindowFixtureTests(unittest.TestCase):
         self.assertLess(os.path.getsize(os.path.join(FIXTURES, entry["file"])), 64 * 1024)
 
 
+    def test_full_size_entry_points_at_the_full_size_recipes(self):
+        """full_window_large (opt-in Swift measurement) uses the recipes of fixtures.json's full-size entries."""
+        with open(os.path.join(FIXTURES, "full_window_large.json")) as f:
+            entry = json.load(f)
+        with open(os.path.join(FIXTURES, "fixtures.json")) as f:
+            models = json.load(f)["models"]
+        self.assertEqual(models["hubert_large"]["recipe"], hubert_recipe(HubertConfig.from_manifest(entry["hubert"]["config"])))
+        self.assertEqual(models["a2m_full"]["recipe"], a2m_recipe(A2MConfig.from_manifest(entry["a2m"]["config"])))
+        c = entry["counts"]
+        self.assertEqual((c["upstream_rows"], c["padded_rows"], c["frames"], c["kept"], c["session_frames"]), (59, 64, 32, 28, 30))
+        self.assertEqual(entry["hubert"]["config"]["chunk_frames"], 1000)
+        for name, e in entry["f32_error"].items():
+            self.assertLess(e["max_abs"], 1e-5 * max(1.0, e["max_abs_golden"]), name)
+
+
 if __name__ == "__main__":
     unittest.main()
