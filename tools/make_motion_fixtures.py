@@ -3,6 +3,7 @@
 
   /usr/bin/python3 -m tools.make_motion_fixtures            # tiny models + full-size statistics (a few minutes)
   /usr/bin/python3 -m tools.make_motion_fixtures --tiny-only
+  /usr/bin/python3 -m tools.make_motion_fixtures --full-window-large   # only full_window_large.* (15 s)
 
 Weights and full-size inputs come from the deterministic recipe scheme (tools/reference/weights.py,
 docs/motion.md); golden outputs are the reference run in float64 on those float32 weights, stored as float32,
