@@ -3,6 +3,7 @@
 
   /usr/bin/python3 -m tools.make_motion_fixtures            # tiny models + full-size statistics (a few minutes)
   /usr/bin/python3 -m tools.make_motion_fixtures --tiny-only
+  /usr/bin/python3 -m tools.make_motion_fixtures --full-window-large   # only full_window_large.* (15 s)
 
 Weights and full-size inputs come from the deterministic recipe scheme (tools/reference/weights.py,
 docs/motion.md); golden outputs are the reference run in float64 on those float32 weights, stored as float32,
@@ -23,9 +24,11 @@ import torch
 from tools.reference import safetensors_io, weights as W
 from tools.reference.a2m import A2M, A2MConfig, StreamingPlan, Style, f0_to_coarse, recipe as a2m_recipe
 from tools.reference.a2m import relative_error, sample, sample_streaming
+from tools.reference.full_window import style_prompt, upstream_full_window
 from tools.reference.hubert import Hubert, HubertConfig, normalize_waveform, recipe as hubert_recipe
 from tools.reference.hubert import utterance_features
 from tools.reference.logmel import LogMelConfig, hann_window, log_mel, mel_filterbank
+from tools.reference.motion_noise import motion_noise
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "motion")
 torch.set_num_threads(2)
@@ -151,6 +154,88 @@ def a2m_case(cfg, tensors, inputs, store_inputs=True, stream=True, full=False):
     return col
 
 
+# Whole offline path (audio → HuBERT utterance mode → full-window A2M), tiny models: a 2.8 s utterance of whole
+# 40 ms frames (as a session hands it over), 40-row chunks so that the chunk rule runs (3 chunks + remainder),
+# a 10-frame style clip, the seeded session noise.
+FULL_WINDOW = {"frames": 70, "style_frames": 10, "chunk_frames": 40, "pad_rows_multiple": 8, "seed": 2026,
+               "steps": 4, "cfg_scale": 1.5, "temperature": 0.5}
+# Amplitude per 0.1 s segment (exact in float32): loud, quiet, silent stretches, so whole-utterance statistics
+# differ from any prefix's.
+FULL_WINDOW_ENVELOPE = [0.25, 0.0625, 0.5, 0.0, 0.1875, 0.375, 0.125]
+FULL_WINDOW_SEGMENT = 1600
+
+
+def enveloped_wave(name, n):
+    """Recipe noise (scale 0.5) times FULL_WINDOW_ENVELOPE per segment, in float32 (Swift: the same product)."""
+    x = W.generate(W.entry(name, [n], 0.5)).numpy()
+    env = np.array(FULL_WINDOW_ENVELOPE, dtype=np.float32)[(np.arange(n) // FULL_WINDOW_SEGMENT) % len(FULL_WINDOW_ENVELOPE)]
+    return x * env
+
+
+# The same path at full size (HuBERT-large + the 256-d × 16 A2M, recipe weights): 1.2 s, upstream's 1000-row
+# chunks (one chunk here). Written only with --full-window-large (minutes); the Swift side is opt-in.
+FULL_WINDOW_LARGE = {"frames": 30, "style_frames": 10, "chunk_frames": 1000, "pad_rows_multiple": 8, "seed": 2026,
+                     "steps": 4, "cfg_scale": 1.5, "temperature": 0.5}
+
+
+def full_window_case(large=False):
+    """Golden whole path: the upstream-exact reference (tools/reference/full_window.py) in float64 on the tiny
+    HuBERT (stable) and tiny A2M recipe weights (or the full-size ones); the float32 run gives the noise floor."""
+    fw = FULL_WINDOW_LARGE if large else FULL_WINDOW
+    hcfg, acfg = (HubertConfig(), A2MConfig()) if large else (HubertConfig.tiny(True), A2MConfig.tiny(aux=False))
+    hrec, arec = hubert_recipe(hcfg), a2m_recipe(acfg)
+    htensors, atensors = W.generate_all(hrec), W.generate_all(arec)
+    atensors["rotary.inv_freq"] = torch.tensor(
+        (1.0 / (acfg.rope_theta ** (torch.arange(0, acfg.dim_head, 2).float() / acfg.dim_head))).numpy())
+    n, ns = fw["frames"] * 640, fw["style_frames"] * 640
+    wave = enveloped_wave("full_window.wave", n)
+    style_wave = enveloped_wave("full_window.style_wave", ns)
+    style_motion = W.generate(W.entry("full_window.style_motion", [fw["style_frames"], acfg.motion_dim], 1.0))
+    frames = -(-(hcfg.frames(n)) // fw["pad_rows_multiple"]) * fw["pad_rows_multiple"] // 2
+    noise = torch.from_numpy(motion_noise(fw["seed"], frames, acfg.motion_dim))
+    col, res = Collector(), {}
+    for name, dtype in (("g", torch.float64), ("s", torch.float32)):
+        hubert, a2m = Hubert(hcfg, htensors, dtype), A2M(acfg, atensors, dtype)
+        style = style_prompt(hubert, style_motion, style_wave, fw["chunk_frames"], fw["pad_rows_multiple"])
+        r = upstream_full_window(hubert, a2m, wave, noise=noise, style=style, steps=fw["steps"],
+                                 cfg_scale=fw["cfg_scale"], temperature=fw["temperature"],
+                                 chunk_frames=fw["chunk_frames"], pad_multiple=fw["pad_rows_multiple"])
+        res[name] = {"io.style_features": style.features, "io.features": r.features, "io.motion": r.motion, "kept": r.kept}
+    if large:  # keep the file small: a column slice and row norms of the 1024-wide rows
+        for name in ("g", "s"):
+            r = res[name]
+            for k in ("io.style_features", "io.features"):
+                f = r.pop(k)
+                r[k + "_head"], r[k + "_row_l2"] = f[:, :64], f.norm(dim=1)
+    for k in res["g"]:
+        if k != "kept":
+            col.add(k, res["g"][k], res["s"][k])
+    col.tensors["io.noise"] = noise
+    col.tensors["io.wave_head"] = torch.from_numpy(wave[:256].copy())
+    hconf = hcfg.manifest()
+    hconf.update({"chunk_frames": fw["chunk_frames"], "pad_rows_multiple": fw["pad_rows_multiple"]})
+    entry = {
+        "file": "full_window.safetensors", "case": fw,
+        "hubert": {"config": hconf, "recipe": hrec}, "a2m": {"config": acfg.manifest(), "recipe": arec},
+    } if not large else {
+        "file": "full_window_large.safetensors", "case": fw,
+        # The recipes are those of fixtures.json's full-size entries (kept out of this file for size).
+        "hubert": {"config": hconf, "recipe_from": "fixtures.json:hubert_large"},
+        "a2m": {"config": acfg.manifest(), "recipe_from": "fixtures.json:a2m_full"},
+    }
+    entry.update({
+        "wave": {"name": "full_window.wave", "samples": n, "scale": 0.5},
+        "style_wave": {"name": "full_window.style_wave", "samples": ns, "scale": 0.5},
+        "envelope": {"amplitudes": FULL_WINDOW_ENVELOPE, "segment_samples": FULL_WINDOW_SEGMENT},
+        "style_motion": W.entry("full_window.style_motion", [fw["style_frames"], acfg.motion_dim], 1.0),
+        "counts": {"upstream_rows": hcfg.frames(n), "padded_rows": 2 * int(res["g"]["io.motion"].shape[0]),
+                   "frames": int(res["g"]["io.motion"].shape[0]), "kept": res["g"]["kept"],
+                   "session_frames": fw["frames"]},
+        "f32_error": col.errors,
+    })
+    return col, entry
+
+
 def streaming_figures(cfg, tensors, T, Tr, plans, prefix="stream."):
     """Streaming vs offline on the same features and noise: RMS error / std of the offline motion."""
     m = A2M(cfg, tensors)
@@ -200,10 +285,19 @@ def main(argv=None):
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--skip-hubert", action="store_true", help="keep the previous HuBERT-large entry")
     ap.add_argument("--skip-streaming", action="store_true", help="full-size fixtures without the streaming figures")
+    ap.add_argument("--full-window-large", action="store_true",
+                    help="write only full_window_large.{json,safetensors} (the full-size whole offline path; minutes)")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
     log = lambda msg: print(f"[{time.time() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
+    if args.full_window_large:
+        col, entry = full_window_case(large=True)
+        safetensors_io.write(os.path.join(args.out, entry["file"]), col.tensors)
+        with open(os.path.join(args.out, "full_window_large.json"), "w") as f:
+            f.write(dump_json(entry) + "\n")
+        log(f"wrote {entry['file']} ({os.path.getsize(os.path.join(args.out, entry['file'])) // 1024} KB)")
+        return
     meta = {"format": "avatard motion fixtures", "version": 1, "hash_samples": hash_samples(), "case": CASE,
             "stream_plan": {"hop": STREAM_PLAN.hop, "lookahead": STREAM_PLAN.lookahead,
                             "left_context": STREAM_PLAN.left_context}, "models": {}}
@@ -249,6 +343,13 @@ def main(argv=None):
         inputs, _ = a2m_inputs(cfg, T=16, Tr=8)
         col = a2m_case(cfg, tensors, inputs)
         save(name, "ics_a2m", cfg, rec, col)
+
+    # Whole offline path: its own JSON (configs, recipes, counts) next to the tensors.
+    col, entry = full_window_case()
+    safetensors_io.write(os.path.join(args.out, "full_window.safetensors"), col.tensors)
+    with open(os.path.join(args.out, "full_window.json"), "w") as f:
+        f.write(dump_json(entry) + "\n")
+    log(f"wrote full_window ({os.path.getsize(os.path.join(args.out, 'full_window.safetensors')) // 1024} KB)")
 
     def flush():
         with open(os.path.join(args.out, "fixtures.json"), "w") as f:

@@ -24,10 +24,22 @@ enum AudioFrontEnd: @unchecked Sendable {
         }
     }
 
-    func makeStage() throws -> any AudioFeatureStage {
+    /// A session's stage: streaming, or with `utterance` (full-window sessions) HuBERT in upstream's
+    /// utterance mode. Log-mel rows do not depend on context, so its one stage serves both.
+    func makeStage(utterance: Bool = false) throws -> any AudioFeatureStage {
         switch self {
         case .logMel(let f): LogMelFeatureStage(frontEnd: f)
+        case .hubert(let w, let ops) where utterance: HuBERTUtteranceStage(encoder: HuBERTEncoder(weights: w, ops: ops))
         case .hubert(let w, let ops): try HuBERTFeatureStage(encoder: HuBERTEncoder(weights: w, ops: ops))
+        }
+    }
+
+    /// Zero rows a full-window sample pads to (HuBERT: upstream's `get_hubert` multiple of 8; log-mel is the
+    /// project's own front-end and has no upstream padding).
+    var fullWindowPadRowsMultiple: Int {
+        switch self {
+        case .logMel: 1
+        case .hubert(let w, _): w.config.padRowsMultiple
         }
     }
 

@@ -103,8 +103,11 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         let plan = StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext)
         let (index, lease) = load.acquire()
         let replica = replicas[index]
+        // Full window reproduces upstream's offline path: utterance-mode features, rows padded as upstream pads.
         let stage = A2MMotionStage(runner: ICSA2MRunner(model: replica.motion), style: style, sampler: sampler, plan: plan,
-                                   seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow)
-        return SessionStages(features: try replica.frontEnd.makeStage(), motion: stage, frames: try replica.makeFrames?(), lease: lease)
+                                   seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow,
+                                   padRowsMultiple: options.fullWindow ? replica.frontEnd.fullWindowPadRowsMultiple : 1)
+        return SessionStages(features: try replica.frontEnd.makeStage(utterance: options.fullWindow), motion: stage,
+                             frames: try replica.makeFrames?(), lease: lease)
     }
 }

@@ -21,8 +21,12 @@ import Foundation
 /// sampler's do (parity tests).
 ///
 /// Full window (`SessionStageOptions.fullWindow`): rows are collected and one sample over the whole
-/// utterance (style prompt only, no carried context) is drawn at `flush`, as upstream runs offline. Unlike
-/// upstream's HuBERT path nothing is padded to 8 rows or dropped: the session needs one frame per 40 ms.
+/// utterance (style prompt only, no carried context) is drawn at `flush`, as upstream runs offline. With
+/// `padRowsMultiple` (8 for HuBERT bundles, upstream's `get_hubert`) zero rows are appended up to that
+/// multiple and the sample covers them, as upstream's does; the frames of the utterance's own rows are
+/// emitted (the session needs one frame per 40 ms). Upstream drops the last 4 sampled frames after sampling
+/// (its video and, with `-shortest`, its audio end there), so the first T − 4 frames are upstream's output
+/// and the 1–4 frames after them are frames upstream samples and discards (docs/motion.md §2.4).
 ///
 /// Silence in gives the model's idle motion (the session feeds digital silence on underruns), so the face
 /// is never frozen. `interrupt(lastRendered:)` drops pending rows, restarts the context from silence and
@@ -35,6 +39,8 @@ public final class A2MMotionStage: MotionStage {
     public let plan: StreamingPlan
     public let fullWindow: Bool
     public let paddedContext: Bool
+    /// Full window only: the sampled rows are zero-padded to a multiple of this (1 = no padding).
+    public let padRowsMultiple: Int
     public static let interruptFadeFrames = 5
     private let style: StylePrompt
     private let noise: MotionNoise
@@ -55,24 +61,26 @@ public final class A2MMotionStage: MotionStage {
     /// The session stage from the avatar's shared model: sampler settings from `options` over the bundle's
     /// defaults, the streaming plan from the bundle config (or `plan`), noise from `options.seed`.
     public convenience init(model: ICSA2MModel, style: StylePrompt, options: SessionStageOptions, silenceRow: [Float],
-                            plan: StreamingPlan? = nil) {
+                            plan: StreamingPlan? = nil, padRowsMultiple: Int = 1) {
         let c = model.config
         let sampler = A2MSampler(steps: options.steps ?? c.steps, cfgScale: options.cfgScale ?? c.cfgScale,
                                  temperature: options.temperature ?? c.temperature)
         self.init(runner: ICSA2MRunner(model: model), style: style, sampler: sampler,
                   plan: plan ?? StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext),
-                  seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow)
+                  seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow, padRowsMultiple: padRowsMultiple)
     }
 
     /// `noise` replaces the seeded source (tests replaying a recorded draw).
     public init(runner: ICSA2MRunner, style: StylePrompt, sampler: A2MSampler, plan: StreamingPlan, seed: UInt64,
-                silenceRow: [Float], fullWindow: Bool = false, paddedContext: Bool = true, noise: MotionNoise? = nil) {
+                silenceRow: [Float], fullWindow: Bool = false, paddedContext: Bool = true, padRowsMultiple: Int = 1,
+                noise: MotionNoise? = nil) {
         self.runner = runner
         self.style = style
         self.sampler = sampler
         self.plan = StreamingPlan(hop: max(1, plan.hop), lookahead: max(0, plan.lookahead), leftContext: max(0, plan.leftContext))
         self.fullWindow = fullWindow
         self.paddedContext = paddedContext
+        self.padRowsMultiple = max(1, padRowsMultiple)
         let c = runner.model.config
         self.m = c.motionDim
         self.a = c.audioDim
@@ -106,7 +114,13 @@ public final class A2MMotionStage: MotionStage {
         let frames = pendingRows.count / (2 * a)
         pendingRows.removeLast(pendingRows.count - frames * 2 * a)
         if fullWindow {
-            if frames > 0 { out += try runWindow(frames: frames, emit: frames) }
+            if frames > 0 {
+                // Upstream's zero rows: the sample covers them, only the utterance's own frames are emitted.
+                var sampled = frames
+                while (2 * sampled) % padRowsMultiple != 0 { sampled += 1 }
+                pendingRows += [Float](repeating: 0, count: (sampled - frames) * 2 * a)
+                out += try runWindow(frames: sampled, emit: frames)
+            }
         } else {
             let window = plan.hop + plan.lookahead
             while pendingRows.count / (2 * a) > 0 {

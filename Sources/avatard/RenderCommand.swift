@@ -39,7 +39,7 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .customLong("cfg-scale"), help: "Classifier-free guidance scale on the style prompt.")
     var cfgScale: Float?
 
-    @Option(name: .long, help: "Motion window: stream (sliding window, as live sessions) or full (whole utterance, as upstream).")
+    @Option(name: .long, help: "Motion window: stream (sliding window, as live sessions) or full (whole utterance as upstream computes it offline: HuBERT in utterance mode, rows padded to 8, one sample).")
     var window: String = "stream"
 
     @Option(name: .long, help: "Configuration file (avatars directory, presets).")

@@ -106,6 +106,20 @@ class FixtureTests(unittest.TestCase):
                 self.assertTrue(torch.equal(fresh[k], committed[k]), f"{name}:{k} differs; rerun python3 -m tools.make_motion_fixtures")
             self.assertEqual(self.fresh["models"][name]["recipe"], self.committed["models"][name]["recipe"])
 
+    def test_full_window_fixture_is_current(self):
+        fresh = safetensors_io.read(os.path.join(self._dir.name, "full_window.safetensors"))
+        committed = safetensors_io.read(os.path.join(FIXTURES, "full_window.safetensors"))
+        self.assertEqual(set(fresh), set(committed))
+        for k in fresh:
+            self.assertTrue(torch.equal(fresh[k], committed[k]), f"full_window:{k} differs; rerun python3 -m tools.make_motion_fixtures")
+        with open(os.path.join(self._dir.name, "full_window.json")) as f:
+            fresh_entry = json.load(f)
+        with open(os.path.join(FIXTURES, "full_window.json")) as f:
+            committed_entry = json.load(f)
+        # f32_error is the float32 run's deviation, which may move in the last digits between PyTorch builds.
+        fresh_entry.pop("f32_error"), committed_entry.pop("f32_error")
+        self.assertEqual(fresh_entry, committed_entry)
+
     def test_full_size_entries_present_and_small(self):
         for name in ("a2m_full", "hubert_large"):
             self.assertTrue(name in self.committed["models"], f"{name} missing from fixtures.json")
