@@ -104,17 +104,29 @@ public struct OutputPreset: Sendable, Equatable {
         return option
     }
 
-    /// Applies client options (only declared, client-settable ones) and daemon values, and returns the
-    /// pipeline description with every placeholder replaced by a validated, quoted value.
-    public func resolve(clientOptions: [String: String], daemonValues: [String: String]) throws(PresetOptionError) -> String {
-        var rendered: [String: String] = [:]
+    /// Applies client options (only declared, client-settable ones) and daemon values. Integers, booleans
+    /// and enumerations are written from the validated value (canonical digits, `true`/`false`, the
+    /// operator's own enumeration text); operator-only strings are quoted; client-settable strings become
+    /// tokens bound after parsing (see `ResolvedPipeline`), so no client byte reaches the parser.
+    public func resolve(clientOptions: [String: String], daemonValues: [String: String]) throws(PresetOptionError) -> ResolvedPipeline {
+        var values: [String: String] = [:]
         for (key, value) in clientOptions {
             guard let option = options.first(where: { $0.name == key }) else { throw .unknown(option: key) }
             guard option.clientSettable else { throw .notClientSettable(option: key) }
-            rendered[key] = try option.render(value)
+            values[key] = value
         }
-        for option in options where rendered[option.name] == nil {
-            rendered[option.name] = try option.render(option.defaultValue)
+        var rendered: [String: String] = [:]
+        var bindings: [String: String] = [:]
+        for option in options {
+            let value = values[option.name] ?? option.defaultValue
+            let text = try option.render(value)
+            if option.clientSettable, case .string = option.kind {
+                let token = "avdopt" + String(UInt64.random(in: 0...UInt64.max), radix: 16) + "x" + String(bindings.count)
+                bindings[token] = value
+                rendered[option.name] = token
+            } else {
+                rendered[option.name] = text
+            }
         }
         for (key, value) in daemonValues { rendered[key] = value }
         var out = ""
@@ -129,7 +141,7 @@ public struct OutputPreset: Sendable, Equatable {
             rest = after[after.index(after: close)...]
         }
         out += rest
-        return out
+        return ResolvedPipeline(text: out, bindings: bindings)
     }
 }
 

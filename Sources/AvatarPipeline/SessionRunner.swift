@@ -79,7 +79,8 @@ final class SessionRunner {
 
     func run() {
         do {
-            receiver = try OpusPacketReceiver(outputSampleRate: 16000)
+            // A ts gap inserts at most max_buffer_seconds of silence: what a client may buffer ahead.
+            receiver = try OpusPacketReceiver(outputSampleRate: 16000, maxGapSeconds: plan.maxBufferSeconds)
             stages = try plan.avatar.makeStages(options: plan.stageOptions)
             if !plan.motionOnly {
                 guard let frames = stages.frames else {
@@ -210,7 +211,7 @@ final class SessionRunner {
         underrunSinceLastPacket = 0
         if gap - covered > 0 {
             let filler = Array(result.samples[covered..<gap])
-            appendSilence(filler, ts: packet.ts >= UInt64(filler.count * 3) ? packet.ts - UInt64(filler.count * 3) : 0)
+            appendSilence(filler, ts: packet.ts &- UInt64(filler.count * 3))
         }
         gap = max(gap, 0)
         let own = gap > 0 ? Array(result.samples[gap...]) : result.samples

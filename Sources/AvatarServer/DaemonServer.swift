@@ -23,6 +23,8 @@ public final class DaemonServer: Sendable {
     private let bound = Mutex<(publicPort: Int?, adminPort: Int?)>((nil, nil))
     private let boundWaiters = Mutex<[CheckedContinuation<(publicPort: Int, adminPort: Int), Never>]>([])
     private let onMotion: (@Sendable (String, MotionFrameRecord) -> Void)?
+    /// Public connections still sending their HTTP request (slowloris cap).
+    public let pendingConnections: PendingConnections
 
     public init(config: DaemonConfig, avatars: AvatarRegistry, presets: PresetCatalog,
                 makeOutput: @escaping SessionOutputFactory, readiness: Readiness = Readiness(),
@@ -38,6 +40,7 @@ public final class DaemonServer: Sendable {
         self.notifier = notifier
         self.logger = logger
         self.onMotion = onMotion
+        self.pendingConnections = PendingConnections(limit: config.limits.maxPendingConnections, logger: logger)
     }
 
     /// Ports actually bound (useful with port 0), once both listeners are up.
@@ -92,7 +95,11 @@ public final class DaemonServer: Sendable {
                                            logger: connectionLogger, onMotion: onMotion)
         let channel = SessionWebSocketChannel(
             decide: { head in Self.decideUpgrade(head, tokens: tokens) },
-            handler: { inbound, outbound, _ in await connection.run(inbound: inbound, outbound: outbound) })
+            handler: { inbound, outbound, context in
+                await connection.run(inbound: inbound, outbound: outbound, abortConnection: context.abort)
+            },
+            headerTimeout: .milliseconds(Int64(config.limits.headerTimeoutSeconds * 1000)),
+            pending: pendingConnections)
         let publicServer = channel.server(
             configuration: ServerConfiguration(address: .hostname(config.listen.host, port: config.listen.port),
                                                serverName: "avatard"),
@@ -101,6 +108,8 @@ public final class DaemonServer: Sendable {
         let admin = Application(
             router: AdminRouter.make(readiness: readiness, registry: registry, avatars: planner.avatars,
                                      metrics: MetricsSetup.registry),
+            // Admin requests are tiny: an idle or half-sent one is closed (slowloris on the admin port).
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(config.limits.headerTimeoutSeconds * 1000)))),
             configuration: .init(address: .hostname(config.adminListen.host, port: config.adminListen.port),
                                  serverName: "avatard-admin"),
             onServerRunning: { [weak self] ch in self?.listenerBound(adminPort: ch.localAddress?.port ?? 0) },
@@ -110,7 +119,26 @@ public final class DaemonServer: Sendable {
             services: [.init(service: admin), .init(service: publicServer), .init(service: lifecycle)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // A listener that cannot bind ends the group: say which one, so the operator can fix it.
+            let (p, a) = bound.withLock { ($0.publicPort, $0.adminPort) }
+            if p == nil { throw ListenerError(role: "public", address: config.listen, underlying: "\(error)") }
+            if a == nil { throw ListenerError(role: "admin", address: config.adminListen, underlying: "\(error)") }
+            throw error
+        }
+    }
+
+    /// Both bound ports, or nil if the task is cancelled first (a listener failed to bind).
+    private func listeningPorts() async -> (publicPort: Int, adminPort: Int)? {
+        while !Task.isCancelled {
+            if let ports: (publicPort: Int, adminPort: Int) = bound.withLock({ b in b.publicPort.flatMap { p in b.adminPort.map { (p, $0) } } }) {
+                return ports
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
     }
 
     /// Protocol v1 upgrade rules: the session path, the `avatard.v1` subprotocol, bearer tokens.
@@ -150,7 +178,8 @@ public final class DaemonServer: Sendable {
 
         func run() async throws {
             let notifier = server.notifier
-            _ = await server.waitUntilListening()
+            // Cancelled (not waited on forever) when a listener fails to bind: the group then ends.
+            guard await server.listeningPorts() != nil else { return }
             var announced = false
             let interval = notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(2)
             await withGracefulShutdownHandler {
@@ -178,8 +207,13 @@ public final class DaemonServer: Sendable {
                 notifier.notify("STOPPING=1\nSTATUS=draining sessions")
             }
             server.logger.notice("draining sessions", metadata: ["sessions": "\(server.registry.activeCount)"])
-            await server.registry.drain()
-            server.logger.notice("drained")
+            let timeout = server.config.limits.drainTimeoutSeconds
+            if await server.registry.drain(timeout: .milliseconds(Int64(timeout * 1000))) {
+                server.logger.notice("drained")
+            } else {
+                server.logger.warning("drain timeout: exiting with sessions still running",
+                                      metadata: ["sessions": "\(server.registry.activeCount)", "drain_timeout_seconds": "\(timeout)"])
+            }
         }
     }
 }

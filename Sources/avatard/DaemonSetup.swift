@@ -126,10 +126,10 @@ struct DaemonSetup {
         let daemonValues = ["location": "\"/dev/null\"", "session_id": "check", "width": "64", "height": "64",
                             "fps": "25", "keyframe_interval": "50"]
         do {
-            let text = try preset.resolve(clientOptions: [:], daemonValues: daemonValues)
-            let pipeline = try OutputPipeline(description: text, mode: preset.mode == .live ? .live : .offline,
+            let resolved = try preset.resolve(clientOptions: [:], daemonValues: daemonValues)
+            let pipeline = try OutputPipeline(description: resolved.text, mode: preset.mode == .live ? .live : .offline,
                                               video: VideoFormat(width: 64, height: 64, fps: 25), name: "check-\(preset.name)",
-                                              allowedElements: allowed)
+                                              allowedElements: allowed, stringBindings: resolved.bindings)
             pipeline.abort()
             return nil
         } catch {

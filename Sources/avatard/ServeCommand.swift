@@ -2,6 +2,7 @@ import ArgumentParser
 import AvatarConfig
 import AvatarPipeline
 import AvatarServer
+import AvatarVulkan
 import Foundation
 import Logging
 
@@ -33,12 +34,22 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ConfigError {
             logger.critical("configuration error", metadata: ["error.message": "\(error)"])
             throw ExitCode(ConfigError.exitCode)
+        } catch let error as DeviceSelectionError {
+            // [device] asks for a device this machine does not have: a configuration problem (no restart loop).
+            logger.critical("device policy not met", metadata: ["error.message": "\(error)"])
+            throw ExitCode(ConfigError.exitCode)
         } catch {
             logger.critical("cannot start", metadata: ["error.message": "\(error)"])
             throw ExitCode.failure
         }
         let server = DaemonServer(config: config, avatars: setup.avatars, presets: setup.presets,
                                   makeOutput: setup.makeOutput, readiness: setup.readiness, logger: logger)
-        try await server.run()
+        do {
+            try await server.run()
+        } catch let error as ListenerError {
+            logger.critical("cannot listen", metadata: ["error.message": "\(error)"])
+            FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
+            throw ExitCode(ListenerError.exitCode)
+        }
     }
 }

@@ -30,6 +30,9 @@ import Testing
         (#"{"type":"dance"}"#, .protocol),
         (#"{"type":"session.start","output":"file-mp4","audio":{"codec":"opus","sample_rate":48000,"channels":1}}"#, .protocol),
         (#"{"type":"session.start","avatar":5,"output":"x","audio":{"codec":"opus","sample_rate":48000,"channels":1}}"#, .protocol),
+        // A nested option value is an unsupported option, not a malformed message.
+        (#"{"type":"session.start","avatar":"a","output":"x","audio":{"codec":"opus","sample_rate":48000,"channels":1},"output_options":{"a":{"b":1}}}"#, .unsupported),
+        (#"{"type":"session.start","avatar":"a","output":"x","audio":{"codec":"opus","sample_rate":48000,"channels":1},"output_options":{"a":[1]}}"#, .unsupported),
     ])
     func rejectsBadMessages(text: String, code: CloseCode) {
         do {
@@ -80,5 +83,21 @@ import Testing
         #expect(CloseCode.unknownOutput.rawValue == 4006)
         #expect(!CloseCode.normal.needsErrorMessage && !CloseCode.goingAway.needsErrorMessage)
         #expect(CloseCode.tooBig.needsErrorMessage)
+    }
+}
+
+@Suite struct LogTextTests {
+    @Test func controlCharactersAreEscapedAndLongTextIsCut() {
+        #expect(LogText.escaped("a\u{1B}[31mb\u{0}c\nd") == #"a\u{1b}[31mb\u{0}c\u{a}d"#)
+        let long = String(repeating: "x", count: 65_000)
+        let out = LogText.escaped(long)
+        #expect(out.count < 230 && out.hasSuffix("…(65000 bytes)"))
+        #expect(LogText.escaped("plain ünïcode ✓") == "plain ünïcode ✓")
+    }
+
+    @Test func violationMessagesAreBounded() {
+        let v = ProtocolViolation(.unknownAvatar, "no style clip '" + String(repeating: "\u{1B}", count: 70_000) + "'")
+        #expect(v.message.utf8.count < 4 * ProtocolViolation.maxMessageLength)
+        #expect(!v.message.contains("\u{1B}"))
     }
 }
