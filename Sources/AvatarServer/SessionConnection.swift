@@ -219,6 +219,15 @@ struct SessionConnection {
         await session.waitForSpace()
     }
 
+    /// The protocol's close code for a session failure (the pipeline's error, mapped at the server boundary).
+    static func closeCode(for failure: SessionFailure) -> CloseCode {
+        switch failure.kind {
+        case .output: .outputFailed
+        case .unsupported: .unsupported
+        case .internal: .internal
+        }
+    }
+
     /// Forwards a session's events to the client until the session finishes.
     private static func forward(_ session: Session, shared: Shared, registry: SessionRegistry, logger: Logger) async {
         var failed = false
@@ -236,9 +245,9 @@ struct SessionConnection {
                 ended = true
                 await shared.send(.sessionEnded(ended_))
                 await shared.close(.normal, message: "")
-            case .failed(let violation):
+            case .failed(let failure):
                 failed = true
-                await shared.close(violation.code, message: violation.message)
+                await shared.close(Self.closeCode(for: failure), message: failure.message)
             case .finished(let goingAway):
                 if goingAway { await shared.close(.goingAway, message: "daemon shutting down") }
             }

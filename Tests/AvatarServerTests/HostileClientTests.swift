@@ -159,3 +159,58 @@ final class SlowFinishOutput: SessionOutput, @unchecked Sendable {
         try inner.finish()
     }
 }
+
+/// A full disk ends the session with `output_failed` (not `internal`) and counts as a pipeline error.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct DiskFullTests {
+    @Test func diskFullIsOutputFailed() async throws {
+        let factory = GStreamerSessionOutput.factory(allowedElements: ElementAllowlist.standard)
+        // The session's file goes to /dev/full: every write fails with ENOSPC.
+        let daemon = try await TestDaemon.start(makeOutput: { plan, width, height in
+            var full = plan
+            if let file = plan.outputFile { full.pipeline = plan.pipeline.replacing(file, with: "/dev/full") }
+            return try factory(full, width, height)
+        })
+        let (_, before) = try await daemon.admin("/metrics")
+        var frames: [RawClient.Frame] = [.text(ProtocolViolationTests.start())]
+        for i in 0..<100 { frames.append(.binary(try ProtocolViolationTests.audioFrame(seq: UInt32(i), ts: UInt64(i * 960)))) }
+        frames.append(.text(#"{"type":"session.close"}"#))
+        let outcome = try await RawClient.exchange(daemon.url, frames: frames, waitForClose: .seconds(20))
+        #expect(outcome.errorCode == .outputFailed, "\(outcome.messages)")
+        #expect(outcome.closeCode == 4004)
+        let (_, after) = try await daemon.admin("/metrics")
+        #expect(Self.counter("avatard_pipeline_errors_total", in: after) > Self.counter("avatard_pipeline_errors_total", in: before),
+                "\(after.split(separator: "\n").filter { $0.contains("pipeline_errors") })")
+        await daemon.stop()
+    }
+
+    /// A push refused mid-session (the file-size limit, EFBIG), before the bus has reported anything.
+    @Test func aRefusedPushIsOutputFailedNotInternal() async throws {
+        let daemon = try await TestDaemon.start(makeOutput: { _, _, _ in RefusingOutput(acceptFrames: 5) })
+        var frames: [RawClient.Frame] = [.text(ProtocolViolationTests.start())]
+        for i in 0..<50 { frames.append(.binary(try ProtocolViolationTests.audioFrame(seq: UInt32(i), ts: UInt64(i * 960)))) }
+        frames.append(.text(#"{"type":"session.close"}"#))
+        let outcome = try await RawClient.exchange(daemon.url, frames: frames, waitForClose: .seconds(20))
+        #expect(outcome.errorCode == .outputFailed, "\(outcome.messages)")
+        #expect(outcome.closeCode == 4004)
+        #expect(outcome.errorMessage?.contains("File too large") == true)
+        await daemon.stop()
+    }
+
+    static func counter(_ name: String, in metrics: String) -> Double {
+        metrics.split(separator: "\n").filter { $0.hasPrefix(name) }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+    }
+}
+
+/// An output that takes a few frames and then refuses pushes as GStreamer does once its sink failed.
+final class RefusingOutput: SessionOutput, @unchecked Sendable {
+    let acceptFrames: Int
+    private var frames = 0
+    init(acceptFrames: Int) { self.acceptFrames = acceptFrames }
+    func pushVideo(_ frame: I420Frame, pts: UInt64, duration: UInt64) throws {
+        frames += 1
+        if frames > acceptFrames { throw OutputError.push("filesink: File too large (EFBIG)") }
+    }
+    func pushAudio(_ packet: [UInt8], pts: UInt64, duration: UInt64) throws {}
+    var failure: String? { nil }
+    func finish() throws {}
+}
