@@ -10,6 +10,9 @@ public struct OutputPreset: Sendable, Equatable {
     public var options: [PresetOption]
     /// Where the preset came from (file path or config key), for messages.
     public var origin: String
+    /// Line of the `pipeline` key in that file (0: not from a file), so GStreamer's complaints about the
+    /// description point at it.
+    public var line: Int = 0
 
     /// Placeholders the daemon fills itself; every other `{name}` must be a declared option.
     public static let daemonPlaceholders: Set<String> = ["location", "session_id", "width", "height", "fps", "keyframe_interval"]
@@ -60,8 +63,9 @@ public struct OutputPreset: Sendable, Equatable {
             }
         }
         try reader.rejectUnknownKeys()
-        let preset = OutputPreset(name: name, mode: OutputMode(rawValue: modeText) ?? .live, description: description,
+        var preset = OutputPreset(name: name, mode: OutputMode(rawValue: modeText) ?? .live, description: description,
                                   pipeline: pipeline, options: options, origin: origin)
+        preset.line = reader.table.line(of: "pipeline")
         let declared = Set(options.map(\.name))
         for placeholder in preset.placeholders where !declared.contains(placeholder) && !daemonPlaceholders.contains(placeholder) {
             throw reader.error("pipeline", "placeholder '{\(placeholder)}' is neither a declared option nor one of \(daemonPlaceholders.sorted().joined(separator: ", "))")

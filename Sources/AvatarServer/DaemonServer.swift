@@ -201,7 +201,8 @@ public final class DaemonServer: Sendable {
                             server.logger.error("watchdog withheld", metadata: ["stalled_sessions": "\(stalled)"])
                         }
                     }
-                    try? await Task.sleep(for: interval)
+                    // Woken by SIGTERM at once, so the drain starts without waiting out the interval.
+                    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
                 }
             } onGracefulShutdown: {
                 notifier.notify("STOPPING=1\nSTATUS=draining sessions")

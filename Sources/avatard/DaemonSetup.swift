@@ -44,9 +44,9 @@ struct DaemonSetup {
             guard let preset = presets[name] else { continue }
             if let problem = check(preset, allowed: allowed) {
                 if config.presets.contains(where: { $0.name == name }) {
-                    throw ConfigError(file: config.file ?? "(defaults)", line: 0, key: "output.presets.\(name)", message: problem)
+                    throw ConfigError(file: config.file ?? "(defaults)", line: preset.line, key: "output.presets.\(name).pipeline", message: problem)
                 }
-                presets.remove(name, problem: "\(preset.origin): \(problem)")
+                presets.remove(name, problem: "\(preset.origin)\(preset.line > 0 ? ":\(preset.line)" : ""): \(problem)")
                 logger.error("output preset skipped", metadata: ["preset": "\(name)", "error.message": "\(problem)"])
             }
         }

@@ -68,3 +68,17 @@ import Testing
         }
     }
 }
+
+@Suite struct PresetLineTests {
+    /// GStreamer's complaints about a preset (checked at start) are reported at the `pipeline` key's line.
+    @Test func presetsKnowTheLineOfTheirPipeline() throws {
+        let c = try DaemonConfig.parse("""
+        # comment
+        [output.presets.a]
+        mode = "live"
+
+        pipeline = "queue name=video ! fakesink queue name=audio ! fakesink"
+        """, file: "c.toml")
+        #expect(c.presets[0].line == 5)
+    }
+}
