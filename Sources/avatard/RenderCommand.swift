@@ -52,13 +52,7 @@ struct RenderCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var config = DaemonConfig()
-        if let path = self.config {
-            do { config = try DaemonConfig.load(path: path) } catch {
-                FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
-                throw ExitCode(ConfigError.exitCode)
-            }
-        }
+        let config = try ConfigFile.load(self.config)
         var logConfig = config.log
         logConfig.level = "warning"
         let logger = LogSetup.bootstrap(logConfig)

@@ -19,13 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
     var device: Int?
 
     func run() async throws {
-        var config: DaemonConfig
-        do {
-            config = try self.config.map { try DaemonConfig.load(path: $0) } ?? DaemonConfig()
-        } catch {
-            FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
-            throw ExitCode(ConfigError.exitCode)
-        }
+        var config = try ConfigFile.load(self.config)
         if let device { config.device.index = device }
         let logger = LogSetup.bootstrap(config.log)
         let setup: DaemonSetup
