@@ -1,4 +1,5 @@
 import AvatarProtocol
+import Foundation
 import Testing
 
 @Suite struct ClientMessageTests {
@@ -60,7 +61,11 @@ import Testing
     ])
     func unsupportedAudioParameters(audio: SessionStart.Audio) {
         let start = SessionStart(avatar: "a", output: "b", audio: audio)
-        do { try start.validateAudio() } catch { #expect(error.code == .unsupported) }
+        #expect {
+            try start.validateAudio()
+        } throws: { error in
+            (error as? ProtocolViolation)?.code == .unsupported
+        }
     }
 
     @Test func serverMessagesRoundTrip() {
@@ -77,12 +82,23 @@ import Testing
         #expect(ServerMessage.error(code: .capacity, message: "x").json().contains(#""code":"capacity""#))
     }
 
-    @Test func closeCodeNames() {
-        #expect(CloseCode.allCases.count == 12)
-        for c in CloseCode.allCases { #expect(CloseCode(name: c.name) == c) }
-        #expect(CloseCode.unknownOutput.rawValue == 4006)
+    /// The close codes and names are exactly the table in docs/protocol.md (code, name), in both directions.
+    @Test func closeCodesMatchTheProtocolDocument() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/protocol.md"), encoding: .utf8)
+        var documented: [UInt16: String] = [:]
+        for line in doc.split(separator: "\n") where line.hasPrefix("| ") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 2, let code = UInt16(cells[0]), cells[1].hasPrefix("`") else { continue }
+            documented[code] = cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+        }
+        #expect(documented.count == CloseCode.allCases.count, "\(documented)")
+        for c in CloseCode.allCases {
+            #expect(documented[c.rawValue] == c.name, "\(c)")
+            #expect(CloseCode(name: c.name) == c)
+        }
         #expect(!CloseCode.normal.needsErrorMessage && !CloseCode.goingAway.needsErrorMessage)
-        #expect(CloseCode.tooBig.needsErrorMessage)
+        #expect(CloseCode.allCases.filter(\.needsErrorMessage).count == CloseCode.allCases.count - 2)
     }
 }
 
