@@ -32,6 +32,7 @@ struct SessionConnection {
     private static let sessionsOK = Counter(label: "avatard_sessions_total", dimensions: [("result", "ok")])
     private static let sessionsError = Counter(label: "avatard_sessions_total", dimensions: [("result", "error")])
     private static let sessionsRejected = Counter(label: "avatard_sessions_total", dimensions: [("result", "rejected")])
+    private static let violationLogLimiter = LogRateLimiter(interval: .milliseconds(100))
 
     /// Shared between the reading loop, the event forwarder and the idle timer.
     final class Shared: Sendable {
@@ -155,8 +156,12 @@ struct SessionConnection {
                     try await handleBinary(bytes, shared: shared)
                 }
             } catch let violation as ProtocolViolation {
-                logger.info("protocol violation", metadata: ["error.code": "\(violation.code.name)",
-                                                            "error.message": "\(LogText.escaped(violation.message))"])
+                // A flood of bad clients costs at most ten lines a second (with the number held back).
+                if let suppressed = Self.violationLogLimiter.allow() {
+                    logger.info("protocol violation", metadata: ["error.code": "\(violation.code.name)",
+                                                                "error.message": "\(LogText.escaped(violation.message))",
+                                                                "suppressed": "\(suppressed)"])
+                }
                 if shared.state.withLock({ $0.session == nil }) {
                     Self.sessionsRejected.increment()
                 }

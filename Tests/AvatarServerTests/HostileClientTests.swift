@@ -128,6 +128,33 @@ import Testing
         await daemon.stop()
     }
 
+    @Test func aClientThatStopsReadingCannotHoldItsSession() async throws {
+        let daemon = try await TestDaemon.start(configure: {
+            $0.limits.maxSessions = 1
+            $0.limits.idleTimeoutSeconds = 3
+        }, makeOutput: { _, _, _ in RecordingOutput() })
+        let port = daemon.publicPort
+        // Every input.interrupt is answered with input.interrupted; the client never reads them, so the
+        // server's writes (and its close) block on a full socket.
+        let socket = try await Self.blocking { () -> RawSocket in
+            let socket = try RawSocket(port: port, receiveBuffer: 1024)
+            try socket.upgrade()
+            socket.send(RawSocket.frame(opcode: 1, payload: Array(Self.start.utf8)))
+            let interrupt = RawSocket.frame(opcode: 1, payload: Array(#"{"type":"input.interrupt"}"#.utf8))
+            // ~100k answers of ~60 bytes: more than the socket buffers hold (loopback autotunes up to 4 MiB).
+            socket.send(Array([[UInt8]](repeating: interrupt, count: 100_000).joined()))
+            return socket
+        }
+        #expect(daemon.server.registry.activeCount == 1, "the session is running")
+        // Idle timeout (3 s), then at most 5 s for the close to be written before the connection is aborted.
+        let deadline = ContinuousClock.now + .seconds(15)
+        while daemon.server.registry.activeCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(daemon.server.registry.activeCount == 0)
+        let closed = try await Self.blocking { socket.readAll(timeout: .seconds(10)).closed }
+        #expect(closed)
+        await daemon.stop()
+    }
+
     @Test func drainGivesUpAfterItsTimeout() async throws {
         let daemon = try await TestDaemon.start(makeOutput: { _, _, _ in SlowFinishOutput(finishDelay: .seconds(5)) })
         let client = Task {
@@ -212,4 +239,15 @@ final class RefusingOutput: SessionOutput, @unchecked Sendable {
     func pushAudio(_ packet: [UInt8], pts: UInt64, duration: UInt64) throws {}
     var failure: String? { nil }
     func finish() throws {}
+}
+
+@Suite struct LogRateLimiterTests {
+    @Test func oneLinePerIntervalWithTheCountHeldBack() {
+        let limiter = LogRateLimiter(interval: .seconds(1))
+        let t0 = ContinuousClock.now
+        #expect(limiter.allow(now: t0) == 0)
+        for k in 1...299 { #expect(limiter.allow(now: t0 + .milliseconds(k)) == nil) }
+        #expect(limiter.allow(now: t0 + .seconds(1)) == 299)
+        #expect(limiter.allow(now: t0 + .milliseconds(1500)) == nil)
+    }
 }

@@ -5,7 +5,8 @@ import Glibc
 
 /// A blocking TCP socket for tests that must misbehave below the WebSocket library: half-sent HTTP
 /// requests, unmasked frames, frames whose header promises more than the limit, a client that never reads.
-final class RawSocket {
+final class RawSocket: @unchecked Sendable {
+    // @unchecked: used by one thread at a time (the tests hand it from one blocking section to the next).
     let fd: Int32
 
     init(port: Int, receiveBuffer: Int32? = nil) throws {
