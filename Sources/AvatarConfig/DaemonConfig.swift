@@ -13,6 +13,10 @@ public struct DaemonConfig: Sendable, Equatable {
         /// cap on how many may be open at once (slowloris).
         public var headerTimeoutSeconds = 10.0
         public var maxPendingConnections = 256
+        /// Capacity by measured cost: sessions are admitted while their avatars' measured device time per
+        /// second of video fits `replicas × (1 − capacity_headroom)`; `max_sessions` stays an upper bound.
+        /// 1 turns the measurement-based admission off (only `max_sessions` applies).
+        public var capacityHeadroom = 0.2
         public init() {}
     }
 
@@ -133,6 +137,7 @@ public struct DaemonConfig: Sendable, Equatable {
             config.limits.drainTimeoutSeconds = try l.double("drain_timeout_seconds", range: 1...3600) ?? config.limits.drainTimeoutSeconds
             config.limits.headerTimeoutSeconds = try l.double("header_timeout_seconds", range: 0.5...300) ?? config.limits.headerTimeoutSeconds
             config.limits.maxPendingConnections = try l.int("max_pending_connections", range: 1...65536) ?? config.limits.maxPendingConnections
+            config.limits.capacityHeadroom = try l.double("capacity_headroom", range: 0...1) ?? config.limits.capacityHeadroom
             try l.rejectUnknownKeys()
         }
         if var d = try top.table("device") {

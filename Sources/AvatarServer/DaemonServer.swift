@@ -28,13 +28,14 @@ public final class DaemonServer: Sendable {
 
     public init(config: DaemonConfig, avatars: AvatarRegistry, presets: PresetCatalog,
                 makeOutput: @escaping SessionOutputFactory, readiness: Readiness = Readiness(),
+                capacity: CapacityModel = CapacityModel(),
                 notifier: SystemdNotifier = SystemdNotifier(), logger: Logger,
                 onMotion: (@Sendable (String, MotionFrameRecord) -> Void)? = nil) {
         // Metrics created before the bootstrap would go nowhere.
         MetricsSetup.bootstrap()
         self.config = config
         self.planner = SessionPlanner(avatars: avatars, presets: presets, config: config)
-        self.registry = SessionRegistry(maxSessions: config.limits.maxSessions)
+        self.registry = SessionRegistry(maxSessions: config.limits.maxSessions, capacity: capacity)
         self.readiness = readiness
         self.makeOutput = makeOutput
         self.notifier = notifier

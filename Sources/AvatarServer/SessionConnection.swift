@@ -186,11 +186,16 @@ struct SessionConnection {
             let observer = onMotion.map { observe in { @Sendable (frame: MotionFrameRecord) in observe(id, frame) } }
             guard !registry.isDraining else { throw ProtocolViolation(.goingAway, "daemon is shutting down") }
             // The slot is taken before the render thread exists, and held until that thread has returned.
-            guard registry.reserve() else {
-                throw ProtocolViolation(.capacity, "max_sessions (\(registry.maxSessions)) reached")
+            let reservation: SessionRegistry.Reservation
+            do {
+                reservation = try registry.reserve(avatar: plan.avatar.name)
+            } catch .draining {
+                throw ProtocolViolation(.goingAway, "daemon is shutting down")
+            } catch {
+                throw ProtocolViolation(.capacity, error.description)
             }
             let newSession = Session(plan: plan, makeOutput: makeOutput, logger: sessionLogger, onMotion: observer)
-            registry.add(newSession)
+            registry.add(newSession, reservation)
             shared.state.withLock { $0.session = newSession }
             group.addTask { [registry, logger] in
                 await Self.forward(newSession, shared: shared, registry: registry, logger: logger)

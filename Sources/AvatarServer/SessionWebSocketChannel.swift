@@ -27,6 +27,7 @@ struct SessionWebSocketChannel: ServerChildChannel {
     /// Largest WebSocket frame accepted by the frame decoder; protocol limits (4 KiB binary, 64 KiB text)
     /// are enforced by the session handler so that it can send the spec's `error` first.
     static let maxFrameSize = 1 << 20
+    static let sendBufferBytes: SocketOptionValue = 64 << 10
 
     let decide: @Sendable (HTTPRequestHead) -> UpgradeDecision
     let handler: Handler
@@ -49,6 +50,9 @@ struct SessionWebSocketChannel: ServerChildChannel {
             if first { pending.leave() }
         }
         channel.closeFuture.whenComplete { _ in leave() }
+        // The server sends only small JSON: a fixed send buffer bounds the memory a non-reading client pins
+        // in the kernel (autotuning would grow it to megabytes) and makes a stalled client show up sooner.
+        try? channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: Self.sendBufferBytes)
         let timeout = channel.eventLoop.scheduleTask(in: headerTimeout) {
             pending.timedOut()
             channel.close(promise: nil)

@@ -37,7 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let server = DaemonServer(config: config, avatars: setup.avatars, presets: setup.presets,
-                                  makeOutput: setup.makeOutput, readiness: setup.readiness, logger: logger)
+                                  makeOutput: setup.makeOutput, readiness: setup.readiness, capacity: setup.capacity, logger: logger)
         do {
             try await server.run()
         } catch let error as ListenerError {
