@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails if the committed SPIR-V differs from what glslc produces from Shaders/ now.
+# Fails if the committed SPIR-V, or the generated Swift list of variants, differs from what Shaders/ gives now.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -16,4 +16,9 @@ done
 for f in Sources/AvatarOperators/SPIRV/*.spv; do
   [ -e "$tmp/$(basename "$f")" ] || { echo "SPIR-V without a variant: $(basename "$f")" >&2; status=1; }
 done
+scripts/gen-shader-variants.sh "$tmp/ShaderVariants.swift"
+if ! cmp -s "$tmp/ShaderVariants.swift" Sources/AvatarOperators/ShaderVariants.swift; then
+  echo "stale Sources/AvatarOperators/ShaderVariants.swift (run scripts/build-shaders.sh and commit)" >&2
+  status=1
+fi
 exit $status

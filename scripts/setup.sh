@@ -20,7 +20,7 @@ packages=(
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc
   espeak-ng
   haproxy
-  python3-numpy python3-torch libopenblas0-pthread
+  python3-numpy python3-torch python3-scipy python3-yaml libopenblas0-pthread
 )
 
 missing=()

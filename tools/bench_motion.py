@@ -2,7 +2,7 @@
 """PyTorch baselines for `avatard bench motion`: the reference models of tools/reference doing the same
 per-window work as the Swift port, timed on the same machine in the same run.
 
-Usage: /usr/bin/python3 tools/bench_motion.py --cases JSON
+Usage: /usr/bin/python3 -m tools.bench_motion --cases JSON
 JSON is a list of cases, each one of
   {"name": ..., "model": "hubert", "config": {HubertConfig fields}, "samples": N}
   {"name": ..., "model": "ics_a2m", "config": {A2MConfig fields}, "prompt": P, "targets": T, "steps": S, "cfg_scale": C}
@@ -17,8 +17,7 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import a2m, hubert, weights  # noqa: E402
+from tools.reference import a2m, hubert, weights
 
 
 def timed(fn, repeats=10):

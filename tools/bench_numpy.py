@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """NumPy (OpenBLAS) baselines for `avatard bench kernels`: the same computations, timed on the same machine.
 
-Usage: /usr/bin/python3 tools/bench_numpy.py [--cases name,name,...]
+Usage: /usr/bin/python3 -m tools.bench_numpy [--cases name,name,...]
 Prints one JSON object {"numpy": version, "blas": library, "seconds": {case: best seconds}}. Case names
 match KernelBenchmark's (matmul_512, conv3x3_256x256_c64, attention_768, grid_sample_1.5M, ...).
 """

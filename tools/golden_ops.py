@@ -1,35 +1,18 @@
 #!/usr/bin/python3
 """Golden outputs for operators whose conventions are subtle, computed by PyTorch itself.
 
-Run with Debian's python3-torch:  /usr/bin/python3 tools/golden_ops.py
+Run with Debian's python3-torch:  /usr/bin/python3 -m tools.golden_ops
 Writes Tests/AvatarVulkanTests/Golden/ops.safetensors (small, committed) so CI needs no PyTorch.
 Inputs are generated with a fixed seed and stored next to the outputs.
 """
-import json
 import os
-import struct
 
 import torch
 import torch.nn.functional as F
 
+from tools.reference import safetensors_io
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "AvatarVulkanTests", "Golden", "ops.safetensors")
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous().to(torch.float32)
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - (8 + len(text)) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def main():
@@ -175,7 +158,7 @@ def main():
     t["searchsorted.right"] = torch.searchsorted(bins, q, right=True).float()
 
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    write_safetensors(OUT, t)
+    safetensors_io.write(OUT, t)
     print(f"wrote {OUT}: {len(t)} tensors, {os.path.getsize(OUT)} bytes")
 
 

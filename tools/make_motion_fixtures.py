@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Writes the motion-stage parity fixtures under Tests/Fixtures/motion/ (small; no PyTorch needed to use them).
 
-  /usr/bin/python3 tools/make_motion_fixtures.py            # tiny models + full-size statistics (a few minutes)
-  /usr/bin/python3 tools/make_motion_fixtures.py --tiny-only
+  /usr/bin/python3 -m tools.make_motion_fixtures            # tiny models + full-size statistics (a few minutes)
+  /usr/bin/python3 -m tools.make_motion_fixtures --tiny-only
 
 Weights and full-size inputs come from the deterministic recipe scheme (tools/reference/weights.py,
 docs/motion.md); golden outputs are the reference run in float64 on those float32 weights, stored as float32,
@@ -20,13 +20,12 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import safetensors_io, weights as W  # noqa: E402
-from reference.a2m import A2M, A2MConfig, StreamingPlan, Style, f0_to_coarse, recipe as a2m_recipe  # noqa: E402
-from reference.a2m import relative_error, sample, sample_streaming  # noqa: E402
-from reference.hubert import Hubert, HubertConfig, normalize_waveform, recipe as hubert_recipe  # noqa: E402
-from reference.hubert import utterance_features  # noqa: E402
-from reference.logmel import LogMelConfig, hann_window, log_mel, mel_filterbank  # noqa: E402
+from tools.reference import safetensors_io, weights as W
+from tools.reference.a2m import A2M, A2MConfig, StreamingPlan, Style, f0_to_coarse, recipe as a2m_recipe
+from tools.reference.a2m import relative_error, sample, sample_streaming
+from tools.reference.hubert import Hubert, HubertConfig, normalize_waveform, recipe as hubert_recipe
+from tools.reference.hubert import utterance_features
+from tools.reference.logmel import LogMelConfig, hann_window, log_mel, mel_filterbank
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "motion")
 torch.set_num_threads(2)

@@ -1,3 +1,4 @@
+public import AvatarGraph
 public import AvatarOperators
 public import AvatarVulkan
 import Foundation
@@ -90,25 +91,40 @@ public final class FaceRenderer: @unchecked Sendable {
     }
 }
 
+/// The renderer's device data as constants of one graph.
+struct FaceGraphConstants {
+    let expBasis, base, triangles, excluded, ncc, albedo, material, adjacencyOffsets, adjacency: GraphValue
+}
+
 extension FaceRenderer {
+    func graphConstants(_ g: Graph) throws -> FaceGraphConstants {
+        let n = face.vertexCount, f = face.triangleCount
+        return FaceGraphConstants(
+            expBasis: try g.constant(expBasis, shape: [3 * n, paddedExpCount], .float32),
+            base: try g.constant(base, shape: [3 * n], .float32),
+            triangles: try g.constant(triangles, shape: [f, 3], .uint32),
+            excluded: try g.constant(excluded, shape: [f], .uint32),
+            ncc: try g.constant(ncc, shape: [n, 3], .float32),
+            albedo: try g.constant(albedo, shape: [n, 3], .float32),
+            material: try g.constant(material, shape: [n, 2], .float32),
+            adjacencyOffsets: try g.constant(adjacencyOffsets, shape: [n + 1], .uint32),
+            adjacency: try g.constant(adjacency, shape: [3 * f], .uint32))
+    }
+
     /// SECC map [3, H, W] (spec §4.2) of the given vertices [N, 3] with the SECC camera.
     public func seccMap(vertices: [Float], width: Int, height: Int) throws -> [Float] {
         guard vertices.count == 3 * face.vertexCount else {
             throw FaceModelError("secc needs \(3 * face.vertexCount) vertex values, got \(vertices.count)")
         }
-        let a = device.bufferAlignment
-        let arena = try BufferArena(device: device, byteCount: (3 * face.vertexCount + 5 * width * height) * 4 + 8 * a)
-        let v = try arena.allocate(floats: vertices.count)
-        let depth = try arena.allocate(floats: width * height), faces = try arena.allocate(floats: width * height)
-        let out = try arena.allocate(floats: 3 * width * height)
-        try v.write(vertices)
+        let g = Graph(name: "secc", ops: ops)
+        let c = try graphConstants(g)
+        let v = try g.input("vertices", [face.vertexCount, 3])
         let camera = PreviewCamera.secc(width: width, height: height)
-        let seq = try CommandSequence(device: device, maxDispatches: 8)
-        try ops.rasterize(seq, vertices: v, triangles: triangles, triangleCount: face.triangleCount, depth: depth, face: faces,
-                          width: width, height: height, camera: camera)
-        try ops.seccMap(seq, vertices: v, triangles: triangles, face: faces, excluded: excluded, ncc: ncc, y: out,
-                        width: width, height: height, camera: camera)
-        try seq.run()
-        return try out.read(count: 3 * width * height)
+        let faces = try g.rasterize(v, triangles: c.triangles, width: width, height: height, camera: camera)
+        try g.output("secc", try g.seccMap(v, triangles: c.triangles, face: faces, excluded: c.excluded, ncc: c.ncc, camera: camera))
+        let network = try g.plan()
+        try network.write("vertices", vertices)
+        try network.run()
+        return try network.read("secc")
     }
 }

@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import CGStreamerShims
 internal import CGStreamer
 
 /// Element factories that output presets may use: encoders, parsers, payloaders, RTP plumbing, muxers,

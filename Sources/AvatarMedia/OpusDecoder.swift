@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import COpusShims
 internal import COpus
 
 /// libopus decoder producing mono Float samples directly at the model rate (8/12/16/24/48 kHz), so no

@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import COpusShims
 internal import COpus
 
 /// libopus encoder, mono. Used by the reference client and tests, and to make the silence packets that

@@ -1,4 +1,5 @@
-internal import CAvatarShims
+public import AvatarFormats
+internal import CGStreamerShims
 internal import CGStreamer
 internal import CGStreamerApp
 import Foundation
@@ -12,7 +13,7 @@ import Synchronization
 /// Timestamps are the caller's (`do-timestamp=false`): running time in nanoseconds from the session's
 /// audio timeline, the same origin for both heads.
 ///
-/// Queues (decided here, see docs in MEDIA-API "Output presets"):
+/// Queues (decided here; docs/operations.md "Output presets" documents them for operators):
 /// - live: video head `max-buffers=3`, `max-bytes=0`, `leaky-type=downstream` (a late frame is worth less
 ///   than the next one; drops are counted), audio head `max-buffers=50` (1 s of 20 ms packets), leaky too.
 ///   Pushes never wait.
@@ -51,7 +52,7 @@ public final class OutputPipeline: @unchecked Sendable {
     private let control = Mutex(Control())
     private let counters = Mutex(OutputStats())
     private let logger: Logger
-    private let layout: I420Frame.Layout
+    private let layout: GStreamerI420Layout
 
     /// Live: buffers the heads hold before dropping the oldest.
     public static let liveVideoQueueBuffers: UInt64 = 3
@@ -81,7 +82,7 @@ public final class OutputPipeline: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "output.name"] = "\(name)"
         self.logger = logger
-        self.layout = I420Frame.Layout(width: video.width, height: video.height)
+        self.layout = GStreamerI420Layout(width: video.width, height: video.height)
         self.offlineQueueBytes = UInt64(max(2, offlineQueueFrames)) * UInt64(layout.size)
         self.offlineStallTimeout = offlineStallTimeout
 

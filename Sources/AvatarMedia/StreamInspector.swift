@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import CGStreamerShims
 internal import CGStreamer
 internal import CGStreamerApp
 import Foundation

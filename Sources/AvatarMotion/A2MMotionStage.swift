@@ -3,7 +3,7 @@ import Foundation
 
 /// ICS-A2M as a session's `MotionStage`: 50 Hz feature rows in, 25 fps motion frames out.
 ///
-/// API (module AvatarMotion; /work/team/MOTION-API.md):
+/// Usage (docs/motion.md describes the model and the streaming scheme):
 /// ```
 /// let frontEnd = LogMelFrontEnd(config: try LogMelConfig(manifest: bundle.manifest.audioFrontend?.config))
 /// let model = try ICSA2MModel(bundle: bundle, device: device, ops: ops)        // once per avatar, shared

@@ -1,4 +1,5 @@
 public import AvatarOperators
+import AvatarGraph
 public import AvatarStages
 import AvatarVulkan
 
@@ -10,13 +11,12 @@ import AvatarVulkan
 /// no reordering. The grouped positional conv is a batched matmul over the 16 groups, in blocks of rows.
 ///
 /// Not thread-safe: use one encoder from one thread (a session's render thread), like a `Network`.
-public final class HuBERTEncoder: @unchecked Sendable {
-    // @unchecked: the plan cache is confined to the thread that calls `encode` (see above).
+public final class HuBERTEncoder {
     public let config: HuBERTConfig
     public let weights: HuBERTWeights
     public let ops: Operators
     /// Planned networks by (samples, trace), most recent last.
-    private var plans: [(key: PlanKey, network: Network)] = []
+    private var plans: [(key: PlanKey, network: GraphNetwork)] = []
     /// How many planned lengths are kept (each holds its own activation arena).
     public var maxPlans = 2
     /// GPU timestamps per step (for benchmarks).
@@ -42,26 +42,26 @@ public final class HuBERTEncoder: @unchecked Sendable {
     /// One forward pass over already normalised samples: [rows, hidden] row-major, rows = `config.rows(samples:)`.
     public func encode(normalized samples: [Float]) throws -> [Float] {
         let network = try plan(samples: samples.count, trace: false)
-        try network.tensor(named: "wave").write(samples)
+        try network.write("wave", samples)
         try network.run()
-        return try network.tensor(named: "features").read()
+        return try network.read("features")
     }
 
     /// Like `encode` and also returns the intermediates of `traceNames` plus "features".
     public func trace(normalized samples: [Float]) throws -> [String: [Float]] {
         let network = try plan(samples: samples.count, trace: true)
-        try network.tensor(named: "wave").write(samples)
+        try network.write("wave", samples)
         try network.run()
         var out: [String: [Float]] = [:]
         for name in Self.traceNames(layers: config.numLayers) + ["features"] {
-            out[name] = try network.tensor(named: name).read()
+            out[name] = try network.read(name)
         }
         return out
     }
 
-    /// GPU time per step of the last run (when `timestamps` was set before planning).
+    /// GPU time per node of the last run (when `timestamps` was set before planning), labelled "group/node".
     public func lastStepTimings(samples: Int) -> [(label: String, seconds: Double)] {
-        plans.last { $0.key.samples == samples }?.network.stepTimings() ?? []
+        plans.last { $0.key.samples == samples }?.network.timings() ?? []
     }
 
     /// Wav2Vec2 processor normalisation: (x − mean)/√(var + eps) with the population variance, accumulated
@@ -107,7 +107,7 @@ public final class HuBERTEncoder: @unchecked Sendable {
 
     // MARK: Planning
 
-    func plan(samples: Int, trace: Bool) throws -> Network {
+    func plan(samples: Int, trace: Bool) throws -> GraphNetwork {
         let key = PlanKey(samples: samples, trace: trace)
         if let i = plans.firstIndex(where: { $0.key == key }) {
             let entry = plans.remove(at: i)
@@ -120,230 +120,104 @@ public final class HuBERTEncoder: @unchecked Sendable {
         return network
     }
 
-    private func build(samples: Int, trace: Bool) throws -> Network {
-        let c = config, ops = self.ops, w = weights
+    private func build(samples: Int, trace: Bool) throws -> GraphNetwork {
+        let c = config
         let rows = c.rows(samples: samples)
         guard rows > 0 else {
             throw MotionModelError("hubert", "\(samples) samples are fewer than one receptive field (\(c.receptiveField))")
         }
-        let b = NetworkBuilder()
-        func value(_ name: String, _ shape: [Int]) -> NetworkBuilder.Value {
-            trace ? b.output(name, shape: shape) : b.temporary(shape: shape)
+        let g = Graph(name: "hubert", ops: ops)
+        let w = g.weights(weights)
+        let shapes = Dictionary(uniqueKeysWithValues: c.tensorShapes.map { ($0.name, $0.shape) })
+        func weight(_ s: WeightScope, _ name: String) throws -> GraphValue {
+            try s.weight(name, shapes[s.fullName(name)] ?? [])
         }
-        func weight(_ name: String) throws -> (NetworkBuilder.Value, Tensor) {
-            let t = try w.tensor(name)
-            return (b.constant(t), t)
-        }
-        // Constants that must survive every run live as inputs (never shared); they are written after planning.
-        var constantsToWrite: [(String, [Float])] = []
+        func traced(_ name: String, _ v: GraphValue) throws { if trace { try g.output(name, v) } }
+        let H = c.hiddenSize, eps = c.layerNormEps
 
-        // Feature extractor.
-        var x = b.input("wave", shape: [samples, 1])
-        var length = samples, cin = 1
+        // Feature extractor: each conv is an im2col gather + one matmul against the weight as stored
+        // ([Cout, Cin·K] in (channel, tap) order), time-major activations.
+        var x = try g.input("wave", [samples, 1])
         for (i, (cout, (k, s))) in zip(c.convDim, zip(c.convKernel, c.convStride)).enumerated() {
-            let p = "feature_extractor.conv\(i)."
-            let out = (length - k) / s + 1
-            let (wv, wt) = try weight(p + "weight")
-            let bias = c.convBias ? try weight(p + "bias") : nil
-            let col = b.temporary(shape: [out, cin * k])
-            let y = b.temporary(shape: [out, cout])
-            let (src, srcChannels) = (x, cin)
-            b.step("conv\(i).im2col", reads: [src], writes: [col]) { seq, t in
-                try ops.copy(seq, x: t[src].storage, y: t[col].storage, shape: [out, srcChannels, k],
-                             srcStrides: [s * srcChannels, 1, srcChannels], dstStrides: [srcChannels * k, k, 1])
-            }
-            b.step("conv\(i).matmul", reads: [col, wv] + (bias.map { [$0.0] } ?? []), writes: [y]) { seq, t in
-                try ops.matmul(seq, a: t[col].storage, b: wt.storage, bias: bias.map { t[$0.0].storage }, c: t[y].storage,
-                               m: out, n: cout, k: srcChannels * k, transposeB: true)
-            }
-            let activated = i == c.convDim.count - 1 ? value("extract", [out, cout]) : b.temporary(shape: [out, cout])
-            if c.featureNorm == .layer {
-                let (gv, gt) = try weight(p + "norm.weight"), (bv, bt) = try weight(p + "norm.bias")
-                let normed = b.temporary(shape: [out, cout])
-                let eps = c.convNormEps
-                b.step("conv\(i).norm", reads: [y, gv, bv], writes: [normed]) { seq, t in
-                    try ops.layerNorm(seq, x: t[y].storage, gamma: gt.storage, beta: bt.storage, y: t[normed].storage,
-                                      rows: out, d: cout, eps: eps)
-                }
-                b.step("conv\(i).gelu", reads: [normed], writes: [activated]) { seq, t in
-                    try ops.activation(seq, .gelu, x: t[normed].storage, y: t[activated].storage, count: out * cout)
-                }
-            } else if i == 0 {
-                // GroupNorm with one group per channel: normalise each channel over time, channel-major.
-                let (gv, gt) = try weight(p + "norm.weight"), (bv, bt) = try weight(p + "norm.bias")
-                let ones = b.input("conv0.ones", shape: [out])
-                constantsToWrite.append(("conv0.ones", [Float](repeating: 1, count: out)))
-                let channelMajor = b.temporary(shape: [cout, out])
-                let normed = b.temporary(shape: [cout, out])
-                let eps = c.convNormEps
-                b.step("conv0.groupnorm", reads: [y, ones, gv, bv], writes: [channelMajor, normed, activated]) { seq, t in
-                    try ops.permute(seq, x: t[y].storage, y: t[channelMajor].storage, shape: [out, cout], order: [1, 0])
-                    try ops.layerNorm(seq, x: t[channelMajor].storage, gamma: t[ones].storage, beta: nil, y: t[normed].storage,
-                                      rows: cout, d: out, eps: eps)
-                    try ops.scaleShift(seq, x: t[normed].storage, scale: gt.storage, shift: bt.storage, y: t[channelMajor].storage,
-                                       count: cout * out, channels: cout, inner: out)
-                    try ops.activation(seq, .gelu, x: t[channelMajor].storage, y: t[normed].storage, count: cout * out)
-                    try ops.permute(seq, x: t[normed].storage, y: t[activated].storage, shape: [cout, out], order: [1, 0])
-                }
-            } else {
-                b.step("conv\(i).gelu", reads: [y], writes: [activated]) { seq, t in
-                    try ops.activation(seq, .gelu, x: t[y].storage, y: t[activated].storage, count: out * cout)
+            let p = w.scope("feature_extractor.conv\(i)")
+            x = try g.group("conv\(i)") {
+                let (length, cin) = (x.shape[0], x.shape[1])
+                let out = (length - k) / s + 1
+                let col = try g.gather(x, shape: [out, cin, k], strides: [s * cin, 1, cin], label: "im2col")
+                let y = try g.matmul(try g.reshape(col, [out, cin * k]), try g.reshape(try weight(p, "weight"), [cout, cin * k]),
+                                     transposeB: true, bias: c.convBias ? try weight(p, "bias") : nil)
+                switch (c.featureNorm, i) {
+                case (.layer, _):
+                    return try g.gelu(try g.layerNorm(y, weight: try weight(p, "norm.weight"), bias: try weight(p, "norm.bias"),
+                                                      eps: c.convNormEps))
+                case (.group, 0):
+                    // GroupNorm with one group per channel: normalise each channel over time, channel-major.
+                    let channelMajor = try g.permute(y, [1, 0])
+                    let ones = try g.constant("ones", values: [Float](repeating: 1, count: out), shape: [out])
+                    let normed = try g.layerNorm(channelMajor, weight: ones, bias: nil, eps: c.convNormEps)
+                    let affine = try g.scaleShift(normed, scale: try weight(p, "norm.weight"), shift: try weight(p, "norm.bias"), axis: 0)
+                    return try g.permute(try g.gelu(affine), [1, 0])
+                case (.group, _):
+                    return try g.gelu(y)
                 }
             }
-            x = activated
-            length = out
-            cin = cout
         }
-        let T = length, H = c.hiddenSize
-        guard T == rows else { throw MotionModelError("hubert", "feature extractor gave \(T) rows, expected \(rows)") }
+        try traced("extract", x)
+        guard x.shape[0] == rows else { throw MotionModelError("hubert", "feature extractor gave \(x.shape[0]) rows, expected \(rows)") }
 
-        // Feature projection.
-        var projIn = x
+        // Feature projection, then the positional conv: h + gelu(conv(h) + b).
+        let projection = w.scope("feature_projection")
         if c.featureProjectionLayerNorm {
-            let (gv, gt) = try weight("feature_projection.norm.weight"), (bv, bt) = try weight("feature_projection.norm.bias")
-            let normed = b.temporary(shape: [T, cin])
-            let (src, channels, eps) = (x, cin, c.layerNormEps)
-            b.step("projection.norm", reads: [src, gv, bv], writes: [normed]) { seq, t in
-                try ops.layerNorm(seq, x: t[src].storage, gamma: gt.storage, beta: bt.storage, y: t[normed].storage,
-                                  rows: T, d: channels, eps: eps)
-            }
-            projIn = normed
+            x = try g.layerNorm(x, weight: try weight(projection, "norm.weight"), bias: try weight(projection, "norm.bias"), eps: eps)
         }
-        let projected = value("projected", [T, H])
-        do {
-            let (wv, wt) = try weight("feature_projection.linear.weight"), (bv, bt) = try weight("feature_projection.linear.bias")
-            let src = projIn
-            b.step("projection.linear", reads: [src, wv, bv], writes: [projected]) { seq, t in
-                try ops.linear(seq, x: t[src].storage, weight: wt, bias: bt.storage, y: t[projected].storage, rows: T)
-            }
+        let projected = try g.linear(x, try weight(projection, "linear.weight"), bias: try weight(projection, "linear.bias"))
+        try traced("projected", projected)
+        var h = try g.group("positional") {
+            let conv = try g.groupedTimeConv(projected, weight: try weight(w, "pos_conv.weight"), groups: c.posConvGroups,
+                                             blockRows: Self.positionalBlockRows)
+            return try g.add(projected, try g.gelu(try g.add(conv, try weight(w, "pos_conv.bias"))))
         }
+        try traced("positional", h)
 
-        // Positional conv: h + gelu(conv(h) + b), zero padding K/2 each side, output rows 0..<T (drops the last
-        // frame for even kernels).
-        let K = c.posConvKernel, G = c.posConvGroups, Cg = H / G, half = K / 2
-        let padded = b.input("pos.padded", shape: [T + 2 * half, H])
-        constantsToWrite.append(("pos.padded", [Float](repeating: 0, count: (T + 2 * half) * H)))
-        let (pwv, pwt) = try weight("pos_conv.weight"), (pbv, pbt) = try weight("pos_conv.bias")
-        b.step("pos.pad", reads: [projected], writes: [padded]) { seq, t in
-            try ops.copy(seq, x: t[projected].storage, y: t[padded].storage, shape: [T, H], srcStrides: [H, 1], dstStrides: [H, 1],
-                         dstOffset: half * H)
-        }
-        let blockRows = min(T, Self.positionalBlockRows)
-        let col = b.temporary(shape: [G, blockRows, Cg * K])
-        let blockOut = b.temporary(shape: [G, blockRows, Cg])
-        let conv = b.temporary(shape: [T, H])
-        var t0 = 0
-        while t0 < T {
-            let tb = min(blockRows, T - t0), start = t0
-            b.step("pos.im2col[\(start)]", reads: [padded], writes: [col]) { seq, t in
-                try ops.copy(seq, x: t[padded].storage, y: t[col].storage, shape: [G, tb, Cg, K], srcStrides: [Cg, H, 1, H],
-                             dstStrides: [tb * Cg * K, Cg * K, K, 1], srcOffset: start * H)
-            }
-            b.step("pos.matmul[\(start)]", reads: [col, pwv], writes: [blockOut]) { seq, t in
-                try ops.matmul(seq, a: t[col].storage, b: pwt.storage, c: t[blockOut].storage, m: tb, n: Cg, k: Cg * K,
-                               batch: G, transposeB: true, batchStrideB: Cg * Cg * K)
-            }
-            b.step("pos.scatter[\(start)]", reads: [blockOut] + (start == 0 ? [] : [conv]), writes: [conv]) { seq, t in
-                try ops.copy(seq, x: t[blockOut].storage, y: t[conv].storage, shape: [G, tb, Cg], srcStrides: [tb * Cg, Cg, 1],
-                             dstStrides: [Cg, H, 1], dstOffset: start * H)
-            }
-            t0 += tb
-        }
-        let positional = value("positional", [T, H])
-        do {
-            let biased = b.temporary(shape: [T, H])
-            b.step("pos.gelu", reads: [conv, pbv, projected], writes: [biased, conv, positional]) { seq, t in
-                try ops.binary(seq, .add, a: t[conv].storage, b: pbt.storage, y: t[biased].storage, count: T * H, broadcast: H)
-                try ops.activation(seq, .gelu, x: t[biased].storage, y: t[conv].storage, count: T * H)
-                try ops.binary(seq, .add, a: t[projected].storage, b: t[conv].storage, y: t[positional].storage, count: T * H)
-            }
-        }
-
-        // Encoder.
-        let eps = c.layerNormEps
-        func layerNorm(_ label: String, _ src: NetworkBuilder.Value, _ name: String, into dst: NetworkBuilder.Value? = nil) throws
-            -> NetworkBuilder.Value {
-            let (gv, gt) = try weight(name + ".weight"), (bv, bt) = try weight(name + ".bias")
-            let y = dst ?? b.temporary(shape: [T, H])
-            b.step(label, reads: [src, gv, bv], writes: [y]) { seq, t in
-                try ops.layerNorm(seq, x: t[src].storage, gamma: gt.storage, beta: bt.storage, y: t[y].storage, rows: T, d: H, eps: eps)
-            }
-            return y
-        }
-        func linear(_ label: String, _ src: NetworkBuilder.Value, _ name: String, out: Int) throws -> NetworkBuilder.Value {
-            let (wv, wt) = try weight(name + ".weight"), (bv, bt) = try weight(name + ".bias")
-            let y = b.temporary(shape: [T, out])
-            b.step(label, reads: [src, wv, bv], writes: [y]) { seq, t in
-                try ops.linear(seq, x: t[src].storage, weight: wt, bias: bt.storage, y: t[y].storage, rows: T)
-            }
-            return y
-        }
-        func add(_ label: String, _ a: NetworkBuilder.Value, _ r: NetworkBuilder.Value, into dst: NetworkBuilder.Value? = nil)
-            -> NetworkBuilder.Value {
-            let y = dst ?? b.temporary(shape: [T, H])
-            b.step(label, reads: [a, r], writes: [y]) { seq, t in
-                try ops.binary(seq, .add, a: t[a].storage, b: t[r].storage, y: t[y].storage, count: T * H)
-            }
-            return y
-        }
+        // Encoder layers (post-norm HuBERT-base style, or pre-norm "stable" HuBERT-large style).
         let heads = c.numHeads, d = c.headDim
         let scale = Float(1.0 / Double(d).squareRoot())
-        func attention(_ p: String, _ src: NetworkBuilder.Value) throws -> NetworkBuilder.Value {
-            let q = try linear(p + "q", src, p + "attn.q", out: H)
-            let k = try linear(p + "k", src, p + "attn.k", out: H)
-            let v = try linear(p + "v", src, p + "attn.v", out: H)
-            let qh = b.temporary(shape: [heads, T, d]), kh = b.temporary(shape: [heads, T, d]), vh = b.temporary(shape: [heads, T, d])
-            b.step(p + "heads", reads: [q, k, v], writes: [qh, kh, vh]) { seq, t in
-                for (from, to) in [(q, qh), (k, kh), (v, vh)] {
-                    try ops.permute(seq, x: t[from].storage, y: t[to].storage, shape: [T, heads, d], order: [1, 0, 2])
-                }
-            }
-            let scores = b.temporary(shape: [heads, T, T])
-            let oh = b.temporary(shape: [heads, T, d]), o = b.temporary(shape: [T, H])
-            b.step(p + "attention", reads: [qh, kh, vh], writes: [scores, oh, o]) { seq, t in
-                try ops.attention(seq, q: t[qh].storage, k: t[kh].storage, v: t[vh].storage, out: t[oh].storage,
-                                  scores: t[scores].storage, heads: heads, queries: T, keys: T, headDim: d, scale: scale, fused: false)
-                try ops.permute(seq, x: t[oh].storage, y: t[o].storage, shape: [heads, T, d], order: [1, 0, 2])
-            }
-            return try linear(p + "out", o, p + "attn.out", out: H)
+        func layerNorm(_ v: GraphValue, _ s: WeightScope) throws -> GraphValue {
+            try g.layerNorm(v, weight: try weight(s, "weight"), bias: try weight(s, "bias"), eps: eps)
         }
-        func feedForward(_ p: String, _ src: NetworkBuilder.Value) throws -> NetworkBuilder.Value {
-            let inner = try linear(p + "ff.in", src, p + "ff.in", out: c.intermediateSize)
-            let activated = b.temporary(shape: [T, c.intermediateSize])
-            let n = T * c.intermediateSize
-            b.step(p + "ff.gelu", reads: [inner], writes: [activated]) { seq, t in
-                try ops.activation(seq, .gelu, x: t[inner].storage, y: t[activated].storage, count: n)
-            }
-            return try linear(p + "ff.out", activated, p + "ff.out", out: H)
+        func linear(_ v: GraphValue, _ s: WeightScope) throws -> GraphValue {
+            try g.linear(v, try weight(s, "weight"), bias: try weight(s, "bias"))
         }
-
-        var h = positional
-        if !c.stableLayerNorm { h = try layerNorm("encoder_norm", h, "encoder_norm") }
+        func attention(_ v: GraphValue, _ s: WeightScope) throws -> GraphValue {
+            try g.group("attn") {
+                let split = { (p: GraphValue) in try g.permute(try g.reshape(p, [rows, heads, d]), [1, 0, 2]) }
+                let o = try g.attention(q: try split(try linear(v, s.scope("q"))), k: try split(try linear(v, s.scope("k"))),
+                                        v: try split(try linear(v, s.scope("v"))), scale: scale, fused: false)
+                return try linear(try g.reshape(try g.permute(o, [1, 0, 2]), [rows, H]), s.scope("out"))
+            }
+        }
+        func feedForward(_ v: GraphValue, _ s: WeightScope) throws -> GraphValue {
+            try g.group("ff") { try linear(try g.gelu(try linear(v, s.scope("in"))), s.scope("out")) }
+        }
+        if !c.stableLayerNorm { h = try layerNorm(h, w.scope("encoder_norm")) }
         for i in 0..<c.numLayers {
-            let p = "layers.\(i)."
-            let layerOut: NetworkBuilder.Value? = trace ? value("layer\(i)", [T, H]) : nil
-            if c.stableLayerNorm {
-                let a = try attention(p, try layerNorm(p + "attn_norm", h, p + "attn_norm"))
-                h = add(p + "attn.residual", h, a)
-                let f = try feedForward(p, try layerNorm(p + "ff_norm", h, p + "ff_norm"))
-                h = add(p + "ff.residual", h, f, into: layerOut)
-            } else {
-                let a = try attention(p, h)
-                h = try layerNorm(p + "attn_norm", add(p + "attn.residual", h, a), p + "attn_norm")
-                let f = try feedForward(p, h)
-                h = try layerNorm(p + "ff_norm", add(p + "ff.residual", h, f), p + "ff_norm", into: layerOut)
+            let p = w.scope("layers.\(i)")
+            h = try g.group("layer\(i)") {
+                if c.stableLayerNorm {
+                    let a = try g.add(h, try attention(try layerNorm(h, p.scope("attn_norm")), p.scope("attn")))
+                    return try g.add(a, try feedForward(try layerNorm(a, p.scope("ff_norm")), p.scope("ff")))
+                }
+                let a = try layerNorm(try g.add(h, try attention(h, p.scope("attn"))), p.scope("attn_norm"))
+                return try layerNorm(try g.add(a, try feedForward(a, p.scope("ff"))), p.scope("ff_norm"))
             }
+            try traced("layer\(i)", h)
         }
-        let features = b.output("features", shape: [T, H])
-        if c.stableLayerNorm {
-            _ = try layerNorm("final_norm", h, "encoder_norm", into: features)
-        } else {
-            b.step("output", reads: [h], writes: [features]) { seq, t in
-                try ops.copy(seq, x: t[h].storage, y: t[features].storage, shape: [T * H], srcStrides: [1], dstStrides: [1])
-            }
+        if c.stableLayerNorm { h = try layerNorm(h, w.scope("encoder_norm")) }
+        if trace && !c.stableLayerNorm {
+            // The last layer is already an output; features are a copy under their own name.
+            h = try g.gather(h, shape: [rows * H], strides: [1], label: "features")
         }
-        let network = try b.plan(device: ops.device, timestamps: timestamps)
-        for (name, values) in constantsToWrite { try network.tensor(named: name).write(values) }
-        return network
+        try g.output("features", h)
+        return try g.plan(GraphPlanOptions(timestamps: timestamps))
     }
 }

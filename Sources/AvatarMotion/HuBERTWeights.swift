@@ -1,6 +1,7 @@
 public import AvatarBundle
 public import AvatarFormats
 import AvatarOperators
+public import AvatarGraph
 public import AvatarVulkan
 import Foundation
 
@@ -98,4 +99,8 @@ public final class HuBERTWeights: Sendable {
             }
         }
     }
+}
+
+extension HuBERTWeights: WeightSource {
+    public func weightTensor(_ name: String) -> Tensor? { try? tensor(name) }
 }

@@ -21,21 +21,9 @@ public final class ICSA2MModel: @unchecked Sendable {
     public let config: ICSA2MConfig
     public let device: VulkanDevice
     public let ops: Operators
+    /// Every tensor as the bundle stores it (the converters do any reordering or padding; a feed-forward width
+    /// that is a multiple of 4 takes the vec4 matmul, tools/convert.py pads it exactly).
     let weights: WeightStore
-    /// conv_embed weight/bias repeated for 1 and 2 sequences (the CFG branches run as one batch of 2).
-    let convEmbed: [Int: (weight: Tensor, bias: Tensor)]
-    private let derived: DeviceBuffer
-    /// Feed-forward inner width rounded up to a multiple of 4, and per layer the FF weights zero-padded to it
-    /// (value and gate halves each padded; exact, since padded value rows and weight columns are 0), so every
-    /// FF matmul takes the vec4 kernel (682 and 341 are not multiples of 4). Empty when no padding is needed.
-    let ffWidth: Int
-    /// The audio encoder's k3 convs as matmuls over tap-stacked rows [x_{t−1} ‖ x_t ‖ x_{t+1}]: weights
-    /// reordered from [out, in, 3] to [out, 3·in] (tap-major), so they take the vec4 matmul without transposes.
-    let audioConv0: Tensor
-    let audioConv1: Tensor
-    private let audioBuffer: DeviceBuffer
-    private let ffPadded: [(inWeight: Tensor, inBias: Tensor, outWeight: Tensor)]
-    private let ffBuffer: DeviceBuffer?
     let host: [String: [Float]]
     private let adaCache = Mutex<[UInt32: [Float]]>([:])
 
@@ -53,16 +41,9 @@ public final class ICSA2MModel: @unchecked Sendable {
                 throw MotionModelError("ics_a2m", "\(file.url.lastPathComponent): tensor '\(name)' has shape \(info.shape), expected \(shape)")
             }
         }
-        // Padded FF weights (below) replace the originals on the device.
-        let padsFeedForward = config.ffInner % 4 != 0
-        let deviceNames = shapes.keys.filter { name in
-            name != "audio_encoder.conv0.weight" && name != "audio_encoder.conv1.weight"
-                && !(padsFeedForward && (name.hasSuffix(".ff.in.weight") || name.hasSuffix(".ff.in.bias") || name.hasSuffix(".ff.out.weight")))
-        }
-        weights = try WeightStore(file: file, device: device, names: deviceNames.sorted())
+        weights = try WeightStore(file: file, device: device, names: shapes.keys.sorted())
         var host: [String: [Float]] = [:]
-        var hostNames = ["time.freqs", "time.proj.weight", "time.proj.bias", "null_cond", "rotary.inv_freq",
-                         "conv_embed.weight", "conv_embed.bias"]
+        var hostNames = ["time.freqs", "time.proj.weight", "time.proj.bias", "null_cond", "rotary.inv_freq"]
         for i in 0..<config.depth {
             for norm in ["attn_norm", "ff_norm"] {
                 for part in ["gamma.weight", "gamma.bias", "beta.weight", "beta.bias"] { hostNames.append("layers.\(i).\(norm).\(part)") }
@@ -73,89 +54,6 @@ public final class ICSA2MModel: @unchecked Sendable {
             throw MotionModelError("ics_a2m", "\(file.url.lastPathComponent): tensor '\(name)' contains NaN or Inf")
         }
         self.host = host
-
-        // Depthwise conv weights for 1 and 2 stacked sequences (groups = sequences·dim).
-        let d = config.dim, k = config.convKernel
-        let alignment = device.bufferAlignment
-        func aligned(_ n: Int) -> Int { (n * 4 + alignment - 1) / alignment * alignment }
-        let total = aligned(d * k) + aligned(d) + aligned(2 * d * k) + aligned(2 * d)
-        derived = try DeviceBuffer(device: device, byteCount: total, placement: .hostMapped)
-        var offset = 0
-        var conv: [Int: (Tensor, Tensor)] = [:]
-        for s in [1, 2] {
-            let w = BufferSlice(buffer: derived, offset: offset, byteCount: s * d * k * 4)
-            offset += aligned(s * d * k)
-            let b = BufferSlice(buffer: derived, offset: offset, byteCount: s * d * 4)
-            offset += aligned(s * d)
-            let wv = Array([[Float]](repeating: host["conv_embed.weight"]!, count: s).joined())
-            let bv = Array([[Float]](repeating: host["conv_embed.bias"]!, count: s).joined())
-            try w.write(wv)
-            try b.write(bv)
-            conv[s] = (try Tensor(shape: [s * d, 1, k], storage: w), try Tensor(shape: [s * d], storage: b))
-        }
-        convEmbed = conv
-
-        let h = config.audioHidden
-        func tapMajor(_ w: [Float], cin: Int) -> [Float] {
-            var out = [Float](repeating: 0, count: h * 3 * cin)
-            for o in 0..<h { for i in 0..<cin { for k in 0..<3 { out[o * 3 * cin + k * cin + i] = w[(o * cin + i) * 3 + k] } } }
-            return out
-        }
-        let conv0 = tapMajor(try file.tensor("audio_encoder.conv0.weight").floats(), cin: config.audioDim)
-        let conv1 = tapMajor(try file.tensor("audio_encoder.conv1.weight").floats(), cin: h)
-        let span0 = aligned(conv0.count)
-        audioBuffer = try DeviceBuffer(device: device, byteCount: span0 + aligned(conv1.count) + 16, placement: .deviceLocal)
-        let w0 = BufferSlice(buffer: audioBuffer, offset: 0, byteCount: conv0.count * 4)
-        let w1 = BufferSlice(buffer: audioBuffer, offset: span0, byteCount: conv1.count * 4)
-        try w0.write(conv0)
-        try w1.write(conv1)
-        audioConv0 = try Tensor(shape: [h, 3 * config.audioDim], storage: w0)
-        audioConv1 = try Tensor(shape: [h, 3 * h], storage: w1)
-
-        let ff = config.ffInner, fp = (ff + 3) / 4 * 4
-        ffWidth = fp
-        if fp == ff {
-            ffPadded = []
-            ffBuffer = nil
-        } else {
-            func span(_ floats: Int) -> Int { (floats * 4 + alignment - 1) / alignment * alignment }
-            let perLayer = span(2 * fp * d) + span(2 * fp) + span(d * fp)
-            let buffer = try DeviceBuffer(device: device, byteCount: perLayer * config.depth + 16, placement: .deviceLocal)
-            var padded: [(Tensor, Tensor, Tensor)] = []
-            var at = 0
-            func slice(_ floats: Int, _ values: [Float]) throws -> BufferSlice {
-                let s = BufferSlice(buffer: buffer, offset: at, byteCount: floats * 4)
-                try s.write(values)
-                at += span(floats)
-                return s
-            }
-            for i in 0..<config.depth {
-                let w1 = try file.tensor("layers.\(i).ff.in.weight").floats(), b1 = try file.tensor("layers.\(i).ff.in.bias").floats()
-                let w2 = try file.tensor("layers.\(i).ff.out.weight").floats()
-                var pw1 = [Float](repeating: 0, count: 2 * fp * d), pb1 = [Float](repeating: 0, count: 2 * fp)
-                var pw2 = [Float](repeating: 0, count: d * fp)
-                for half in 0..<2 {
-                    for r in 0..<ff {
-                        let from = half * ff + r, to = half * fp + r
-                        pw1.replaceSubrange((to * d)..<((to + 1) * d), with: w1[(from * d)..<((from + 1) * d)])
-                        pb1[to] = b1[from]
-                    }
-                }
-                for o in 0..<d { pw2.replaceSubrange((o * fp)..<(o * fp + ff), with: w2[(o * ff)..<((o + 1) * ff)]) }
-                padded.append((try Tensor(shape: [2 * fp, d], storage: try slice(2 * fp * d, pw1)),
-                               try Tensor(shape: [2 * fp], storage: try slice(2 * fp, pb1)),
-                               try Tensor(shape: [d, fp], storage: try slice(d * fp, pw2))))
-            }
-            ffPadded = padded
-            ffBuffer = buffer
-        }
-    }
-
-    /// Layer i's feed-forward weights at width `ffWidth`: ff.in [2·ffWidth, dim] (+ bias), ff.out [dim, ffWidth].
-    func feedForward(_ i: Int) throws -> (inWeight: Tensor, inBias: Tensor, outWeight: Tensor) {
-        if i < ffPadded.count { return ffPadded[i] }
-        let p = "layers.\(i)."
-        return (try weight(p + "ff.in.weight"), try weight(p + "ff.in.bias"), try weight(p + "ff.out.weight"))
     }
 
     /// Loads the bundle's `motion_model` (kind `ics_a2m`): config from the manifest, weights from its first

@@ -14,7 +14,7 @@ extension Operators {
         try check(weight.count >= cout * (cin / groups) * kernel, "conv1d weight too small")
         try check(y.count >= cout * ol, "conv1d output holds \(y.count) < \(cout * ol)")
         if let bias { try check(bias.count >= cout, "conv1d bias too small") }
-        let pipeline = try library.pipeline("conv1d", bindings: 4, pushConstantSize: Conv1dPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.conv1d)
         let push = Conv1dPush(cin: Self.u(cin), l: Self.u(length), cout: Self.u(cout), ol: Self.u(ol), k: Self.u(kernel),
                               stride: Self.u(stride), pad: Self.u(padding), dilation: Self.u(dilation), groups: Self.u(groups),
                               hasBias: bias == nil ? 0 : 1)
@@ -55,16 +55,14 @@ extension Operators {
             // Implicit GEMM: weights [Cout, Cin·KH·KW] times the (never materialized) im2col matrix.
             let wx = Self.subgroupWidth(device)
             let t = Self.convTile
-            let pipeline = try library.pipeline(texel ? "conv2d_gemm_texel" : "conv2d_gemm", bindings: 4,
-                                                texelBindings: texel ? [0, 1] : [], pushConstantSize: Conv2dPush.shaderSize,
-                                                specialization: [Self.u(wx), Self.u(t.wy)])
+            let pipeline = try library.pipeline(texel ? Shader.conv2dGemmTexel : Shader.conv2dGemm, specialization: [Self.u(wx), Self.u(t.wy)])
             let tileN = wx * t.tn, tileM = t.wy * t.tm
             let pixels = oh * ow
             try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((pixels + tileN - 1) / tileN, (cout + tileM - 1) / tileM, 1),
                              texelFormats: [1: weightFormat])
             return
         }
-        let pipeline = try library.pipeline("conv2d", bindings: 4, pushConstantSize: Conv2dPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.conv2d)
         try seq.dispatch(pipeline, buffers: buffers, push: push, groups: Self.groups(cout * oh * ow, local: 64))
     }
 
@@ -86,7 +84,7 @@ extension Operators {
         try check(weight.count >= cout * (cin / groups) * kernel.0 * kernel.1 * kernel.2, "conv3d weight too small")
         try check(y.count >= cout * od * oh * ow, "conv3d output holds \(y.count) < \(cout * od * oh * ow)")
         if let bias { try check(bias.count >= cout, "conv3d bias too small") }
-        let pipeline = try library.pipeline("conv3d", bindings: 4, pushConstantSize: Conv3dPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.conv3d)
         let push = Conv3dPush(cin: Self.u(cin), d: Self.u(size.d), h: Self.u(size.h), w: Self.u(size.w), cout: Self.u(cout),
                               od: Self.u(od), oh: Self.u(oh), ow: Self.u(ow), kd: Self.u(kernel.0), kh: Self.u(kernel.1),
                               kw: Self.u(kernel.2), strideD: Self.u(stride.0), strideH: Self.u(stride.1), strideW: Self.u(stride.2),
@@ -111,7 +109,7 @@ extension Operators {
         try check(weight.count >= cin * (cout / groups) * kernel.0 * kernel.1, "conv_transpose2d weight too small")
         try check(y.count >= cout * oh * ow, "conv_transpose2d output holds \(y.count) < \(cout * oh * ow)")
         if let bias { try check(bias.count >= cout, "conv_transpose2d bias too small") }
-        let pipeline = try library.pipeline("conv_transpose2d", bindings: 4, pushConstantSize: ConvTranspose2dPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.convTranspose2d)
         let push = ConvTranspose2dPush(cin: Self.u(cin), h: Self.u(h), w: Self.u(w), cout: Self.u(cout), oh: Self.u(oh), ow: Self.u(ow),
                                        kh: Self.u(kernel.0), kw: Self.u(kernel.1), strideY: Self.u(stride.0), strideX: Self.u(stride.1),
                                        padY: Self.u(padding.0), padX: Self.u(padding.1), groups: Self.u(groups),
@@ -119,3 +117,25 @@ extension Operators {
         try seq.dispatch(pipeline, buffers: [x, weight, bias ?? weight, y], push: push, groups: Self.groups(cout * oh * ow, local: 64))
     }
 }
+
+// Push constants of these operators, field by field as their shaders declare them (std430, 4-byte scalars).
+
+public struct Conv1dPush: PushConstantBlock {
+    public var cin, l, cout, ol, k, stride, pad, dilation, groups, hasBias: UInt32
+    public static let shaderSize = 40
+}
+
+public struct Conv2dPush: PushConstantBlock {
+    public var cin, h, w, cout, oh, ow, kh, kw: UInt32
+    public var strideY, strideX, padY, padX, groups, hasBias: UInt32
+    public static let shaderSize = 56
+}
+
+public struct Conv3dPush: PushConstantBlock {
+    public var cin, d, h, w, cout, od, oh, ow: UInt32
+    public var kd, kh, kw, strideD, strideH, strideW, padD, padH, padW, groups, hasBias: UInt32
+    public static let shaderSize = 76
+}
+
+/// conv_transpose2d uses the conv2d field list (output padding only changes OH/OW).
+public typealias ConvTranspose2dPush = Conv2dPush

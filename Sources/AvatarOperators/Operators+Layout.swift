@@ -3,9 +3,10 @@ public import AvatarVulkan
 extension Operators {
     /// Strided copy over an index space of up to 4 dimensions (outermost first): element i of the space is
     /// read at srcOffset + Σ i_k·srcStrides_k and written at dstOffset + Σ i_k·dstStrides_k (elements).
-    /// `barrier: false` only between copies that write disjoint ranges (the parts of a concat).
+    /// The sequence orders it by the element ranges it touches, so copies into disjoint parts of one buffer (the
+    /// parts of a concat) need no barrier between them.
     public func copy(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, shape: [Int], srcStrides: [Int], dstStrides: [Int],
-                     srcOffset: Int = 0, dstOffset: Int = 0, barrier: Bool = true) throws {
+                     srcOffset: Int = 0, dstOffset: Int = 0) throws {
         try check(!shape.isEmpty && shape.count <= 4 && srcStrides.count == shape.count && dstStrides.count == shape.count,
                   "copy takes 1–4 dimensions with matching strides")
         try check(shape.allSatisfy { $0 > 0 } && srcOffset >= 0 && dstOffset >= 0, "copy shape \(shape)")
@@ -16,12 +17,15 @@ extension Operators {
         let s = [Int](repeating: 1, count: pad) + shape
         let a = [Int](repeating: 0, count: pad) + srcStrides
         let b = [Int](repeating: 0, count: pad) + dstStrides
-        let pipeline = try library.pipeline("copy", bindings: 2, pushConstantSize: CopyPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.copy)
         let push = CopyPush(s0: Self.u(s[0]), s1: Self.u(s[1]), s2: Self.u(s[2]), s3: Self.u(s[3]),
                             a0: Self.u(a[0]), a1: Self.u(a[1]), a2: Self.u(a[2]), a3: Self.u(a[3]),
                             b0: Self.u(b[0]), b1: Self.u(b[1]), b2: Self.u(b[2]), b3: Self.u(b[3]),
                             srcOffset: Self.u(srcOffset), dstOffset: Self.u(dstOffset))
-        try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256), barrier: barrier)
+        let lowest = { (strides: [Int], offset: Int) in offset + zip(shape, strides).map { min(0, ($0 - 1) * $1) }.reduce(0, +) }
+        try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256),
+                         touched: [0: (lowest(srcStrides, srcOffset) * 4)..<(extent(srcStrides, srcOffset) * 4),
+                                   1: (lowest(dstStrides, dstOffset) * 4)..<(extent(dstStrides, dstOffset) * 4)])
     }
 
     /// Row-major strides of a shape.
@@ -49,8 +53,8 @@ extension Operators {
         try copy(seq, x: x, y: y, shape: outShape, srcStrides: src, dstStrides: Self.strides(outShape), srcOffset: start * src[axis])
     }
 
-    /// y = cat(parts, axis): each part (buffer, shape) is copied into its place (one dispatch per part; the
-    /// copies write disjoint ranges, so only the last one is followed by a barrier).
+    /// y = cat(parts, axis): each part (buffer, shape) is copied into its place (one dispatch per part; along
+    /// axis 0 the parts are disjoint ranges and need no barrier between them).
     public func concat(_ seq: CommandSequence, parts: [(BufferSlice, [Int])], y: BufferSlice, axis: Int) throws {
         guard let first = parts.first?.1 else { throw OperatorError.shape("concat of nothing") }
         try check(axis >= 0 && axis < first.count, "concat axis \(axis) for rank \(first.count)")
@@ -61,9 +65,8 @@ extension Operators {
         outShape[axis] = parts.map { $0.1[axis] }.reduce(0, +)
         let dst = Self.strides(outShape)
         var offset = 0
-        for (i, (buffer, s)) in parts.enumerated() {
-            try copy(seq, x: buffer, y: y, shape: s, srcStrides: Self.strides(s), dstStrides: dst, dstOffset: offset * dst[axis],
-                     barrier: i == parts.count - 1)
+        for (buffer, s) in parts {
+            try copy(seq, x: buffer, y: y, shape: s, srcStrides: Self.strides(s), dstStrides: dst, dstOffset: offset * dst[axis])
             offset += s[axis]
         }
     }
@@ -74,7 +77,7 @@ extension Operators {
     public func cumulative(_ seq: CommandSequence, _ op: ScanOp, x: BufferSlice, y: BufferSlice, rows: Int, d: Int,
                            exclusive: Bool = false) throws {
         try check(rows > 0 && d > 0 && x.count >= rows * d && y.count >= rows * d, "\(op.rawValue) sizes")
-        let pipeline = try library.pipeline(op.rawValue, bindings: 2, pushConstantSize: ScanPush.shaderSize)
+        let pipeline = try library.pipeline(op == .sum ? Shader.cumsum : Shader.cumprod)
         try seq.dispatch(pipeline, buffers: [x, y], push: ScanPush(rows: Self.u(rows), d: Self.u(d), exclusive: exclusive ? 1 : 0),
                          groups: Self.groups(rows, local: 64))
     }
@@ -84,7 +87,7 @@ extension Operators {
                          descending: Bool = false) throws {
         try check(rows > 0 && d > 0 && d <= 128, "sortRows sorts rows of 1…128 elements, got \(d)")
         try check(x.count >= rows * d && y.count >= rows * d && indices.byteCount >= rows * d * 4, "sortRows sizes")
-        let pipeline = try library.pipeline("sort_rows", bindings: 3, pushConstantSize: SortRowsPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.sortRows)
         try seq.dispatch(pipeline, buffers: [x, y, indices],
                          push: SortRowsPush(rows: Self.u(rows), d: Self.u(d), descending: descending ? 1 : 0),
                          groups: Self.groups(rows, local: 1))
@@ -95,10 +98,34 @@ extension Operators {
                              rows: Int, sortedCount ns: Int, queryCount nq: Int, right: Bool) throws {
         try check(rows > 0 && ns > 0 && nq > 0, "searchSorted over an empty shape")
         try check(sorted.count >= rows * ns && values.count >= rows * nq && indices.byteCount >= rows * nq * 4, "searchSorted sizes")
-        let pipeline = try library.pipeline(right ? "searchsorted_right" : "searchsorted_left", bindings: 3,
-                                            pushConstantSize: SearchSortedPush.shaderSize)
+        let pipeline = try library.pipeline(right ? Shader.searchsortedRight : Shader.searchsortedLeft)
         try seq.dispatch(pipeline, buffers: [sorted, values, indices],
                          push: SearchSortedPush(rows: Self.u(rows), ns: Self.u(ns), nq: Self.u(nq)),
                          groups: Self.groups(rows * nq, local: 64))
     }
+}
+
+// Push constants of these operators, field by field as their shaders declare them (std430, 4-byte scalars).
+
+public struct CopyPush: PushConstantBlock {
+    public var s0, s1, s2, s3: UInt32
+    public var a0, a1, a2, a3: UInt32
+    public var b0, b1, b2, b3: UInt32
+    public var srcOffset, dstOffset: UInt32
+    public static let shaderSize = 56
+}
+
+public struct ScanPush: PushConstantBlock {
+    public var rows, d, exclusive: UInt32
+    public static let shaderSize = 12
+}
+
+public struct SortRowsPush: PushConstantBlock {
+    public var rows, d, descending: UInt32
+    public static let shaderSize = 12
+}
+
+public struct SearchSortedPush: PushConstantBlock {
+    public var rows, ns, nq: UInt32
+    public static let shaderSize = 12
 }

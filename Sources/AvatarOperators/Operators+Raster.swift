@@ -24,13 +24,13 @@ extension Operators {
         try check(width > 0 && height > 0 && triangleCount > 0, "rasterize \(triangleCount) triangles at \(width)×\(height)")
         try check(depth.count >= width * height && face.count >= width * height, "rasterize buffers hold fewer than \(width)×\(height)")
         try check(triangles.count >= 3 * triangleCount, "rasterize triangle buffer too small")
-        let clear = try library.pipeline("raster_clear", bindings: 2, pushConstantSize: RasterCountPush.shaderSize)
+        let clear = try library.pipeline(Shader.rasterClear)
         try seq.dispatch(clear, buffers: [depth, face], push: RasterCountPush(n: Self.u(width * height)),
                          groups: Self.groups(width * height, local: 256))
         let push = RasterTrianglesPush(triangles: Self.u(triangleCount), width: Self.u(width), height: Self.u(height),
                                        f: camera.focal, cx: camera.cx, cy: camera.cy, distance: camera.distance)
-        for pass in ["raster_depth", "raster_face"] {
-            let pipeline = try library.pipeline(pass, bindings: 4, pushConstantSize: RasterTrianglesPush.shaderSize)
+        for pass in [Shader.rasterDepth, Shader.rasterFace] {
+            let pipeline = try library.pipeline(pass)
             try seq.dispatch(pipeline, buffers: [vertices, triangles, depth, face], push: push, groups: Self.groups(triangleCount, local: 64))
         }
     }
@@ -39,7 +39,7 @@ extension Operators {
     public func seccMap(_ seq: CommandSequence, vertices: BufferSlice, triangles: BufferSlice, face: BufferSlice,
                         excluded: BufferSlice, ncc: BufferSlice, y: BufferSlice, width: Int, height: Int, camera: RasterCamera) throws {
         try check(y.count >= 3 * width * height, "secc output holds fewer than 3×\(width)×\(height)")
-        let pipeline = try library.pipeline("raster_secc", bindings: 6, pushConstantSize: RasterSECCPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.rasterSecc)
         let push = RasterSECCPush(width: Self.u(width), height: Self.u(height), f: camera.focal, cx: camera.cx, cy: camera.cy,
                                   distance: camera.distance)
         try seq.dispatch(pipeline, buffers: [vertices, triangles, face, excluded, ncc, y], push: push,
@@ -50,7 +50,7 @@ extension Operators {
     public func vertexNormals(_ seq: CommandSequence, vertices: BufferSlice, triangles: BufferSlice, offsets: BufferSlice,
                               adjacent: BufferSlice, normals: BufferSlice, vertexCount: Int) throws {
         try check(normals.count >= 3 * vertexCount && offsets.count >= vertexCount + 1, "vertex normals sizes")
-        let pipeline = try library.pipeline("raster_normals", bindings: 5, pushConstantSize: RasterCountPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.rasterNormals)
         try seq.dispatch(pipeline, buffers: [vertices, triangles, offsets, adjacent, normals], push: RasterCountPush(n: Self.u(vertexCount)),
                          groups: Self.groups(vertexCount, local: 64))
     }
@@ -63,8 +63,7 @@ extension Operators {
                              background: (Float, Float, Float)) throws {
         try check(ss >= 1 && ss <= 4, "supersampling \(ss) must be 1…4")
         try check(rgb.count >= 3 * width * height && face.count >= width * height * ss * ss, "shade sizes")
-        let pipeline = try library.pipeline("raster_shade", bindings: 7, texelBindings: [0, 1, 2, 3, 4, 5],
-                                            pushConstantSize: RasterShadePush.shaderSize)
+        let pipeline = try library.pipeline(Shader.rasterShade)
         let push = RasterShadePush(width: Self.u(width), height: Self.u(height), ss: Self.u(ss), f: camera.focal, cx: camera.cx,
                                    cy: camera.cy, distance: camera.distance, zLip: zLip,
                                    bgR: background.0, bgG: background.1, bgB: background.2)
@@ -78,8 +77,39 @@ extension Operators {
         try check(width % 8 == 0 && height % 2 == 0, "I420 conversion needs a width multiple of 8 and an even height, got \(width)×\(height)")
         let words = width * height * 3 / 2 / 4
         try check(i420.count >= words && rgb.count >= 3 * width * height, "I420 conversion sizes")
-        let pipeline = try library.pipeline("rgb_to_i420", bindings: 2, pushConstantSize: RasterSizePush.shaderSize)
+        let pipeline = try library.pipeline(Shader.rgbToI420)
         try seq.dispatch(pipeline, buffers: [rgb, i420], push: RasterSizePush(width: Self.u(width), height: Self.u(height)),
                          groups: Self.groups(words, local: 64))
     }
+}
+
+// Push constants of these operators, field by field as their shaders declare them (std430, 4-byte scalars).
+
+/// Push constants of the rasterizer shaders (Shaders/raster_*.comp, rgb_to_i420.comp), in the shaders' order.
+public struct RasterCountPush: PushConstantBlock {
+    public var n: UInt32
+    public static let shaderSize = 4
+}
+
+public struct RasterTrianglesPush: PushConstantBlock {
+    public var triangles, width, height: UInt32
+    public var f, cx, cy, distance: Float
+    public static let shaderSize = 28
+}
+
+public struct RasterSECCPush: PushConstantBlock {
+    public var width, height: UInt32
+    public var f, cx, cy, distance: Float
+    public static let shaderSize = 24
+}
+
+public struct RasterShadePush: PushConstantBlock {
+    public var width, height, ss: UInt32
+    public var f, cx, cy, distance, zLip, bgR, bgG, bgB: Float
+    public static let shaderSize = 44
+}
+
+public struct RasterSizePush: PushConstantBlock {
+    public var width, height: UInt32
+    public static let shaderSize = 8
 }

@@ -9,7 +9,7 @@ extension Operators {
         try check(rows > 0 && d > 0, "row_l2_norm over \(rows)×\(d)")
         try check(x.count >= rows * d && y.count >= rows * d && gamma.count >= d, "row_l2_norm sizes")
         if let beta { try check(beta.count >= d, "row_l2_norm beta holds \(beta.count) < \(d)") }
-        let pipeline = try library.pipeline("row_l2_norm", bindings: 4, pushConstantSize: NormPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.rowL2Norm)
         try seq.dispatch(pipeline, buffers: [x, gamma, beta ?? gamma, y],
                          push: NormPush(rows: Self.u(rows), d: Self.u(d), eps: eps, scale: scale, hasBeta: beta == nil ? 0 : 1),
                          groups: Self.groups(rows, local: 64))
@@ -28,9 +28,17 @@ extension Operators {
         try check(qkv.count >= sequences * length * rowStride, "qk_norm_rotary reads \(sequences * length) rows of \(rowStride)")
         try check(y.count >= rows * headDim && gamma.count >= heads * headDim, "qk_norm_rotary sizes")
         try check(cos.count >= length * headDim / 2 && sin.count >= length * headDim / 2, "qk_norm_rotary tables hold < \(length)×\(headDim / 2)")
-        let pipeline = try library.pipeline("qk_norm_rotary", bindings: 5, pushConstantSize: QKNormRotaryPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.qkNormRotary)
         let push = QKNormRotaryPush(rows: Self.u(rows), d: Self.u(headDim), heads: Self.u(heads), l: Self.u(length),
                                     rowStride: Self.u(rowStride), offset: Self.u(offset), eps: eps, scale: scale)
         try seq.dispatch(pipeline, buffers: [qkv, gamma, cos, sin, y], push: push, groups: Self.groups(rows, local: 64))
     }
+}
+
+// Push constants of these operators, field by field as their shaders declare them (std430, 4-byte scalars).
+
+public struct QKNormRotaryPush: PushConstantBlock {
+    public var rows, d, heads, l, rowStride, offset: UInt32
+    public var eps, scale: Float
+    public static let shaderSize = 32
 }

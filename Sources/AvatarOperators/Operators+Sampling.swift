@@ -21,7 +21,13 @@ extension Operators {
             // The shader's tap window holds 64 taps: downscale factors up to 31.
             try check(size.h < 31 * out.h && size.w < 31 * out.w, "antialiased downscale beyond 31×")
         }
-        let pipeline = try library.pipeline("resize_\(mode.rawValue)", bindings: 2, pushConstantSize: ResizePush.shaderSize)
+        let variant = switch mode {
+        case .nearest: Shader.resizeNearest
+        case .bilinear: Shader.resizeBilinear
+        case .bilinearAlignCorners: Shader.resizeBilinearAlign
+        case .antialias: Shader.resizeAntialias
+        }
+        let pipeline = try library.pipeline(variant)
         try seq.dispatch(pipeline, buffers: [x, y],
                          push: ResizePush(c: Self.u(c), h: Self.u(size.h), w: Self.u(size.w), oh: Self.u(out.h), ow: Self.u(out.w)),
                          groups: Self.groups(c * out.h * out.w, local: 64))
@@ -40,7 +46,7 @@ extension Operators {
         let ow = Self.convOutput(w, kernel: kernel.1, stride: stride.1, padding: padding.1)
         try check(oh > 0 && ow > 0, "pool output is empty")
         try check(x.count >= c * h * w && y.count >= c * oh * ow, "pool sizes")
-        let pipeline = try library.pipeline("pool2d_\(mode.rawValue)", bindings: 2, pushConstantSize: Pool2dPush.shaderSize)
+        let pipeline = try library.pipeline(mode == .max ? Shader.pool2dMax : Shader.pool2dAvg)
         let push = Pool2dPush(c: Self.u(c), h: Self.u(h), w: Self.u(w), oh: Self.u(oh), ow: Self.u(ow), kh: Self.u(kernel.0),
                               kw: Self.u(kernel.1), strideY: Self.u(stride.0), strideX: Self.u(stride.1),
                               padY: Self.u(padding.0), padX: Self.u(padding.1))
@@ -62,7 +68,7 @@ extension Operators {
         let ow = Self.upfirdnOutput(w, up: up.1, down: down.1, pad: padX, taps: taps.1)
         try check(oh > 0 && ow > 0, "upfirdn2d output is empty")
         try check(x.count >= c * h * w && y.count >= c * oh * ow && filter.count >= taps.0 * taps.1, "upfirdn2d sizes")
-        let pipeline = try library.pipeline("upfirdn2d", bindings: 3, pushConstantSize: Upfirdn2dPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.upfirdn2d)
         let push = Upfirdn2dPush(c: Self.u(c), h: Self.u(h), w: Self.u(w), oh: Self.u(oh), ow: Self.u(ow), kh: Self.u(taps.0),
                                  kw: Self.u(taps.1), upY: Self.u(up.0), upX: Self.u(up.1), downY: Self.u(down.0), downX: Self.u(down.1),
                                  padY0: Int32(padY.0), padX0: Int32(padX.0))
@@ -75,8 +81,17 @@ extension Operators {
         try check(c > 0 && h > 0 && w > 0 && points > 0, "grid_sample over an empty shape")
         try check(x.count >= c * h * w && grid.count >= points * 2 && y.count >= c * points, "grid_sample sizes")
         let texel = x.texelViewable(alignment: device.texelAlignment)
-        let name = "grid_sample2d_\(border ? "border" : "zeros")\(alignCorners ? "_align" : "")\(texel ? "_texel" : "")"
-        let pipeline = try library.pipeline(name, bindings: 3, texelBindings: texel ? [0] : [], pushConstantSize: GridSamplePush.shaderSize)
+        let variant = switch (border, alignCorners, texel) {
+        case (false, false, false): Shader.gridSample2dZeros
+        case (false, true, false): Shader.gridSample2dZerosAlign
+        case (true, false, false): Shader.gridSample2dBorder
+        case (true, true, false): Shader.gridSample2dBorderAlign
+        case (false, false, true): Shader.gridSample2dZerosTexel
+        case (false, true, true): Shader.gridSample2dZerosAlignTexel
+        case (true, false, true): Shader.gridSample2dBorderTexel
+        case (true, true, true): Shader.gridSample2dBorderAlignTexel
+        }
+        let pipeline = try library.pipeline(variant)
         try seq.dispatch(pipeline, buffers: [x, grid, y], push: GridSamplePush(c: Self.u(c), h: Self.u(h), w: Self.u(w), p: Self.u(points)),
                          groups: Self.groups(points, local: 64))
     }
@@ -86,10 +101,40 @@ extension Operators {
                              c: Int, d: Int, h: Int, w: Int, points: Int, border: Bool, alignCorners: Bool) throws {
         try check(c > 0 && d > 0 && h > 0 && w > 0 && points > 0, "grid_sample 3-D over an empty shape")
         try check(x.count >= c * d * h * w && grid.count >= points * 3 && y.count >= c * points, "grid_sample 3-D sizes")
-        let name = "grid_sample3d_\(border ? "border" : "zeros")\(alignCorners ? "_align" : "")"
-        let pipeline = try library.pipeline(name, bindings: 3, pushConstantSize: GridSample3dPush.shaderSize)
+        let variant = border ? (alignCorners ? Shader.gridSample3dBorderAlign : Shader.gridSample3dBorder)
+                             : (alignCorners ? Shader.gridSample3dZerosAlign : Shader.gridSample3dZeros)
+        let pipeline = try library.pipeline(variant)
         try seq.dispatch(pipeline, buffers: [x, grid, y],
                          push: GridSample3dPush(c: Self.u(c), d: Self.u(d), h: Self.u(h), w: Self.u(w), p: Self.u(points)),
                          groups: Self.groups(points, local: 64))
     }
+}
+
+// Push constants of these operators, field by field as their shaders declare them (std430, 4-byte scalars).
+
+public struct ResizePush: PushConstantBlock {
+    public var c, h, w, oh, ow: UInt32
+    public static let shaderSize = 20
+}
+
+public struct Pool2dPush: PushConstantBlock {
+    public var c, h, w, oh, ow, kh, kw, strideY, strideX, padY, padX: UInt32
+    public static let shaderSize = 44
+}
+
+public struct Upfirdn2dPush: PushConstantBlock {
+    public var c, h, w, oh, ow, kh, kw: UInt32
+    public var upY, upX, downY, downX: UInt32
+    public var padY0, padX0: Int32
+    public static let shaderSize = 52
+}
+
+public struct GridSamplePush: PushConstantBlock {
+    public var c, h, w, p: UInt32
+    public static let shaderSize = 16
+}
+
+public struct GridSample3dPush: PushConstantBlock {
+    public var c, d, h, w, p: UInt32
+    public static let shaderSize = 20
 }

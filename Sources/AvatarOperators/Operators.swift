@@ -28,13 +28,13 @@ public struct Operators: Sendable {
     /// subgroup width.
     static let vec4Tile = (tm: 16, tn: 8, wy: 2)
 
-    /// Rows per invocation (and variant suffix) for an M-row product. 16 rows amortize the B loads best, but
+    /// Rows per invocation for an M-row product. 16 rows amortize the B loads best, but
     /// a tile of 32 rows wastes up to 31 clamped rows: transformer windows (M ≈ 70) lost 40 % to padding and
     /// a row-vector product (M = 1, the face's vertex update) computed every output 16 times.
-    static func vec4Rows(m: Int) -> (tm: Int, wy: Int, suffix: String) {
-        if m <= 2 { return (1, m, "_m1") }
-        if m < 256 { return (8, 2, "_m8") }
-        return (vec4Tile.tm, vec4Tile.wy, "")
+    static func vec4Rows(m: Int) -> (tm: Int, wy: Int) {
+        if m <= 2 { return (1, m) }
+        if m < 256 { return (8, 2) }
+        return (vec4Tile.tm, vec4Tile.wy)
     }
 
     /// C[b] = alpha·A[b]·B[b] (+ bias); A is [M, K]; B is [K, N], or [N, K] with `transposeB` (Linear
@@ -60,9 +60,15 @@ public struct Operators: Sendable {
             // fp16 B goes through an RGBA16F view of the same kernel (the fetch converts to fp32).
             let wx = Self.subgroupWidth(device)
             let rows = Self.vec4Rows(m: m)
-            let name = (transposeB ? "matmul_vec4_bt" : "matmul_vec4") + rows.suffix
-            let pipeline = try library.pipeline(name, bindings: 4, texelBindings: [0, 1],
-                                                pushConstantSize: MatmulPush.shaderSize, specialization: [Self.u(wx), Self.u(rows.wy)])
+            let variant = switch (transposeB, rows.tm) {
+            case (false, 1): Shader.matmulVec4M1
+            case (false, 8): Shader.matmulVec4M8
+            case (false, _): Shader.matmulVec4
+            case (true, 1): Shader.matmulVec4BtM1
+            case (true, 8): Shader.matmulVec4BtM8
+            case (true, _): Shader.matmulVec4Bt
+            }
+            let pipeline = try library.pipeline(variant, specialization: [Self.u(wx), Self.u(rows.wy)])
             let tileN = wx * Self.vec4Tile.tn, tileM = rows.wy * rows.tm
             try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + tileN - 1) / tileN, (m + tileM - 1) / tileM, batch),
                              texelFormats: [1: TexelFormat(bType)])
@@ -71,8 +77,8 @@ public struct Operators: Sendable {
         if bType == .float16 {
             try check(device.info.storageBuffer16BitAccess, "unaligned fp16 weights on a device without 16-bit storage buffers")
         }
-        let name = (transposeB ? "matmul_bt" : "matmul") + (bType == .float16 ? "_f16" : "")
-        let pipeline = try library.pipeline(name, bindings: 4, pushConstantSize: MatmulPush.shaderSize)
+        let half = bType == .float16
+        let pipeline = try library.pipeline(transposeB ? (half ? Shader.matmulBtF16 : Shader.matmulBt) : (half ? Shader.matmulF16 : Shader.matmul))
         try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + 63) / 64, (m + 63) / 64, batch))
     }
 
@@ -97,7 +103,16 @@ public struct Operators: Sendable {
     public func activation(_ seq: CommandSequence, _ kind: Activation, x: BufferSlice, y: BufferSlice, count: Int,
                            alpha: Float = 0.01, gain: Float = 1) throws {
         try check(x.count >= count && y.count >= count, "activation over \(count) elements on smaller buffers")
-        let pipeline = try library.pipeline("unary_\(kind.rawValue)", bindings: 2, pushConstantSize: UnaryPush.shaderSize)
+        let variant = switch kind {
+        case .gelu: Shader.unaryGelu
+        case .silu: Shader.unarySilu
+        case .relu: Shader.unaryRelu
+        case .leakyRelu: Shader.unaryLeakyRelu
+        case .softplus: Shader.unarySoftplus
+        case .sigmoid: Shader.unarySigmoid
+        case .tanh: Shader.unaryTanh
+        }
+        let pipeline = try library.pipeline(variant)
         try seq.dispatch(pipeline, buffers: [x, y], push: UnaryPush(n: Self.u(count), alpha: alpha, beta: gain),
                          groups: Self.groups(count, local: 256))
     }
@@ -110,7 +125,7 @@ public struct Operators: Sendable {
         let nb = nb ?? count
         try check(nb > 0 && inner > 0, "binary op broadcast \(nb) inner \(inner)")
         try check(a.count >= count && y.count >= count && b.count >= nb, "binary op sizes")
-        let pipeline = try library.pipeline("binary_\(op.rawValue)", bindings: 3, pushConstantSize: BinaryPush.shaderSize)
+        let pipeline = try library.pipeline(op == .add ? Shader.binaryAdd : Shader.binaryMul)
         try seq.dispatch(pipeline, buffers: [a, b, y], push: BinaryPush(n: Self.u(count), nb: Self.u(nb), inner: Self.u(inner)),
                          groups: Self.groups(count, local: 256))
     }
@@ -121,7 +136,7 @@ public struct Operators: Sendable {
                            count: Int, channels: Int, inner: Int) throws {
         try check(channels > 0 && inner > 0, "scaleShift channels \(channels) inner \(inner)")
         try check(x.count >= count && y.count >= count && scale.count >= channels && shift.count >= channels, "scaleShift sizes")
-        let pipeline = try library.pipeline("scale_shift", bindings: 4, pushConstantSize: ScaleShiftPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.scaleShift)
         try seq.dispatch(pipeline, buffers: [x, scale, shift, y],
                          push: ScaleShiftPush(n: Self.u(count), c: Self.u(channels), inner: Self.u(inner)),
                          groups: Self.groups(count, local: 256))
@@ -132,27 +147,28 @@ public struct Operators: Sendable {
     /// LayerNorm over the last dimension (eps 1e-5 or 1e-6 in MimicTalk's modules).
     public func layerNorm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice?, y: BufferSlice,
                           rows: Int, d: Int, eps: Float) throws {
-        try norm("layer_norm", seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: 1)
+        try norm(Shader.layerNorm, seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: 1)
     }
 
     /// F.normalize(x)·scale·γ (+β): the RMS norm of the A2M transformer (eps 1e-12; scale √D).
     public func l2Norm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice? = nil, y: BufferSlice,
                        rows: Int, d: Int, scale: Float, eps: Float = 1e-12) throws {
-        try norm("l2_norm", seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: scale)
+        try norm(Shader.l2Norm, seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: scale)
     }
 
     /// x/√(mean(x²) + eps)·γ (+β) (torch.nn.RMSNorm).
     public func rmsNorm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice? = nil, y: BufferSlice,
                         rows: Int, d: Int, eps: Float) throws {
-        try norm("rms_norm", seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: 1)
+        try norm(Shader.rmsNorm, seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: 1)
     }
 
-    private func norm(_ name: String, _ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice?, y: BufferSlice,
+    private func norm(_ variant: ShaderVariant<NormPush>, _ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice?, y: BufferSlice,
                       rows: Int, d: Int, eps: Float, scale: Float) throws {
+        let name = variant.name
         try check(rows > 0 && d > 0, "\(name) over \(rows)×\(d)")
         try check(x.count >= rows * d && y.count >= rows * d && gamma.count >= d, "\(name) sizes")
         if let beta { try check(beta.count >= d, "\(name) beta holds \(beta.count) < \(d)") }
-        let pipeline = try library.pipeline(name, bindings: 4, pushConstantSize: NormPush.shaderSize)
+        let pipeline = try library.pipeline(variant)
         try seq.dispatch(pipeline, buffers: [x, gamma, beta ?? gamma, y],
                          push: NormPush(rows: Self.u(rows), d: Self.u(d), eps: eps, scale: scale, hasBeta: beta == nil ? 0 : 1),
                          groups: Self.groups(rows, local: 1))
@@ -168,7 +184,7 @@ public struct Operators: Sendable {
         if let mask { try check(mask.count >= maskRows * d, "softmax mask holds \(mask.count) < \(maskRows)×\(d)") }
         // Many rows: one invocation per row (no barriers); few wide rows: one workgroup per row.
         let perInvocation = rows >= 256
-        let pipeline = try library.pipeline(perInvocation ? "softmax_rows" : "softmax", bindings: 3, pushConstantSize: SoftmaxPush.shaderSize)
+        let pipeline = try library.pipeline(perInvocation ? Shader.softmaxRows : Shader.softmax)
         try seq.dispatch(pipeline, buffers: [x, mask ?? x, y],
                          push: SoftmaxPush(rows: Self.u(rows), d: Self.u(d), scale: scale, hasMask: mask == nil ? 0 : 1,
                                            maskRows: Self.u(maskRows)),
@@ -178,7 +194,7 @@ public struct Operators: Sendable {
     /// GEGLU: [rows, 2d] → [rows, d], value = first half, gate = second half: value·gelu(gate).
     public func geglu(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, rows: Int, d: Int) throws {
         try check(x.count >= rows * 2 * d && y.count >= rows * d, "geglu sizes")
-        let pipeline = try library.pipeline("geglu", bindings: 2, pushConstantSize: GegluPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.geglu)
         try seq.dispatch(pipeline, buffers: [x, y], push: GegluPush(rows: Self.u(rows), d: Self.u(d)),
                          groups: Self.groups(rows * d, local: 256))
     }
@@ -190,7 +206,7 @@ public struct Operators: Sendable {
         try check(d % 2 == 0 && d > 0 && positions > 0, "rotary needs an even head dimension, got \(d)")
         try check(x.count >= rows * d && y.count >= rows * d, "rotary sizes")
         try check(cos.count >= positions * d / 2 && sin.count >= positions * d / 2, "rotary tables hold fewer than \(positions)×\(d / 2)")
-        let pipeline = try library.pipeline("rotary", bindings: 4, pushConstantSize: RotaryPush.shaderSize)
+        let pipeline = try library.pipeline(Shader.rotary)
         try seq.dispatch(pipeline, buffers: [x, cos, sin, y], push: RotaryPush(rows: Self.u(rows), d: Self.u(d), l: Self.u(positions)),
                          groups: Self.groups(rows * d / 2, local: 64))
     }
@@ -212,8 +228,7 @@ public struct Operators: Sendable {
         let align = device.texelAlignment
         if fused ?? (scores == nil), d % 4 == 0, d <= 256, out.offset % 16 == 0,
            [q, k, v].allSatisfy({ $0.texelViewable(alignment: align) }) {
-            let pipeline = try library.pipeline("attention", bindings: 5, texelBindings: [0, 1, 2],
-                                                pushConstantSize: AttentionPush.shaderSize, specialization: [Self.u(d / 4)])
+            let pipeline = try library.pipeline(Shader.attention, specialization: [Self.u(d / 4)])
             let push = AttentionPush(h: Self.u(heads), lq: Self.u(lq), lk: Self.u(lk), scale: scale, hasMask: mask == nil ? 0 : 1,
                                      maskRows: Self.u(maskRows))
             try seq.dispatch(pipeline, buffers: [q, k, v, mask ?? out, out], push: push, groups: Self.groups(heads * lq, local: 64))
@@ -225,4 +240,64 @@ public struct Operators: Sendable {
         try softmax(seq, x: scores, y: scores, rows: heads * lq, d: lk, scale: scale, mask: mask, maskRows: maskRows)
         try matmul(seq, a: scores, b: v, c: out, m: lq, n: d, k: lk, batch: heads, batchStrideB: lk * d)
     }
+}
+
+// Push constants of these operators, field by field as their shaders declare them (std430, 4-byte scalars).
+
+/// Push-constant structs, field by field as declared in the shaders (std430 push_constant layout: 4-byte
+/// scalars, no padding). `OperatorTests` checks every size against the shader's declaration.
+public struct MatmulPush: PushConstantBlock {
+    public var m, n, k: UInt32
+    public var strideA, strideB, strideC: UInt32
+    public var hasBias: UInt32
+    public var alpha: Float
+    public static let shaderSize = 32
+}
+
+public struct UnaryPush: PushConstantBlock {
+    public var n: UInt32
+    public var alpha: Float
+    public var beta: Float
+    public static let shaderSize = 12
+}
+
+public struct BinaryPush: PushConstantBlock {
+    public var n, nb, inner: UInt32
+    public static let shaderSize = 12
+}
+
+public struct NormPush: PushConstantBlock {
+    public var rows, d: UInt32
+    public var eps, scale: Float
+    public var hasBeta: UInt32
+    public static let shaderSize = 20
+}
+
+public struct SoftmaxPush: PushConstantBlock {
+    public var rows, d: UInt32
+    public var scale: Float
+    public var hasMask, maskRows: UInt32
+    public static let shaderSize = 20
+}
+
+public struct GegluPush: PushConstantBlock {
+    public var rows, d: UInt32
+    public static let shaderSize = 8
+}
+
+public struct ScaleShiftPush: PushConstantBlock {
+    public var n, c, inner: UInt32
+    public static let shaderSize = 12
+}
+
+public struct RotaryPush: PushConstantBlock {
+    public var rows, d, l: UInt32
+    public static let shaderSize = 12
+}
+
+public struct AttentionPush: PushConstantBlock {
+    public var h, lq, lk: UInt32
+    public var scale: Float
+    public var hasMask, maskRows: UInt32
+    public static let shaderSize = 24
 }

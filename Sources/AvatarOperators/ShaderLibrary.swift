@@ -17,10 +17,16 @@ public final class ShaderLibrary: Sendable {
         overrideDirectory = ProcessInfo.processInfo.environment["AVATARD_SPIRV_DIR"].map { URL(fileURLWithPath: $0) }
     }
 
-    /// The pipeline for a variant (e.g. "matmul_bt"), created on first request. `specialization` values are
+    /// The pipeline for a variant (e.g. `Shader.matmulBt`), created on first request. `specialization` values are
     /// specialization constants 0, 1, … (e.g. a local size chosen from the device's subgroup size).
-    /// `texelBindings` are `uniform samplerBuffer` bindings (see `ComputePipeline.texelBindings`).
-    public func pipeline(_ name: String, bindings: Int, texelBindings: Set<Int> = [], pushConstantSize: Int,
+    public func pipeline<P>(_ variant: ShaderVariant<P>, specialization: [UInt32] = []) throws -> TypedPipeline<P> {
+        TypedPipeline(pipeline: try pipeline(named: variant.name, bindings: variant.bindings, texelBindings: variant.texelBindings,
+                                             pushConstantSize: P.shaderSize, specialization: specialization))
+    }
+
+    /// A pipeline by variant name with its layout spelled out (`texelBindings` are `uniform samplerBuffer`
+    /// bindings, see `ComputePipeline.texelBindings`). Operators use the typed `pipeline(_:specialization:)`.
+    public func pipeline(named name: String, bindings: Int, texelBindings: Set<Int> = [], pushConstantSize: Int,
                          specialization: [UInt32] = []) throws -> ComputePipeline {
         let key = specialization.isEmpty ? name : name + "#" + specialization.map(String.init).joined(separator: ",")
         if let p = pipelines.withLock({ $0[key] }) { return p }

@@ -1,3 +1,4 @@
+public import AvatarFormats
 public import AvatarMedia
 
 /// A session's output through a GStreamer pipeline built from its preset.

@@ -1,3 +1,4 @@
+public import AvatarFormats
 public import AvatarMedia
 
 /// Where a session's frames and audio go: a GStreamer output pipeline in the daemon, other sinks in tools

@@ -1,3 +1,4 @@
+import AvatarFormats
 import AvatarConfig
 import AvatarMedia
 import AvatarProtocol
@@ -264,6 +265,7 @@ final class SessionRunner {
         // A close already received now ends the session here: the audio it was waiting for is gone.
         if let c = closeFrame { closeFrame = min(c, nextFrame) }
         stages.features.reset()
+        try? drainPendingVideo()
         stages.motion.interrupt(lastRendered: lastMotion)
         // The next packet continues at the end of the (truncated) timeline, not after a gap.
         receiver.reset()
@@ -408,20 +410,53 @@ final class SessionRunner {
     }
 
     private func pushVideo(_ motion: MotionFrame, frames: any FrameStage, output: any SessionOutput, render: Bool, pts: UInt64) throws {
-        if render || lastFrame == nil {
-            let start = clock.now
-            let frame = try frames.render(motion)
-            SessionMetrics.renderDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
-            lastFrame = frame
-            lastMotion = motion
-            try output.pushVideo(frame, pts: pts, duration: frameNanos)
-            counters.framesRendered += 1
-            SessionMetrics.framesRendered.increment()
-        } else if let lastFrame {
+        if render || (lastFrame == nil && pendingVideo == nil) {
+            try frames.submit(motion)
+            let submitted = PendingVideo(motion: motion, pts: pts, start: clock.now)
+            // Offline, the frame before stays in flight while this one is submitted, then is read back and
+            // encoded while this one renders. Live sessions read every frame back in its own turn (no added latency).
+            if let older = pendingVideo {
+                pendingVideo = nil
+                try completeVideo(older, frames: frames, output: output)
+            }
+            if frames.framesInFlight > 1 && !isLive {
+                pendingVideo = submitted
+            } else {
+                try completeVideo(submitted, frames: frames, output: output)
+            }
+        } else {
+            try drainPendingVideo()
+            guard let lastFrame else { return }
             try output.pushVideo(lastFrame, pts: pts, duration: frameNanos)
             counters.framesDropped += 1
             SessionMetrics.framesDroppedLate.increment()
         }
+    }
+
+    /// A frame submitted to the frame stage and not read back yet.
+    private struct PendingVideo {
+        var motion: MotionFrame
+        var pts: UInt64
+        var start: ContinuousClock.Instant
+    }
+
+    private var pendingVideo: PendingVideo?
+
+    private func completeVideo(_ pending: PendingVideo, frames: any FrameStage, output: any SessionOutput) throws {
+        let frame = try frames.complete()
+        SessionMetrics.renderDuration.recordNanoseconds(Int64(Self.seconds(clock.now - pending.start) * 1e9))
+        lastFrame = frame
+        lastMotion = pending.motion
+        try output.pushVideo(frame, pts: pending.pts, duration: frameNanos)
+        counters.framesRendered += 1
+        SessionMetrics.framesRendered.increment()
+    }
+
+    /// Reads back and pushes the frame in flight, if any (before a repeat, an interrupt, a skip or the end).
+    private func drainPendingVideo() throws {
+        guard let pending = pendingVideo, let frames = stages?.frames, let output else { return }
+        pendingVideo = nil
+        try completeVideo(pending, frames: frames, output: output)
     }
 
     private func pushAudio(before position: Int, to output: any SessionOutput) throws {
@@ -442,6 +477,7 @@ final class SessionRunner {
 
     private func finishNormally() throws {
         inbox.close()
+        try drainPendingVideo()
         do {
             try output?.finish()
         } catch {
@@ -463,6 +499,7 @@ final class SessionRunner {
             endUtterance()
             try feedStages(upTo: timeline.end)
             while !motionQueue.isEmpty { try pushFrame(render: true) }
+            try drainPendingVideo()
         }
         do {
             try output?.finish()

@@ -2,9 +2,8 @@ internal import CVulkan
 
 /// Sub-allocates tensors from one large device buffer (bump allocation, aligned for storage-buffer
 /// descriptors), so a network allocates memory once and reuses it: `reset()` between plans, never a
-/// `vkAllocateMemory` per tensor. `NetworkPlan` places intermediates at planned offsets instead.
-public final class BufferArena: @unchecked Sendable {
-    // @unchecked: allocation happens on the thread that builds a plan; slices are values.
+/// `vkAllocateMemory` per tensor. A planned graph (`AvatarGraph`) places its intermediates at planned offsets instead.
+public final class BufferArena {
     public let buffer: DeviceBuffer
     /// Offsets are multiples of this (storage and texel-buffer offset alignment, at least 16 bytes).
     public let alignment: Int

@@ -11,6 +11,8 @@ public final class ComputePipeline: @unchecked Sendable {
     /// texel fetches are vectorized gathers while storage-buffer loads are per-lane loops.
     public let texelBindings: Set<Int>
     public let pushConstantSize: Int
+    /// Bindings the shader only reads (from its SPIR-V): a command sequence orders dispatches by them.
+    public let readOnlyBindings: Set<Int>
     let layout: VkPipelineLayout
     let setLayout: VkDescriptorSetLayout
     let pipeline: VkPipeline
@@ -21,6 +23,7 @@ public final class ComputePipeline: @unchecked Sendable {
         guard pushConstantSize <= 128 else { throw .usage("\(name): \(pushConstantSize) bytes of push constants, beyond the guaranteed 128") }
         // The host's push-constant struct and binding count must match what the shader declares.
         let reflection = try SPIRVReflection(spirv: spirv)
+        readOnlyBindings = reflection.readOnlyBindings
         guard reflection.pushConstantSize == pushConstantSize else {
             throw .usage("\(name): the shader's push constants are \(reflection.pushConstantSize) bytes, the host passes \(pushConstantSize)")
         }

@@ -8,6 +8,9 @@ public struct SPIRVReflection: Sendable, Equatable {
     public let bindings: [Int]
     /// The bindings declared as texel buffers (`samplerBuffer`); the others are storage buffers.
     public let texelBindings: Set<Int>
+    /// The bindings the shader never writes: texel buffers and `readonly` storage buffers (every member of
+    /// the block decorated NonWritable). Command sequences place barriers from this.
+    public let readOnlyBindings: Set<Int>
 
     public init(spirv bytes: [UInt8]) throws(VulkanError) {
         guard bytes.count >= 20, bytes.count % 4 == 0 else { throw .usage("SPIR-V of \(bytes.count) bytes is not a module") }
@@ -22,6 +25,8 @@ public struct SPIRVReflection: Sendable, Equatable {
         var variables: [(type: UInt32, id: UInt32, storage: UInt32)] = []
         var bindingOf: [UInt32: Int] = [:]
         var imageDim: [UInt32: UInt32] = [:]           // OpTypeImage → Dim
+        var nonWritable: Set<UInt32> = []                // variables decorated NonWritable
+        var nonWritableMembers: [UInt32: Set<Int>] = [:] // struct → members decorated NonWritable
         var sampledImage: [UInt32: UInt32] = [:]       // OpTypeSampledImage → image type
         var i = 5
         while i < words.count {
@@ -37,6 +42,8 @@ public struct SPIRVReflection: Sendable, Equatable {
             case 32 where count >= 4: pointers[w[1]] = (w[2], w[3])                           // OpTypePointer
             case 59 where count >= 4: variables.append((w[1], w[2], w[3]))                   // OpVariable
             case 71 where count >= 4 && w[2] == 33: bindingOf[w[1]] = Int(w[3])               // OpDecorate Binding
+            case 71 where count >= 3 && w[2] == 24: nonWritable.insert(w[1])                    // OpDecorate NonWritable
+            case 72 where count >= 4 && w[3] == 24: nonWritableMembers[w[1], default: []].insert(Int(w[2])) // member NonWritable
             case 72 where count >= 5 && w[3] == 35: memberOffsets[w[1], default: [:]][Int(w[2])] = Int(w[4]) // Offset
             default: break
             }
@@ -56,6 +63,14 @@ public struct SPIRVReflection: Sendable, Equatable {
             guard v.storage == 0, let pointer = pointers[v.type] else { return nil }   // UniformConstant
             let image = sampledImage[pointer.type] ?? pointer.type
             return imageDim[image] == 5 ? bindingOf[v.id] : nil                       // Dim Buffer
+        })
+        let texel = texelBindings
+        readOnlyBindings = Set(variables.compactMap { v -> Int? in
+            guard let binding = bindingOf[v.id] else { return nil }
+            if texel.contains(binding) || nonWritable.contains(v.id) { return binding }
+            guard let pointer = pointers[v.type], let members = structMembers[pointer.type], !members.isEmpty else { return nil }
+            let readOnly = nonWritableMembers[pointer.type] ?? []
+            return (0..<members.count).allSatisfy(readOnly.contains) ? binding : nil
         })
     }
 }

@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import CVulkanShims
 internal import CVulkan
 import Foundation
 import Synchronization
@@ -155,7 +155,8 @@ public final class VulkanDevice: @unchecked Sendable {
 
     /// Submits one command buffer and waits on its fence (bounded by `fenceTimeout`). Device loss is
     /// remembered so that later calls fail fast with the same error.
-    func submitAndWait(_ commandBuffer: VkCommandBuffer, fence: VkFence, what: String) throws(VulkanError) {
+    /// Submits a recorded command buffer signalling `fence` (reset first).
+    func submit(_ commandBuffer: VkCommandBuffer, fence: VkFence, what: String) throws(VulkanError) {
         guard !isLost else { throw VulkanError(call: what, result: VK_ERROR_DEVICE_LOST.rawValue) }
         var fenceCopy: VkFence? = fence
         var r = vkResetFences(handle, 1, &fenceCopy)
@@ -171,9 +172,14 @@ public final class VulkanDevice: @unchecked Sendable {
             }
         }
         guard r == VK_SUCCESS else { throw noteLoss(VulkanError(call: "vkQueueSubmit(\(what))", result: r.rawValue)) }
+    }
+
+    /// Waits for `fence` within `fenceTimeout`; a timeout counts as a lost device.
+    func wait(fence: VkFence, what: String) throws(VulkanError) {
+        var fenceCopy: VkFence? = fence
         let (seconds, atto) = fenceTimeout.components
         let timeout = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, atto) / 1_000_000_000)
-        r = vkWaitForFences(handle, 1, &fenceCopy, 1, timeout)
+        let r = vkWaitForFences(handle, 1, &fenceCopy, 1, timeout)
         guard r == VK_SUCCESS else {
             if r == VK_TIMEOUT {
                 // The GPU is hung or the work is far larger than expected; report it as a lost device.
@@ -214,7 +220,8 @@ public final class VulkanDevice: @unchecked Sendable {
         body(cb)
         r = vkEndCommandBuffer(cb)
         guard r == VK_SUCCESS else { throw VulkanError(call: "vkEndCommandBuffer", result: r.rawValue) }
-        try submitAndWait(cb, fence: fence, what: what)
+        try submit(cb, fence: fence, what: what)
+        try wait(fence: fence, what: what)
     }
 
     /// A buffer-to-buffer copy on the queue, complete when this returns.

@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import CVulkanShims
 internal import CVulkan
 
 /// A Vulkan instance on the system loader (API 1.2). Owns nothing else; devices are opened from it.

@@ -115,7 +115,9 @@ struct BenchMotionCommand: AsyncParsableCommand {
                        setupSeconds: hubert.setupSeconds,
                        torchCase: ["name": "full_hubert", "model": "hubert", "config": [String: Any](), "samples": hubert.samples])]
 
-        let config = ICSA2MConfig()
+        var config = ICSA2MConfig()
+        // As tools/convert.py writes it: the GEGLU width zero-padded to a multiple of 4 (682 → 684; exact).
+        config.ffInner = (config.ffInner + 3) / 4 * 4
         progress("full-size ICS-A2M window")
         let a2m = try A2MBenchmark.streamingWindow(config: config, windows: windows, device: device, ops: ops)
         out.append(Row(name: "full_a2m",

@@ -126,7 +126,7 @@ struct DaemonSetup {
             cache = URL(fileURLWithPath: home).appendingPathComponent(".cache/avatard")
         }
         if let cache { try? FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true) }
-        let first = try ComputeContext(requirement: requirement, cacheDirectory: cache, threadName: "avatard-load")
+        let first = try ComputeContext(requirement: requirement, cacheDirectory: cache)
         let count = replicas ?? config.device.replicas
             ?? (first.device.info.type == .cpu ? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) : 1)
         var contexts = [first]
@@ -135,7 +135,7 @@ struct DaemonSetup {
         for i in 1..<max(1, count) {
             // Only the first replica loads and saves the pipeline cache, so a replica that compiled fewer
             // pipelines never overwrites a fuller file.
-            let replica = try ComputeContext(requirement: again, cacheDirectory: nil, threadName: "avatard-load-\(i)")
+            let replica = try ComputeContext(requirement: again, cacheDirectory: nil)
             let a = first.device.info, b = replica.device.info
             guard a.vendorID == b.vendorID, a.deviceID == b.deviceID, a.pipelineCacheUUID == b.pipelineCacheUUID else {
                 throw ValidationErrorMessage("device replica \(i) opened \(b.name) (#\(b.index)), not the first replica's \(a.name) (#\(a.index)); set [device] replicas = 1")

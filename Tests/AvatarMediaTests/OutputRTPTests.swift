@@ -1,4 +1,5 @@
 @testable import AvatarMedia
+public import AvatarFormats
 import Foundation
 import Testing
 

@@ -31,7 +31,8 @@ struct HuBERTLargeMeasurementTests {
         let bench = try HuBERTBenchmark.streamingWindow(encoder: encoder, window: window, repeats: 3)
         var perKind: [String: Double] = [:]
         for (label, seconds) in encoder.lastStepTimings(samples: bench.samples) {
-            let kind = label.hasPrefix("layers.") ? label.split(separator: ".").dropFirst(2).joined(separator: ".") : label
+            let parts = label.split(separator: "/")
+            let kind = parts.first?.hasPrefix("layer") == true ? parts.dropFirst().joined(separator: "/") : label
             perKind[kind, default: 0] += seconds
         }
         print("GPU time by step kind: " + perKind.sorted { $0.value > $1.value }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))

@@ -79,6 +79,30 @@ import Testing
         #expect(bars[42..<48].allSatisfy { $0 > 10 }, "\(bars)")
     }
 
+    /// A renderer that allows two frames in flight gets two from an offline session (frame N+1 is submitted
+    /// before frame N is read back), and the output is the same frames, in order, as with one.
+    @Test func offlineSessionsKeepTwoFramesInFlight() async throws {
+        let pcm = TestAudio.segments([(0.6, 0.5), (0.4, 0)])
+        var results: [[(pts: UInt64, bar: Int)]] = []
+        for inFlight in [1, 2] {
+            var avatar = EnvelopeAvatar()
+            avatar.framesInFlight = inFlight
+            let probe = InFlightProbe()
+            avatar.inFlightProbe = probe
+            let output = RecordingOutput()
+            let session = Session(plan: plan(mode: .offline, avatar: avatar), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))
+            send(try TestAudio.packets(pcm), to: session)
+            session.send(.close)
+            let events = await collect(session)
+            #expect(ended(events)?.frames == 25)
+            #expect(probe.maximum == inFlight)
+            #expect(output.finished && output.video.count == 25)
+            results.append(output.video.map { ($0.pts, $0.barHeight) })
+        }
+        #expect(results[0].map(\.pts) == results[1].map(\.pts))
+        #expect(results[0].map(\.bar) == results[1].map(\.bar))
+    }
+
     @Test func liveOutputsEmitIdleFramesWithoutAudio() async throws {
         let output = RecordingOutput()
         let session = Session(plan: plan(mode: .live, delayMs: 100), makeOutput: { _, _, _ in output }, logger: Logger(label: "test"))

@@ -15,7 +15,7 @@ import Testing
 /// the motion stream (the `jaw_open` coefficient) and checked against the audio.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct DemoAvatarEndToEndTests {
     static let shared: Result<any Avatar, any Error> = Result {
-        let context = try ComputeContext(requirement: DeviceRequirement(), cacheDirectory: nil, threadName: "demo-test")
+        let context = try ComputeContext(requirement: DeviceRequirement(), cacheDirectory: nil)
         let directory = TestDaemon.repositoryRoot.appendingPathComponent("Avatars/demo")
         let bundle = try AvatarBundle(directory: directory, supportedKinds: ModelKind.supported)
         return try AvatarFactory.makeAvatar(bundle, context: context)

@@ -1,6 +1,8 @@
+public import AvatarFormats
 import AvatarMedia
 import AvatarStages
 import Foundation
+import Synchronization
 
 /// Test double: an avatar whose "motion" is the audio envelope and whose frame is a grey field with a
 /// white bar whose height is that envelope, so tests can check sync by decoding pixels or motion.
@@ -22,12 +24,16 @@ public struct EnvelopeAvatar: Avatar {
     public var motionDelay: Double = 0
     /// Declared algorithmic latency (0: the configured output delay is used as is).
     public var algorithmicLatencyMs = 0
+    /// Frames the renderer lets the session keep in flight, and where it records how many it saw at once.
+    public var framesInFlight = 1
+    public var inFlightProbe: InFlightProbe?
 
     public init() {}
 
     public func makeStages(options: SessionStageOptions) throws -> SessionStages {
         SessionStages(features: EnvelopeFeatures(), motion: EnvelopeMotion(lookahead: lookaheadRows, delay: motionDelay),
-                      frames: BarRenderer(width: width, height: height, delay: renderDelay))
+                      frames: BarRenderer(width: width, height: height, delay: renderDelay, framesInFlight: framesInFlight,
+                                          probe: inFlightProbe))
     }
 }
 
@@ -110,14 +116,26 @@ public final class BarRenderer: FrameStage {
     public let width: Int
     public let height: Int
     let delay: Double
+    public let framesInFlight: Int
+    let probe: InFlightProbe?
+    private var pending: [MotionFrame] = []
 
-    public init(width: Int, height: Int, delay: Double) {
+    public init(width: Int, height: Int, delay: Double, framesInFlight: Int = 1, probe: InFlightProbe? = nil) {
         self.width = width
         self.height = height
         self.delay = delay
+        self.framesInFlight = framesInFlight
+        self.probe = probe
     }
 
-    public func render(_ motion: MotionFrame) throws -> I420Frame {
+    public func submit(_ motion: MotionFrame) throws {
+        guard pending.count < framesInFlight else { throw InFlightProbe.Overflow() }
+        pending.append(motion)
+        probe?.saw(pending.count)
+    }
+
+    public func complete() throws -> I420Frame {
+        let motion = pending.removeFirst()
         if delay > 0 { usleep(UInt32(delay * 1e6)) }
         var frame = I420Frame(width: width, height: height, y: 60)
         let bar = Int((motion.coefficients[0] * Float(height)).rounded())
@@ -126,4 +144,17 @@ public final class BarRenderer: FrameStage {
         }
         return frame
     }
+}
+
+/// The most frames a test renderer had in flight at once.
+public final class InFlightProbe: Sendable {
+    private let most = Mutex(0)
+
+    public struct Overflow: Error {}
+
+    public init() {}
+
+    func saw(_ count: Int) { most.withLock { $0 = max($0, count) } }
+
+    public var maximum: Int { most.withLock { $0 } }
 }

@@ -1,3 +1,4 @@
+public import AvatarFormats
 import AvatarMedia
 import AvatarPipeline
 import Synchronization

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The runtime: device policy, SPIR-V reflection of every shipped variant, pipeline cache header,
-/// staging transfers, network planning, weight loading, render thread, error surfaces.
+/// staging transfers, weight loading, error surfaces.
 @Suite(.serialized) struct RuntimeTests {
     var gpu: GPUHarness { get throws { try #require(GPUHarness.shared, "no Vulkan device") } }
 
@@ -46,38 +46,26 @@ import Testing
     }
 
     /// Every shipped variant reflects to the push-constant size its host struct declares, and creates.
+    /// Every generated variant has its SPIR-V, the SPIR-V declares the variant's push-constant size, bindings and
+    /// texel bindings, and every shipped SPIR-V has a variant.
     @Test func everyVariantCreatesWithMatchingPushConstants() throws {
         let gpu = try gpu
-        let expected: [String: Int] = [
-            "matmul": MatmulPush.shaderSize, "unary": UnaryPush.shaderSize, "binary": BinaryPush.shaderSize,
-            "scale_shift": ScaleShiftPush.shaderSize, "layer_norm": NormPush.shaderSize, "l2_norm": NormPush.shaderSize,
-            "rms_norm": NormPush.shaderSize, "softmax": SoftmaxPush.shaderSize, "geglu": GegluPush.shaderSize,
-            "rotary": RotaryPush.shaderSize, "conv1d": Conv1dPush.shaderSize, "conv2d": Conv2dPush.shaderSize,
-            "conv3d": Conv3dPush.shaderSize, "conv_transpose2d": ConvTranspose2dPush.shaderSize, "resize": ResizePush.shaderSize,
-            "pool2d": Pool2dPush.shaderSize, "upfirdn2d": Upfirdn2dPush.shaderSize, "grid_sample2d": GridSamplePush.shaderSize,
-            "grid_sample3d": GridSample3dPush.shaderSize, "copy": CopyPush.shaderSize, "cumsum": ScanPush.shaderSize,
-            "cumprod": ScanPush.shaderSize, "sort_rows": SortRowsPush.shaderSize, "searchsorted": SearchSortedPush.shaderSize,
-            "attention": AttentionPush.shaderSize, "row_l2_norm": NormPush.shaderSize,
-            "qk_norm_rotary": QKNormRotaryPush.shaderSize, "raster_clear": RasterCountPush.shaderSize,
-            "raster_depth": RasterTrianglesPush.shaderSize, "raster_face": RasterTrianglesPush.shaderSize,
-            "raster_secc": RasterSECCPush.shaderSize, "raster_normals": RasterCountPush.shaderSize,
-            "raster_shade": RasterShadePush.shaderSize, "rgb_to_i420": RasterSizePush.shaderSize,
-        ]
-        let names = ShaderLibrary.variantNames
-        #expect(names.count >= 45)
-        for name in names {
-            let family = expected.keys.filter { name.hasPrefix($0) }.max { $0.count < $1.count }
-            let size = try #require(family.flatMap { expected[$0] }, "no push-constant struct known for \(name)")
-            let reflection = try SPIRVReflection(spirv: gpu.library.spirv(name))
-            #expect(reflection.pushConstantSize == size, "\(name): shader \(reflection.pushConstantSize) bytes, host \(size)")
-            _ = try gpu.library.pipeline(name, bindings: (reflection.bindings.max() ?? 0) + 1, texelBindings: reflection.texelBindings,
-                                         pushConstantSize: size)
+        #expect(Set(Shader.all.map(\.name)) == Set(ShaderLibrary.variantNames), "generated variants vs bundled SPIR-V")
+        #expect(Shader.all.count >= 60)
+        for v in Shader.all {
+            let reflection = try SPIRVReflection(spirv: gpu.library.spirv(v.name))
+            #expect(reflection.pushConstantSize == v.pushConstantSize, "\(v.name): shader \(reflection.pushConstantSize) bytes, host \(v.pushConstantSize)")
+            #expect(reflection.texelBindings == v.texelBindings, "\(v.name): texel bindings")
+            #expect(reflection.bindings.allSatisfy { $0 < v.bindings }, "\(v.name): bindings \(reflection.bindings) vs \(v.bindings)")
+            _ = try gpu.library.pipeline(named: v.name, bindings: v.bindings, texelBindings: v.texelBindings, pushConstantSize: v.pushConstantSize)
         }
-        #expect(try SPIRVReflection(spirv: gpu.library.spirv("matmul_vec4")).texelBindings == [0, 1])
+        // Read-only bindings come from the SPIR-V: binary reads a and b and writes y; texel bindings are reads.
+        #expect(try SPIRVReflection(spirv: gpu.library.spirv("binary_add")).readOnlyBindings == [0, 1])
+        #expect(try SPIRVReflection(spirv: gpu.library.spirv("matmul_vec4")).readOnlyBindings == [0, 1, 2])
         // A drifted host struct, or storage bindings for texel-buffer ones, are refused at pipeline creation.
         let fresh = ShaderLibrary(device: gpu.device)
-        #expect(throws: VulkanError.self) { try fresh.pipeline("softmax", bindings: 3, pushConstantSize: 16) }
-        #expect(throws: VulkanError.self) { try fresh.pipeline("matmul_vec4", bindings: 4, pushConstantSize: MatmulPush.shaderSize) }
+        #expect(throws: VulkanError.self) { try fresh.pipeline(named: "softmax", bindings: 3, pushConstantSize: 16) }
+        #expect(throws: VulkanError.self) { try fresh.pipeline(named: "matmul_vec4", bindings: 4, pushConstantSize: MatmulPush.shaderSize) }
     }
 
     @Test func pushConstantLayoutsMatchTheirDeclaredSizes() {
@@ -103,7 +91,7 @@ import Testing
         do {
             let device = try VulkanDevice(cacheDirectory: dir)
             #expect(device.pipelineCacheStatus == .fresh)
-            _ = try ShaderLibrary(device: device).pipeline("softmax", bindings: 3, pushConstantSize: SoftmaxPush.shaderSize)
+            _ = try ShaderLibrary(device: device).pipeline(Shader.softmax)
             device.savePipelineCache()
         }
         let saved = try Data(contentsOf: file)
@@ -167,47 +155,6 @@ import Testing
         #expect(throws: VulkanError.self) { try gpu.ops.activation(seq, .relu, x: a, y: b, count: 64) }
     }
 
-    @Test func networkPlanReusesMemoryAndMatchesReference() throws {
-        let gpu = try gpu
-        let (rows, dim, hidden) = (7, 12, 20)
-        let w1 = GPUHarness.random(hidden * dim, seed: 51), w2 = GPUHarness.random(dim * hidden, seed: 52)
-        let arena = try BufferArena(device: gpu.device, byteCount: 1 << 16)
-        let t1 = try Tensor(shape: [hidden, dim], in: arena), t2 = try Tensor(shape: [dim, hidden], in: arena)
-        try t1.write(w1)
-        try t2.write(w2)
-        let ops = gpu.ops
-        let b = NetworkBuilder()
-        let x = b.input("x", shape: [rows, dim]), y = b.output("y", shape: [rows, dim])
-        let c1 = b.constant(t1), c2 = b.constant(t2)
-        let h1 = b.temporary(shape: [rows, hidden]), h2 = b.temporary(shape: [rows, hidden])
-        let h3 = b.temporary(shape: [rows, dim]), h4 = b.temporary(shape: [rows, dim])
-        b.step("fc1", reads: [x, c1], writes: [h1]) { seq, t in try ops.linear(seq, x: t[x].storage, weight: t[c1], y: t[h1].storage, rows: rows) }
-        b.step("gelu", reads: [h1], writes: [h2]) { seq, t in try ops.activation(seq, .gelu, x: t[h1].storage, y: t[h2].storage, count: rows * hidden) }
-        b.step("fc2", reads: [h2, c2], writes: [h3]) { seq, t in try ops.linear(seq, x: t[h2].storage, weight: t[c2], y: t[h3].storage, rows: rows) }
-        b.step("tanh", reads: [h3], writes: [h4]) { seq, t in try ops.activation(seq, .tanh, x: t[h3].storage, y: t[h4].storage, count: rows * dim) }
-        b.step("residual", reads: [h4, x], writes: [y]) { seq, t in
-            try ops.binary(seq, .add, a: t[h4].storage, b: t[x].storage, y: t[y].storage, count: rows * dim)
-        }
-        let net = try b.plan(device: gpu.device, timestamps: true)
-        #expect(net.planBytes < net.unsharedBytes, "temporaries share memory (\(net.planBytes) vs \(net.unsharedBytes))")
-        for seed in [UInt64(53), 54] {
-            let input = GPUHarness.random(rows * dim, seed: seed)
-            try net.tensor(named: "x").write(input)
-            try net.run()
-            let hidden1 = CPUReference.matmul(input, w1, m: rows, n: hidden, k: dim, transposeB: true)
-            let gelu = hidden1.map { v in Float(0.5 * Double(v) * (1 + erf(Double(v) / 2.0.squareRoot()))) }
-            let out2 = CPUReference.matmul(gelu, w2, m: rows, n: dim, k: hidden, transposeB: true)
-            let want = zip(out2, input).map { tanhf($0) + $1 }
-            GPUHarness.expectClose(try net.tensor(named: "y").read(), want, nmse: 1e-10, "planned MLP")
-        }
-        #expect(net.stepTimings().map(\.label) == ["fc1", "gelu", "fc2", "tanh", "residual"] || net.stepTimings().isEmpty)
-        let bad = NetworkBuilder()
-        let orphan = bad.temporary(shape: [3])
-        let out = bad.output("o", shape: [3])
-        bad.step("reads garbage", reads: [orphan], writes: [out]) { _, _ in }
-        #expect(throws: OperatorError.self) { try bad.plan(device: gpu.device) }
-    }
-
     @Test func weightStoreLoadsSafetensorsIntoOneBuffer() throws {
         let gpu = try gpu
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("avatard-weights-\(UUID().uuidString).safetensors")
@@ -226,28 +173,6 @@ import Testing
             #expect(throws: OperatorError.self) { try store.tensor("missing") }
             #expect(throws: OperatorError.self) { try store.tensor("layer.bias", shape: [10]) }
         }
-    }
-
-    @Test func renderThreadRunsBlockingWorkOffTheCooperativePool() async throws {
-        let gpu = try gpu
-        let thread = RenderThread(name: "test-render")
-        let ops = gpu.ops
-        let device = gpu.device
-        let result = try await thread.perform { () throws -> [Float] in
-            let arena = try BufferArena(device: device, byteCount: 1 << 12)
-            let x = try arena.allocate(floats: 4), y = try arena.allocate(floats: 4)
-            try x.write([-1, 2, -3, 4])
-            let seq = try CommandSequence(device: device)
-            try ops.activation(seq, .relu, x: x, y: y, count: 4)
-            try seq.run()
-            return try y.read()
-        }
-        #expect(result == [0, 2, 0, 4])
-        await #expect(throws: OperatorError.self) {
-            try await thread.perform { throw OperatorError.shape("propagated") }
-        }
-        thread.stop()
-        await #expect(throws: RenderThreadStopped.self) { try await thread.perform { 1 } }
     }
 
     /// A submission that outlives the fence timeout is reported as a lost device (a hung GPU never blocks
@@ -270,22 +195,20 @@ import Testing
         }
     }
 
-    @Test func computeContextRunsOnItsRenderThreadAndPersistsTheCache() async throws {
+    @Test func computeContextPersistsThePipelineCache() throws {
         _ = try gpu
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("avatard-context-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         do {
             let context = try ComputeContext(requirement: DeviceRequirement(), cacheDirectory: dir)
             let device = context.device
-            let out = try await context.perform { ops -> [Float] in
-                let arena = try BufferArena(device: device, byteCount: 1 << 12)
-                let x = try arena.allocate(floats: 3), y = try arena.allocate(floats: 3)
-                try x.write([-2, 0, 3])
-                let seq = try CommandSequence(device: device)
-                try ops.activation(seq, .silu, x: x, y: y, count: 3)
-                try seq.run()
-                return try y.read()
-            }
+            let arena = try BufferArena(device: device, byteCount: 1 << 12)
+            let x = try arena.allocate(floats: 3), y = try arena.allocate(floats: 3)
+            try x.write([-2, 0, 3])
+            let seq = try CommandSequence(device: device)
+            try context.ops.activation(seq, .silu, x: x, y: y, count: 3)
+            try seq.run()
+            let out = try y.read()
             #expect(abs(out[2] - 3 / (1 + Foundation.exp(-3))) < 1e-6 && out[1] == 0)
         }
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("vulkan-pipelines.cache").path))
@@ -295,16 +218,19 @@ import Testing
         let gpu = try gpu
         let arena = try BufferArena(device: gpu.device, byteCount: 1 << 12)
         let x = try arena.allocate(floats: 8)
-        let seq = try CommandSequence(device: gpu.device, maxDispatches: 1)
-        let pipeline = try gpu.library.pipeline("unary_relu", bindings: 2, pushConstantSize: UnaryPush.shaderSize)
+        let seq = try CommandSequence(device: gpu.device)
+        let pipeline = try gpu.library.pipeline(named: "unary_relu", bindings: 2, pushConstantSize: UnaryPush.shaderSize)
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1)) }
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UInt32(0), groups: (1, 1, 1)) }
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (0, 1, 1)) }
         try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1))
+        try seq.submit()
+        #expect(throws: VulkanError.self) { try seq.submit() }
+        try seq.wait()
         #expect(throws: VulkanError.self) { try seq.dispatch(pipeline, buffers: [x, x], push: UnaryPush(n: 8, alpha: 0, beta: 1), groups: (1, 1, 1)) }
         #expect(throws: VulkanError.self) { try x.write([Float](repeating: 0, count: 9)) }
         #expect(throws: VulkanError.self) { try Tensor(shape: [3, 3], storage: x) }
-        #expect(throws: OperatorError.self) { try gpu.library.pipeline("no_such_shader", bindings: 1, pushConstantSize: 0) }
+        #expect(throws: OperatorError.self) { try gpu.library.pipeline(named: "no_such_shader", bindings: 1, pushConstantSize: 0) }
         let huge = try? DeviceBuffer(device: gpu.device, byteCount: 1 << 50)
         #expect(huge == nil, "an impossible allocation is a thrown VulkanError")
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Contact sheet of a rendered avatar video: every k-th frame in a grid, PNG.
 
-Usage: /usr/bin/python3 tools/demo/contact_sheet.py VIDEO --out SHEET.png [--motion CSV] [--columns 8]
+Usage: /usr/bin/python3 -m tools.demo.contact_sheet VIDEO --out SHEET.png [--motion CSV] [--columns 8]
        [--rows 4] [--tile 160]
 
 VIDEO is anything GStreamer decodes (e.g. the MP4 of `avatard render`); frames are decoded and scaled to the

@@ -2,7 +2,7 @@
 """Evaluates the demo avatar's motion model (a bundle directory: manifest.json, a2m.safetensors,
 styles.safetensors) with the reference samplers of tools/reference/a2m.py and fixed noise.
 
-    /usr/bin/python3 tools/demo/eval_a2m.py --bundle Avatars/demo --data /work/demo-data/a2m \
+    /usr/bin/python3 -m tools.demo.eval_a2m --bundle Avatars/demo --data /work/demo-data/a2m \
         --out /work/demo-data/eval.json
 
 Figures (on held-out `val` utterances of the synthetic corpus, never seen in training):
@@ -32,14 +32,13 @@ import wave
 import numpy as np
 import torch
 
+from tools.reference import safetensors_io
+from tools.demo import visemes
+from tools.reference import a2m as ref
+from tools.reference.logmel import LogMelConfig, log_mel
+from tools.reference.safetensors_io import read as read_safetensors
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
-import st_io  # noqa: E402
-import visemes  # noqa: E402
-from reference import a2m as ref  # noqa: E402
-from reference.logmel import LogMelConfig, log_mel  # noqa: E402
-from reference.safetensors_io import read as read_safetensors  # noqa: E402
 
 FPS = 25
 SPF = 640  # samples per motion frame at 16 kHz
@@ -117,7 +116,7 @@ def load_val(data_dir, count, max_seconds, skip_audio=()):
         if len(out) >= count:
             break
         if m["shard"] not in shards:
-            shards[m["shard"]] = st_io.load(os.path.join(data_dir, m["shard"]))[0]
+            shards[m["shard"]] = safetensors_io.load_arrays(os.path.join(data_dir, m["shard"]))[0]
         t = shards[m["shard"]]
         i = m["index_in_shard"]
         a0, a1 = int(t["audio_offsets"][i]), int(t["audio_offsets"][i + 1])
@@ -153,7 +152,7 @@ class LipGap:
     """Inner-lip gap in mm: vertical distance of keypoints 62 (upper) and 66 (lower), linear in the coefficients."""
 
     def __init__(self, face_path, names):
-        t, meta = st_io.load(face_path)
+        t, meta = safetensors_io.load_arrays(face_path)
         face_names = meta["exp_names"].split(",")
         kp, mean, basis = t["keypoints"], t["mean_shape"], t["exp_basis"]
         n = mean.shape[0]
@@ -222,7 +221,7 @@ SAMPLER_VARIANTS = [(0.3, 1.5), (0.0, 1.0), (0.0, 1.5), (0.3, 1.0)]
 
 def style_transform(targets, names, style):
     """The fixed transforms of the exported style clips (tools/demo/train_a2m.py STYLES)."""
-    import train_a2m
+    from tools.demo import train_a2m
     s = train_a2m.STYLES[style]
     y = targets.clone()
     for grp, key, op in ((train_a2m.MOUTH, "mouth_gain", "mul"), (train_a2m.SMILE, "smile", "add"),
@@ -238,7 +237,7 @@ def style_transform(targets, names, style):
 # ---------------------------------------------------------------------------------------------------------------
 
 def mouth_dims(names):
-    import train_a2m
+    from tools.demo import train_a2m
     return [names.index(n) for n in train_a2m.MOUTH + ["lips_pressed"] if n in names]
 
 

@@ -28,16 +28,14 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import st_io  # noqa: E402
-import visemes  # noqa: E402
-from espeak import Espeak  # noqa: E402
-from make_head import EXP_NAMES  # noqa: E402
+from tools.reference import safetensors_io
+from tools.demo import visemes
+from tools.demo.espeak import Espeak
+from tools.demo.make_head import EXP_NAMES
 
 SR = 16000
 SAMPLES_PER_FRAME = SR // visemes.FPS
@@ -307,7 +305,7 @@ def main(argv=None):
         targ = np.concatenate([s[1] for s in shard])
         toff = np.cumsum([0] + [len(s[1]) for s in shard]).astype(np.int64)
         name = f"shard-{shard_idx:04d}.safetensors"
-        st_io.save(os.path.join(args.out, name), {
+        safetensors_io.save_arrays(os.path.join(args.out, name), {
             "audio": audio, "audio_offsets": aoff, "targets": targ, "target_offsets": toff,
             "viseme": np.concatenate([s[2] for s in shard]), "speech": np.concatenate([s[3] for s in shard]),
         }, {"exp_names": ",".join(EXP_NAMES), "sample_rate": str(SR), "fps": str(visemes.FPS)})

@@ -8,15 +8,14 @@ secc_golden.safetensors SECC maps of face_tiny for a few coefficient sets (64² 
   tri_vertices F32[4,3], tri_triangles I32[2,3], tri_ncc F32[4,3], tri_eye_faces I32[1], tri_secc16 F32[3,16,16]
 """
 import os
-import sys
 
 import numpy as np
 
+from tools.demo import make_head
+from tools.demo import raster_ref
+from tools.reference import safetensors_io
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import make_head  # noqa: E402
-import raster_ref  # noqa: E402
-import st_io  # noqa: E402
 
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "Tests", "Fixtures", "demo"))
 
@@ -54,10 +53,10 @@ def main():
     os.makedirs(FIXTURES, exist_ok=True)
     M = make_head.build_model("tiny")
     t, meta = make_head.to_tensors(M)
-    st_io.save(os.path.join(FIXTURES, "face_tiny.safetensors"), t, meta)
+    safetensors_io.save_arrays(os.path.join(FIXTURES, "face_tiny.safetensors"), t, meta)
     g = goldens(t)
     g.update(triangle_case())
-    st_io.save(os.path.join(FIXTURES, "secc_golden.safetensors"), g, {
+    safetensors_io.save_arrays(os.path.join(FIXTURES, "secc_golden.safetensors"), g, {
         "model": "face_tiny.safetensors", "conventions": "tools/demo/raster_ref.py docstring",
         "cases": repr([(c[0], c[1]) for c in CASES])})
     for f in ("face_tiny.safetensors", "secc_golden.safetensors"):

@@ -22,12 +22,10 @@ import argparse
 import json
 import math
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import st_io  # noqa: E402
+from tools.reference import safetensors_io
 
 FORMAT = "avatard-face-model"
 VERSION = "1"
@@ -1082,11 +1080,11 @@ def main():
     args = ap.parse_args()
     M = build_model(args.res)
     t, meta = to_tensors(M)
-    st_io.save(args.out, t, meta)
+    safetensors_io.save_arrays(args.out, t, meta)
     print(f"{args.out}: {len(M['V'])} vertices, {len(M['F'])} triangles, "
           f"{len(M['eye_faces'])} eye faces, {os.path.getsize(args.out) / 1e6:.2f} MB")
     if args.preview:
-        import raster_ref
+        from tools.demo import raster_ref
         raster_ref.write_previews(t, args.preview)
 
 

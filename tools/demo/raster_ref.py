@@ -25,12 +25,10 @@ shared-edge pixels, so compare with a tolerance plus a small budget of mismatchi
 import math
 import os
 import struct
-import sys
 import zlib
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CAMERA_DISTANCE = 10.0
 FOCAL_224 = 1015.0
@@ -138,7 +136,7 @@ def secc_map(V, F, ncc, eye_faces, W, H):
 
 
 def secc_from_model(t, id_coef=None, exp_coef=None, size=64):
-    from make_head import expressed
+    from tools.demo.make_head import expressed
     V = expressed(t, id_coef, exp_coef)
     return secc_map(V, t["triangles"], t["ncc"], t["eye_faces"], size, size)
 
@@ -269,10 +267,10 @@ def coef_vector(names, pose):
 
 
 def write_previews(t, out_dir, size=512, poses=None):
-    from make_head import expressed
+    from tools.demo.make_head import expressed
     os.makedirs(out_dir, exist_ok=True)
     names = None
-    import make_head
+    from tools.demo import make_head
     names = make_head.EXP_NAMES
     for nm, pose in (poses or PREVIEW_POSES).items():
         V = expressed(t, None, coef_vector(names, pose))
@@ -284,14 +282,14 @@ def write_previews(t, out_dir, size=512, poses=None):
 
 if __name__ == "__main__":
     import argparse
-    import st_io
+    from tools.reference import safetensors_io
     ap = argparse.ArgumentParser(description="render previews of a face model")
     ap.add_argument("model")
     ap.add_argument("out_dir")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--only", nargs="*")
     a = ap.parse_args()
-    t, _ = st_io.load(a.model)
+    t, _ = safetensors_io.load_arrays(a.model)
     poses = {k: v for k, v in PREVIEW_POSES.items() if not a.only or k in a.only}
     write_previews(t, a.out_dir, a.size, poses)
     _ = math

@@ -2,7 +2,7 @@
 """Trains the demo avatar's small ICS-A2M on log-mel features of the synthetic corpus (make_dataset.py) and
 exports it as avatar-bundle parts. Run with Debian's /usr/bin/python3 (python3-torch).
 
-    /usr/bin/python3 tools/demo/train_a2m.py --data /work/demo-data/a2m --work /work/demo-data/train \
+    /usr/bin/python3 -m tools.demo.train_a2m --data /work/demo-data/a2m --work /work/demo-data/train \
         --minutes 50 --export Avatars/demo
 
 The network is exactly ICS-A2M as docs/motion.md §2 defines it (tools/reference/a2m.py is the executable
@@ -35,13 +35,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tools.reference import conversion, safetensors_io
+from tools.reference import a2m as ref
+from tools.reference.logmel import LogMelConfig, log_mel
+from tools.reference.safetensors_io import write as save_file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
-import st_io  # noqa: E402
-from reference import a2m as ref  # noqa: E402
-from reference.logmel import LogMelConfig, log_mel  # noqa: E402
-from reference.safetensors_io import write as save_file  # noqa: E402
 
 MOUTH = ["jaw_open", "lip_pucker", "lip_funnel", "lip_stretch", "upper_lip_raise", "lower_lip_depress", "lower_lip_tuck"]
 SMILE = ["smile_left", "smile_right"]
@@ -79,7 +78,7 @@ def load_corpus(data_dir, cache):
     utts = []
     t0 = time.time()
     for shard in manifest["shards"]:
-        t, _ = st_io.load(os.path.join(data_dir, shard))
+        t, _ = safetensors_io.load_arrays(os.path.join(data_dir, shard))
         for m in by_shard.get(shard, []):
             i = m["index_in_shard"]
             a0, a1 = t["audio_offsets"][i], (t["audio_offsets"][i + 1] if i + 1 < len(t["audio_offsets"]) else len(t["audio"]))
@@ -367,7 +366,7 @@ def style_clip(corpus, exp_names, name, seconds=1.0, offset=1.0):
 
 def export(model, exp_names, corpus, out_dir, defaults):
     os.makedirs(out_dir, exist_ok=True)
-    tensors = model.bundle_tensors()
+    tensors, cfg = conversion.pad_feed_forward(model.bundle_tensors(), model.cfg)
     save_file(os.path.join(out_dir, "a2m.safetensors"), tensors)
     styles, clip_tensors = [], {}
     for name in STYLES:
@@ -377,7 +376,6 @@ def export(model, exp_names, corpus, out_dir, defaults):
         styles.append({"name": name, "description": STYLES[name]["description"] + f" (from held-out utterance {uid})",
                        "file": "styles.safetensors", "motion_tensor": f"{name}.motion", "audio_tensor": f"{name}.audio"})
     save_file(os.path.join(out_dir, "styles.safetensors"), clip_tensors)
-    cfg = model.cfg
     config = cfg.manifest()
     config.update(defaults)
     manifest_path = os.path.join(out_dir, "manifest.json")

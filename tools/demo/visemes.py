@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from make_head import EXP_NAMES
+from tools.demo.make_head import EXP_NAMES
 
 FPS = 25
 K = len(EXP_NAMES)

@@ -4,6 +4,7 @@ A2M: state_dict['model'] of a MimicTalk ICS-A2M checkpoint (spec §6.3) → a2m.
 folded into the preceding conv. HuBERT: a Hugging Face HubertModel/HubertForCTC/Wav2Vec2 directory → hubert.
 tensor_shapes() names, positional-conv weight norm folded. Every refusal raises LayoutError naming the key and shapes.
 """
+import dataclasses
 import json
 import os
 import re
@@ -220,6 +221,31 @@ def a2m_bundle_tensors(sd, cfg):
     expected = a2m_shapes(cfg)
     assert set(out) == set(expected) and all(list(out[k].shape) == expected[k] for k in out)
     return out
+
+
+def pad_feed_forward(tensors, cfg, multiple=4):
+    """Zero-pads every layer's GEGLU width to a multiple of `multiple` (value and gate halves each, and the
+    columns of ff.out): exact, since a padded row gives value 0 · gelu(0) = 0 and meets a zero column. The
+    runtime loads tensors as stored; a width that is a multiple of 4 takes its vec4 matmul. Returns new
+    tensors and config."""
+    ff = cfg.ff_inner
+    padded = -(-ff // multiple) * multiple
+    if padded == ff:
+        return tensors, cfg
+    out = dict(tensors)
+    for i in range(cfg.depth):
+        p = f"layers.{i}."
+        w, b = tensors[p + "ff.in.weight"], tensors[p + "ff.in.bias"]
+        wp = torch.zeros(2 * padded, w.shape[1], dtype=w.dtype)
+        bp = torch.zeros(2 * padded, dtype=b.dtype)
+        for half in range(2):
+            wp[half * padded:half * padded + ff] = w[half * ff:(half + 1) * ff]
+            bp[half * padded:half * padded + ff] = b[half * ff:(half + 1) * ff]
+        wo = tensors[p + "ff.out.weight"]
+        wop = torch.zeros(wo.shape[0], padded, dtype=wo.dtype)
+        wop[:, :ff] = wo
+        out[p + "ff.in.weight"], out[p + "ff.in.bias"], out[p + "ff.out.weight"] = wp, bp, wop.contiguous()
+    return out, dataclasses.replace(cfg, ff_inner=padded)
 
 
 # --------------------------------------------------------------------------------------------------------- HuBERT

@@ -13,6 +13,7 @@ UnsafePickleError naming it — nothing from the file is ever executed.
 """
 import collections
 import io
+import os
 import pickle
 import zipfile
 
@@ -126,8 +127,10 @@ def _restricted_load(file, storages):
     return _RestrictedUnpickler(file, storages).load()
 
 
-def _materialize(obj, blobs, memo):
+def _materialize(obj, blobs, memo, select=None, path=()):
     if isinstance(obj, _TensorRef):
+        if select is not None and not select(path):
+            return None
         if id(obj) in memo:
             return memo[id(obj)]
         base = blobs[obj.storage.key]
@@ -151,13 +154,13 @@ def _materialize(obj, blobs, memo):
         memo[id(obj)] = tensor
         return tensor
     if isinstance(obj, collections.OrderedDict):
-        return collections.OrderedDict((k, _materialize(v, blobs, memo)) for k, v in obj.items())
+        return collections.OrderedDict((k, _materialize(v, blobs, memo, select, path + (k,))) for k, v in obj.items())
     if isinstance(obj, dict):
-        return {k: _materialize(v, blobs, memo) for k, v in obj.items()}
+        return {k: _materialize(v, blobs, memo, select, path + (k,)) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_materialize(v, blobs, memo) for v in obj]
+        return [_materialize(v, blobs, memo, select, path + (i,)) for i, v in enumerate(obj)]
     if isinstance(obj, tuple):
-        return tuple(_materialize(v, blobs, memo) for v in obj)
+        return tuple(_materialize(v, blobs, memo, select, path + (i,)) for i, v in enumerate(obj))
     return obj
 
 
@@ -169,7 +172,7 @@ def _array_from_bytes(storage_type, data, numel):
     return array
 
 
-def _load_legacy(f):
+def _load_legacy(f, select=None):
     storages = {}
     magic = _restricted_load(f, storages)
     if magic != LEGACY_MAGIC:
@@ -184,6 +187,10 @@ def _load_legacy(f):
     keys = _restricted_load(f, storages)
     if not isinstance(keys, list):
         raise ValueError("legacy checkpoint: storage key list missing")
+    # The storages are memory-mapped, not read: only the tensors that are materialised (copied) take memory, so a
+    # caller that selects part of a large checkpoint keeps its memory bounded by what it selected.
+    size = os.fstat(f.fileno()).st_size
+    mapped = np.memmap(f.name, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
     blobs = {}
     for key in keys:
         key = str(key)
@@ -195,11 +202,13 @@ def _load_legacy(f):
             raise ValueError(f"legacy checkpoint truncated at storage {key}")
         numel = int.from_bytes(head, "little", signed=True)
         nbytes = numel * ref.storage_type.itemsize()
-        data = f.read(nbytes)
-        if len(data) != nbytes:
-            raise ValueError(f"legacy checkpoint truncated inside storage {key}")
-        blobs[key] = _array_from_bytes(ref.storage_type, data, numel)
-    return _materialize(obj, blobs, {})
+        start = f.tell()
+        if numel < 0 or start + nbytes > size:
+            raise ValueError(f"legacy checkpoint truncated inside storage {key} "
+                             f"({nbytes} bytes needed at offset {start}, file has {size})")
+        f.seek(nbytes, os.SEEK_CUR)
+        blobs[key] = _array_from_bytes(ref.storage_type, mapped[start:start + nbytes], numel)
+    return _materialize(obj, blobs, {}, select)
 
 
 def _load_zip(path):
@@ -219,9 +228,12 @@ def _load_zip(path):
     return _materialize(obj, blobs, {})
 
 
-def load(path):
-    """Loads a torch.save file (legacy or zip) through the restricted unpickler."""
+def load(path, select=None):
+    """Loads a torch.save file (legacy or zip) through the restricted unpickler.
+
+    select(path_tuple) -> bool, if given, decides per tensor (path = the dict keys / list indices leading to it)
+    whether it is materialised; tensors not selected come back as None (legacy files: never read into memory)."""
     if zipfile.is_zipfile(path):
         return _load_zip(path)
     with open(path, "rb") as f:
-        return _load_legacy(f)
+        return _load_legacy(f, select)

@@ -2,16 +2,12 @@
 import contextlib
 import io
 import os
-import sys
 import tempfile
 
-TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
-
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(2)
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(TOOLS)
 FIXTURES = os.path.join(REPO, "Tests", "Fixtures", "motion")
 

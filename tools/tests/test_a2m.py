@@ -4,10 +4,10 @@ import unittest
 import torch
 import torch.nn.functional as F
 
-from _common import rel_max
-import synth_checkpoint as synth
-from reference import conversion, weights as W
-from reference.a2m import (A2M, A2MConfig, StreamingPlan, Style, f0_to_coarse, recipe, relative_error, rotary_tables,
+from tools.tests._common import rel_max
+from tools import synth_checkpoint as synth
+from tools.reference import conversion, weights as W
+from tools.reference.a2m import (A2M, A2MConfig, StreamingPlan, Style, f0_to_coarse, recipe, relative_error, rotary_tables,
                            sample, sample_streaming, time_grid, upstream_utterance_length)
 
 
@@ -44,6 +44,23 @@ class A2MTests(unittest.TestCase):
                 want = net(x[None], torch.tensor([0.42]), audio, cond[None], mask[None], drop)[0]
             got = self.model.velocity(x, 0.42, emb, cond, mask, drop)
             self.assertLess(rel_max(got, want), 2e-5, f"drop_cond={drop}")
+
+    def test_feed_forward_padding_is_exact(self):
+        """The converters pad the GEGLU width to a multiple of 4; the padded bundle computes the same velocity."""
+        self.assertNotEqual(self.cfg.ff_inner % 4, 0, "the tiny config must exercise padding")
+        tensors = conversion.a2m_bundle_tensors(self.module.state_dict(), self.cfg)
+        padded, cfg = conversion.pad_feed_forward(tensors, self.cfg)
+        self.assertEqual(cfg.ff_inner % 4, 0)
+        self.assertEqual(list(padded["layers.0.ff.out.weight"].shape), [self.cfg.dim, cfg.ff_inner])
+        wide = A2M(cfg, padded)
+        N = self.Tr + self.T
+        feats = torch.cat([self.style.features, self.feats])
+        cond = torch.zeros(N, self.cfg.motion_dim)
+        mask = torch.arange(N) >= self.Tr
+        emb = self.model.condition(self.model.encode_audio(feats))
+        want = self.model.velocity(self.noise, 0.3, emb, cond, mask, False)
+        got = wide.velocity(self.noise, 0.3, wide.condition(wide.encode_audio(feats)), cond, mask, False)
+        self.assertLess(rel_max(got, want), 1e-6)
 
     def test_pair_mean_equals_bilinear_interpolation(self):
         a = torch.randn(20, 5)
@@ -137,14 +154,14 @@ class A2MTests(unittest.TestCase):
     def test_recipe_covers_every_tensor(self):
         cfg = A2MConfig.tiny(aux=True)
         names = {e["name"] for e in recipe(cfg)} | {"rotary.inv_freq"}
-        from reference.a2m import tensor_shapes
+        from tools.reference.a2m import tensor_shapes
         self.assertEqual(names, set(tensor_shapes(cfg)))
         tensors = W.generate_all(recipe(cfg))
         tensors["rotary.inv_freq"] = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.dim_head, 2).float() / cfg.dim_head))
         A2M(cfg, tensors)  # validates names and shapes
 
     def test_full_size_parameter_count(self):
-        from reference.a2m import tensor_shapes
+        from tools.reference.a2m import tensor_shapes
         n = sum(math.prod(s) for s in tensor_shapes(A2MConfig()).values())
         self.assertTrue(34.5e6 < n < 35.2e6, n)
 

@@ -4,14 +4,14 @@ import unittest
 
 import torch
 
-from _common import quiet, rel_max, tempdir
-import convert
-import synth_checkpoint as synth
-from reference import conversion, safetensors_io
-from reference.a2m import A2M, A2MConfig, Style, sample
-from reference.a2m_modules import OfficialA2M
-from reference.hubert import Hubert, HubertConfig, normalize_waveform
-from reference.logmel import LogMelConfig
+from tools.tests._common import quiet, rel_max, tempdir
+from tools import convert
+from tools import synth_checkpoint as synth
+from tools.reference import conversion, safetensors_io
+from tools.reference.a2m import A2M, A2MConfig, Style, sample
+from tools.reference.a2m_modules import OfficialA2M
+from tools.reference.hubert import Hubert, HubertConfig, normalize_waveform
+from tools.reference.logmel import LogMelConfig
 
 
 def write_official(path, sd):

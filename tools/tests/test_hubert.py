@@ -3,10 +3,10 @@ import unittest
 import numpy as np
 import torch
 
-from _common import rel_max
-import synth_checkpoint as synth
-from reference import conversion
-from reference.hubert import Hubert, HubertConfig, normalize_waveform, pad_rows, utterance_features
+from tools.tests._common import rel_max
+from tools import synth_checkpoint as synth
+from tools.reference import conversion
+from tools.reference.hubert import Hubert, HubertConfig, normalize_waveform, pad_rows, utterance_features
 
 
 class HubertTests(unittest.TestCase):

@@ -4,7 +4,7 @@ import unittest
 import numpy as np
 import torch
 
-from reference.logmel import LogMelConfig, hann_window, log_mel, mel_filterbank
+from tools.reference.logmel import LogMelConfig, hann_window, log_mel, mel_filterbank
 
 
 class LogMelTests(unittest.TestCase):

@@ -7,8 +7,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from _common import tempdir
-from reference import restricted_load
+from tools.tests._common import tempdir
+from tools.reference import restricted_load
 
 
 class Evil:

@@ -7,8 +7,8 @@ import unittest
 import numpy as np
 import torch
 
-from _common import FIXTURES, tempdir
-from reference import safetensors_io, weights as W
+from tools.tests._common import FIXTURES, tempdir
+from tools.reference import safetensors_io, weights as W
 
 
 class WeightSchemeTests(unittest.TestCase):
@@ -52,13 +52,39 @@ class WeightSchemeTests(unittest.TestCase):
             n = int.from_bytes(f.read(8), "little")
         self.assertEqual((8 + n) % 8, 0)
 
+    def test_safetensors_arrays_keep_dtypes_and_refuse_bad_files(self):
+        d = tempdir(self)
+        p = os.path.join(d, "y.safetensors")
+        arrays = {"f64": np.linspace(0, 1, 7), "i32": np.arange(-3, 3, dtype=np.int32).reshape(2, 3),
+                  "u8": np.array([0, 255], np.uint8), "f16": np.array([1.5, -2], np.float16),
+                  "i64": np.array([[1 << 40]], np.int64)}
+        safetensors_io.save_arrays(p, arrays, {"m": 1})
+        got, meta = safetensors_io.load_arrays(p)
+        self.assertEqual(meta, {"m": "1"})
+        for k, v in arrays.items():
+            self.assertEqual(got[k].dtype, v.dtype, k)
+            np.testing.assert_array_equal(got[k], v)
+        with open(p, "rb") as f:
+            raw = f.read()
+        n = int.from_bytes(raw[:8], "little")
+        cases = {"short": raw[:5], "header length": (10 ** 9).to_bytes(8, "little") + raw[8:],
+                 "data offsets": raw[:-8], "not JSON": raw[:8] + b"{" * n + raw[8 + n:]}
+        for expect, data in cases.items():
+            bad = os.path.join(d, "bad.safetensors")
+            with open(bad, "wb") as f:
+                f.write(data)
+            with self.assertRaises(ValueError) as ctx:
+                safetensors_io.load_arrays(bad)
+            self.assertIn("bad.safetensors", str(ctx.exception))
+            self.assertIn(expect, str(ctx.exception).replace("too short", "short"))
+
 
 class FixtureTests(unittest.TestCase):
     """The committed fixtures are what the current reference produces (tiny models regenerated here)."""
 
     @classmethod
     def setUpClass(cls):
-        import make_motion_fixtures
+        from tools import make_motion_fixtures
         cls._dir = tempfile.TemporaryDirectory()
         with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
             make_motion_fixtures.main(["--tiny-only", "--out", cls._dir.name])
@@ -77,7 +103,7 @@ class FixtureTests(unittest.TestCase):
             committed = safetensors_io.read(os.path.join(FIXTURES, name + ".safetensors"))
             self.assertEqual(set(fresh), set(committed), name)
             for k in fresh:
-                self.assertTrue(torch.equal(fresh[k], committed[k]), f"{name}:{k} differs; rerun make_motion_fixtures.py")
+                self.assertTrue(torch.equal(fresh[k], committed[k]), f"{name}:{k} differs; rerun python3 -m tools.make_motion_fixtures")
             self.assertEqual(self.fresh["models"][name]["recipe"], self.committed["models"][name]["recipe"])
 
     def test_full_size_entries_present_and_small(self):

@@ -1,17 +1,16 @@
 """Dataset smoke test: --small generates aligned audio and targets."""
 import json
 import os
-import sys
 import tempfile
 import unittest
 
 import numpy as np
 
+from tools.demo import make_dataset
+from tools.reference import safetensors_io
+from tools.demo import visemes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import make_dataset  # noqa: E402
-import st_io  # noqa: E402
-import visemes  # noqa: E402
 
 
 class DatasetTests(unittest.TestCase):
@@ -23,7 +22,7 @@ class DatasetTests(unittest.TestCase):
             self.assertEqual(len(lines), 8)
             n_pbm = 0
             for name in man["shards"]:
-                t, meta = st_io.load(os.path.join(d, name))
+                t, meta = safetensors_io.load_arrays(os.path.join(d, name))
                 self.assertEqual(meta["exp_names"].split(","), man["exp_names"])
                 ao, to = t["audio_offsets"], t["target_offsets"]
                 self.assertEqual(ao[-1], len(t["audio"]))

@@ -3,19 +3,17 @@ back the way eval_a2m reads it (manifest + safetensors), sampled offline and str
 import argparse
 import math
 import os
-import sys
 import tempfile
 import unittest
 
 import numpy as np
 import torch
 
+from tools.demo import eval_a2m
+from tools.demo import make_dataset
+from tools.demo import train_a2m
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
-import eval_a2m  # noqa: E402
-import make_dataset  # noqa: E402
-import train_a2m  # noqa: E402
 
 
 class EvalA2MSmokeTests(unittest.TestCase):

@@ -1,14 +1,13 @@
 """Head generator invariants (tiny resolution; the committed fixture doubles as a determinism check)."""
 import os
-import sys
 import unittest
 
 import numpy as np
 
+from tools.demo import make_head
+from tools.reference import safetensors_io
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import make_head  # noqa: E402
-import st_io  # noqa: E402
 
 FIXTURE = os.path.join(HERE, "..", "..", "..", "Tests", "Fixtures", "demo", "face_tiny.safetensors")
 
@@ -80,7 +79,7 @@ class HeadTests(unittest.TestCase):
         self.assertLess(V1[chin, 1] - V0[chin, 1], -0.1)
 
     def test_blink_covers_the_eye(self):
-        from raster_ref import rasterize
+        from tools.demo.raster_ref import rasterize
         V0 = make_head.expressed(self.t)
         c = np.zeros(len(make_head.EXP_NAMES))
         c[make_head.EXP_NAMES.index("blink_left")] = 1.0
@@ -100,7 +99,7 @@ class HeadTests(unittest.TestCase):
         self.assertTrue(np.isin(reg, [make_head.R["eye_white"], make_head.R["iris"], make_head.R["pupil"]]).all())
 
     def test_deterministic_against_fixture(self):
-        ft, fmeta = st_io.load(FIXTURE)
+        ft, fmeta = safetensors_io.load_arrays(FIXTURE)
         self.assertEqual(sorted(ft), sorted(self.t))
         for k in ft:
             np.testing.assert_array_equal(ft[k], self.t[k], err_msg=k)

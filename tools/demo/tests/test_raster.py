@@ -1,15 +1,14 @@
 """Rasterizer conventions: projection, coverage, background, perspective-correct interpolation, eye holes."""
 import os
-import sys
 import unittest
 
 import numpy as np
 
+from tools.demo import make_head
+from tools.demo import raster_ref as rr
+from tools.reference import safetensors_io
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import make_head  # noqa: E402
-import raster_ref as rr  # noqa: E402
-import st_io  # noqa: E402
 
 FIX = os.path.join(HERE, "..", "..", "..", "Tests", "Fixtures", "demo")
 
@@ -77,7 +76,7 @@ class RasterTests(unittest.TestCase):
         del lam_lin
 
     def test_nearest_wins_and_eye_faces_make_holes(self):
-        g, _ = st_io.load(os.path.join(FIX, "secc_golden.safetensors"))
+        g, _ = safetensors_io.load_arrays(os.path.join(FIX, "secc_golden.safetensors"))
         V = g["tri_vertices"].astype(np.float64)
         F = g["tri_triangles"]
         face, _, _ = rr.rasterize(V, F, 16, 16)
@@ -100,8 +99,8 @@ class RasterTests(unittest.TestCase):
         self.assertTrue(((face == 0) | (face == -1)).all())
 
     def test_goldens_reproduce(self):
-        t, _ = st_io.load(os.path.join(FIX, "face_tiny.safetensors"))
-        g, _ = st_io.load(os.path.join(FIX, "secc_golden.safetensors"))
+        t, _ = safetensors_io.load_arrays(os.path.join(FIX, "face_tiny.safetensors"))
+        g, _ = safetensors_io.load_arrays(os.path.join(FIX, "secc_golden.safetensors"))
         n = 0
         for k in g:
             if "_secc" in k and k.startswith("case"):

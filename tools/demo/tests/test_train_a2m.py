@@ -9,14 +9,13 @@ import unittest
 
 import torch
 
+from tools.demo import make_dataset
+from tools.demo import train_a2m
+from tools.reference import a2m as ref
+from tools.reference.logmel import LogMelConfig
+from tools.reference.safetensors_io import read
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
-import make_dataset  # noqa: E402
-import train_a2m  # noqa: E402
-from reference import a2m as ref  # noqa: E402
-from reference.logmel import LogMelConfig  # noqa: E402
-from reference.safetensors_io import read  # noqa: E402
 
 
 class TrainSmokeTests(unittest.TestCase):

@@ -1,13 +1,9 @@
 """Viseme mapping and coarticulation."""
-import os
-import sys
 import unittest
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-import visemes as vz  # noqa: E402
+from tools.demo import visemes as vz
 
 J, LP, PU, TU = vz.IDX["jaw_open"], vz.IDX["lips_pressed"], vz.IDX["lip_pucker"], vz.IDX["lower_lip_tuck"]
 

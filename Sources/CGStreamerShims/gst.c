@@ -1,13 +1,11 @@
-#include "avd_gst.h"
+#include "CGStreamerShims.h"
 
-GstClockTime avd_gst_second(void) { return GST_SECOND; }
 GstClockTime avd_gst_clock_time_none(void) { return GST_CLOCK_TIME_NONE; }
 void avd_gst_buffer_set_pts(GstBuffer *b, GstClockTime t) { GST_BUFFER_PTS(b) = t; }
 void avd_gst_buffer_set_dts(GstBuffer *b, GstClockTime t) { GST_BUFFER_DTS(b) = t; }
 void avd_gst_buffer_set_duration(GstBuffer *b, GstClockTime t) { GST_BUFFER_DURATION(b) = t; }
 GstClockTime avd_gst_buffer_get_pts(GstBuffer *b) { return GST_BUFFER_PTS(b); }
 GstClockTime avd_gst_buffer_get_duration(GstBuffer *b) { return GST_BUFFER_DURATION(b); }
-void avd_gst_buffer_set_flags(GstBuffer *b, guint f) { GST_BUFFER_FLAG_SET(b, f); }
 GstMessageType avd_gst_message_type(GstMessage *m) { return GST_MESSAGE_TYPE(m); }
 GstObject *avd_gst_message_src(GstMessage *m) { return GST_MESSAGE_SRC(m); }
 

@@ -3,9 +3,7 @@
 
 // opus_*_ctl are variadic; these are the requests avatard uses.
 int avd_opus_decoder_reset(OpusDecoder *decoder);
-int avd_opus_decoder_last_packet_duration(OpusDecoder *decoder, opus_int32 *samples);
 int avd_opus_encoder_set_bitrate(OpusEncoder *encoder, opus_int32 bitrate);
-int avd_opus_encoder_set_complexity(OpusEncoder *encoder, opus_int32 complexity);
 int avd_opus_encoder_set_inband_fec(OpusEncoder *encoder, opus_int32 enabled);
 int avd_opus_encoder_set_packet_loss_perc(OpusEncoder *encoder, opus_int32 percent);
 int avd_opus_encoder_set_dtx(OpusEncoder *encoder, opus_int32 enabled);

@@ -2,9 +2,7 @@
 #include <vulkan/vulkan.h>
 
 // Vulkan version macros are function-like and do not import into Swift.
-uint32_t avd_vk_make_api_version(uint32_t variant, uint32_t major, uint32_t minor, uint32_t patch);
 uint32_t avd_vk_api_version_1_2(void);
-uint32_t avd_vk_api_version_1_3(void);
 uint32_t avd_vk_api_version_major(uint32_t version);
 uint32_t avd_vk_api_version_minor(uint32_t version);
 uint32_t avd_vk_api_version_patch(uint32_t version);

@@ -4,14 +4,12 @@
 #include <gst/app/gstappsink.h>
 
 // GStreamer timestamp macros as functions (function-like macros do not import into Swift).
-GstClockTime avd_gst_second(void);
 GstClockTime avd_gst_clock_time_none(void);
 void avd_gst_buffer_set_pts(GstBuffer *buffer, GstClockTime pts);
 void avd_gst_buffer_set_dts(GstBuffer *buffer, GstClockTime dts);
 void avd_gst_buffer_set_duration(GstBuffer *buffer, GstClockTime duration);
 GstClockTime avd_gst_buffer_get_pts(GstBuffer *buffer);
 GstClockTime avd_gst_buffer_get_duration(GstBuffer *buffer);
-void avd_gst_buffer_set_flags(GstBuffer *buffer, guint flags);
 GstMessageType avd_gst_message_type(GstMessage *message);
 GstObject *avd_gst_message_src(GstMessage *message);
 

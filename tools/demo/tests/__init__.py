@@ -1,0 +1,1 @@
+"""Tests of tools/demo (run from the repository root: /usr/bin/python3 -m unittest discover -s tools/demo/tests)."""
