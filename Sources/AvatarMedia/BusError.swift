@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import CGStreamerShims
 internal import CGStreamer
 
 /// The text of a GStreamer ERROR or WARNING bus message (its GError message and the debug detail), parsed

@@ -1,4 +1,4 @@
-internal import CAvatarShims
+internal import CGStreamerShims
 internal import CGStreamer
 
 /// Puts client-settable string values into a parsed pipeline: every readable string property of every

@@ -1,5 +1,6 @@
 import AvatarClient
 import AvatarConfig
+import AvatarFormats
 import AvatarMedia
 import AvatarPipeline
 import AvatarProtocol
