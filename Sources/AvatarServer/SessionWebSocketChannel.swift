@@ -49,13 +49,16 @@ struct SessionWebSocketChannel: ServerChildChannel {
             }
             if first { pending.leave() }
         }
-        channel.closeFuture.whenComplete { _ in leave() }
         // The server sends only small JSON: a fixed send buffer bounds the memory a non-reading client pins
         // in the kernel (autotuning would grow it to megabytes) and makes a stalled client show up sooner.
         try? channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: Self.sendBufferBytes)
         let timeout = channel.eventLoop.scheduleTask(in: headerTimeout) {
             pending.timedOut()
             channel.close(promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in
+            timeout.cancel()
+            leave()
         }
         return channel.eventLoop.makeCompletedFuture {
             let refusal = NIOLoopBoundBox<(HTTPResponseStatus, String)?>(nil, eventLoop: channel.eventLoop)

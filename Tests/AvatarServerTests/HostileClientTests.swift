@@ -7,6 +7,9 @@ import AvatarProtocol
 import AvatarServer
 import AvatarTestSupport
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import Testing
 
@@ -81,6 +84,19 @@ import Testing
         let result = try await StreamingClient(url: daemon.url, logger: .init(label: "t")).run(
             start: SessionStart(avatar: "envelope", output: "file-mp4"), packets: packets, pacing: .fast)
         #expect(result.closeCode == 1000)
+        await daemon.stop()
+    }
+
+    @Test func answeredRequestsAreNotCountedAsHeaderTimeouts() async throws {
+        let daemon = try await TestDaemon.start { $0.limits.headerTimeoutSeconds = 0.3 }
+        func timeouts() async throws -> Double {
+            DiskFullTests.counter(#"avatard_connections_refused_total{reason="header_timeout"}"#, in: try await daemon.admin("/metrics").1)
+        }
+        let before = try await timeouts()
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(daemon.publicPort)/v1/session")!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 426, "\(String(decoding: data, as: UTF8.self))")
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try await timeouts() == before)
         await daemon.stop()
     }
 
