@@ -115,7 +115,7 @@ public final class DaemonServer: Sendable {
                                  serverName: "avatard-admin"),
             onServerRunning: { [weak self] ch in self?.listenerBound(adminPort: ch.localAddress?.port ?? 0) },
             logger: logger)
-        let lifecycle = LifecycleService(server: self)
+        let lifecycle = LifecycleService(server: self, forceExitAfterDrainTimeout: handleSignals)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: admin), .init(service: publicServer), .init(service: lifecycle)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
@@ -176,6 +176,9 @@ public final class DaemonServer: Sendable {
     /// progress, STOPPING=1 and the session drain on graceful shutdown.
     private struct LifecycleService: Service {
         let server: DaemonServer
+        /// A process that owns its signals (`serve`) exits shortly after a drain timeout even if a hung
+        /// session still holds its connection open; an embedding process (tests) is left alone.
+        let forceExitAfterDrainTimeout: Bool
 
         func run() async throws {
             let notifier = server.notifier
@@ -215,6 +218,14 @@ public final class DaemonServer: Sendable {
             } else {
                 server.logger.warning("drain timeout: exiting with sessions still running",
                                       metadata: ["sessions": "\(server.registry.activeCount)", "drain_timeout_seconds": "\(timeout)"])
+                if forceExitAfterDrainTimeout {
+                    // The listeners get a moment to close what they can; a hung render must not keep the process.
+                    Thread.detachNewThread {
+                        Thread.sleep(forTimeInterval: 3)
+                        server.logger.warning("forced exit after the drain timeout")
+                        exit(1)
+                    }
+                }
             }
         }
     }
