@@ -19,6 +19,7 @@ packages=(
   libopus-dev
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc
   espeak-ng
+  haproxy
   python3-numpy python3-torch python3-scipy python3-yaml libopenblas0-pthread
   python3-venv libopus0
 )

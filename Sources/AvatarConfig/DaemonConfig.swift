@@ -7,6 +7,16 @@ public struct DaemonConfig: Sendable, Equatable {
         public var maxSessions = 4
         public var maxBufferSeconds = 10.0
         public var idleTimeoutSeconds = 30.0
+        /// SIGTERM: how long sessions get to finalize their outputs before the daemon exits anyway.
+        public var drainTimeoutSeconds = 30.0
+        /// Public connections that have not finished their HTTP upgrade: the header read timeout and the
+        /// cap on how many may be open at once (slowloris).
+        public var headerTimeoutSeconds = 10.0
+        public var maxPendingConnections = 256
+        /// Capacity by measured cost: sessions are admitted while their avatars' measured device time per
+        /// second of video fits `replicas × (1 − capacity_headroom)`; `max_sessions` stays an upper bound.
+        /// 1 turns the measurement-based admission off (only `max_sessions` applies).
+        public var capacityHeadroom = 0.2
         public init() {}
     }
 
@@ -124,6 +134,10 @@ public struct DaemonConfig: Sendable, Equatable {
             config.limits.maxSessions = try l.int("max_sessions", range: 1...1024) ?? config.limits.maxSessions
             config.limits.maxBufferSeconds = try l.double("max_buffer_seconds", range: 0.5...600) ?? config.limits.maxBufferSeconds
             config.limits.idleTimeoutSeconds = try l.double("idle_timeout_seconds", range: 1...86400) ?? config.limits.idleTimeoutSeconds
+            config.limits.drainTimeoutSeconds = try l.double("drain_timeout_seconds", range: 1...3600) ?? config.limits.drainTimeoutSeconds
+            config.limits.headerTimeoutSeconds = try l.double("header_timeout_seconds", range: 0.5...300) ?? config.limits.headerTimeoutSeconds
+            config.limits.maxPendingConnections = try l.int("max_pending_connections", range: 1...65536) ?? config.limits.maxPendingConnections
+            config.limits.capacityHeadroom = try l.double("capacity_headroom", range: 0...1) ?? config.limits.capacityHeadroom
             try l.rejectUnknownKeys()
         }
         if var d = try top.table("device") {

@@ -10,6 +10,9 @@ public struct OutputPreset: Sendable, Equatable {
     public var options: [PresetOption]
     /// Where the preset came from (file path or config key), for messages.
     public var origin: String
+    /// Line of the `pipeline` key in that file (0: not from a file), so GStreamer's complaints about the
+    /// description point at it.
+    public var line: Int = 0
 
     /// Placeholders the daemon fills itself; every other `{name}` must be a declared option.
     public static let daemonPlaceholders: Set<String> = ["location", "session_id", "width", "height", "fps", "keyframe_interval"]
@@ -60,8 +63,9 @@ public struct OutputPreset: Sendable, Equatable {
             }
         }
         try reader.rejectUnknownKeys()
-        let preset = OutputPreset(name: name, mode: OutputMode(rawValue: modeText) ?? .live, description: description,
+        var preset = OutputPreset(name: name, mode: OutputMode(rawValue: modeText) ?? .live, description: description,
                                   pipeline: pipeline, options: options, origin: origin)
+        preset.line = reader.table.line(of: "pipeline")
         let declared = Set(options.map(\.name))
         for placeholder in preset.placeholders where !declared.contains(placeholder) && !daemonPlaceholders.contains(placeholder) {
             throw reader.error("pipeline", "placeholder '{\(placeholder)}' is neither a declared option nor one of \(daemonPlaceholders.sorted().joined(separator: ", "))")
@@ -104,17 +108,29 @@ public struct OutputPreset: Sendable, Equatable {
         return option
     }
 
-    /// Applies client options (only declared, client-settable ones) and daemon values, and returns the
-    /// pipeline description with every placeholder replaced by a validated, quoted value.
-    public func resolve(clientOptions: [String: String], daemonValues: [String: String]) throws(PresetOptionError) -> String {
-        var rendered: [String: String] = [:]
+    /// Applies client options (only declared, client-settable ones) and daemon values. Integers, booleans
+    /// and enumerations are written from the validated value (canonical digits, `true`/`false`, the
+    /// operator's own enumeration text); operator-only strings are quoted; client-settable strings become
+    /// tokens bound after parsing (see `ResolvedPipeline`), so no client byte reaches the parser.
+    public func resolve(clientOptions: [String: String], daemonValues: [String: String]) throws(PresetOptionError) -> ResolvedPipeline {
+        var values: [String: String] = [:]
         for (key, value) in clientOptions {
             guard let option = options.first(where: { $0.name == key }) else { throw .unknown(option: key) }
             guard option.clientSettable else { throw .notClientSettable(option: key) }
-            rendered[key] = try option.render(value)
+            values[key] = value
         }
-        for option in options where rendered[option.name] == nil {
-            rendered[option.name] = try option.render(option.defaultValue)
+        var rendered: [String: String] = [:]
+        var bindings: [String: String] = [:]
+        for option in options {
+            let value = values[option.name] ?? option.defaultValue
+            let text = try option.render(value)
+            if option.clientSettable, case .string = option.kind {
+                let token = "avdopt" + String(UInt64.random(in: 0...UInt64.max), radix: 16) + "x" + String(bindings.count)
+                bindings[token] = value
+                rendered[option.name] = token
+            } else {
+                rendered[option.name] = text
+            }
         }
         for (key, value) in daemonValues { rendered[key] = value }
         var out = ""
@@ -129,7 +145,7 @@ public struct OutputPreset: Sendable, Equatable {
             rest = after[after.index(after: close)...]
         }
         out += rest
-        return out
+        return ResolvedPipeline(text: out, bindings: bindings)
     }
 }
 

@@ -6,6 +6,11 @@ public struct TOMLParser {
     private var pos = 0
     private var line = 1
     private var lineStart = 0
+    /// Arrays and inline tables open at the current point, and the limit on that (and on dotted keys): the
+    /// parser and the values it builds recurse per level, so a hostile file 50,000 levels deep would
+    /// overflow the stack instead of getting an error.
+    private var depth = 0
+    public static let maxDepth = 64
 
     public static func parse(_ text: String) throws(TOMLError) -> TOMLTable {
         var parser = TOMLParser(text)
@@ -113,6 +118,7 @@ public struct TOMLParser {
             advance()
             skipInlineSpace()
             parts.append(try simpleKey())
+            if parts.count > Self.maxDepth { throw error("dotted key deeper than \(Self.maxDepth) levels") }
         }
         return parts
     }
@@ -198,6 +204,9 @@ public struct TOMLParser {
 
     private mutating func array() throws(TOMLError) -> TOMLValue {
         try expect("[")
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Self.maxDepth { throw error("arrays and inline tables nested deeper than \(Self.maxDepth) levels") }
         var items: [TOMLValue] = []
         while true {
             skipWhitespaceAndComments(newlines: true)
@@ -214,6 +223,9 @@ public struct TOMLParser {
     private mutating func inlineTable() throws(TOMLError) -> TOMLValue {
         let startLine = line
         try expect("{")
+        depth += 1
+        defer { depth -= 1 }
+        if depth > Self.maxDepth { throw error("arrays and inline tables nested deeper than \(Self.maxDepth) levels") }
         var table = TOMLTable(line: startLine)
         skipInlineSpace()
         if peek() == "}" { advance(); return .table(table) }

@@ -102,14 +102,7 @@ final class AppSinkPipeline {
         defer { gst_object_unref(UnsafeMutableRawPointer(bus)) }
         guard let message = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR) else { return nil }
         defer { gst_message_unref(message) }
-        var error: UnsafeMutablePointer<GError>?
-        var debug: UnsafeMutablePointer<gchar>?
-        gst_message_parse_error(message, &error, &debug)
-        defer {
-            if let error { g_error_free(error) }
-            if let debug { g_free(debug) }
-        }
-        return error.map { String(cString: $0.pointee.message) } ?? "unknown error"
+        return BusError(message)?.message ?? "unknown error"
     }
 
     private static func bin(_ element: UnsafeMutablePointer<GstElement>) -> UnsafeMutablePointer<GstBin> {

@@ -11,7 +11,13 @@
 ///   was concealed already, or it is out of the tracked window) is late. Both are dropped and counted.
 /// - A packet libopus cannot decode (or with an invalid TOC) is concealed for its duration (the previous
 ///   packet's when its TOC is unreadable) and counted in `decodeErrors` and `packetsLost`.
-/// - `seq` uses u32 serial-number arithmetic, so it wraps around.
+/// - `seq` uses u32 serial-number arithmetic and `ts` u64 serial-number arithmetic, so both wrap around
+///   (an RTP-style random origin near 2^64 works like any other).
+/// - Untrusted numbers never trap: a `ts` more than `maxGap` ahead of the timeline's end inserts only
+///   `maxGap` of silence and moves the mapping (a discontinuity); a `ts` more than `maxGap` behind it with
+///   a new `seq` is the sender's clock jumping back, and the packet continues the timeline at its end (a
+///   discontinuity too); a `seq` jump of more packets than `maxGap` could hold (2.5 ms each) is the
+///   sender's counter jumping, not a loss, and counts nothing in `packetsLost`.
 ///
 /// Not thread-safe (a value type owned by one session's render thread). Each `Result` says what to append.
 public struct OpusPacketReceiver {
@@ -71,9 +77,9 @@ public struct OpusPacketReceiver {
     /// Duplicates plus late packets.
     public var packetsDropped: Int { duplicates + late }
 
-    /// 48 kHz client time of timeline index 0 (nil until the first packet; after `reset()` or a
-    /// discontinuity it may be negative or past the first packet's ts).
-    public private(set) var origin: Int64?
+    /// 48 kHz client time of timeline index 0, modulo 2^64 (nil until the first packet; after `reset()` or a
+    /// discontinuity it may lie anywhere relative to the first packet's ts).
+    public private(set) var origin: UInt64?
     /// Length of the timeline so far, in output samples.
     public var position: Int { outputIndex(end48k) }
 
@@ -93,18 +99,27 @@ public struct OpusPacketReceiver {
     private var reanchor = false
     private var lastDuration48k = 960
 
-    public init(outputSampleRate: Int32 = 16000, maxGapSeconds: Int = 60, maxConcealMilliseconds: Int = 500) throws(OpusError) {
+    /// Largest `seq` gap counted as lost packets: as many 2.5 ms packets as `maxGap` holds.
+    public var maxLostBurst: Int { Int(maxGap48k / 120) }
+
+    /// `maxGapSeconds` is clamped to 0.02 s ... 3600 s.
+    public init(outputSampleRate: Int32 = 16000, maxGapSeconds: Double = 60, maxConcealMilliseconds: Int = 500) throws(OpusError) {
         decoder = try OpusDecoder(sampleRate: outputSampleRate)
         rate = Int(outputSampleRate)
-        maxGap48k = Int64(max(1, maxGapSeconds)) * 48000
-        maxConceal48k = Int64(max(0, maxConcealMilliseconds)) * 48
+        let gapSeconds = maxGapSeconds.isFinite ? min(3600, max(0.02, maxGapSeconds)) : 60
+        maxGap48k = Int64(gapSeconds * 48000)
+        maxConceal48k = Int64(min(60_000, max(0, maxConcealMilliseconds))) * 48
     }
 
     /// Output samples covering 48 kHz time [from, to) of the timeline (floor mapping keeps it sample-exact).
     private func outputCount(from: Int64, to: Int64) -> Int { outputIndex(to) - outputIndex(from) }
 
     /// Timeline index of 48 kHz time `t48k` (never negative: the timeline starts at 0).
-    private func outputIndex(_ t48k: Int64) -> Int { Int(max(0, t48k) * Int64(rate) / 48000) }
+    private func outputIndex(_ t48k: Int64) -> Int {
+        let t = max(0, t48k)
+        // Split so the product cannot overflow whatever the length.
+        return Int(t / 48000 * Int64(rate) + (t % 48000) * Int64(rate) / 48000)
+    }
 
     public mutating func receive(seq: UInt32, ts: UInt64, payload: [UInt8]) -> Result {
         packetsReceived += 1
@@ -128,40 +143,55 @@ public struct OpusPacketReceiver {
             seqGap = Int(distance)
         }
         markReceived(seq)
-        let time = Int64(clamping: ts)
-        if origin == nil { origin = time }
+        if seqGap > maxLostBurst {
+            // More packets than the time since the last one could hold: the sender's counter jumped.
+            result.discontinuity = true
+            discontinuities += 1
+            seqGap = 0
+        }
+        if origin == nil { origin = ts }
 
         // Where this packet starts on the timeline.
         if reanchor {
             // After an interrupt: continue at the current end (the gap since the last packet is not audio).
-            origin = time - end48k
+            origin = ts &- UInt64(end48k)
             reanchor = false
-            if seqGap > 0 {
-                packetsLost += seqGap
-                result.lost += seqGap
-            }
+            countLost(seqGap, into: &result)
             seqGap = 0
         }
-        let start48k = time - (origin ?? time)
+        // Signed distance from the origin in u64 serial-number arithmetic: total for every ts.
+        var start48k = Int64(bitPattern: ts &- (origin ?? ts))
+        if start48k < end48k - maxGap48k {
+            // A new packet far behind the timeline: the sender's clock jumped back; continue at the end.
+            result.discontinuity = true
+            discontinuities += 1
+            origin = ts &- UInt64(end48k)
+            start48k = end48k
+        }
         if start48k > end48k {
             var gap = start48k - end48k
             if gap > maxGap48k {
                 // The client's clock jumped: keep `maxGap` of silence and move the origin so ts still maps.
                 result.discontinuity = true
                 discontinuities += 1
-                origin = (origin ?? time) + (gap - maxGap48k)
+                origin = (origin ?? ts) &+ UInt64(gap - maxGap48k)
                 gap = maxGap48k
             }
             fillGap(gap, lostPackets: seqGap, next: payload, into: &result)
         } else if seqGap > 0 {
             // Packets are missing but their time is not (ts did not advance): count them only.
-            packetsLost += seqGap
-            result.lost += seqGap
+            countLost(seqGap, into: &result)
         }
         // A packet that starts before the timeline's end overlaps audio already placed there; its
         // overlapping part is trimmed so later timestamps keep their positions.
         let overlap48k = max(0, end48k - start48k)
         return decodePacket(ts: ts, payload: payload, trim48k: overlap48k, into: &result)
+    }
+
+    private mutating func countLost(_ count: Int, into result: inout Result) {
+        guard count > 0 else { return }
+        packetsLost += count
+        result.lost += count
     }
 
     private mutating func markReceived(_ seq: UInt32) {
@@ -177,8 +207,7 @@ public struct OpusPacketReceiver {
     private mutating func fillGap(_ gap48k: Int64, lostPackets: Int, next: [UInt8], into result: inout Result) {
         let before = end48k
         if lostPackets > 0 {
-            packetsLost += lostPackets
-            result.lost += lostPackets
+            countLost(lostPackets, into: &result)
             let conceal48k = min(gap48k, maxConceal48k)
             let concealCount = outputCount(from: before, to: before + conceal48k)
             if concealCount > 0 {

@@ -120,18 +120,9 @@ final class OutputBusWatcher: @unchecked Sendable {
             eos = true
             condition.broadcast()
             condition.unlock()
-        } else if type == GST_MESSAGE_ERROR || type == GST_MESSAGE_WARNING {
-            var error: UnsafeMutablePointer<GError>?
-            var debug: UnsafeMutablePointer<gchar>?
-            if type == GST_MESSAGE_ERROR {
-                gst_message_parse_error(message, &error, &debug)
-            } else {
-                gst_message_parse_warning(message, &error, &debug)
-            }
-            let text = error.map { String(cString: $0.pointee.message) } ?? "unknown error"
-            let detail = debug.map { String(cString: $0) } ?? ""
-            if let error { g_error_free(error) }
-            if let debug { g_free(debug) }
+        } else if let parsed = BusError(message) {
+            let text = parsed.message
+            let detail = parsed.debug
             if type == GST_MESSAGE_ERROR {
                 // The first error is the cause; the ones after it are usually its echoes upstream.
                 let metadata: Logger.Metadata = ["gst.element": "\(source)", "error.message": "\(text)", "gst.debug": "\(detail)"]

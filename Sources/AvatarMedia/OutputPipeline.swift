@@ -68,6 +68,7 @@ public final class OutputPipeline: @unchecked Sendable {
                 allowedElements: Set<String> = ElementAllowlist.standard,
                 logger: Logger = Logger(label: "avatard.media.output"),
                 offlineQueueFrames: Int = 8, offlineStallTimeout: Duration = .seconds(30),
+                stringBindings: [String: String] = [:],
                 onFailure: (@Sendable (OutputFailure) -> Void)? = nil) throws(OutputError) {
         guard video.width > 0, video.height > 0, video.width % 2 == 0, video.height % 2 == 0,
               video.width <= 8192, video.height <= 8192 else {
@@ -97,6 +98,7 @@ public final class OutputPipeline: @unchecked Sendable {
         _ = gst_object_ref_sink(UnsafeMutableRawPointer(sinkBin))
         do throws(OutputError) {
             try ElementAllowlist.check(sinkBin, allowed: allowedElements)
+            try PipelineBindings.apply(stringBindings, to: sinkBin)
         } catch {
             gst_object_unref(UnsafeMutableRawPointer(sinkBin))
             throw error

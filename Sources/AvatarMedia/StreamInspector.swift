@@ -73,14 +73,7 @@ final class StreamInspector: @unchecked Sendable {
         }
         defer { gst_message_unref(message) }
         guard avd_gst_message_type(message) == GST_MESSAGE_ERROR else { return nil }
-        var error: UnsafeMutablePointer<GError>?
-        var debug: UnsafeMutablePointer<gchar>?
-        gst_message_parse_error(message, &error, &debug)
-        defer {
-            if let error { g_error_free(error) }
-            if let debug { g_free(debug) }
-        }
-        return error.map { String(cString: $0.pointee.message) } ?? "unknown error"
+        return BusError(message)?.message ?? "unknown error"
     }
 
     /// Streaming thread: a new elementary stream. Records it and drains it into an appsink.

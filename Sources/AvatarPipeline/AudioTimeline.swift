@@ -66,10 +66,11 @@ struct AudioTimeline {
         anchors.removeAll { $0.position >= position }
     }
 
-    /// The client's ts (48 kHz) at a timeline position: the last client audio at or before it.
+    /// The client's ts (48 kHz) at a timeline position: the last client audio at or before it. Client ts
+    /// wraps around at 2^64 (serial-number arithmetic), so this does too.
     func ts(at position: Int) -> UInt64 {
         guard let a = anchors.last(where: { $0.position <= position }) else { return 0 }
-        return a.ts + UInt64(max(0, position - a.position)) * 3
+        return a.ts &+ UInt64(max(0, position - a.position)) &* 3
     }
 
     /// Arrival time of the latest client audio that starts inside [start, end).

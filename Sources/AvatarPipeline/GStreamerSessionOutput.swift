@@ -15,7 +15,8 @@ public final class GStreamerSessionOutput: SessionOutput {
         { plan, width, height in
             let pipeline = try OutputPipeline(description: plan.pipeline, mode: plan.mode == .live ? .live : .offline,
                                               video: VideoFormat(width: width, height: height, fps: plan.avatar.fps),
-                                              name: "session-\(plan.sessionID.prefix(8))", allowedElements: allowedElements)
+                                              name: "session-\(plan.sessionID.prefix(8))", allowedElements: allowedElements,
+                                              stringBindings: plan.pipelineBindings)
             try pipeline.start()
             return GStreamerSessionOutput(pipeline: pipeline)
         }

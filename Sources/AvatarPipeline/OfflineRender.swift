@@ -23,9 +23,9 @@ public enum OfflineRender {
             onMotion?(frame)
             progress?(Progress(frames: counter.increment(), totalFrames: totalFrames))
         }
-        let events = Task { () -> Result<ServerMessage.Ended, ProtocolViolation> in
+        let events = Task { () -> Result<ServerMessage.Ended, SessionFailure> in
             var ended: ServerMessage.Ended?
-            var failure: ProtocolViolation?
+            var failure: SessionFailure?
             for await event in session.events {
                 switch event {
                 case .ended(let e): ended = e
@@ -34,7 +34,7 @@ public enum OfflineRender {
                 }
             }
             if let ended { return .success(ended) }
-            return .failure(failure ?? ProtocolViolation(.internal, "the session stopped without a report"))
+            return .failure(failure ?? SessionFailure(.internal, "the session stopped without a report"))
         }
         var ts: UInt64 = 0
         for (i, packet) in packets.enumerated() {

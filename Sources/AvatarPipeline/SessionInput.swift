@@ -1,6 +1,6 @@
 /// What the network side hands to a session's render thread.
 public enum SessionInput: Sendable {
-    /// `samples48k`: the packet's duration from its TOC, for buffer accounting.
+    /// `samples48k`: the timeline the packet adds (its duration plus its ts gap), for buffer accounting.
     case audio(seq: UInt32, ts: UInt64, payload: [UInt8], samples48k: Int, arrival: ContinuousClock.Instant)
     case end
     case interrupt

@@ -9,6 +9,8 @@ public struct SessionPlan: Sendable {
     public var preset: OutputPreset
     /// The sink-side pipeline description with every placeholder resolved.
     public var pipeline: String
+    /// Client-settable string values, bound to element properties after parsing (token → value).
+    public var pipelineBindings: [String: String]
     /// File the output writes, if any (for logs and tests).
     public var outputFile: String?
     public var outputDelayMs: Int
@@ -17,7 +19,9 @@ public struct SessionPlan: Sendable {
     public var motionOnly: Bool
 
     public init(sessionID: String, avatar: any Avatar, stageOptions: SessionStageOptions, preset: OutputPreset,
-                pipeline: String, outputFile: String?, outputDelayMs: Int, maxBufferSeconds: Double, motionOnly: Bool = false) {
+                pipeline: String, pipelineBindings: [String: String] = [:], outputFile: String?, outputDelayMs: Int,
+                maxBufferSeconds: Double, motionOnly: Bool = false) {
+        self.pipelineBindings = pipelineBindings
         self.motionOnly = motionOnly
         self.sessionID = sessionID
         self.avatar = avatar

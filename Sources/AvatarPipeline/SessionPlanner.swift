@@ -51,7 +51,7 @@ public struct SessionPlanner: Sendable {
             daemonValues["location"] = try PresetOption(name: "location", kind: .string(maxLength: 4096), defaultValue: "",
                                                         clientSettable: false).renderLocation(file)
         }
-        let pipeline: String
+        let pipeline: ResolvedPipeline
         do {
             pipeline = try preset.resolve(clientOptions: clientOptions, daemonValues: daemonValues)
         } catch {
@@ -60,7 +60,7 @@ public struct SessionPlanner: Sendable {
         return SessionPlan(sessionID: sessionID, avatar: avatar,
                            stageOptions: SessionStageOptions(style: start.style ?? avatar.defaultStyle,
                                                              seed: UInt64.random(in: 0...UInt64.max)),
-                           preset: preset, pipeline: pipeline, outputFile: outputFile,
+                           preset: preset, pipeline: pipeline.text, pipelineBindings: pipeline.bindings, outputFile: outputFile,
                            outputDelayMs: Self.outputDelay(configured: config.outputDelayMs, avatar: avatar),
                            maxBufferSeconds: config.limits.maxBufferSeconds)
     }

@@ -80,23 +80,25 @@ final class SessionRunner {
 
     func run() {
         do {
-            receiver = try OpusPacketReceiver(outputSampleRate: 16000)
+            // A ts gap inserts at most max_buffer_seconds of silence: what a client may buffer ahead.
+            receiver = try OpusPacketReceiver(outputSampleRate: 16000, maxGapSeconds: plan.maxBufferSeconds)
             stages = try plan.avatar.makeStages(options: plan.stageOptions)
             if !plan.motionOnly {
                 guard let frames = stages.frames else {
-                    throw ProtocolViolation(.unsupported, "avatar '\(plan.avatar.name)' produces motion only and cannot feed a video output")
+                    throw SessionFailure(.unsupported, "avatar '\(plan.avatar.name)' produces motion only and cannot feed a video output")
                 }
                 do {
                     output = try makeOutput(plan, frames.width, frames.height)
                 } catch {
-                    throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed to start: \(error)")
+                    SessionMetrics.outputErrors.increment()
+                    throw SessionFailure(.output, "output '\(plan.preset.name)' failed to start: \(error)")
                 }
             }
-        } catch let violation as ProtocolViolation {
-            fail(violation)
+        } catch let failure as SessionFailure {
+            fail(failure)
             return
         } catch {
-            fail(ProtocolViolation(.internal, "session setup failed: \(error)"))
+            fail(SessionFailure(.internal, "session setup failed: \(error)"))
             return
         }
         startInstant = clock.now
@@ -106,19 +108,25 @@ final class SessionRunner {
         logger.info("session started", metadata: ["output.mode": "\(plan.mode.rawValue)"])
         do {
             try loop()
-        } catch let violation as ProtocolViolation {
-            fail(violation)
+        } catch let failure as SessionFailure {
+            fail(failure)
+        } catch let error as OutputError {
+            // A push the output refused (its pipeline failed: disk full, file-size limit, a sink error).
+            SessionMetrics.outputErrors.increment()
+            fail(SessionFailure(.output, "output '\(plan.preset.name)' failed: \(output?.failure ?? error.description)"))
         } catch {
-            fail(ProtocolViolation(.internal, "render failed: \(error)"))
+            fail(SessionFailure(.internal, "render failed: \(error)"))
         }
     }
 
-    private func fail(_ violation: ProtocolViolation) {
-        logger.error("session failed", metadata: ["error.code": "\(violation.code.name)", "error.message": "\(violation.message)"])
+    private func fail(_ failure: SessionFailure) {
+        // Output failures are the operator's environment (disk, sink), not a fault of the daemon.
+        let level: Logger.Level = failure.kind == .internal ? .error : .warning
+        logger.log(level: level, "session failed", metadata: ["error.kind": "\(failure.kind.rawValue)", "error.message": "\(failure.message)"])
         inbox.close()
         // Whatever was written stays playable.
         if let output { try? output.finish() }
-        emit(.failed(violation))
+        emit(.failed(failure))
         releaseStages()
         emit(.finished(goingAway: false))
     }
@@ -156,7 +164,7 @@ final class SessionRunner {
             }
             if let failure = output?.failure {
                 SessionMetrics.outputErrors.increment()
-                throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed: \(failure)")
+                throw SessionFailure(.output, "output '\(plan.preset.name)' failed: \(failure)")
             }
             try renderDueFrames()
             inbox.update(taken48k: taken48k, backlog48k: backlog48k)
@@ -211,7 +219,7 @@ final class SessionRunner {
         underrunSinceLastPacket = 0
         if gap - covered > 0 {
             let filler = Array(result.samples[covered..<gap])
-            appendSilence(filler, ts: packet.ts >= UInt64(filler.count * 3) ? packet.ts - UInt64(filler.count * 3) : 0)
+            appendSilence(filler, ts: packet.ts &- UInt64(filler.count * 3))
         }
         gap = max(gap, 0)
         let own = gap > 0 ? Array(result.samples[gap...]) : result.samples
@@ -305,7 +313,7 @@ final class SessionRunner {
                 while motionQueue.isEmpty {
                     // Underrun: the client's audio for this frame has not arrived; idle on silence.
                     guard guardIterations < 200 else {
-                        throw ProtocolViolation(.internal, "motion stage produced no frame for 4 s of audio")
+                        throw SessionFailure(.internal, "motion stage produced no frame for 4 s of audio")
                     }
                     guardIterations += 1
                     if timeline.end <= timeline.fedEnd { appendUnderrunSilence(320) }
@@ -380,7 +388,7 @@ final class SessionRunner {
         var motion = motionQueue.removeFirst()
         motion.index = nextFrame
         guard motion.isFinite else {
-            throw ProtocolViolation(.internal, "motion for frame \(nextFrame) contains NaN or Inf; the avatar's weights are likely broken")
+            throw SessionFailure(.internal, "motion for frame \(nextFrame) contains NaN or Inf; the avatar's weights are likely broken")
         }
         let span = timeline.frameStart(nextFrame)..<timeline.frameStart(nextFrame + 1)
         let pts = UInt64(nextFrame) * frameNanos + delayNanos
@@ -473,7 +481,8 @@ final class SessionRunner {
         do {
             try output?.finish()
         } catch {
-            throw ProtocolViolation(.outputFailed, "output '\(plan.preset.name)' failed to finalize: \(error)")
+            SessionMetrics.outputErrors.increment()
+            throw SessionFailure(.output, "output '\(plan.preset.name)' failed to finalize: \(error)")
         }
         emitStats()
         emit(.ended(ServerMessage.Ended(frames: nextFrame, durationMs: nextFrame * 1000 / fps,
@@ -495,7 +504,8 @@ final class SessionRunner {
         do {
             try output?.finish()
         } catch {
-            logger.error("output failed to finalize", metadata: ["error.message": "\(error)"])
+            SessionMetrics.outputErrors.increment()
+            logger.warning("output failed to finalize", metadata: ["error.message": "\(error)"])
         }
         logger.info("session aborted", metadata: ["frames": "\(nextFrame)", "going_away": "\(goingAway)"])
         releaseStages()

@@ -33,6 +33,9 @@ public enum ClientMessage: Sendable, Equatable {
                 throw .protocolError("session.start lacks required field '\(key.stringValue)'")
             } catch let DecodingError.typeMismatch(_, context) {
                 throw .protocolError("session.start field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
+            } catch let DecodingError.dataCorrupted(context) where context.codingPath.first?.stringValue == "output_options" {
+                // A nested object or array as an option value: the option is unsupported, the message is fine.
+                throw ProtocolViolation(.unsupported, "output_options values must be strings, numbers or booleans")
             } catch let DecodingError.valueNotFound(_, context) {
                 throw .protocolError("session.start field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' is null")
             } catch {

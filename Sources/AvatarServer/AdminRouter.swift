@@ -15,8 +15,14 @@ enum AdminRouter {
         }
         router.get("/readyz") { _, _ in
             let reasons = readiness.current(registry: registry)
-            let body = json(["ready": reasons.isEmpty, "reasons": reasons,
-                             "sessions_active": registry.activeCount, "max_sessions": registry.maxSessions] as [String: Any])
+            var fields: [String: Any] = ["ready": reasons.isEmpty, "reasons": reasons,
+                                         "sessions_active": registry.activeCount, "max_sessions": registry.maxSessions,
+                                         "sessions_available": registry.available]
+            if let budget = registry.capacity.budget {
+                fields["device_load"] = (registry.load * 1000).rounded() / 1000
+                fields["device_budget"] = (budget * 1000).rounded() / 1000
+            }
+            let body = json(fields)
             return Response(status: reasons.isEmpty ? .ok : .serviceUnavailable,
                             headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(string: body)))
         }

@@ -23,21 +23,25 @@ public final class DaemonServer: Sendable {
     private let bound = Mutex<(publicPort: Int?, adminPort: Int?)>((nil, nil))
     private let boundWaiters = Mutex<[CheckedContinuation<(publicPort: Int, adminPort: Int), Never>]>([])
     private let onMotion: (@Sendable (String, MotionFrameRecord) -> Void)?
+    /// Public connections still sending their HTTP request (slowloris cap).
+    public let pendingConnections: PendingConnections
 
     public init(config: DaemonConfig, avatars: AvatarRegistry, presets: PresetCatalog,
                 makeOutput: @escaping SessionOutputFactory, readiness: Readiness = Readiness(),
+                capacity: CapacityModel = CapacityModel(),
                 notifier: SystemdNotifier = SystemdNotifier(), logger: Logger,
                 onMotion: (@Sendable (String, MotionFrameRecord) -> Void)? = nil) {
         // Metrics created before the bootstrap would go nowhere.
         MetricsSetup.bootstrap()
         self.config = config
         self.planner = SessionPlanner(avatars: avatars, presets: presets, config: config)
-        self.registry = SessionRegistry(maxSessions: config.limits.maxSessions)
+        self.registry = SessionRegistry(maxSessions: config.limits.maxSessions, capacity: capacity)
         self.readiness = readiness
         self.makeOutput = makeOutput
         self.notifier = notifier
         self.logger = logger
         self.onMotion = onMotion
+        self.pendingConnections = PendingConnections(limit: config.limits.maxPendingConnections, logger: logger)
     }
 
     /// Ports actually bound (useful with port 0), once both listeners are up.
@@ -92,7 +96,11 @@ public final class DaemonServer: Sendable {
                                            logger: connectionLogger, onMotion: onMotion)
         let channel = SessionWebSocketChannel(
             decide: { head in Self.decideUpgrade(head, tokens: tokens) },
-            handler: { inbound, outbound, _ in await connection.run(inbound: inbound, outbound: outbound) })
+            handler: { inbound, outbound, context in
+                await connection.run(inbound: inbound, outbound: outbound, abortConnection: context.abort)
+            },
+            headerTimeout: .milliseconds(Int64(config.limits.headerTimeoutSeconds * 1000)),
+            pending: pendingConnections)
         let publicServer = channel.server(
             configuration: ServerConfiguration(address: .hostname(config.listen.host, port: config.listen.port),
                                                serverName: "avatard"),
@@ -101,16 +109,37 @@ public final class DaemonServer: Sendable {
         let admin = Application(
             router: AdminRouter.make(readiness: readiness, registry: registry, avatars: planner.avatars,
                                      metrics: MetricsSetup.registry),
+            // Admin requests are tiny: an idle or half-sent one is closed (slowloris on the admin port).
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(config.limits.headerTimeoutSeconds * 1000)))),
             configuration: .init(address: .hostname(config.adminListen.host, port: config.adminListen.port),
                                  serverName: "avatard-admin"),
             onServerRunning: { [weak self] ch in self?.listenerBound(adminPort: ch.localAddress?.port ?? 0) },
             logger: logger)
-        let lifecycle = LifecycleService(server: self)
+        let lifecycle = LifecycleService(server: self, forceExitAfterDrainTimeout: handleSignals)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: admin), .init(service: publicServer), .init(service: lifecycle)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // A listener that cannot bind ends the group: say which one, so the operator can fix it.
+            let (p, a) = bound.withLock { ($0.publicPort, $0.adminPort) }
+            if p == nil { throw ListenerError(role: "public", address: config.listen, underlying: "\(error)") }
+            if a == nil { throw ListenerError(role: "admin", address: config.adminListen, underlying: "\(error)") }
+            throw error
+        }
+    }
+
+    /// Both bound ports, or nil if the task is cancelled first (a listener failed to bind).
+    private func listeningPorts() async -> (publicPort: Int, adminPort: Int)? {
+        while !Task.isCancelled {
+            if let ports: (publicPort: Int, adminPort: Int) = bound.withLock({ b in b.publicPort.flatMap { p in b.adminPort.map { (p, $0) } } }) {
+                return ports
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
     }
 
     /// Protocol v1 upgrade rules: the session path, the `avatard.v1` subprotocol, bearer tokens.
@@ -147,10 +176,14 @@ public final class DaemonServer: Sendable {
     /// progress, STOPPING=1 and the session drain on graceful shutdown.
     private struct LifecycleService: Service {
         let server: DaemonServer
+        /// A process that owns its signals (`serve`) exits shortly after a drain timeout even if a hung
+        /// session still holds its connection open; an embedding process (tests) is left alone.
+        let forceExitAfterDrainTimeout: Bool
 
         func run() async throws {
             let notifier = server.notifier
-            _ = await server.waitUntilListening()
+            // Cancelled (not waited on forever) when a listener fails to bind: the group then ends.
+            guard await server.listeningPorts() != nil else { return }
             var announced = false
             let interval = notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(2)
             await withGracefulShutdownHandler {
@@ -172,14 +205,28 @@ public final class DaemonServer: Sendable {
                             server.logger.error("watchdog withheld", metadata: ["stalled_sessions": "\(stalled)"])
                         }
                     }
-                    try? await Task.sleep(for: interval)
+                    // Woken by SIGTERM at once, so the drain starts without waiting out the interval.
+                    _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
                 }
             } onGracefulShutdown: {
                 notifier.notify("STOPPING=1\nSTATUS=draining sessions")
             }
             server.logger.notice("draining sessions", metadata: ["sessions": "\(server.registry.activeCount)"])
-            await server.registry.drain()
-            server.logger.notice("drained")
+            let timeout = server.config.limits.drainTimeoutSeconds
+            if await server.registry.drain(timeout: .milliseconds(Int64(timeout * 1000))) {
+                server.logger.notice("drained")
+            } else {
+                server.logger.warning("drain timeout: exiting with sessions still running",
+                                      metadata: ["sessions": "\(server.registry.activeCount)", "drain_timeout_seconds": "\(timeout)"])
+                if forceExitAfterDrainTimeout {
+                    // The listeners get a moment to close what they can; a hung render must not keep the process.
+                    Thread.detachNewThread {
+                        Thread.sleep(forTimeInterval: 3)
+                        server.logger.warning("forced exit after the drain timeout")
+                        exit(1)
+                    }
+                }
+            }
         }
     }
 }

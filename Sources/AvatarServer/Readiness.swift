@@ -16,8 +16,8 @@ public final class Readiness: Sendable {
         var out = reasons.withLock { $0.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" } }
         if let registry {
             if registry.isDraining { out.append("sessions: draining for shutdown") }
-            else if registry.activeCount >= registry.maxSessions {
-                out.append("sessions: at capacity (\(registry.activeCount)/\(registry.maxSessions))")
+            else if registry.isFull {
+                out.append("sessions: at capacity (\(registry.activeCount)/\(registry.maxSessions) sessions, device load \(Int((registry.load * 100).rounded())) %)")
             }
         }
         return out

@@ -17,6 +17,9 @@ struct SessionConnection {
     let registry: SessionRegistry
     let makeOutput: SessionOutputFactory
     let idleTimeout: Duration
+    /// How long the final `error` + close frame may take to write before the connection is aborted (a
+    /// client that stops reading must not hold its session).
+    var closeWriteTimeout: Duration = .seconds(5)
     let logger: Logger
     let onMotion: (@Sendable (String, MotionFrameRecord) -> Void)?
 
@@ -29,6 +32,7 @@ struct SessionConnection {
     private static let sessionsOK = Counter(label: "avatard_sessions_total", dimensions: [("result", "ok")])
     private static let sessionsError = Counter(label: "avatard_sessions_total", dimensions: [("result", "error")])
     private static let sessionsRejected = Counter(label: "avatard_sessions_total", dimensions: [("result", "rejected")])
+    private static let violationLogLimiter = LogRateLimiter(interval: .milliseconds(100))
 
     /// Shared between the reading loop, the event forwarder and the idle timer.
     final class Shared: Sendable {
@@ -41,7 +45,14 @@ struct SessionConnection {
         }
         let state = Mutex(State())
         let outbound: WebSocketOutboundWriter
-        init(outbound: WebSocketOutboundWriter) { self.outbound = outbound }
+        /// Closes the TCP connection at once, whatever is queued.
+        let abortConnection: @Sendable () -> Void
+        let closeWriteTimeout: Duration
+        init(outbound: WebSocketOutboundWriter, closeWriteTimeout: Duration, abortConnection: @escaping @Sendable () -> Void) {
+            self.outbound = outbound
+            self.closeWriteTimeout = closeWriteTimeout
+            self.abortConnection = abortConnection
+        }
 
         func touch() { state.withLock { $0.lastActivity = .now } }
 
@@ -53,6 +64,12 @@ struct SessionConnection {
                 return true
             }
             guard first else { return }
+            // A client that stops reading blocks these writes on a full socket: abort it after a while.
+            let watchdog = Task { [closeWriteTimeout, abortConnection] in
+                try await Task.sleep(for: closeWriteTimeout)
+                abortConnection()
+            }
+            defer { watchdog.cancel() }
             if code.needsErrorMessage {
                 try? await outbound.writeTextMessage(ServerMessage.error(code: code, message: message).json())
             }
@@ -73,8 +90,9 @@ struct SessionConnection {
         }
     }
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let shared = Shared(outbound: outbound)
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+             abortConnection: @escaping @Sendable () -> Void) async {
+        let shared = Shared(outbound: outbound, closeWriteTimeout: closeWriteTimeout, abortConnection: abortConnection)
         await withTaskGroup(of: Void.self) { group in
             // Idle timer: no message for idle_timeout_seconds ends the session (4003).
             group.addTask {
@@ -84,8 +102,9 @@ struct SessionConnection {
                     let due = last + idleTimeout
                     if ContinuousClock.now >= due {
                         logger.info("idle timeout")
-                        await shared.close(.idleTimeout, message: "no message for \(idleTimeout)")
+                        // The session first: the close below may wait on a client that stopped reading.
                         shared.state.withLock { $0.session }?.send(.abort(goingAway: false))
+                        await shared.close(.idleTimeout, message: "no message for \(idleTimeout)")
                         return
                     }
                     try? await Task.sleep(until: due, clock: .continuous)
@@ -110,7 +129,14 @@ struct SessionConnection {
             do {
                 message = try await iterator.nextMessage(maxSize: SessionWebSocketChannel.maxFrameSize)
             } catch {
-                await shared.close(.tooBig, message: "message exceeds \(SessionWebSocketChannel.maxFrameSize) bytes")
+                // WSCore's errors are not public; its description names the WebSocket close code.
+                if "\(error)".contains("dataInconsistentWithMessage") {
+                    await shared.close(.protocol, message: "text message is not valid UTF-8")
+                } else if "\(error)".contains("messageTooLarge") {
+                    await shared.close(.tooBig, message: "message exceeds \(SessionWebSocketChannel.maxFrameSize) bytes")
+                } else {
+                    await shared.close(.protocol, message: "invalid WebSocket framing")
+                }
                 return
             }
             guard let message else { return }
@@ -130,7 +156,12 @@ struct SessionConnection {
                     try await handleBinary(bytes, shared: shared)
                 }
             } catch let violation as ProtocolViolation {
-                logger.info("protocol violation", metadata: ["error.code": "\(violation.code.name)", "error.message": "\(violation.message)"])
+                // A flood of bad clients costs at most ten lines a second (with the number held back).
+                if let suppressed = Self.violationLogLimiter.allow() {
+                    logger.info("protocol violation", metadata: ["error.code": "\(violation.code.name)",
+                                                                "error.message": "\(LogText.escaped(violation.message))",
+                                                                "suppressed": "\(suppressed)"])
+                }
                 if shared.state.withLock({ $0.session == nil }) {
                     Self.sessionsRejected.increment()
                 }
@@ -154,14 +185,17 @@ struct SessionConnection {
             sessionLogger[metadataKey: "session.id"] = "\(id)"
             let observer = onMotion.map { observe in { @Sendable (frame: MotionFrameRecord) in observe(id, frame) } }
             guard !registry.isDraining else { throw ProtocolViolation(.goingAway, "daemon is shutting down") }
-            guard registry.activeCount < registry.maxSessions else {
-                throw ProtocolViolation(.capacity, "max_sessions (\(registry.maxSessions)) reached")
+            // The slot is taken before the render thread exists, and held until that thread has returned.
+            let reservation: SessionRegistry.Reservation
+            do {
+                reservation = try registry.reserve(avatar: plan.avatar.name)
+            } catch .draining {
+                throw ProtocolViolation(.goingAway, "daemon is shutting down")
+            } catch {
+                throw ProtocolViolation(.capacity, error.description)
             }
             let newSession = Session(plan: plan, makeOutput: makeOutput, logger: sessionLogger, onMotion: observer)
-            guard registry.add(newSession) else {
-                newSession.send(.abort(goingAway: false))
-                throw ProtocolViolation(.capacity, "max_sessions (\(registry.maxSessions)) reached")
-            }
+            registry.add(newSession, reservation)
             shared.state.withLock { $0.session = newSession }
             group.addTask { [registry, logger] in
                 await Self.forward(newSession, shared: shared, registry: registry, logger: logger)
@@ -195,6 +229,15 @@ struct SessionConnection {
         await session.waitForSpace()
     }
 
+    /// The protocol's close code for a session failure (the pipeline's error, mapped at the server boundary).
+    static func closeCode(for failure: SessionFailure) -> CloseCode {
+        switch failure.kind {
+        case .output: .outputFailed
+        case .unsupported: .unsupported
+        case .internal: .internal
+        }
+    }
+
     /// Forwards a session's events to the client until the session finishes.
     private static func forward(_ session: Session, shared: Shared, registry: SessionRegistry, logger: Logger) async {
         var failed = false
@@ -212,14 +255,13 @@ struct SessionConnection {
                 ended = true
                 await shared.send(.sessionEnded(ended_))
                 await shared.close(.normal, message: "")
-            case .failed(let violation):
+            case .failed(let failure):
                 failed = true
-                await shared.close(violation.code, message: violation.message)
+                await shared.close(Self.closeCode(for: failure), message: failure.message)
             case .finished(let goingAway):
                 if goingAway { await shared.close(.goingAway, message: "daemon shutting down") }
             }
         }
-        registry.remove(session.plan.sessionID)
         if failed { sessionsError.increment() } else { sessionsOK.increment() }
         logger.debug("session finished", metadata: ["ended": "\(ended)"])
         // The session is over; end the connection if the client has not.

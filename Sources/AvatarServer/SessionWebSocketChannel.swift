@@ -27,15 +27,45 @@ struct SessionWebSocketChannel: ServerChildChannel {
     /// Largest WebSocket frame accepted by the frame decoder; protocol limits (4 KiB binary, 64 KiB text)
     /// are enforced by the session handler so that it can send the spec's `error` first.
     static let maxFrameSize = 1 << 20
+    static let sendBufferBytes: SocketOptionValue = 64 << 10
 
     let decide: @Sendable (HTTPRequestHead) -> UpgradeDecision
     let handler: Handler
+    /// Slowloris: a connection must complete its HTTP request within `headerTimeout`, and at most
+    /// `pending.limit` connections may be waiting for theirs at once (more are closed on accept).
+    let headerTimeout: TimeAmount
+    let pending: PendingConnections
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
+        guard pending.enter() else {
+            pending.refused()
+            return channel.close().flatMapThrowing { throw ChannelError.ioOnClosedChannel }
+        }
+        let left = NIOLockedValueBox(false)
+        let leave: @Sendable () -> Void = { [pending] in
+            let first = left.withLockedValue { done -> Bool in
+                defer { done = true }
+                return !done
+            }
+            if first { pending.leave() }
+        }
+        // The server sends only small JSON: a fixed send buffer bounds the memory a non-reading client pins
+        // in the kernel (autotuning would grow it to megabytes) and makes a stalled client show up sooner.
+        try? channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: Self.sendBufferBytes)
+        let timeout = channel.eventLoop.scheduleTask(in: headerTimeout) {
+            pending.timedOut()
+            channel.close(promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in
+            timeout.cancel()
+            leave()
+        }
+        return channel.eventLoop.makeCompletedFuture {
             let refusal = NIOLoopBoundBox<(HTTPResponseStatus, String)?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: Self.maxFrameSize,
+                // SessionFrameGuard answers framing errors itself, with the protocol's `error` first.
+                enableAutomaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
                     switch decide(head) {
                     case .upgrade(let headers):
@@ -47,6 +77,10 @@ struct SessionWebSocketChannel: ServerChildChannel {
                 },
                 upgradePipelineHandler: { channel, head in
                     channel.eventLoop.makeCompletedFuture {
+                        // The request is complete: the header timeout no longer applies.
+                        timeout.cancel()
+                        leave()
+                        try channel.pipeline.syncOperations.addHandler(SessionFrameGuard(maxFrameSize: Self.maxFrameSize))
                         let asyncChannel = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true))
@@ -57,6 +91,8 @@ struct SessionWebSocketChannel: ServerChildChannel {
                 upgraders: [upgrader],
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        // The refusal is written at once; the header timeout still bounds reading its body.
+                        leave()
                         let asyncChannel = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                             wrappingChannelSynchronously: channel)
                         let (status, reason) = refusal.value ?? (.upgradeRequired, "")
@@ -74,7 +110,9 @@ struct SessionWebSocketChannel: ServerChildChannel {
         do {
             switch try await value.upgradeResult.get() {
             case let .websocket(asyncChannel, head):
-                let context = SessionSocketContext(logger: logger, head: head)
+                let nioChannel = asyncChannel.channel
+                let context = SessionSocketContext(logger: logger, head: head,
+                                                   abort: { nioChannel.close(mode: .all, promise: nil) })
                 _ = try await WebSocketHandler.handle(
                     type: .server,
                     configuration: .init(extensions: [], autoPing: .enabled(timePeriod: .seconds(30)),
@@ -124,4 +162,6 @@ struct SessionWebSocketChannel: ServerChildChannel {
 struct SessionSocketContext: WebSocketContext {
     let logger: Logger
     let head: HTTPRequestHead
+    /// Closes the TCP connection at once (a client that stopped reading cannot block it).
+    let abort: @Sendable () -> Void
 }

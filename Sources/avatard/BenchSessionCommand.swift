@@ -69,13 +69,7 @@ struct BenchSessionCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var config = DaemonConfig()
-        if let path = self.config {
-            do { config = try DaemonConfig.load(path: path) } catch {
-                FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
-                throw ExitCode(ConfigError.exitCode)
-            }
-        }
+        var config = try ConfigFile.load(self.config)
         config.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.adminListen = ListenAddress(host: "127.0.0.1", port: 0)
         config.limits.maxSessions = max(config.limits.maxSessions, sessions)

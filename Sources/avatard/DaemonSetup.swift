@@ -16,6 +16,8 @@ struct DaemonSetup {
     var readiness: Readiness
     /// The opened GPU (device, shaders, operators) shared by every avatar's models, once per replica.
     var compute: [ComputeContext]
+    /// Admission by measured cost (`[limits] capacity_headroom`).
+    var capacity: CapacityModel
 
     static func prepare(config: DaemonConfig, logger: Logger) throws -> DaemonSetup {
         let readiness = Readiness()
@@ -44,9 +46,9 @@ struct DaemonSetup {
             guard let preset = presets[name] else { continue }
             if let problem = check(preset, allowed: allowed) {
                 if config.presets.contains(where: { $0.name == name }) {
-                    throw ConfigError(file: config.file ?? "(defaults)", line: 0, key: "output.presets.\(name)", message: problem)
+                    throw ConfigError(file: config.file ?? "(defaults)", line: preset.line, key: "output.presets.\(name).pipeline", message: problem)
                 }
-                presets.remove(name, problem: "\(preset.origin): \(problem)")
+                presets.remove(name, problem: "\(preset.origin)\(preset.line > 0 ? ":\(preset.line)" : ""): \(problem)")
                 logger.error("output preset skipped", metadata: ["preset": "\(name)", "error.message": "\(problem)"])
             }
         }
@@ -73,9 +75,31 @@ struct DaemonSetup {
         let loaded = AvatarLoader.load(directories: directories, contexts: compute, logger: logger)
         if loaded.avatars.isEmpty { readiness.set("avatars", notReady: "no avatar loaded") }
 
+        // Capacity: what one frame of each avatar costs here, measured with its real stages.
+        var costs: [String: (cost: Duration, fps: Int)] = [:]
+        if config.limits.capacityHeadroom < 1 {
+            for avatar in loaded.avatars where avatar.rendersVideo {
+                do {
+                    let cost = try AvatarCostProbe.measure(avatar)
+                    costs[avatar.name] = (cost, avatar.fps)
+                    logger.info("avatar frame cost", metadata: ["avatar": "\(avatar.name)",
+                                                                "frame_ms": "\(Double(cost.components.attoseconds) / 1e15 + Double(cost.components.seconds) * 1000)",
+                                                                "fps": "\(avatar.fps)"])
+                } catch {
+                    logger.warning("avatar frame cost not measured; only max_sessions limits it",
+                                   metadata: ["avatar": "\(avatar.name)", "error.message": "\(error)"])
+                }
+            }
+        }
+        let capacity = CapacityModel(frameCosts: costs, replicas: compute.count, headroom: config.limits.capacityHeadroom)
+        if let budget = capacity.budget {
+            logger.notice("capacity", metadata: ["device_budget": "\(budget)",
+                                                 "sessions_per_avatar": "\(capacity.loadPerSession.mapValues { min(config.limits.maxSessions, Int(budget / max($0, 1e-9))) })"])
+        }
+
         return DaemonSetup(presets: presets, avatars: AvatarRegistry(loaded.avatars),
                            makeOutput: GStreamerSessionOutput.factory(allowedElements: allowed), readiness: readiness,
-                           compute: compute)
+                           compute: compute, capacity: capacity)
     }
 
     /// Opens the configured Vulkan device with its pipeline cache (`[device] cache_directory`, else systemd's
@@ -126,10 +150,10 @@ struct DaemonSetup {
         let daemonValues = ["location": "\"/dev/null\"", "session_id": "check", "width": "64", "height": "64",
                             "fps": "25", "keyframe_interval": "50"]
         do {
-            let text = try preset.resolve(clientOptions: [:], daemonValues: daemonValues)
-            let pipeline = try OutputPipeline(description: text, mode: preset.mode == .live ? .live : .offline,
+            let resolved = try preset.resolve(clientOptions: [:], daemonValues: daemonValues)
+            let pipeline = try OutputPipeline(description: resolved.text, mode: preset.mode == .live ? .live : .offline,
                                               video: VideoFormat(width: 64, height: 64, fps: 25), name: "check-\(preset.name)",
-                                              allowedElements: allowed)
+                                              allowedElements: allowed, stringBindings: resolved.bindings)
             pipeline.abort()
             return nil
         } catch {

@@ -23,13 +23,7 @@ struct DevicesCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        var policy = DaemonConfig.Device()
-        if let config {
-            do { policy = try DaemonConfig.load(path: config).device } catch {
-                FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
-                throw ExitCode(ConfigError.exitCode)
-            }
-        }
+        var policy = try ConfigFile.load(config).device
         if let require { policy.requireDeviceType = require }
         if let index { policy.index = index }
         let devices: [VulkanDeviceInfo]
@@ -40,7 +34,7 @@ struct DevicesCommand: AsyncParsableCommand {
         let requirement: DeviceRequirement
         do { requirement = try DeviceRequirement(parsing: policy.requireDeviceType, index: policy.index, name: name) } catch {
             FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw ExitCode(ConfigError.exitCode)
         }
         let chosen = Result { () throws(DeviceSelectionError) in try requirement.select(from: devices) }
         if json {
@@ -63,8 +57,9 @@ struct DevicesCommand: AsyncParsableCommand {
         case .success(let d):
             if !json { print("chosen: #\(d.index) \(d.name) (policy: require_device_type = \(policy.requireDeviceType)\(policy.index.map { ", index = \($0)" } ?? "")\(name.map { ", name ~ \($0)" } ?? ""))") }
         case .failure(let error):
+            // The same verdict as `serve`: the configured policy cannot be met here (EX_CONFIG).
             FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
-            throw ExitCode.failure
+            throw ExitCode(ConfigError.exitCode)
         }
     }
 }

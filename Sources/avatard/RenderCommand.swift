@@ -52,13 +52,7 @@ struct RenderCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var config = DaemonConfig()
-        if let path = self.config {
-            do { config = try DaemonConfig.load(path: path) } catch {
-                FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
-                throw ExitCode(ConfigError.exitCode)
-            }
-        }
+        let config = try ConfigFile.load(self.config)
         var logConfig = config.log
         logConfig.level = "warning"
         let logger = LogSetup.bootstrap(logConfig)
@@ -90,7 +84,7 @@ struct RenderCommand: AsyncParsableCommand {
         }
         let presets = PresetCatalog.load(directory: presetsDirectory, operatorPresets: config.presets)
         guard let preset = presets[presetName] else { throw ValidationErrorMessage("preset \(presetName) is not available") }
-        var pipeline = ""
+        var pipeline = ResolvedPipeline(text: "")
         if let out {
             let absolute = URL(fileURLWithPath: out).path
             pipeline = try preset.resolve(clientOptions: [:], daemonValues: [
@@ -100,8 +94,8 @@ struct RenderCommand: AsyncParsableCommand {
         }
         let options = SessionStageOptions(style: style ?? avatar.defaultStyle, seed: seed, temperature: temperature,
                                           steps: steps.map { $0 + 1 }, cfgScale: cfgScale, fullWindow: window == "full")
-        let plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline,
-                               outputFile: out, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: out == nil)
+        let plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline.text,
+                               pipelineBindings: pipeline.bindings, outputFile: out, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: out == nil)
 
         let csv = try motionOut.map { try MotionCSVWriter(path: $0, names: avatar.motionNames, fps: avatar.fps) }
         let bar = ProgressReporter(label: "rendering")

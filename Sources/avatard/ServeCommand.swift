@@ -2,6 +2,7 @@ import ArgumentParser
 import AvatarConfig
 import AvatarPipeline
 import AvatarServer
+import AvatarVulkan
 import Foundation
 import Logging
 
@@ -18,13 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
     var device: Int?
 
     func run() async throws {
-        var config: DaemonConfig
-        do {
-            config = try self.config.map { try DaemonConfig.load(path: $0) } ?? DaemonConfig()
-        } catch {
-            FileHandle.standardError.write(Data("avatard: configuration error: \(error)\n".utf8))
-            throw ExitCode(ConfigError.exitCode)
-        }
+        var config = try ConfigFile.load(self.config)
         if let device { config.device.index = device }
         let logger = LogSetup.bootstrap(config.log)
         let setup: DaemonSetup
@@ -33,12 +28,22 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ConfigError {
             logger.critical("configuration error", metadata: ["error.message": "\(error)"])
             throw ExitCode(ConfigError.exitCode)
+        } catch let error as DeviceSelectionError {
+            // [device] asks for a device this machine does not have: a configuration problem (no restart loop).
+            logger.critical("device policy not met", metadata: ["error.message": "\(error)"])
+            throw ExitCode(ConfigError.exitCode)
         } catch {
             logger.critical("cannot start", metadata: ["error.message": "\(error)"])
             throw ExitCode.failure
         }
         let server = DaemonServer(config: config, avatars: setup.avatars, presets: setup.presets,
-                                  makeOutput: setup.makeOutput, readiness: setup.readiness, logger: logger)
-        try await server.run()
+                                  makeOutput: setup.makeOutput, readiness: setup.readiness, capacity: setup.capacity, logger: logger)
+        do {
+            try await server.run()
+        } catch let error as ListenerError {
+            logger.critical("cannot listen", metadata: ["error.message": "\(error)"])
+            FileHandle.standardError.write(Data("avatard: \(error)\n".utf8))
+            throw ExitCode(ListenerError.exitCode)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import AvatarConfig
+import Foundation
 import Testing
 
 @Suite struct DaemonConfigTests {
@@ -85,6 +86,13 @@ import Testing
             #expect(error.line == 2)
             #expect(error.message.contains("TOML syntax"))
         }
-        #expect(ConfigError.exitCode == 78)
+    }
+
+    /// systemd must not restart a daemon that exits with the configuration-error status.
+    @Test func theUnitDoesNotRestartOnConfigErrors() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let unit = try String(contentsOf: root.appendingPathComponent("systemd/avatard@.service"), encoding: .utf8)
+        #expect(unit.contains("RestartPreventExitStatus=\(ConfigError.exitCode)"))
+        #expect(unit.contains("LimitNOFILE="))
     }
 }

@@ -27,14 +27,29 @@ import Testing
     @Test func resolvesDefaultsClientOptionsAndDaemonValues() throws {
         let p = try preset()
         #expect(p.writesFile)
-        let text = try p.resolve(clientOptions: ["bitrate_kbps": "900"], daemonValues: ["location": "\"/tmp/a b.mp4\""])
-        #expect(text == #"x264enc bitrate=900 ! mp4mux name=m ! filesink location="/tmp/a b.mp4" "x""#)
+        let resolved = try p.resolve(clientOptions: ["bitrate_kbps": "900"], daemonValues: ["location": "\"/tmp/a b.mp4\""])
+        // The client-settable string is a token, bound to its value after parsing.
+        let token = try #require(resolved.bindings.first(where: { $0.value == "x" })?.key)
+        #expect(resolved.text == #"x264enc bitrate=900 ! mp4mux name=m ! filesink location="/tmp/a b.mp4" "# + token)
+        #expect(token.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
     }
 
-    @Test func quotesStringsSoTheyCannotAddElements() throws {
-        let text = try preset().resolve(clientOptions: ["title": #"a" ! filesink location="/etc/passwd"#],
-                                         daemonValues: ["location": "\"f\""])
-        #expect(text.hasSuffix(#""a\" ! filesink location=\"/etc/passwd""#))
+    @Test(arguments: [#"a" ! filesink location="/etc/passwd"#, "a\\", "\"", "x name=evil", "a ! fakesink", "é\u{1F600}"])
+    func clientStringsNeverReachThePipelineText(value: String) throws {
+        // The text is the same whatever the value (only the random token differs).
+        func shape(_ value: String) throws -> String {
+            let r = try preset().resolve(clientOptions: ["title": value], daemonValues: ["location": "\"f\""])
+            #expect(r.bindings.count == 1 && r.bindings.values.first == value)
+            return r.bindings.keys.reduce(r.text) { $0.replacing($1, with: "TOKEN") }
+        }
+        #expect(try shape(value) == shape("plain"))
+    }
+
+    @Test(arguments: ["a\nb", "nul\u{0}", "esc\u{1B}[31m", String(repeating: "a", count: 257)])
+    func clientStringsWithControlsOrTooLongAreRefused(value: String) throws {
+        #expect(throws: PresetOptionError.self) {
+            _ = try preset().resolve(clientOptions: ["title": value], daemonValues: ["location": "\"f\""])
+        }
     }
 
     @Test(arguments: [
@@ -51,5 +66,19 @@ import Testing
         } catch {
             #expect(error.description.contains(fragment), "\(error)")
         }
+    }
+}
+
+@Suite struct PresetLineTests {
+    /// GStreamer's complaints about a preset (checked at start) are reported at the `pipeline` key's line.
+    @Test func presetsKnowTheLineOfTheirPipeline() throws {
+        let c = try DaemonConfig.parse("""
+        # comment
+        [output.presets.a]
+        mode = "live"
+
+        pipeline = "queue name=video ! fakesink queue name=audio ! fakesink"
+        """, file: "c.toml")
+        #expect(c.presets[0].line == 5)
     }
 }

@@ -64,3 +64,25 @@ import Testing
         }
     }
 }
+
+/// Hostile nesting is an error with a line, never a stack overflow.
+@Suite struct TOMLDepthTests {
+    @Test(arguments: [
+        "a = " + String(repeating: "[", count: 50_000),
+        "a = " + String(repeating: "{b = ", count: 50_000),
+        "a" + String(repeating: ".a", count: 50_000) + " = 1",
+        "[a" + String(repeating: ".a", count: 50_000) + "]",
+    ])
+    func deepNestingIsAnError(text: String) {
+        #expect {
+            try TOMLParser.parse(text)
+        } throws: { error in
+            (error as? TOMLError)?.message.contains("deeper than") == true
+        }
+    }
+
+    @Test func nestingUpToTheLimitParses() throws {
+        let text = "a = " + String(repeating: "[", count: 64) + "1" + String(repeating: "]", count: 64)
+        _ = try TOMLParser.parse(text)
+    }
+}

@@ -111,7 +111,7 @@ import Testing
                 #expect(res.samples.count - (res.concealedSamples + res.silenceSamples) == 320)
             }
         }
-        #expect(r.origin == Int64(t0))
+        #expect(r.origin == t0)
         #expect(r.position == emitted && emitted == 3200)
         #expect(r.concealedSamples == 320 && r.packetsLost == 1)
     }

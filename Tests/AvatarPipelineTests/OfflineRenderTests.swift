@@ -24,7 +24,7 @@ import Testing
         let pipeline = try preset.resolve(clientOptions: [:], daemonValues: [
             "location": "\"\(file)\"", "session_id": "r", "width": "64", "height": "64", "fps": "25", "keyframe_interval": "50"])
         let plan = SessionPlan(sessionID: "r", avatar: EnvelopeAvatar(), stageOptions: .init(), preset: preset,
-                               pipeline: pipeline, outputFile: file, outputDelayMs: 0, maxBufferSeconds: 2)
+                               pipeline: pipeline.text, outputFile: file, outputDelayMs: 0, maxBufferSeconds: 2)
         let progress = Mutex(0)
         let ended = try await OfflineRender.run(plan: plan, packets: try packets(3.0),
                                                 makeOutput: GStreamerSessionOutput.factory(allowedElements: ElementAllowlist.standard),

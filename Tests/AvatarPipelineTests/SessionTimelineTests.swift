@@ -291,7 +291,7 @@ import Testing
         session.send(.close)
         let events = await collect(session)
         let failure = events.compactMap { if case .failed(let v) = $0 { v } else { nil } }.first
-        #expect(failure?.code == .internal)
+        #expect(failure?.kind == .internal)
         #expect(failure?.message.contains("NaN") == true)
         #expect(output.video.isEmpty)
         #expect(output.finished) // whatever was written is finalized

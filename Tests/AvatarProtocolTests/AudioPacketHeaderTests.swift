@@ -28,12 +28,24 @@ import Testing
         }
     }
 
-    @Test func oversizedFramesAreTooBig() {
-        let big = AudioPacketHeader(seq: 1, ts: 0).frame(payload: [UInt8](repeating: 0xF8, count: 4096))
-        #expect(throws: ProtocolViolation.self) { try AudioPacketHeader.parse(big) }
-        do { _ = try AudioPacketHeader.parse(big) } catch { #expect(error.code == .tooBig) }
-        let overOpus = AudioPacketHeader(seq: 1, ts: 0).frame(payload: [UInt8](repeating: 0xF8, count: 1276))
-        do { _ = try AudioPacketHeader.parse(overOpus) } catch { #expect(error.code == .tooBig) }
+    /// Every oversized case must throw `too_big` (the old test accepted a successful parse too).
+    @Test(arguments: [
+        (4096 - 16 + 1, "exceeds 4096"),  // frame of 4097 bytes
+        (1276, "exceeds 1275"),           // frame fits, Opus packet does not
+    ])
+    func oversizedFramesAreTooBig(payloadBytes: Int, fragment: String) {
+        let frame = AudioPacketHeader(seq: 1, ts: 0).frame(payload: [UInt8](repeating: 0xF8, count: payloadBytes))
+        #expect {
+            try AudioPacketHeader.parse(frame)
+        } throws: { error in
+            let v = error as! ProtocolViolation
+            return v.code == .tooBig && v.message.contains(fragment)
+        }
+    }
+
+    @Test func largestValidFrameParses() throws {
+        let frame = AudioPacketHeader(seq: 1, ts: 0).frame(payload: [UInt8](repeating: 0xF8, count: 1275))
+        #expect(try AudioPacketHeader.parse(frame).1.count == 1275)
     }
 
     @Test func opusTOCDurations() {

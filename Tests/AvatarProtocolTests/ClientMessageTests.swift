@@ -1,4 +1,5 @@
 import AvatarProtocol
+import Foundation
 import Testing
 
 @Suite struct ClientMessageTests {
@@ -30,6 +31,9 @@ import Testing
         (#"{"type":"dance"}"#, .protocol),
         (#"{"type":"session.start","output":"file-mp4","audio":{"codec":"opus","sample_rate":48000,"channels":1}}"#, .protocol),
         (#"{"type":"session.start","avatar":5,"output":"x","audio":{"codec":"opus","sample_rate":48000,"channels":1}}"#, .protocol),
+        // A nested option value is an unsupported option, not a malformed message.
+        (#"{"type":"session.start","avatar":"a","output":"x","audio":{"codec":"opus","sample_rate":48000,"channels":1},"output_options":{"a":{"b":1}}}"#, .unsupported),
+        (#"{"type":"session.start","avatar":"a","output":"x","audio":{"codec":"opus","sample_rate":48000,"channels":1},"output_options":{"a":[1]}}"#, .unsupported),
     ])
     func rejectsBadMessages(text: String, code: CloseCode) {
         do {
@@ -57,7 +61,11 @@ import Testing
     ])
     func unsupportedAudioParameters(audio: SessionStart.Audio) {
         let start = SessionStart(avatar: "a", output: "b", audio: audio)
-        do { try start.validateAudio() } catch { #expect(error.code == .unsupported) }
+        #expect {
+            try start.validateAudio()
+        } throws: { error in
+            (error as? ProtocolViolation)?.code == .unsupported
+        }
     }
 
     @Test func serverMessagesRoundTrip() {
@@ -74,11 +82,38 @@ import Testing
         #expect(ServerMessage.error(code: .capacity, message: "x").json().contains(#""code":"capacity""#))
     }
 
-    @Test func closeCodeNames() {
-        #expect(CloseCode.allCases.count == 12)
-        for c in CloseCode.allCases { #expect(CloseCode(name: c.name) == c) }
-        #expect(CloseCode.unknownOutput.rawValue == 4006)
+    /// The close codes and names are exactly the table in docs/protocol.md (code, name), in both directions.
+    @Test func closeCodesMatchTheProtocolDocument() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/protocol.md"), encoding: .utf8)
+        var documented: [UInt16: String] = [:]
+        for line in doc.split(separator: "\n") where line.hasPrefix("| ") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 2, let code = UInt16(cells[0]), cells[1].hasPrefix("`") else { continue }
+            documented[code] = cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+        }
+        #expect(documented.count == CloseCode.allCases.count, "\(documented)")
+        for c in CloseCode.allCases {
+            #expect(documented[c.rawValue] == c.name, "\(c)")
+            #expect(CloseCode(name: c.name) == c)
+        }
         #expect(!CloseCode.normal.needsErrorMessage && !CloseCode.goingAway.needsErrorMessage)
-        #expect(CloseCode.tooBig.needsErrorMessage)
+        #expect(CloseCode.allCases.filter(\.needsErrorMessage).count == CloseCode.allCases.count - 2)
+    }
+}
+
+@Suite struct LogTextTests {
+    @Test func controlCharactersAreEscapedAndLongTextIsCut() {
+        #expect(LogText.escaped("a\u{1B}[31mb\u{0}c\nd") == #"a\u{1b}[31mb\u{0}c\u{a}d"#)
+        let long = String(repeating: "x", count: 65_000)
+        let out = LogText.escaped(long)
+        #expect(out.count < 230 && out.hasSuffix("…(65000 bytes)"))
+        #expect(LogText.escaped("plain ünïcode ✓") == "plain ünïcode ✓")
+    }
+
+    @Test func violationMessagesAreBounded() {
+        let v = ProtocolViolation(.unknownAvatar, "no style clip '" + String(repeating: "\u{1B}", count: 70_000) + "'")
+        #expect(v.message.utf8.count < 4 * ProtocolViolation.maxMessageLength)
+        #expect(!v.message.contains("\u{1B}"))
     }
 }

@@ -30,7 +30,7 @@ final class TestDaemon: Sendable {
     }
 
     static func start(configure: (inout DaemonConfig) -> Void = { _ in }, avatars: [any Avatar] = [EnvelopeAvatar()],
-                      makeOutput: SessionOutputFactory? = nil) async throws -> TestDaemon {
+                      makeOutput: SessionOutputFactory? = nil, capacity: CapacityModel = CapacityModel()) async throws -> TestDaemon {
         var config = DaemonConfig()
         config.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.adminListen = ListenAddress(host: "127.0.0.1", port: 0)
@@ -45,7 +45,7 @@ final class TestDaemon: Sendable {
         let box = MotionBox()
         let server = DaemonServer(config: config, avatars: AvatarRegistry(avatars), presets: presets,
                                   makeOutput: makeOutput ?? GStreamerSessionOutput.factory(allowedElements: ElementAllowlist.standard),
-                                  logger: logger, onMotion: { id, frame in box.append(id, frame) })
+                                  capacity: capacity, logger: logger, onMotion: { id, frame in box.append(id, frame) })
         let task = Task { try await server.run(handleSignals: false) }
         let ports = await server.waitUntilListening()
         return TestDaemon(server: server, task: task, ports: ports, outputDirectory: config.outputDirectory, motionBox: box)
