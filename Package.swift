@@ -71,7 +71,7 @@ let package = Package(
 
         // Bundles, protocol, configuration.
         .target(name: "AvatarBundle", dependencies: ["AvatarFormats"], swiftSettings: strict),
-        .target(name: "AvatarProtocol", swiftSettings: strict),
+        .target(name: "AvatarProtocol", dependencies: ["AvatarFormats"], swiftSettings: strict),
         .target(name: "AvatarConfig", swiftSettings: strict),
 
         // Session pipeline, server, CLI.
@@ -130,7 +130,7 @@ let package = Package(
                     dependencies: ["AvatarModels", "AvatarStages", "AvatarBundle", "AvatarOperators", "AvatarVulkan",
                                    "AvatarMotion", "AvatarFormats", "AvatarPipeline", "AvatarConfig", "AvatarTestSupport",
                                    .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AvatarProtocolTests", dependencies: ["AvatarProtocol"]),
+        .testTarget(name: "AvatarProtocolTests", dependencies: ["AvatarProtocol", "AvatarFormats"]),
         .testTarget(name: "AvatarConfigTests", dependencies: ["AvatarConfig"]),
         .testTarget(name: "AvatarBundleTests", dependencies: ["AvatarBundle", "AvatarFormats"]),
         .testTarget(name: "AvatarServerTests",

@@ -1,3 +1,4 @@
+public import AvatarFormats
 /// `manifest.json` of an avatar bundle, format version 1.
 ///
 /// A bundle is a directory: this manifest plus safetensors weight files. Each model component names its
@@ -25,11 +26,11 @@ public struct BundleManifest: Sendable, Equatable, Codable {
         public var kind: String
         /// Weight files, relative to the bundle directory.
         public var weights: [String]
-        public var config: [String: ManifestValue]?
+        public var config: [String: JSONValue]?
         /// Expected tensors: name → shape. Checked at load against the safetensors headers.
         public var tensors: [String: [Int]]?
 
-        public init(kind: String, weights: [String] = [], config: [String: ManifestValue]? = nil, tensors: [String: [Int]]? = nil) {
+        public init(kind: String, weights: [String] = [], config: [String: JSONValue]? = nil, tensors: [String: [Int]]? = nil) {
             self.kind = kind
             self.weights = weights
             self.config = config

@@ -1,3 +1,4 @@
+public import AvatarFormats
 public import AvatarBundle
 
 /// Sizes and switches of a HuBERT / wav2vec2 encoder (docs/motion.md §1.1), from the manifest's
@@ -31,7 +32,7 @@ public struct HuBERTConfig: Sendable, Equatable {
     public init() {}
 
     /// From a manifest config; keys missing take the HuBERT-large value, present ones are checked.
-    public init(manifest config: [String: ManifestValue]?) throws {
+    public init(manifest config: [String: JSONValue]?) throws {
         let c = config ?? [:]
         func fail(_ message: String) -> MotionModelError { MotionModelError("hubert", message) }
         func int(_ key: String, _ value: Int, min: Int = 1) throws -> Int {

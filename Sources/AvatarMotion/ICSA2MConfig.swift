@@ -1,3 +1,4 @@
+public import AvatarFormats
 public import AvatarBundle
 
 /// Sizes and sampler defaults of an ICS-A2M motion model (docs/motion.md §2), from the manifest's
@@ -35,14 +36,14 @@ public struct ICSA2MConfig: Sendable, Equatable {
     /// nested `sampler` object (tools/convert.py); top-level keys win. Missing keys keep the defaults above.
     /// Throws `MotionModelError` for wrong types, out-of-range values, variants this port does not implement,
     /// and for aux features (pitch/blink/mouth amplitude), which it does not implement.
-    public init(manifest config: [String: ManifestValue]?) throws {
+    public init(manifest config: [String: JSONValue]?) throws {
         let c = config ?? [:]
-        var sampler: [String: ManifestValue] = [:]
+        var sampler: [String: JSONValue] = [:]
         if let nested = c["sampler"] {
             guard case .object(let o) = nested else { throw MotionModelError("ics_a2m", "config.sampler must be an object") }
             sampler = o
         }
-        func value(_ key: String) -> (name: String, value: ManifestValue)? {
+        func value(_ key: String) -> (name: String, value: JSONValue)? {
             if let v = c[key] { return ("config.\(key)", v) }
             if let v = sampler[key] { return ("config.sampler.\(key)", v) }
             return nil
@@ -107,7 +108,7 @@ public struct ICSA2MConfig: Sendable, Equatable {
     }
 
     /// A manifest value as JSON-like text for error messages.
-    static func render(_ v: ManifestValue) -> String {
+    static func render(_ v: JSONValue) -> String {
         switch v {
         case .string(let s): return "\"\(s)\""
         case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)

@@ -1,3 +1,4 @@
+public import AvatarFormats
 public import AvatarBundle
 
 /// The log-mel front-end's constants (docs/motion.md §1.2), read from the manifest's `audio_frontend.config`.
@@ -14,7 +15,7 @@ public struct LogMelConfig: Sendable, Equatable {
     public init() {}
 
     /// From a manifest config; every value present must be the one this implementation computes.
-    public init(manifest config: [String: ManifestValue]?) throws {
+    public init(manifest config: [String: JSONValue]?) throws {
         let c = config ?? [:]
         func int(_ key: String, _ value: Int) throws -> Int {
             guard let v = c[key] else { return value }

@@ -28,14 +28,18 @@ public enum ClientMessage: Sendable, Equatable {
         switch type {
         case "session.start":
             do {
-                return .sessionStart(try JSONDecoder().decode(SessionStart.self, from: data))
+                let start = try JSONDecoder().decode(SessionStart.self, from: data)
+                if let options = start.outputOptions, let key = options.keys.sorted().first(where: { !options[$0]!.isScalar }) {
+                    // A nested object or array as an option value: the option is unsupported, the message is fine.
+                    throw ProtocolViolation(.unsupported, "output_options.\(key): values must be strings, numbers or booleans")
+                }
+                return .sessionStart(start)
             } catch let DecodingError.keyNotFound(key, _) {
                 throw .protocolError("session.start lacks required field '\(key.stringValue)'")
             } catch let DecodingError.typeMismatch(_, context) {
                 throw .protocolError("session.start field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
-            } catch let DecodingError.dataCorrupted(context) where context.codingPath.first?.stringValue == "output_options" {
-                // A nested object or array as an option value: the option is unsupported, the message is fine.
-                throw ProtocolViolation(.unsupported, "output_options values must be strings, numbers or booleans")
+            } catch let violation as ProtocolViolation {
+                throw violation
             } catch let DecodingError.valueNotFound(_, context) {
                 throw .protocolError("session.start field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' is null")
             } catch {

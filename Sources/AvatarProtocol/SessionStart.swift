@@ -1,3 +1,4 @@
+public import AvatarFormats
 /// The `session.start` message: must be the first message of a session.
 public struct SessionStart: Sendable, Equatable, Codable {
     public struct Audio: Sendable, Equatable, Codable {

@@ -141,16 +141,18 @@ public final class SessionRegistry: Sendable {
         for w in waiters { w.resume() }
     }
 
-    /// SIGTERM: refuses new sessions, asks every session to finalize its output and close with
-    /// `going_away`, and returns when every render thread has returned or `timeout` has passed
-    /// (false then: some session did not finish in time).
-    public func drain(timeout: Duration) async -> Bool {
-        let sessions: [Session] = state.withLock { s in
-            s.draining = true
-            return Array(s.sessions.values)
-        }
+    /// SIGTERM: refuses new sessions at once, then (after `grace`, so that audio a client sent before the
+    /// signal and still in flight on its socket arrives and ends up in the file) asks every session to finalize
+    /// its output and close with `going_away`, and returns when every render thread has returned or `timeout`
+    /// has passed (false then: some session did not finish in time).
+    public func drain(timeout: Duration, grace: Duration = .milliseconds(500)) async -> Bool {
+        let start = ContinuousClock.now
+        state.withLock { $0.draining = true }
         recordAvailability()
+        try? await Task.sleep(for: min(grace, timeout / 4))
+        let sessions: [Session] = state.withLock { Array($0.sessions.values) }
         for session in sessions { session.send(.abort(goingAway: true)) }
+        let remaining = max(.zero, timeout - (ContinuousClock.now - start))
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -164,7 +166,7 @@ public final class SessionRegistry: Sendable {
                 return true
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await Task.sleep(for: remaining)
                 return false
             }
             let first = await group.next() ?? false

@@ -1,3 +1,4 @@
+import AvatarFormats
 import ArgumentParser
 import AvatarClient
 import AvatarMedia

@@ -38,9 +38,9 @@ import Testing
             return (10 * e["max_abs"]! + 1e-5 * e["max_abs_golden"]!, e["max_abs"]!)
         }
 
-        func manifestConfig(_ model: String) throws -> [String: ManifestValue] {
+        func manifestConfig(_ model: String) throws -> [String: JSONValue] {
             let data = try JSONSerialization.data(withJSONObject: (json[model] as! [String: Any])["config"]!)
-            return try JSONDecoder().decode([String: ManifestValue].self, from: data)
+            return try JSONDecoder().decode([String: JSONValue].self, from: data)
         }
 
         func addRecipe(_ model: String, to writer: inout SafeTensorsWriter) {

@@ -19,9 +19,9 @@ struct FullWindowLargeMeasurementTests {
         let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let io = try SafeTensorsFile(url: MotionFixtures.directory.appendingPathComponent(json["file"] as! String))
         let fixtureCase = json["case"] as! [String: Any], counts = json["counts"] as! [String: Int]
-        func config(_ model: String) throws -> [String: ManifestValue] {
+        func config(_ model: String) throws -> [String: JSONValue] {
             let d = try JSONSerialization.data(withJSONObject: (json[model] as! [String: Any])["config"]!)
-            return try JSONDecoder().decode([String: ManifestValue].self, from: d)
+            return try JSONDecoder().decode([String: JSONValue].self, from: d)
         }
         func tolerance(_ output: String) -> (limit: Double, floor: Double) {
             let e = (json["f32_error"] as! [String: [String: Double]])[output]!

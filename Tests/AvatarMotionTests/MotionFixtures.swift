@@ -24,9 +24,9 @@ enum MotionFixtures {
         try SafeTensorsFile(url: directory.appendingPathComponent(model(name)["file"] as! String))
     }
 
-    static func manifestConfig(_ name: String) throws -> [String: ManifestValue] {
+    static func manifestConfig(_ name: String) throws -> [String: JSONValue] {
         let data = try JSONSerialization.data(withJSONObject: model(name)["config"]!)
-        return try JSONDecoder().decode([String: ManifestValue].self, from: data)
+        return try JSONDecoder().decode([String: JSONValue].self, from: data)
     }
 
     /// Writes the model's recipe weights (plus rotary.inv_freq) to a temporary safetensors file;
