@@ -23,6 +23,8 @@ public final class DaemonServer: Sendable {
     private let bound = Mutex<(publicPort: Int?, adminPort: Int?)>((nil, nil))
     private let boundWaiters = Mutex<[CheckedContinuation<(publicPort: Int, adminPort: Int), Never>]>([])
     private let onMotion: (@Sendable (String, MotionFrameRecord) -> Void)?
+    /// The running service group, for `shutdown()`.
+    private let group = Mutex<ServiceGroup?>(nil)
     /// Public connections still sending their HTTP request (slowloris cap).
     public let pendingConnections: PendingConnections
 
@@ -120,6 +122,8 @@ public final class DaemonServer: Sendable {
             services: [.init(service: admin), .init(service: publicServer), .init(service: lifecycle)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
+        self.group.withLock { $0 = group }
+        defer { self.group.withLock { $0 = nil } }
         do {
             try await group.run()
         } catch {
@@ -129,6 +133,13 @@ public final class DaemonServer: Sendable {
             if a == nil { throw ListenerError(role: "admin", address: config.adminListen, underlying: "\(error)") }
             throw error
         }
+    }
+
+    /// What SIGTERM does, for embedders (benchmarks, tests): drain the sessions, stop the listeners; `run`
+    /// then returns. Unlike cancelling `run`'s task, nothing is cut short and nothing is logged as an error.
+    public func shutdown() async {
+        guard let group = group.withLock({ $0 }) else { return }
+        await group.triggerGracefulShutdown()
     }
 
     /// Both bound ports, or nil if the task is cancelled first (a listener failed to bind).

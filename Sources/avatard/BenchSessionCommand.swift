@@ -120,7 +120,7 @@ struct BenchSessionCommand: AsyncParsableCommand {
             for try await r in group { out.append(r) }
             return out.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        serverTask.cancel()
+        await server.shutdown()
         _ = try? await serverTask.value
 
         return results.map { result in
@@ -145,30 +145,12 @@ struct BenchSessionCommand: AsyncParsableCommand {
     }
 
     private func speechPackets() throws -> [ClientPacket] {
-        var path = audio
-        var temporary: String?
-        if path == nil {
-            let wav = FileManager.default.temporaryDirectory.appendingPathComponent("avatard-bench-\(getpid()).wav").path
-            let espeak = Process()
-            espeak.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            espeak.arguments = ["espeak-ng", "-w", wav,
-                                "Real time talking faces need steady frames. Every session speaks, pauses, and speaks again, so the mouth opens and closes."]
-            try espeak.run()
-            espeak.waitUntilExit()
-            guard espeak.terminationStatus == 0 else { throw ValidationErrorMessage("espeak-ng failed; pass --audio FILE") }
-            path = wav
-            temporary = wav
-        }
-        defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
-        let one = try AudioFileReader.opusPackets(path: path!).map { ClientPacket(data: $0.data, duration48k: $0.duration48k) }
-        guard !one.isEmpty else { throw ValidationErrorMessage("\(path!): no audio") }
+        // Repeated to fill --seconds, cut at the first packet past it.
         var packets: [ClientPacket] = []
         var total = 0
-        while Double(total) / 48000 < seconds {
-            for p in one where Double(total) / 48000 < seconds {
-                packets.append(p)
-                total += p.duration48k
-            }
+        for p in try BenchSpeech.packets(audio: audio, seconds: seconds) where Double(total) / 48000 < seconds {
+            packets.append(p)
+            total += p.duration48k
         }
         return packets
     }
