@@ -69,9 +69,7 @@ public final class Graph {
     /// A value the caller writes before each run (`GraphNetwork.write`).
     public func input(_ name: String, _ shape: [Int], _ type: GraphElementType = .float32) throws -> GraphValue {
         guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else { throw GraphError("\(site(name)): input shape \(shape)") }
-        guard !values.contains(where: { $0.outputName == name || { if case .input(name) = $0.kind { return true }; return false }($0) }) else {
-            throw GraphError("\(self.name): two inputs or outputs are called \(name)")
-        }
+        guard !isNamed(name) else { throw GraphError("\(self.name): two inputs or outputs are called \(name)") }
         return add(ValueInfo(shape: shape, type: type, kind: .input(name)))
     }
 
@@ -81,11 +79,17 @@ public final class Graph {
         guard values[value.id].producer != nil else {
             throw GraphError("\(site(name)): only a value produced by a node can be an output (\(value) is an input, constant or view)")
         }
-        guard !values.contains(where: { $0.outputName == name || { if case .input(name) = $0.kind { return true }; return false }($0) }) else {
-            throw GraphError("\(self.name): two inputs or outputs are called \(name)")
-        }
+        guard !isNamed(name) else { throw GraphError("\(self.name): two inputs or outputs are called \(name)") }
         guard values[value.id].outputName == nil else { throw GraphError("\(site(name)): \(value) is already an output") }
         values[value.id].outputName = name
+    }
+
+    /// Whether an input or output already has this name.
+    private func isNamed(_ name: String) -> Bool {
+        values.contains { v in
+            if case .input(let n) = v.kind, n == name { return true }
+            return v.outputName == name
+        }
     }
 
     /// A tensor that already lives on the device (a weight).
