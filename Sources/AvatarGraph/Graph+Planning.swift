@@ -125,14 +125,21 @@ extension Graph {
         let sequence = try CommandSequence(device: device, timestamps: options.timestamps ? nodes.count + 1 : 0)
         if options.timestamps { try sequence.timestamp("start") }
         for (from, to) in stagedIn { try sequence.copy(from: from, to: to) }
+        // One timestamp per run of nodes in the same group (a node outside any group is its own run): on some
+        // drivers a timestamp is a synchronisation point, so marks per node would distort what they measure.
+        // Host constants (nodes that read nothing) record nothing and get no mark.
+        var open: (label: String, single: Bool)?
         for node in nodes {
-            let dispatchesBefore = sequence.dispatchCount
-            try node.record(sequence, bindings)
-            // Host constants record nothing: no mark for them.
-            if options.timestamps, !(node.reads.isEmpty && sequence.dispatchCount == dispatchesBefore) {
-                try sequence.timestamp((node.group + [node.label]).joined(separator: "/"))
+            let label = node.group.isEmpty ? node.label : node.group.joined(separator: "/")
+            let marked = options.timestamps && !node.reads.isEmpty
+            if marked, let current = open, current.single || current.label != label {
+                try sequence.timestamp(current.label)
+                open = nil
             }
+            try node.record(sequence, bindings)
+            if marked { open = (label, node.group.isEmpty) }
         }
+        if let current = open { try sequence.timestamp(current.label) }
         for (from, to) in stagedOut { try sequence.copy(from: from, to: to) }
         return GraphNetwork(name: name, sequence: sequence, arena: arena, io: io, named: hostSlices, nodeCount: nodes.count,
                             planBytes: peak, unsharedBytes: unshared)

@@ -83,7 +83,8 @@ public final class GraphNetwork {
     public var dispatchCount: Int { sequence.dispatchCount }
     public var barrierCount: Int { sequence.barrierCount }
 
-    /// GPU time per node of the last run, labelled "group/subgroup/node" (empty without timestamps).
+    /// GPU time of the last run per run of nodes in one group, labelled "group/subgroup" (a node outside any
+    /// group by its own label); empty without timestamps.
     public func timings() -> [(label: String, seconds: Double)] { sequence.timings() }
 
     /// GPU time of the last run summed per group path cut to `depth` components, in first-seen order.
