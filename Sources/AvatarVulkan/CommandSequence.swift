@@ -14,7 +14,7 @@ import Foundation
 /// `submit()` and `wait()` split `run()`, so a caller can record or prepare frame N+1 while frame N runs.
 ///
 /// Threading: record and run from one thread at a time (a session's render thread); `run()` and `wait()` block
-/// on a fence, so never call them on the Swift cooperative pool or a NIO event loop (see `RenderThread`).
+/// on a fence, so never call them on the Swift cooperative pool or a NIO event loop (sessions run on their own threads).
 public final class CommandSequence {
     private let device: VulkanDevice
     private var pools: [VkDescriptorPool] = []
