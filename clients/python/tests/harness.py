@@ -3,6 +3,7 @@ under a temporary directory; speech from espeak-ng; GStreamer's tools to inspect
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -145,6 +146,16 @@ level = "warning"
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+
+    def wait_no_sessions(self, timeout: float = 15) -> None:
+        """A closed session keeps its slot until its output is finalized; wait for the slots to free."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, body = self.admin("/readyz")
+            if json.loads(body).get("sessions_active") == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"sessions still active after {timeout} s:\n{self.log_tail()}")
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -219,6 +219,9 @@ class LimitTests(unittest.TestCase):
     def tearDownClass(cls):
         cls.daemon.stop()
 
+    def setUp(self):
+        self.daemon.wait_no_sessions()
+
     def connect(self, **kwargs):
         return ac.connect(self.daemon.url, token=TOKEN, avatar="demo", output="file-mkv", **kwargs)
 
@@ -241,6 +244,7 @@ class LimitTests(unittest.TestCase):
             with self.assertRaises(ac.IdleTimeout) as caught:
                 await quiet.wait_closed(timeout=10)
             self.assertEqual((caught.exception.code, quiet.close_code), (4003, 4003))
+            await asyncio.to_thread(self.daemon.wait_no_sessions)
             # The client's keepalive (here every 0.5 s) holds a silent session open past the timeout.
             kept = await self.connect(keepalive_interval=0.5)
             await asyncio.sleep(3.0)
