@@ -11,7 +11,7 @@ trigrid of depth 3 and torso input 3):
   float64 reference's intermediates rounded to float32, so every module can be checked on its own with the
   reference's inputs: secc_planes_raw [3, hid·D, P, P] (to_plane_cnn output, unflipped), planes_raw (+ the
   learnable tri-plane), feature_image [1, hid, R, R], weights_image, depth_image [1, 1, R, R], rgb_torso,
-  torso_alpha, person_alpha, sr_image and image (clamped) [1, 3, S, S].
+  torso_hidden (the generator's last features, input of torso_encoder), torso_alpha, person_alpha, sr_image and image (clamped) [1, 3, S, S].
 Deterministic: rerunning gives the same tensors (the manifest's source sha256 differs: torch.save's pickle is not
 byte-stable).
 """
@@ -58,7 +58,7 @@ def write_variant(out, name, overrides, seed):
     t["rand_stratified"], t["rand_importance"] = f32(rs), f32(ri)
     t["secc_planes_raw"] = f32(raw)
     t["planes_raw"] = f32(raw + ref.t["learnable_triplane"])
-    for k in ("feature_image", "weights_image", "depth_image", "rgb_torso", "torso_alpha", "person_alpha",
+    for k in ("feature_image", "weights_image", "depth_image", "rgb_torso", "torso_hidden", "torso_alpha", "person_alpha",
               "sr_image", "image"):
         t[k] = f32(out_frame[k])
     meta = {"variant": name, "reference": "tools/reference/renderer.py in float64, rounded to float32",

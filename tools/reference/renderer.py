@@ -319,7 +319,7 @@ class Renderer:
         bg_256 = F.interpolate(inputs["bg_img"], size=r, **aa)
         x, rgb = self.style_block(feat, rgb, SR + "block0.", True)
         rgb_torso, hid, occ2 = self.torso(torso_256, inputs["segmap"], inputs["kp_s"], inputs["kp_d"], rgb_256, w_256)
-        out["rgb_torso"], out["torso_alpha"] = rgb_torso, occ2
+        out["rgb_torso"], out["torso_hidden"], out["torso_alpha"] = rgb_torso, hid, occ2
         x_torso = self.conv(hid, SR + "torso_encoder.0.")
         b = F.leaky_relu(self.conv(bg_256, SR + "bg_encoder.0."), 0.01)
         b = F.leaky_relu(self.conv(b, SR + "bg_encoder.2."), 0.01)
@@ -343,7 +343,7 @@ class Renderer:
     # -------------------------------------------------------------------------------------------- frame
     def frame(self, inputs, rand_stratified=None, rand_importance=None, generator=None):
         """Returns a dict: image (clamped), sr_image, planes (upstream orientation), feature_image,
-        weights_image, depth_image, rgb_torso, torso_alpha, person_alpha, rand_stratified, rand_importance."""
+        weights_image, depth_image, rgb_torso, torso_hidden, torso_alpha, person_alpha, rand_stratified, rand_importance."""
         c = self.c
         shapes = input_shapes(c)
         inputs = {k: v.to(self.dtype) for k, v in inputs.items()}
