@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "AvatarPipelineTests",
                     dependencies: ["AvatarPipeline", "AvatarStages", "AvatarMedia", "AvatarConfig", "AvatarProtocol",
                                    "AvatarTestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AvatarFormatsTests", dependencies: ["AvatarFormats"]),
+        .testTarget(name: "AvatarFormatsTests", dependencies: ["AvatarFormats"], resources: [.copy("Numpy")]),
         .testTarget(name: "AvatarVulkanTests", dependencies: ["AvatarVulkan", "AvatarOperators", "AvatarGraph", "AvatarFormats"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "AvatarMediaTests", dependencies: ["AvatarMedia", "AvatarFormats"]),
