@@ -86,6 +86,10 @@ public enum AvatarFactory {
             if manifest.faceModel != nil { throw BundleError(bundle: bundle.name, "face_model without a renderer") }
             return nil
         }
+        if renderer.kind == ModelKind.mimicTalkRenderer {
+            throw BundleError(bundle: bundle.name, "renderer mimictalk_renderer renders frames with `avatard renderer frame`; "
+                              + "live sessions with it need the MimicTalk session stage (SECC, pose), which this build does not have")
+        }
         guard renderer.kind == ModelKind.previewRenderer else {
             throw BundleError(bundle: bundle.name, "renderer.kind '\(renderer.kind)' is not runnable by this build")
         }

@@ -5,12 +5,14 @@ public enum ModelKind {
     public static let icsA2M = "ics_a2m"
     public static let faceModel = "avatard_face"
     public static let previewRenderer = "raster_preview"
+    public static let mimicTalkRenderer = "mimictalk_renderer"
+    public static let mimicTalkPerson = "mimictalk_person"
 
     public static let supported: [String: Set<String>] = [
         "audio_frontend": [logMel, hubert],
         "motion_model": [icsA2M],
         "face_model": [faceModel],
-        "renderer": [previewRenderer],
-        "identity": [],
+        "renderer": [previewRenderer, mimicTalkRenderer],
+        "identity": [mimicTalkPerson],
     ]
 }
