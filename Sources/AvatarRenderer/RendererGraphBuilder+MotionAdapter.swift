@@ -103,17 +103,24 @@ extension RendererGraphBuilder {
 
     /// linear_c4..c1 (per-token linears), bilinearly upsampled (align_corners=False) to stage 1's size,
     /// concatenated c4, c3, c2, c1, then linear_fuse (1×1 conv with the BatchNorm folded) + ReLU → [head_dim, H1, W1].
+    /// Computed as Σ_i up(linear_fuse_i(linear_c_i(f_i))) with linear_fuse_i the input-channel slice of part i:
+    /// the same sum (per-pixel linear maps commute with a bilinear resize, whose weights sum to 1), but each
+    /// stage is fused at its own resolution and nothing at stage 1's size is 4·head_dim channels wide.
     func segFormerHead(_ stages: [MixStageOutput]) throws -> GraphValue {
-        let size = stages[0].size
-        var parts: [GraphValue] = []
-        for i in [4, 3, 2, 1] {
+        let size = stages[0].size, hd = c.headDim
+        let fuse = try g.reshape(try weight(Self.secc + "fuse_head.linear_fuse.weight", [hd, 4 * hd, 1, 1]), [hd, 4 * hd])
+        let fuseBias = try weight(Self.secc + "fuse_head.linear_fuse.bias", [hd])
+        var sum: GraphValue?
+        for (part, i) in [4, 3, 2, 1].enumerated() {
             let stage = stages[i - 1]
-            let projected = try linear(stage.tokens, "\(Self.secc)fuse_head.linear_c\(i).proj.", out: c.headDim)
-            let image = try tokensToImage(projected, stage.size.h, stage.size.w)
-            parts.append(i == 1 ? image : try g.resize(image, to: size, mode: .bilinear))
+            let projected = try linear(stage.tokens, "\(Self.secc)fuse_head.linear_c\(i).proj.", out: hd)
+            let slice = try g.slice(fuse, axis: 1, start: part * hd, length: hd)  // [out, in] of part i
+            let fused = try g.matmul(projected, slice, transposeB: true, bias: i == 1 ? fuseBias : nil)
+            let image = try tokensToImage(fused, stage.size.h, stage.size.w)
+            let full = i == 1 ? image : try g.resize(image, to: size, mode: .bilinear)
+            sum = try sum.map { try g.add($0, full) } ?? full
         }
-        let fused = try conv(try g.concat(parts, axis: 0), Self.secc + "fuse_head.linear_fuse.", out: c.headDim, kernel: 1, padding: 0)
-        return try g.activation(.relu, fused)
+        return try g.activation(.relu, sum!)
     }
 
     /// Three 3×3 convs with LeakyReLU 0.01, ×2 bilinear upsampling (align_corners=True), a final 3×3 conv to
