@@ -124,14 +124,18 @@ extension RendererGraphBuilder {
     }
 
     /// Three 3×3 convs with LeakyReLU 0.01, ×2 bilinear upsampling (align_corners=True), a final 3×3 conv to
-    /// 3·hid·D channels, seen as [3, hid·D, P, P].
+    /// 3·hid·D channels, seen as [3, hid·D, P, P]. These four convs are ~95 % of the adapter's FLOPs: they run
+    /// through the row-run kernel (`conv2dRows`).
     func toPlaneCNN(_ x: GraphValue) throws -> GraphValue {
+        func conv3x3(_ x: GraphValue, _ name: String, out: Int) throws -> GraphValue {
+            try g.conv2dRows(x, weight: try weight(name + "weight", [out, x.shape[0], 3, 3]), bias: try weight(name + "bias", [out]))
+        }
         var y = x
         for i in [0, 2, 4] {
-            y = try leakyRelu(try conv(y, "\(Self.secc)to_plane_cnn.\(i).", out: c.planeCNN, kernel: 3), slope: 0.01)
+            y = try leakyRelu(try conv3x3(y, "\(Self.secc)to_plane_cnn.\(i).", out: c.planeCNN), slope: 0.01)
         }
         y = try g.resize(y, to: (2 * y.shape[1], 2 * y.shape[2]), mode: .bilinearAlignCorners)
-        let planes = try conv(y, Self.secc + "to_plane_cnn.7.", out: 3 * c.planeCh, kernel: 3)
+        let planes = try conv3x3(y, Self.secc + "to_plane_cnn.7.", out: 3 * c.planeCh)
         return try g.reshape(planes, [3, c.planeCh, planes.shape[1], planes.shape[2]])
     }
 }
