@@ -28,6 +28,7 @@ public enum Shader {
     public static let softmax = ShaderVariant<SoftmaxPush>("softmax", bindings: 3, texelBindings: [])
     public static let softmaxRows = ShaderVariant<SoftmaxPush>("softmax_rows", bindings: 3, texelBindings: [])
     public static let geglu = ShaderVariant<GegluPush>("geglu", bindings: 2, texelBindings: [])
+    public static let conv2dRows = ShaderVariant<Conv2dPush>("conv2d_rows", bindings: 4, texelBindings: [0, 1])
     public static let rotary = ShaderVariant<RotaryPush>("rotary", bindings: 4, texelBindings: [])
     public static let rowL2Norm = ShaderVariant<NormPush>("row_l2_norm", bindings: 4, texelBindings: [])
     public static let qkNormRotary = ShaderVariant<QKNormRotaryPush>("qk_norm_rotary", bindings: 5, texelBindings: [])
@@ -99,6 +100,7 @@ public enum Shader {
         AnyShaderVariant(softmax),
         AnyShaderVariant(softmaxRows),
         AnyShaderVariant(geglu),
+        AnyShaderVariant(conv2dRows),
         AnyShaderVariant(rotary),
         AnyShaderVariant(rowL2Norm),
         AnyShaderVariant(qkNormRotary),
