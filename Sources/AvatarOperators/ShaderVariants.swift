@@ -63,6 +63,14 @@ public enum Shader {
     public static let sortRows = ShaderVariant<SortRowsPush>("sort_rows", bindings: 3, texelBindings: [])
     public static let searchsortedLeft = ShaderVariant<SearchSortedPush>("searchsorted_left", bindings: 3, texelBindings: [])
     public static let searchsortedRight = ShaderVariant<SearchSortedPush>("searchsorted_right", bindings: 3, texelBindings: [])
+    public static let nerfRays = ShaderVariant<NeRFRaysPush>("nerf_rays", bindings: 2, texelBindings: [])
+    public static let nerfRayLimits = ShaderVariant<NeRFCountPush>("nerf_ray_limits", bindings: 2, texelBindings: [])
+    public static let nerfDepthClamp = ShaderVariant<NeRFCountPush>("nerf_depth_clamp", bindings: 3, texelBindings: [])
+    public static let nerfStratified = ShaderVariant<NeRFSamplesPush>("nerf_stratified", bindings: 3, texelBindings: [])
+    public static let nerfDecode = ShaderVariant<NeRFDecodePush>("nerf_decode", bindings: 8, texelBindings: [])
+    public static let nerfImportance = ShaderVariant<NeRFImportancePush>("nerf_importance", bindings: 4, texelBindings: [])
+    public static let nerfMarch = ShaderVariant<NeRFCountPush>("nerf_march", bindings: 8, texelBindings: [])
+    public static let uniformRandom = ShaderVariant<UniformRandomPush>("uniform_random", bindings: 2, texelBindings: [])
     public static let attention = ShaderVariant<AttentionPush>("attention", bindings: 5, texelBindings: [0, 1, 2])
     public static let rasterClear = ShaderVariant<RasterCountPush>("raster_clear", bindings: 2, texelBindings: [])
     public static let rasterDepth = ShaderVariant<RasterTrianglesPush>("raster_depth", bindings: 4, texelBindings: [])
@@ -135,6 +143,14 @@ public enum Shader {
         AnyShaderVariant(sortRows),
         AnyShaderVariant(searchsortedLeft),
         AnyShaderVariant(searchsortedRight),
+        AnyShaderVariant(nerfRays),
+        AnyShaderVariant(nerfRayLimits),
+        AnyShaderVariant(nerfDepthClamp),
+        AnyShaderVariant(nerfStratified),
+        AnyShaderVariant(nerfDecode),
+        AnyShaderVariant(nerfImportance),
+        AnyShaderVariant(nerfMarch),
+        AnyShaderVariant(uniformRandom),
         AnyShaderVariant(attention),
         AnyShaderVariant(rasterClear),
         AnyShaderVariant(rasterDepth),

@@ -1,0 +1,82 @@
+#version 450
+// Tri-plane (or TRIGRID) sampling + OSG decoder, fused, one invocation per sample point:
+// planes [3, HID·D, P, P] (bundle orientation: stored mirrored, so the coordinates are mirrored instead of the
+// planes flipped), rays [M, 8], depths z [M, S] → decoded [M·S, 1 + HID] = (σ, sigmoid(rgb)·1.002 − 0.001).
+// Point = o + z·d scaled by 2/box_warp; planes sample (x, −y), (x, −z), (−z, −x) (depth coordinate z, y, y),
+// bilinear/trilinear, zeros outside, align_corners=False; the mean over the planes goes through
+// linear(HID → HIDDEN) → softplus → linear(HIDDEN → 1 + HID) with weights read uniformly by every invocation.
+#include "include/common.glsl"
+#include "include/nerf.glsl"
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint HID = 32;
+layout(constant_id = 1) const uint DEPTH = 1;
+layout(constant_id = 2) const uint HIDDEN = 64;
+layout(std430, binding = 0) readonly buffer Planes { float planes[]; };
+layout(std430, binding = 1) readonly buffer Rays { float rays[]; };
+layout(std430, binding = 2) readonly buffer Z { float zs[]; };
+layout(std430, binding = 3) readonly buffer W1 { float w1[]; };
+layout(std430, binding = 4) readonly buffer B1 { float b1[]; };
+layout(std430, binding = 5) readonly buffer W2 { float w2[]; };
+layout(std430, binding = 6) readonly buffer B2 { float b2[]; };
+layout(std430, binding = 7) writeonly buffer Out { float decoded[]; };
+layout(push_constant) uniform Params { uint points, S, P; float scale; } p;
+
+// Bilinear taps along one axis (align_corners=False, zeros padding): clamped indices and weights (0 outside).
+void taps(float v, uint size, out uint i0, out uint i1, out float w0, out float w1) {
+    float f = ((v + 1.0) * float(size) - 1.0) * 0.5;
+    float fl = floor(f);
+    int a = int(fl), b = a + 1, last = int(size) - 1;
+    float t = f - fl;
+    w0 = (a >= 0 && a <= last) ? 1.0 - t : 0.0;
+    w1 = (b >= 0 && b <= last) ? t : 0.0;
+    i0 = uint(clamp(a, 0, last));
+    i1 = uint(clamp(b, 0, last));
+}
+
+void main() {
+    uint i = LINEAR_ID(64);
+    if (i >= p.points) return;
+    uint r = 8u * (i / p.S);
+    float t = zs[i];
+    vec3 pt = p.scale * (vec3(rays[r], rays[r + 1u], rays[r + 2u]) + t * vec3(rays[r + 3u], rays[r + 4u], rays[r + 5u]));
+    vec3 coords[3] = vec3[3](vec3(pt.x, -pt.y, pt.z), vec3(pt.x, -pt.z, pt.y), vec3(-pt.z, -pt.x, pt.y));
+    uint plane = p.P * p.P;
+    float f[HID];
+    [[unroll]] for (uint c = 0u; c < HID; c++) f[c] = 0.0;
+    for (uint k = 0u; k < 3u; k++) {
+        uint x0, x1, y0, y1;
+        float wx0, wx1, wy0, wy1;
+        taps(coords[k].x, p.P, x0, x1, wx0, wx1);
+        taps(coords[k].y, p.P, y0, y1, wy0, wy1);
+        uint o00 = y0 * p.P + x0, o01 = y0 * p.P + x1, o10 = y1 * p.P + x0, o11 = y1 * p.P + x1;
+        uint base = k * HID * DEPTH * plane;
+        if (DEPTH == 1u) {
+            for (uint c = 0u; c < HID; c++) {
+                uint b = base + c * plane;
+                f[c] += wy0 * (wx0 * planes[b + o00] + wx1 * planes[b + o01]) + wy1 * (wx0 * planes[b + o10] + wx1 * planes[b + o11]);
+            }
+        } else {
+            uint z0, z1;
+            float wz0, wz1;
+            taps(coords[k].z, DEPTH, z0, z1, wz0, wz1);
+            for (uint c = 0u; c < HID; c++) {
+                uint b0 = base + (c * DEPTH + z0) * plane, b1 = base + (c * DEPTH + z1) * plane;
+                float s0 = wy0 * (wx0 * planes[b0 + o00] + wx1 * planes[b0 + o01]) + wy1 * (wx0 * planes[b0 + o10] + wx1 * planes[b0 + o11]);
+                float s1 = wy0 * (wx0 * planes[b1 + o00] + wx1 * planes[b1 + o01]) + wy1 * (wx0 * planes[b1 + o10] + wx1 * planes[b1 + o11]);
+                f[c] += wz0 * s0 + wz1 * s1;
+            }
+        }
+    }
+    [[unroll]] for (uint c = 0u; c < HID; c++) f[c] /= 3.0;
+    float out_[HID + 1u];
+    [[unroll]] for (uint o = 0u; o <= HID; o++) out_[o] = b2[o];
+    for (uint j = 0u; j < HIDDEN; j++) {
+        float h = b1[j];
+        [[unroll]] for (uint c = 0u; c < HID; c++) h += w1[j * HID + c] * f[c];
+        h = nerf_softplus(h);
+        [[unroll]] for (uint o = 0u; o <= HID; o++) out_[o] += w2[o * HIDDEN + j] * h;
+    }
+    uint y = i * (HID + 1u);
+    decoded[y] = out_[0];
+    [[unroll]] for (uint c = 0u; c < HID; c++) decoded[y + 1u + c] = sigmoid_stable(out_[1u + c]) * 1.002 - 0.001;
+}

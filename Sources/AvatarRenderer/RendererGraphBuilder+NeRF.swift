@@ -1,0 +1,93 @@
+public import AvatarGraph
+import AvatarOperators
+
+/// The tri-plane NeRF at nerf_res² (renderer.py `rays` … `nerf`; docs/renderer.md §5): EG3D rays with the ray–box
+/// quirk, stratified + importance sampling, the OSG decoder over the mean of the three (mirrored) planes, and
+/// MipRayMarcher2. Dedicated kernels (Operators+NeRF): sampling + decoder MLP fused per point, importance sampling
+/// and the final merge-sort-march fused per ray; the global reductions (invalid-ray limits, depth clamp) run as
+/// one-workgroup kernels on the device.
+extension RendererGraphBuilder {
+    /// Volume rendering at nerf_res²: planes [3, hid·D, P, P] (bundle orientation), camera [25],
+    /// randStratified [M, Nc], randImportance [M, Nf] (uniform draws, ray order m = row·R + column)
+    /// → feature image [hid, R, R], weights image [1, R, R], depth image [1, R, R].
+    public func nerf(planes: GraphValue, camera: GraphValue, randStratified: GraphValue, randImportance: GraphValue) throws
+        -> (feature: GraphValue, weights: GraphValue, depth: GraphValue) {
+        let (r, m, hid, depth, nc, nf) = (c.nerfRes, c.rays, c.hid, c.depth, c.samplesCoarse, c.samplesFine)
+        let p = c.planeRes, hidden = c.decoderHidden, box = c.boxWarp
+        func require(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw GraphError("\(g.name).nerf: \(message())") }
+        }
+        try require(planes.shape == [3, c.planeCh, p, p], "planes \(planes.shape), expected [3, \(c.planeCh), \(p), \(p)]")
+        try require(camera.count == 25, "camera \(camera.shape), expected 25 values")
+        try require(randStratified.shape == [m, nc], "randStratified \(randStratified.shape), expected [\(m), \(nc)]")
+        try require(randImportance.shape == [m, nf], "randImportance \(randImportance.shape), expected [\(m), \(nf)]")
+        try require(nc >= 4 && nf >= 1, "\(nc) coarse and \(nf) fine samples (importance sampling needs ≥ 4 coarse)")
+        let w1 = try weight("decoder.net.0.weight", [hidden, hid]), b1 = try weight("decoder.net.0.bias", [hidden])
+        let w2 = try weight("decoder.net.2.weight", [hid + 1, hidden]), b2 = try weight("decoder.net.2.bias", [hid + 1])
+        let ops = g.ops
+        return try g.group("nerf") {
+            let rays = try g.node("nerf_rays", reads: [camera], output: [m, 8]) { seq, b, y in
+                try ops.nerfRays(seq, camera: b[camera], rays: b[y], resolution: r, boxWarp: box)
+            }
+            let limits = try g.node("nerf_ray_limits", reads: [rays], output: [m, 2]) { seq, b, y in
+                try ops.nerfRayLimits(seq, rays: b[rays], limits: b[y], count: m)
+            }
+            let zCoarse = try g.node("nerf_stratified", reads: [limits, randStratified], output: [m, nc]) { seq, b, y in
+                try ops.nerfStratified(seq, limits: b[limits], draws: b[randStratified], z: b[y], rays: m, samples: nc)
+            }
+            func decode(_ z: GraphValue, samples s: Int) throws -> GraphValue {
+                try g.node("nerf_decode", reads: [planes, rays, z, w1, b1, w2, b2], output: [m * s, hid + 1]) { seq, b, y in
+                    try ops.nerfDecode(seq, planes: b[planes], rays: b[rays], z: b[z], w1: b[w1], b1: b[b1], w2: b[w2], b2: b[b2],
+                                       decoded: b[y], rays: m, samples: s, planeSize: p, hid: hid, depth: depth, hidden: hidden,
+                                       boxWarp: box)
+                }
+            }
+            let coarse = try decode(zCoarse, samples: nc)
+            let zFine = try g.node("nerf_importance", reads: [zCoarse, coarse, randImportance], output: [m, nf]) { seq, b, y in
+                try ops.nerfImportance(seq, z: b[zCoarse], decoded: b[coarse], draws: b[randImportance], fine: b[y], rays: m,
+                                       coarse: nc, fineCount: nf, hid: hid)
+            }
+            let fine = try decode(zFine, samples: nf)
+            // One node, four outputs; the record closure finds them through the box filled once the node exists.
+            let produced = ProducedValues()
+            produced.values = try g.node("nerf_march", reads: [zCoarse, zFine, coarse, fine],
+                                         outputs: [[hid, r, r], [1, r, r], [m], [m, 2]]) { seq, b in
+                let v = produced.values
+                try ops.nerfMarch(seq, zCoarse: b[zCoarse], zFine: b[zFine], decodedCoarse: b[coarse], decodedFine: b[fine],
+                                  feature: b[v[0]], weights: b[v[1]], depth: b[v[2]], range: b[v[3]], rays: m, coarse: nc,
+                                  fineCount: nf, hid: hid)
+            }
+            let (feature, weights, rawDepth, range) = (produced.values[0], produced.values[1], produced.values[2], produced.values[3])
+            let depthImage = try g.node("nerf_depth_clamp", reads: [rawDepth, range], output: [1, r, r]) { seq, b, y in
+                try ops.nerfDepthClamp(seq, depth: b[rawDepth], range: b[range], y: b[y], rays: m)
+            }
+            return (feature, weights, depthImage)
+        }
+    }
+
+    /// Uniform draws in [0, 1) of `shape`, drawn on the device from a counter-based hash of the element index, the
+    /// 32-bit pattern of `seed` (a [1] value the caller writes per frame, e.g. an input holding
+    /// `Float(bitPattern: frameSeed)`) and `stream` (use distinct streams for independent draws under one seed).
+    public func uniformRandoms(shape: [Int], seed: GraphValue, stream: UInt32 = 0) throws -> GraphValue {
+        guard seed.count == 1, seed.elementType != .float16 else {
+            throw GraphError("\(g.name).uniform_random: seed \(seed.shape) \(seed.elementType), expected one 32-bit value")
+        }
+        let count = shape.reduce(1, *), ops = g.ops
+        return try g.node("uniform_random", reads: [seed], output: shape) { seq, b, y in
+            try ops.uniformRandom(seq, seed: b[seed], y: b[y], count: count, stream: stream)
+        }
+    }
+
+    /// `nerf` with its own draws from `seed` (streams 0 and 1 of `uniformRandoms`) instead of injected ones.
+    public func nerf(planes: GraphValue, camera: GraphValue, seed: GraphValue) throws
+        -> (feature: GraphValue, weights: GraphValue, depth: GraphValue) {
+        let stratified = try uniformRandoms(shape: [c.rays, c.samplesCoarse], seed: seed, stream: 0)
+        let importance = try uniformRandoms(shape: [c.rays, c.samplesFine], seed: seed, stream: 1)
+        return try nerf(planes: planes, camera: camera, randStratified: stratified, randImportance: importance)
+    }
+}
+
+/// The outputs of a multi-output node, for its record closure (filled right after the node is added).
+final class ProducedValues {
+    var values: [GraphValue] = []
+}

@@ -1,0 +1,153 @@
+import AvatarFormats
+import AvatarGraph
+import AvatarOperators
+import AvatarRenderer
+import Foundation
+import Testing
+
+/// The NeRF (`RendererGraphBuilder.nerf`) against renderer.py `nerf` with the reference's own planes_raw, camera
+/// and draws.
+///
+/// Tolerances: the engine runs float32 against a float64 reference rounded to float32. Each output goes through
+/// ~10 dependent stages (ray directions → box limits → 48 depths → plane samples → 2 linears → cumulative
+/// transmittance over 24–96 intervals → importance inverse-CDF → a second decode and march), so float32 rounding
+/// grows to a few 1e-6 relative; depths are ≈ 2.4 (absolute error ~ a few ulp of 2.4 = 2.4e-7 per ulp).
+/// The sampler is discontinuous only where an importance draw lands on a cdf knot (zf is continuous there: both
+/// sides give the bin edge) or the merge sort swaps near-equal depths (the two samples sit at the same point, so
+/// the march changes by O(Δz)): no near-tie can move a ray by more than the float32 noise, so max tolerances stay
+/// tight; the measured errors are printed.
+@Suite("RendererNeRF", .serialized)
+struct RendererNeRFTests {
+    static let maxFeature = 5e-6, meanFeature = 1e-6
+    static let maxWeights = 5e-6, meanWeights = 1e-6
+    static let maxDepth = 5e-6, meanDepth = 1e-6
+
+    /// The NeRF graph over inputs planes, camera, rand_stratified, rand_importance; outputs feature, weights, depth.
+    static func network(_ f: RendererFixture) throws -> GraphNetwork {
+        let b = f.builder("nerf"), c = f.config
+        let planes = try b.g.input("planes", [3, c.planeCh, c.planeRes, c.planeRes])
+        let camera = try b.g.input("camera", [25])
+        let rs = try b.g.input("rand_stratified", [c.rays, c.samplesCoarse])
+        let ri = try b.g.input("rand_importance", [c.rays, c.samplesFine])
+        let out = try b.nerf(planes: planes, camera: camera, randStratified: rs, randImportance: ri)
+        #expect(out.feature.shape == [c.hid, c.nerfRes, c.nerfRes] && out.weights.shape == [1, c.nerfRes, c.nerfRes]
+                && out.depth.shape == [1, c.nerfRes, c.nerfRes])
+        try b.g.output("feature", out.feature)
+        try b.g.output("weights", out.weights)
+        try b.g.output("depth", out.depth)
+        return try b.g.plan()
+    }
+
+    static func run(_ f: RendererFixture, camera: [Float]) throws -> GraphNetwork {
+        let net = try network(f)
+        try net.write("planes", f.values("planes_raw"))
+        try net.write("camera", camera)
+        try net.write("rand_stratified", f.values("rand_stratified"))
+        try net.write("rand_importance", f.values("rand_importance"))
+        try net.run()
+        return net
+    }
+
+    @Test("feature, weights and depth images match the reference", arguments: ["small", "trigrid"])
+    func parity(_ name: String) throws {
+        let f = try RendererFixture(name)
+        let net = try Self.run(f, camera: try f.values("camera"))
+        try f.expectClose(net.read("feature"), "feature_image", maxAbs: Self.maxFeature, meanAbs: Self.meanFeature)
+        try f.expectClose(net.read("weights"), "weights_image", maxAbs: Self.maxWeights, meanAbs: Self.meanWeights)
+        try f.expectClose(net.read("depth"), "depth_image", maxAbs: Self.maxDepth, meanAbs: Self.meanDepth)
+    }
+
+    /// tools/make_nerf_miss_fixture.py: a wide-angle camera (focal 2.0) under which 79 of the 256 rays miss the box.
+    static func missFixture() throws -> SafeTensorsFile {
+        try SafeTensorsFile(url: RendererFixture.directory.appendingPathComponent("small_nerf_miss.safetensors"))
+    }
+
+    static func expectClose(_ got: [Float], _ want: [Float], _ what: String, maxAbs: Double, meanAbs: Double,
+                            sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(got.count == want.count, "\(what): \(got.count) values, reference has \(want.count)", sourceLocation: sourceLocation)
+        guard got.count == want.count else { return }
+        let deltas = zip(got, want).map { Double(abs($0 - $1)) }
+        let worst = deltas.map { $0.isNaN ? .infinity : $0 }.max() ?? 0, mean = deltas.reduce(0, +) / Double(max(1, deltas.count))
+        print("renderer nerf \(what): max |Δ| \(worst), mean |Δ| \(mean) (tolerances \(maxAbs) / \(meanAbs))")
+        #expect(worst <= maxAbs && mean <= meanAbs, "\(what): max |Δ| \(worst), mean \(mean)", sourceLocation: sourceLocation)
+    }
+
+    @Test("rays that miss the box start at the minimum valid start and end at the maximum valid start")
+    func invalidRayLimits() throws {
+        let f = try RendererFixture("small"), miss = try Self.missFixture()
+        let m = f.config.rays, r = f.config.nerfRes, box = f.config.boxWarp
+        let g = Graph(name: "nerf_limits", ops: f.ops), ops = f.ops
+        let camera = try g.input("camera", [25])
+        let rays = try g.node("nerf_rays", reads: [camera], output: [m, 8]) { seq, b, y in
+            try ops.nerfRays(seq, camera: b[camera], rays: b[y], resolution: r, boxWarp: box)
+        }
+        let limits = try g.node("nerf_ray_limits", reads: [rays], output: [m, 2]) { seq, b, y in
+            try ops.nerfRayLimits(seq, rays: b[rays], limits: b[y], count: m)
+        }
+        try g.output("rays", rays)
+        try g.output("limits", limits)
+        let net = try g.plan()
+        try net.write("camera", try miss.tensor("camera").floats())
+        try net.run()
+        let raw = try net.read("rays"), got = try net.read("limits")
+        let invalid = try miss.tensor("invalid").floats(), start = try miss.tensor("ray_start").floats()
+        let end = try miss.tensor("ray_end").floats()
+        // The engine's own verdict (end > start on the raw slab limits) is the reference's on every ray.
+        let engineInvalid = (0..<m).map { raw[8 * $0 + 7] > raw[8 * $0 + 6] ? Float(0) : 1 }
+        #expect(engineInvalid == invalid)
+        #expect(invalid.contains(1) && invalid.contains(0))
+        // Every invalid ray shares one interval: [min valid start, max valid start] (not the max valid end).
+        let validStarts = (0..<m).filter { invalid[$0] == 0 }.map { start[$0] }
+        let quirk = (validStarts.min()!, validStarts.max()!)
+        for i in 0..<m where invalid[i] == 1 {
+            #expect(start[i] == quirk.0 && end[i] == quirk.1)
+        }
+        Self.expectClose((0..<m).map { got[2 * $0] }, start, "ray start (miss camera)", maxAbs: 2e-6, meanAbs: 5e-7)
+        Self.expectClose((0..<m).map { got[2 * $0 + 1] }, end, "ray end (miss camera)", maxAbs: 2e-6, meanAbs: 5e-7)
+    }
+
+    @Test("the whole NeRF matches the reference when rays miss the box")
+    func invalidRayParity() throws {
+        let f = try RendererFixture("small"), miss = try Self.missFixture()
+        let net = try Self.run(f, camera: try miss.tensor("camera").floats())
+        Self.expectClose(try net.read("feature"), try miss.tensor("feature_image").floats(), "feature (miss camera)",
+                         maxAbs: Self.maxFeature, meanAbs: Self.meanFeature)
+        Self.expectClose(try net.read("weights"), try miss.tensor("weights_image").floats(), "weights (miss camera)",
+                         maxAbs: Self.maxWeights, meanAbs: Self.meanWeights)
+        Self.expectClose(try net.read("depth"), try miss.tensor("depth_image").floats(), "depth (miss camera)",
+                         maxAbs: Self.maxDepth, meanAbs: Self.meanDepth)
+    }
+
+    @Test("device draws are uniform in [0, 1), repeatable per seed, independent across seeds and streams")
+    func uniformRandoms() throws {
+        let f = try RendererFixture("small")
+        let b = f.builder("randoms")
+        let seed = try b.g.input("seed", [1])
+        let n = 1 << 16
+        try b.g.output("a", try b.uniformRandoms(shape: [256, n / 256], seed: seed, stream: 0))
+        try b.g.output("b", try b.uniformRandoms(shape: [n], seed: seed, stream: 1))
+        let net = try b.g.plan()
+        func draw(_ s: UInt32) throws -> ([Float], [Float]) {
+            try net.write("seed", [Float(bitPattern: s)])
+            try net.run()
+            return (try net.read("a"), try net.read("b"))
+        }
+        let (a1, b1) = try draw(7), (a2, _) = try draw(7), (a3, _) = try draw(8)
+        #expect(a1 == a2)
+        #expect(a1.allSatisfy { $0 >= 0 && $0 < 1 })
+        for x in [a1, b1, a3] {
+            let mean = x.reduce(0, +) / Float(n), variance = x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(n)
+            // n = 65536 draws: the mean's standard error is 0.29/256 ≈ 1.1e-3.
+            #expect(abs(mean - 0.5) < 6e-3 && abs(variance - 1.0 / 12) < 3e-3, "mean \(mean), variance \(variance)")
+            // 16 equal bins of 4096 expected draws each (σ ≈ 62).
+            var bins = [Int](repeating: 0, count: 16)
+            for v in x { bins[Int(v * 16)] += 1 }
+            #expect(bins.allSatisfy { abs($0 - n / 16) < 400 }, "bins \(bins)")
+        }
+        func correlation(_ x: [Float], _ y: [Float]) -> Float {
+            zip(x, y).map { ($0 - 0.5) * ($1 - 0.5) }.reduce(0, +) / Float(x.count) * 12
+        }
+        #expect(abs(correlation(a1, b1)) < 0.02 && abs(correlation(a1, a3)) < 0.02)
+        #expect(abs(correlation(Array(a1.dropFirst()), Array(a1.dropLast()))) < 0.02)
+    }
+}
