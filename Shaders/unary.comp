@@ -26,6 +26,9 @@ void main() {
     y[i] = sigmoid_stable(v);
 #elif defined(OP_TANH)
     y[i] = tanh(v);
+#elif defined(OP_CLAMP)
+    // alpha: lower bound; beta: upper bound.
+    y[i] = clamp(v, p.alpha, p.beta);
 #else
 #error "unary.comp needs an OP_* define"
 #endif
