@@ -61,20 +61,25 @@ extension RendererGraphBuilder {
             let fc = try conv3d(try g.concat([fs, segD], axis: 0), me + "compress.", out: 4, kernel: 1)
             let inp = try torsoMotionInput(fc: fc, kpS: kpS, kpD: kpD)
             // Hourglass without skips: conv3d + ReLU + AvgPool(1,2,2) down, nearest(1,2,2) + conv3d + ReLU up.
-            var y = inp
-            for (i, ch) in c.hgDown.enumerated() {
-                y = try g.activation(.relu, try conv3d(y, "\(me)down.\(i).layers.0.", out: ch, kernel: 3))
-                y = try g.pool2d(y, .avg, kernel: (2, 2), stride: (2, 2))
-            }
-            for (i, ch) in c.hgUp.enumerated() {
-                y = try g.resize(y, to: (2 * y.dim(-2), 2 * y.dim(-1)), mode: .nearest)
-                y = try g.activation(.relu, try conv3d(y, "\(me)up.\(i).layers.1.", out: ch, kernel: 3))
+            let y = try g.group("hourglass") {
+                var y = inp
+                for (i, ch) in c.hgDown.enumerated() {
+                    y = try g.activation(.relu, try conv3d(y, "\(me)down.\(i).layers.0.", out: ch, kernel: 3))
+                    y = try g.pool2d(y, .avg, kernel: (2, 2), stride: (2, 2))
+                }
+                for (i, ch) in c.hgUp.enumerated() {
+                    y = try g.resize(y, to: (2 * y.dim(-2), 2 * y.dim(-1)), mode: .nearest)
+                    y = try g.activation(.relu, try conv3d(y, "\(me)up.\(i).layers.1.", out: ch, kernel: 3))
+                }
+                return y
             }
             try torsoRequire(y.shape == [c.hgUp.last!, d, t, t], "hourglass ends at \(y.shape), expected [\(c.hgUp.last!), \(d), \(t), \(t)]")
-            let head = try torsoHeadFeatures(rgb: headRGB, weights: headWeights)
-            let headD = try g.gather(head, shape: [c.headHid, d, t, t], strides: [t * t, 0, t, 1], label: "head_over_depth")
-            let fused = try conv3d(try g.concat([inp, y, headD], axis: 0), me + "tgt_head_fuser.", out: c.headHid, kernel: 7)
-            return (fused, try conv3d(fused, me + "mask_conv.", out: k1, kernel: 7))
+            let head = try g.group("head") { try torsoHeadFeatures(rgb: headRGB, weights: headWeights) }
+            let fused = try g.group("fuser") {
+                let headD = try g.gather(head, shape: [c.headHid, d, t, t], strides: [t * t, 0, t, 1], label: "head_over_depth")
+                return try conv3d(try g.concat([inp, y, headD], axis: 0), me + "tgt_head_fuser.", out: c.headHid, kernel: 7)
+            }
+            return (fused, try g.group("mask") { try conv3d(fused, me + "mask_conv.", out: k1, kernel: 7) })
         }
         let deformation = try torsoDeformation(logits: logits, kpS: kpS, kpD: kpD)
         let occlusion = try g.group("torso_occlusion") {

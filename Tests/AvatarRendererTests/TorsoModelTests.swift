@@ -1,3 +1,4 @@
+import AvatarBundle
 import AvatarGraph
 import AvatarOperators
 import AvatarRenderer
@@ -105,5 +106,47 @@ struct TorsoModelTests {
         } } } }
         // Sums of ≤ 1029 products of values in [−1, 1] in float32: rounding stays far below 1e-4.
         #expect(worst < 1e-4, "conv3d \(cout)×\(k)³ max |Δ| \(worst)")
+    }
+
+    /// Full-size measurement (not a timed assertion): AVATARD_TORSO_BUNDLE names a bundle converted from a full-size
+    /// synthetic checkpoint (tools/synth_checkpoint.py person + tools/convert.py person). Prints wall time per run
+    /// and GPU time per group.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["AVATARD_TORSO_BUNDLE"] != nil))
+    func fullSizeTiming() throws {
+        let dir = URL(fileURLWithPath: ProcessInfo.processInfo.environment["AVATARD_TORSO_BUNDLE"]!)
+        let (device, ops) = try RendererGPU.get()
+        let manifest = try JSONDecoder().decode(BundleManifest.self, from: Data(contentsOf: dir.appendingPathComponent("manifest.json")))
+        let config = try RendererConfig(manifest: manifest.renderer?.config)
+        let weights = try WeightStore(url: dir.appendingPathComponent("renderer.safetensors"), device: device)
+        for timestamps in [false, true] {
+            let b = RendererGraphBuilder(graph: Graph(name: "torso_full", ops: ops), weights: weights, config: config)
+            let (g, c) = (b.g, config)
+            let sr = c.srRes
+            let torso256 = try g.input("torso256", [3, sr, sr]), segmap = try g.input("segmap", [6, c.img, c.img])
+            let kpS = try g.input("kp_s", [68, 3]), kpD = try g.input("kp_d", [68, 3])
+            let head = try g.input("head", [4, sr, sr])
+            let appearance = try b.torsoAppearance(torso256: torso256, segmap: segmap)
+            let out = try b.torsoModel(appearance: appearance, kpS: kpS, kpD: kpD,
+                                       headRGB: try g.view(head, elementOffset: 0, shape: [3, sr, sr]),
+                                       headWeights: try g.view(head, elementOffset: 3 * sr * sr, shape: [1, sr, sr]))
+            try g.output("rgb", out.rgb)
+            let net = try g.plan(GraphPlanOptions(timestamps: timestamps))
+            var state: UInt64 = 1
+            func rand(_ n: Int, _ lo: Float, _ hi: Float) -> [Float] {
+                (0..<n).map { _ in state = state &* 6364136223846793005 &+ 1442695040888963407; return lo + (hi - lo) * Float(state >> 40) / Float(1 << 24) }
+            }
+            try net.write("torso256", rand(3 * sr * sr, -1, 1)); try net.write("segmap", rand(6 * c.img * c.img, 0, 1))
+            let kp = rand(68 * 3, -0.8, 0.8)
+            try net.write("kp_s", kp); try net.write("kp_d", kp.map { $0 + 0.03 }); try net.write("head", rand(4 * sr * sr, 0, 1))
+            for run in 0..<(timestamps ? 1 : 2) {
+                let start = Date()
+                try net.run()
+                print("torso full size (timestamps \(timestamps)) run \(run): \(Date().timeIntervalSince(start)) s wall")
+            }
+            if timestamps {
+                for (group, seconds) in net.groupTimings(depth: 3) { print("  \(group): \(seconds) s") }
+            }
+            #expect(try net.read("rgb").allSatisfy(\.isFinite))
+        }
     }
 }
