@@ -84,13 +84,26 @@ extension Operators {
         try check(weight.count >= cout * (cin / groups) * kernel.0 * kernel.1 * kernel.2, "conv3d weight too small")
         try check(y.count >= cout * od * oh * ow, "conv3d output holds \(y.count) < \(cout * od * oh * ow)")
         if let bias { try check(bias.count >= cout, "conv3d bias too small") }
-        let pipeline = try library.pipeline(Shader.conv3d)
         let push = Conv3dPush(cin: Self.u(cin), d: Self.u(size.d), h: Self.u(size.h), w: Self.u(size.w), cout: Self.u(cout),
                               od: Self.u(od), oh: Self.u(oh), ow: Self.u(ow), kd: Self.u(kernel.0), kh: Self.u(kernel.1),
                               kw: Self.u(kernel.2), strideD: Self.u(stride.0), strideH: Self.u(stride.1), strideW: Self.u(stride.2),
                               padD: Self.u(padding.0), padH: Self.u(padding.1), padW: Self.u(padding.2), groups: Self.u(groups),
                               hasBias: bias == nil ? 0 : 1)
-        try seq.dispatch(pipeline, buffers: [x, weight, bias ?? weight, y], push: push, groups: Self.groups(cout * od * oh * ow, local: 64))
+        let buffers = [x, weight, bias ?? weight, y]
+        if groups == 1 && cout >= 4 {
+            // Implicit GEMM (conv3d_gemm.comp): 16 output channels per invocation, 4 for narrow outputs (mask convs).
+            let texel = x.texelViewable(alignment: device.texelAlignment) && weight.texelViewable(alignment: device.texelAlignment)
+            let narrow = cout < 16
+            let variant = narrow ? (texel ? Shader.conv3dGemmM4Texel : Shader.conv3dGemmM4) : (texel ? Shader.conv3dGemmTexel : Shader.conv3dGemm)
+            let wx = Self.subgroupWidth(device), t = Self.convTile
+            let pipeline = try library.pipeline(variant, specialization: [Self.u(wx), Self.u(t.wy)])
+            let tileN = wx * t.tn, tileM = t.wy * (narrow ? 4 : t.tm)
+            let voxels = od * oh * ow
+            try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((voxels + tileN - 1) / tileN, (cout + tileM - 1) / tileM, 1))
+            return
+        }
+        let pipeline = try library.pipeline(Shader.conv3d)
+        try seq.dispatch(pipeline, buffers: buffers, push: push, groups: Self.groups(cout * od * oh * ow, local: 64))
     }
 
     /// conv_transpose2d, batch 1: x [Cin, H, W], weight [Cin, Cout/groups, KH, KW] (PyTorch layout);
