@@ -61,6 +61,9 @@ case "$mode" in
     echo "==> Python client tests (clients/python)"
     swift build --product avatard
     scripts/client-tests.sh
+    # One full-size MimicTalk renderer frame: converter → reference vs avatard renderer frame (docs/renderer.md).
+    echo "==> MimicTalk renderer, full-size parity"
+    scripts/renderer-parity.sh
     ;;
   *)
     echo "usage: $0 run|test|deps" >&2

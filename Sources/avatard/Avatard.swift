@@ -6,7 +6,7 @@ struct Avatard: AsyncParsableCommand {
         commandName: "avatard",
         abstract: "Real-time streaming avatar daemon: Opus over WebSocket in, talking-face video out through GStreamer.",
         version: AvatardVersion.string,
-        subcommands: [ServeCommand.self, RenderCommand.self, SendCommand.self, DevicesCommand.self, BundleCommand.self, BenchCommand.self])
+        subcommands: [ServeCommand.self, RenderCommand.self, RendererCommand.self, SendCommand.self, DevicesCommand.self, BundleCommand.self, BenchCommand.self])
 }
 
 enum AvatardVersion {

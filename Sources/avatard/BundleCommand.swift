@@ -2,6 +2,7 @@ import ArgumentParser
 import AvatarBundle
 import AvatarConfig
 import AvatarModels
+import AvatarRenderer
 import Foundation
 
 struct BundleCommand: AsyncParsableCommand {
@@ -26,8 +27,19 @@ struct BundleCommand: AsyncParsableCommand {
                     print("  \(role): \(component.kind) (\(component.weights.joined(separator: ", ")); \(tensors) tensors)")
                 }
                 for style in m.styles ?? [] { print("  style \(style.name)\(style.name == m.defaultStyle ? " (default)" : "")") }
-                // Building the avatar loads every model on the device: shapes, style clips and the first plan.
                 let compute = try DaemonSetup.openDevice(config: DaemonConfig())
+                if m.renderer?.kind == ModelKind.mimicTalkRenderer {
+                    // Planning the frame graph binds every renderer tensor by name and checks its shape.
+                    let renderer = try MimicTalkRenderer(bundle: bundle, device: compute.device, ops: compute.ops)
+                    let c = renderer.config
+                    print("  MimicTalk renderer: \(c.img)² output, NeRF \(c.nerfRes)² × \(c.samplesCoarse)+\(c.samplesFine) samples, "
+                          + "\(c.trigrid ? "trigrid D=\(c.depth)" : "tri-plane"), torso input \(c.torsoIn); frame graph planned")
+                    if m.motionModel == nil {
+                        print("ok (renderer only: `avatard renderer frame` renders it; sessions also need audio_frontend and motion_model)")
+                        return
+                    }
+                }
+                // Building the avatar loads every model on the device: shapes, style clips and the first plan.
                 _ = try AvatarFactory.makeAvatar(bundle, context: compute)
                 print("ok")
             } catch {

@@ -1,0 +1,200 @@
+public import AvatarBundle
+public import AvatarGraph
+public import AvatarOperators
+public import AvatarVulkan
+import AvatarFormats
+
+/// One MimicTalk person renderer on the device: the bundle's weights, its identity tensors and the planned frame
+/// graph (SECC → motion adapter + tri-plane → NeRF → super-resolution with torso and background), replayed per
+/// frame. Inputs and outputs are named as `avatard renderer frame` and tools/reference/renderer_frame.py name them.
+///
+/// Not thread-safe: one renderer per render thread, like a `GraphNetwork`.
+public final class MimicTalkRenderer {
+    public let config: RendererConfig
+    public let ops: Operators
+    let weights: WeightStore
+    /// person_ds of the bundle: gt_img [1,3,S,S], id [1,80], src_kp [68,3].
+    public let identity: [String: [Float]]
+    /// GPU timestamps per module group (benchmarks); set before the first frame.
+    public var timestamps = false
+    private var plans: [Bool: GraphNetwork] = [:]
+    private var last: GraphNetwork?
+
+    /// Intermediates written by `frame(…, dumps: true)`, in the reference's names.
+    public static let dumpNames = ["planes", "feature_image", "weights_image", "depth_image", "rgb_torso", "torso_alpha",
+                                   "person_alpha", "sr_image", "image"]
+
+    public init(config: RendererConfig, weights: WeightStore, identity: [String: [Float]] = [:], ops: Operators) {
+        self.config = config
+        self.weights = weights
+        self.identity = identity
+        self.ops = ops
+    }
+
+    /// From a bundle with a `renderer` of kind mimictalk_renderer (and optionally its `identity`). Builds the frame
+    /// graph once, so every tensor's name and shape is checked here.
+    public convenience init(bundle: AvatarBundle, device: VulkanDevice, ops: Operators, timestamps: Bool = false) throws {
+        guard let component = bundle.manifest.renderer, component.kind == "mimictalk_renderer" else {
+            throw RendererError("bundle \(bundle.name) has no renderer of kind mimictalk_renderer")
+        }
+        let config = try RendererConfig(manifest: component.config)
+        guard component.weights.count == 1, let file = bundle.file(component.weights[0]) else {
+            throw RendererError("renderer.weights must name one safetensors file of the bundle, found \(component.weights)")
+        }
+        let store = try WeightStore(file: file, device: device)
+        var identity: [String: [Float]] = [:]
+        if let person = bundle.manifest.identity {
+            let expected = ["gt_img": [1, 3, config.img, config.img], "id": [1, 80], "src_kp": [68, 3]]
+            for name in person.weights {
+                guard let f = bundle.file(name) else { throw RendererError("identity weight file \(name) is not open") }
+                for (key, shape) in expected where f.tensors[key] != nil {
+                    identity[key] = try f.tensor(key, shape: shape).floats()
+                }
+            }
+        }
+        self.init(config: config, weights: store, identity: identity, ops: ops)
+        self.timestamps = timestamps
+        _ = try network(dumps: false)
+    }
+
+    /// Shapes of the frame inputs as the `.npy` files carry them (batch 1 kept).
+    public var inputShapes: [String: [Int]] {
+        let s = config.img, m = config.rays
+        return ["cond_cano": [1, 3, s, s], "cond_src": [1, 3, s, s], "cond_tgt": [1, 3, s, s], "ref_torso_img": [1, 3, s, s],
+                "bg_img": [1, 3, s, s], "segmap": [1, 6, s, s], "kp_s": [1, 68, 3], "kp_d": [1, 68, 3], "camera": [1, 25],
+                "rand_stratified": [1, m, config.samplesCoarse, 1], "rand_importance": [m, config.samplesFine]]
+    }
+
+    /// Inputs a frame may leave out: the random draws (drawn here), cond_src for a 6-channel SECC, and kp_s when the
+    /// identity carries src_kp (then kp_s = src_kp with z = 0, as MimicTalk inference feeds it).
+    public func isOptional(_ name: String) -> Bool {
+        name.hasPrefix("rand_") || (name == "cond_src" && config.seccIn == 6) || (name == "kp_s" && identity["src_kp"] != nil)
+    }
+
+    /// Renders one frame. `inputs` by name (values in C order, shapes `inputShapes`); missing random draws come
+    /// from a generator seeded with `seed`. Returns "image" (clamped to [-1, 1]) and "sr_image", plus `dumpNames`
+    /// (planes in upstream orientation) and the draws used when `dumps`. A frame with NaN/Inf is an error.
+    public func frame(_ inputs: [String: [Float]], seed: UInt64 = 0, dumps: Bool = false) throws -> [String: [Float]] {
+        var inputs = inputs
+        for (name, shape) in inputShapes {
+            if let values = inputs[name] {
+                guard values.count == shape.reduce(1, *) else {
+                    throw RendererError("input \(name) holds \(values.count) values, expected \(shape)")
+                }
+                guard values.allSatisfy(\.isFinite) else { throw RendererError("input \(name) contains NaN or Inf") }
+                continue
+            }
+            guard isOptional(name) else { throw RendererError("input \(name) \(shape) is missing") }
+            if name == "kp_s", let kp = identity["src_kp"] {
+                inputs[name] = kp.enumerated().map { $0.offset % 3 == 2 ? 0 : $0.element }
+            } else if name.hasPrefix("rand_") {
+                var random = UniformDraws(seed: seed &+ (name == "rand_importance" ? 1 : 0))
+                inputs[name] = (0..<shape.reduce(1, *)).map { _ in random.next() }
+            }
+        }
+        let network = try network(dumps: dumps)
+        for name in inputShapes.keys where !(name == "cond_src" && config.seccIn == 6) {
+            try network.write(name, inputs[name]!)
+        }
+        try network.run()
+        last = network
+        var out: [String: [Float]] = [:]
+        out["image"] = try network.read("image")
+        out["sr_image"] = try network.read("sr_image")
+        guard out["sr_image"]!.allSatisfy(\.isFinite) else { throw RendererError("the frame contains NaN or Inf") }
+        if dumps {
+            for name in Self.dumpNames where out[name] == nil {
+                out[name] = try network.read(name == "planes" ? "planes_raw" : name)
+            }
+            out["planes"] = upstreamOrientation(out["planes"]!)
+            out["rand_stratified"] = inputs["rand_stratified"]
+            out["rand_importance"] = inputs["rand_importance"]
+        }
+        return out
+    }
+
+    /// Shapes of `frame`'s outputs as the reference writes them (batch 1 kept).
+    public var outputShapes: [String: [Int]] {
+        let s = config.img, r = config.nerfRes, h = config.srRes, p = config.planeRes
+        var shapes = inputShapes.filter { $0.key.hasPrefix("rand_") }
+        shapes.merge(["planes": [1, 3, config.planeCh, p, p], "feature_image": [1, config.hid, r, r], "weights_image": [1, 1, r, r],
+                      "depth_image": [1, 1, r, r], "rgb_torso": [1, 3, h, h], "torso_alpha": [1, 1, h, h],
+                      "person_alpha": [1, 1, h, h], "sr_image": [1, 3, s, s], "image": [1, 3, s, s]]) { $1 }
+        return shapes
+    }
+
+    /// GPU seconds per module group of the last run (with `timestamps`).
+    public func groupTimings() -> [(group: String, seconds: Double)] {
+        last?.groupTimings() ?? []
+    }
+
+    // MARK: Graph
+
+    func network(dumps: Bool) throws -> GraphNetwork {
+        if let n = plans[dumps] { return n }
+        let n = try build(dumps: dumps)
+        plans[dumps] = n
+        return n
+    }
+
+    private func build(dumps: Bool) throws -> GraphNetwork {
+        let c = config, s = c.img, m = c.rays
+        let g = Graph(name: "mimictalk_renderer", ops: ops)
+        let b = RendererGraphBuilder(graph: g, weights: weights, config: c)
+        let cano = try g.input("cond_cano", [3, s, s])
+        let src = c.seccIn == 9 ? try g.input("cond_src", [3, s, s]) : nil
+        let tgt = try g.input("cond_tgt", [3, s, s])
+        let torsoImage = try g.input("ref_torso_img", [3, s, s])
+        let background = try g.input("bg_img", [3, s, s])
+        let segmap = try g.input("segmap", [6, s, s])
+        let kpS = try g.input("kp_s", [68, 3]), kpD = try g.input("kp_d", [68, 3])
+        let camera = try g.input("camera", [25])
+        let randStratified = try g.input("rand_stratified", [m, c.samplesCoarse])
+        let randImportance = try g.input("rand_importance", [m, c.samplesFine])
+
+        let planes = try g.group("adapter") {
+            try b.planes(secc: try g.concat([cano] + (src.map { [$0] } ?? []) + [tgt], axis: 0))
+        }
+        let nerf = try g.group("nerf") {
+            try b.nerf(planes: planes, camera: camera, randStratified: randStratified, randImportance: randImportance)
+        }
+        let resized = try g.group("sr_inputs") {
+            try b.srInputs(feature: nerf.feature, weights: nerf.weights, torsoImage: torsoImage, background: background)
+        }
+        let torso = try g.group("torso") {
+            try b.torsoModel(appearance: try b.torsoAppearance(torso256: resized.torso, segmap: segmap), kpS: kpS, kpD: kpD,
+                             headRGB: resized.rgb, headWeights: resized.weights)
+        }
+        let sr = try g.group("sr") { try b.superResolution(feature: nerf.feature, resized: resized, torso: torso) }
+        try g.output("image", sr.image)
+        try g.output("sr_image", sr.sr)
+        if dumps {
+            try g.output("planes_raw", planes)
+            try g.output("feature_image", nerf.feature)
+            try g.output("weights_image", nerf.weights)
+            try g.output("depth_image", nerf.depth)
+            try g.output("rgb_torso", torso.rgb)
+            try g.output("torso_alpha", torso.alpha)
+            try g.output("person_alpha", sr.personAlpha)
+        }
+        return try g.plan(GraphPlanOptions(timestamps: timestamps))
+    }
+
+    /// The bundle stores the planes mirrored (docs/renderer.md §4.2); upstream's orientation flips planes 0 and 1 in H
+    /// and plane 2 in H and W.
+    private func upstreamOrientation(_ raw: [Float]) -> [Float] {
+        let p = config.planeRes, ch = config.planeCh
+        var out = raw
+        for k in 0..<3 {
+            for c in 0..<ch {
+                let base = (k * ch + c) * p * p
+                for y in 0..<p {
+                    for x in 0..<p {
+                        out[base + y * p + x] = raw[base + (p - 1 - y) * p + (k == 2 ? p - 1 - x : x)]
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
