@@ -65,7 +65,7 @@ struct BenchRendererCommand: AsyncParsableCommand {
         let bundle = try AvatarBundle(directory: bundleDir, supportedKinds: AvatarLoader.supportedKinds)
         FileHandle.standardError.write(Data("bench: loading \(bundle.name) and planning the frame graph…\n".utf8))
         let renderer = try MimicTalkRenderer(bundle: bundle, device: dev, ops: ops, timestamps: true)
-        let inputs = try RendererCommand.readInputs(inputsDir, renderer: renderer)
+        let inputs = try renderer.readInputs(inputsDir)
         FileHandle.standardError.write(Data("bench: warm-up frame…\n".utf8))
         _ = try renderer.frame(inputs)
         var times: [Double] = [], groups: [String: [Double]] = [:]

@@ -39,7 +39,7 @@ struct RendererCommand: AsyncParsableCommand {
                 let bundle = try RendererCommand.bundle(avatar, configPath: config)
                 let dev = try VulkanDevice(requirement: try DeviceRequirement(parsing: require, index: device), fenceTimeout: .seconds(900))
                 let renderer = try MimicTalkRenderer(bundle: bundle, device: dev, ops: Operators(library: ShaderLibrary(device: dev)))
-                let values = try RendererCommand.readInputs(URL(fileURLWithPath: inputs), renderer: renderer)
+                let values = try renderer.readInputs(URL(fileURLWithPath: inputs))
                 let start = Date()
                 let frame = try renderer.frame(values, seed: seed, dumps: dump != nil)
                 let seconds = Date().timeIntervalSince(start)
@@ -77,32 +77,5 @@ struct RendererCommand: AsyncParsableCommand {
             throw ValidationErrorMessage("no avatar bundle named '\(nameOrPath)' (found: \(scan.bundles.map(\.name).joined(separator: ", "))); pass a bundle directory")
         }
         return bundle
-    }
-
-    /// The `.npy` files of `directory`: known names only, each float32 C-order of its documented shape.
-    static func readInputs(_ directory: URL, renderer: MimicTalkRenderer) throws -> [String: [Float]] {
-        let shapes = renderer.inputShapes
-        let files: [String]
-        do { files = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
-            throw ValidationErrorMessage("--inputs \(directory.path): cannot list (\(error.localizedDescription))")
-        }
-        for file in files.sorted() where file.hasSuffix(".npy") && shapes[String(file.dropLast(4))] == nil {
-            throw ValidationErrorMessage("\(file): unknown input name (expected \(shapes.keys.sorted().joined(separator: ", ")))")
-        }
-        var values: [String: [Float]] = [:]
-        for (name, shape) in shapes.sorted(by: { $0.key < $1.key }) {
-            let url = directory.appendingPathComponent(name + ".npy")
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                if renderer.isOptional(name) { continue }
-                throw ValidationErrorMessage("\(name).npy: missing from \(directory.path) (expected shape \(shape))")
-            }
-            let array = try NumpyArray(contentsOf: url)
-            guard array.shape == shape else {
-                throw ValidationErrorMessage("\(name).npy: shape \(array.shape), expected \(shape)")
-            }
-            guard array.values.allSatisfy(\.isFinite) else { throw ValidationErrorMessage("\(name).npy: contains NaN or Inf") }
-            values[name] = array.values
-        }
-        return values
     }
 }
