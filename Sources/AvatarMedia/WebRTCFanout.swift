@@ -101,7 +101,8 @@ public final class WebRTCFanout: @unchecked Sendable {
     public var videoCodec: WebRTCVideoCodec? {
         guard let pad = gst_element_get_static_pad(videoTee, "sink") else { return nil }
         defer { gst_object_unref(UnsafeMutableRawPointer(pad)) }
-        let caps = gst_pad_get_current_caps(pad) ?? gst_pad_query_caps(pad, nil)
+        // Before the first frame the tee has no caps yet: ask upstream (the parser or encoder) what it produces.
+        let caps = gst_pad_get_current_caps(pad) ?? gst_pad_peer_query_caps(pad, nil)
         guard let caps else { return nil }
         defer { gst_caps_unref(caps) }
         guard gst_caps_get_size(caps) > 0, let structure = gst_caps_get_structure(caps, 0),

@@ -122,20 +122,41 @@ static GstWebRTCRTPTransceiver *avd_add_transceiver(GstElement *webrtc, const gc
     return t;
 }
 
-// Links payloader → webrtcbin's sink pad for the transceiver's m-line.
-static gboolean avd_link_to_mline(GstElement *payloader, GstElement *webrtc, GstWebRTCRTPTransceiver *t,
-                                  const gchar *kind, gchar **error) {
-    guint mline = G_MAXUINT;
-    g_object_get(t, "mlineindex", &mline, NULL);
-    if (mline == G_MAXUINT) {
-        *error = g_strdup_printf("the offer has no %s m-line to answer", kind);
-        return FALSE;
+// The sink pad webrtcbin made for a sending transceiver when the answer was set (ref), or NULL.
+static GstPad *avd_sink_pad_for(GstElement *webrtc, GstWebRTCRTPTransceiver *t) {
+    GstPad *found = NULL;
+    GstIterator *it = gst_element_iterate_sink_pads(webrtc);
+    GValue item = G_VALUE_INIT;
+    gboolean done = FALSE;
+    while (!done) {
+        switch (gst_iterator_next(it, &item)) {
+        case GST_ITERATOR_OK: {
+            GstPad *pad = g_value_get_object(&item);
+            GstWebRTCRTPTransceiver *pt = NULL;
+            g_object_get(pad, "transceiver", &pt, NULL);
+            if (pt == t) {
+                found = gst_object_ref(pad);
+                done = TRUE;
+            }
+            if (pt) gst_object_unref(pt);
+            g_value_reset(&item);
+            break;
+        }
+        case GST_ITERATOR_RESYNC: gst_iterator_resync(it); break;
+        default: done = TRUE; break;
+        }
     }
-    gchar *name = g_strdup_printf("sink_%u", mline);
-    GstPad *sink = gst_element_request_pad_simple(webrtc, name);
-    g_free(name);
+    g_value_unset(&item);
+    gst_iterator_free(it);
+    return found;
+}
+
+// Links payloader → webrtcbin's sink pad for the transceiver (webrtcbin creates it with the answer).
+static gboolean avd_link_to_transceiver(GstElement *payloader, GstElement *webrtc, GstWebRTCRTPTransceiver *t,
+                                        const gchar *kind, gchar **error) {
+    GstPad *sink = avd_sink_pad_for(webrtc, t);
     if (!sink) {
-        *error = g_strdup_printf("webrtcbin refused a %s sink pad", kind);
+        *error = g_strdup_printf("the answer does not send %s (no common codec?)", kind);
         return FALSE;
     }
     GstPad *src = gst_element_get_static_pad(payloader, "src");
@@ -271,18 +292,6 @@ AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *pipeline, GstElement *vide
         if (*error) goto fail;
     }
 
-    if (!avd_link_to_mline(vpay, webrtc, v->video_transceiver, "video", error)) goto fail;
-    if (with_audio && !avd_link_to_mline(apay, webrtc, v->audio_transceiver, "audio", error)) goto fail;
-    v->video_tee_pad = avd_link_tee(video_tee, v->bin, "video", error);
-    if (!v->video_tee_pad) goto fail;
-    if (with_audio) {
-        v->audio_tee_pad = avd_link_tee(audio_tee, v->bin, "audio", error);
-        if (!v->audio_tee_pad) goto fail;
-    }
-    g_signal_connect_data(webrtc, "notify::connection-state", G_CALLBACK(avd_on_connection_state),
-                          gst_object_ref(v->video_tee_pad), (GClosureNotify)(void (*)(void))gst_object_unref, 0);
-    avd_request_key_frame_on(v->video_tee_pad);
-
     {
         AvdWaiter *w = NULL;
         GstPromise *p = avd_promise_new(&w);
@@ -304,6 +313,19 @@ AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *pipeline, GstElement *vide
         gst_promise_unref(p2);
         if (*error) goto fail;
     }
+
+    // The answer is set: webrtcbin has a sink pad for each sending transceiver; feed them.
+    if (!avd_link_to_transceiver(vpay, webrtc, v->video_transceiver, "video", error)) goto fail;
+    if (with_audio && !avd_link_to_transceiver(apay, webrtc, v->audio_transceiver, "audio", error)) goto fail;
+    v->video_tee_pad = avd_link_tee(video_tee, v->bin, "video", error);
+    if (!v->video_tee_pad) goto fail;
+    if (with_audio) {
+        v->audio_tee_pad = avd_link_tee(audio_tee, v->bin, "audio", error);
+        if (!v->audio_tee_pad) goto fail;
+    }
+    g_signal_connect_data(webrtc, "notify::connection-state", G_CALLBACK(avd_on_connection_state),
+                          gst_object_ref(v->video_tee_pad), (GClosureNotify)(void (*)(void))gst_object_unref, 0);
+    avd_request_key_frame_on(v->video_tee_pad);
 
     // No trickle ICE: the answer carries every local candidate.
     for (;;) {
