@@ -1,0 +1,167 @@
+"""WHEP against the real daemon with aiortc viewers: late joiners get decodable video within a second, each
+session's viewers get only that session, leaving viewers disturb nothing, and bad requests get clear HTTP errors
+while the daemon and other sessions carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import unittest
+
+import numpy as np
+
+import webtest  # noqa: F401  (puts the client's test harness on the path)
+from webtest import TOKEN, harness
+from whep_viewer import WhepViewer, dominant_frequency, http
+
+import avatard_client as ac
+
+
+def tone(freq: float, seconds: float, rate: int = 48000) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2").tobytes()
+
+
+class WHEPTests(unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = harness.Daemon(extra_limits="max_viewers_per_session = 2", max_sessions=3)
+        cls.base = f"http://127.0.0.1:{cls.daemon.port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    async def asyncTearDown(self):
+        await asyncio.to_thread(self.daemon.wait_no_sessions, 20)
+
+    async def session(self, output: str = "webrtc") -> ac.Session:
+        return await ac.connect(self.daemon.url, token=TOKEN, avatar="demo", output=output, pace=True)
+
+    def post(self, path: str, body: bytes, content_type: str = "application/sdp", token: str | None = TOKEN):
+        headers = {"Content-Type": content_type}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return http("POST", self.base + path, body, headers)
+
+    async def wait_frames(self, viewer: WhepViewer, count: int, timeout: float) -> float:
+        """Seconds from the viewer's join to its `count`-th decoded frame."""
+        deadline = time.monotonic() + timeout
+        while len(viewer.frames) < count:
+            if time.monotonic() > deadline:
+                self.fail(f"{len(viewer.frames)} frames after {timeout} s\n{self.daemon.log_tail()}")
+            await asyncio.sleep(0.02)
+        return viewer.frames[count - 1][0] - viewer.joined_at
+
+    async def test_late_viewer_gets_picture_within_a_second_and_leaving_disturbs_nothing(self):
+        async with await self.session() as s:
+            feeder = asyncio.ensure_future(s.send_pcm(tone(440, 6), 48000))
+            first = WhepViewer(self.base, s.session_id, TOKEN)
+            await first.join()
+            await self.wait_frames(first, 25, 5)
+            await asyncio.sleep(1.5)                       # mid-session: the encoder's last key frame is long gone
+            late = WhepViewer(self.base, s.session_id, TOKEN)
+            await late.join()
+            to_first = await self.wait_frames(late, 1, 3)
+            self.assertLess(to_first, 1.0, "a late viewer waits for the next key frame")
+            self.assertEqual(late.frames[0][1:3], (256, 256))
+            await self.wait_frames(late, 20, 3)
+            # The first viewer leaves; the late one and the session go on.
+            self.assertEqual(await first.leave(), 200)
+            count = len(late.frames)
+            await asyncio.sleep(1.0)
+            self.assertGreaterEqual(len(late.frames) - count, 20, "the remaining viewer stalled")
+            status, _, _ = http("DELETE", self.base + first.location, None, {"Authorization": f"Bearer {TOKEN}"})
+            self.assertEqual(status, 404, "a deleted viewer is gone")
+            await feeder
+            stats = s.stats
+            await late.leave()
+        self.assertEqual(s.ended.frames_dropped, 0)
+        self.assertIsNotNone(stats)
+        audio = late.audio_samples()
+        self.assertAlmostEqual(dominant_frequency(audio, late.audio_rate), 440, delta=5)
+
+    async def test_two_sessions_viewers_get_only_their_own(self):
+        async with await self.session() as a, await self.session() as b:
+            feeders = [asyncio.ensure_future(a.send_pcm(tone(440, 5), 48000)),
+                       asyncio.ensure_future(b.send_pcm(tone(880, 5), 48000))]
+            va = WhepViewer(self.base, a.session_id, TOKEN)
+            vb = WhepViewer(self.base, b.session_id, TOKEN)
+            await asyncio.gather(va.join(), vb.join())
+            await asyncio.sleep(4)
+            await asyncio.gather(*feeders)
+            await asyncio.gather(va.leave(), vb.leave())
+        for viewer, freq in ((va, 440), (vb, 880)):
+            self.assertGreater(len(viewer.frames), 50)
+            self.assertAlmostEqual(dominant_frequency(viewer.audio_samples(), viewer.audio_rate), freq, delta=5)
+
+    async def test_bad_requests_get_clear_errors_and_change_nothing(self):
+        async with await self.session() as s:
+            feeder = asyncio.ensure_future(s.send_pcm(tone(440, 5), 48000))
+            watcher = WhepViewer(self.base, s.session_id, TOKEN)
+            await watcher.join()
+            await self.wait_frames(watcher, 10, 5)
+            path = f"/v1/sessions/{s.session_id}/whep"
+            good = WhepViewer(self.base, s.session_id, TOKEN)
+            good.pc.addTransceiver("video", direction="recvonly")
+            good.pc.addTransceiver("audio", direction="recvonly")
+            await good.pc.setLocalDescription(await good.pc.createOffer())
+            offer = good.pc.localDescription.sdp
+            vp9_only = "\r\n".join(line for line in offer.split("\r\n")
+                                   if not any(c in line for c in ("H264", "VP8", "a=fmtp:", "rtx")))
+            vp9_only = vp9_only.replace("m=video 9 UDP/TLS/RTP/SAVPF", "m=video 9 UDP/TLS/RTP/SAVPF 127 #")
+            no_mid = "\r\n".join(line for line in offer.split("\r\n") if not line.startswith("a=mid:"))
+            cases = [
+                ("not SDP", self.post(path, b"hello, I am not an offer"), 400, "SDP"),
+                ("binary", self.post(path, bytes(range(256)) * 4), 400, ""),
+                ("JSON", self.post(path, b'{"sdp": "v=0"}', "application/json"), 415, "application/sdp"),
+                ("no token", self.post(path, offer.encode(), token=None), 401, "token"),
+                ("wrong token", self.post(path, offer.encode(), token="nope"), 401, "token"),
+                ("no usable codec", self.post(path, vp9_only.encode()), 406, "H.264"),
+                ("no a=mid", self.post(path, no_mid.encode()), 400, "mid"),
+                ("unknown session", self.post("/v1/sessions/0123-not-a-session/whep", offer.encode()), 404, "no WebRTC session"),
+                ("too large", self.post(path, b"v=0\r\n" + b"a=x\r\n" * 20000), 413, ""),
+                ("GET", http("GET", self.base + path), 405, ""),
+                ("unknown viewer", http("DELETE", self.base + path + "/nobody", None,
+                                        {"Authorization": f"Bearer {TOKEN}"}), 404, "viewer"),
+                ("trickle", http("PATCH", self.base + path + "/x", b"a=candidate", {"Authorization": f"Bearer {TOKEN}"}),
+                 405, "trickle"),
+            ]
+            for name, (status, _, body), want, text in cases:
+                with self.subTest(name):
+                    self.assertEqual(status, want, body)
+                    self.assertIn(text, body.decode(errors="replace"))
+            # A session with an RTP or file output has no WebRTC viewers.
+            async with await self.session("file-mp4") as f:
+                status, _, body = self.post(f"/v1/sessions/{f.session_id}/whep", offer.encode())
+                self.assertEqual(status, 404, body)
+            # Nothing above disturbed the session or its viewer; a proper offer still works.
+            count = len(watcher.frames)
+            await asyncio.sleep(1)
+            self.assertGreaterEqual(len(watcher.frames) - count, 20)
+            await good.pc.close()
+            await feeder
+            await watcher.leave()
+            finished_id = s.session_id
+        self.assertEqual(s.ended.frames_dropped, 0)
+        # The session has finished: its WHEP endpoint says so.
+        status, _, body = self.post(f"/v1/sessions/{finished_id}/whep", offer.encode())
+        self.assertEqual(status, 404)
+        self.assertIn(b"finished", body)
+        self.assertEqual(self.daemon.admin("/readyz")[0], 200)
+
+    async def test_viewer_limit(self):
+        async with await self.session() as s:
+            feeder = asyncio.ensure_future(s.send_pcm(tone(440, 3), 48000))
+            viewers = [WhepViewer(self.base, s.session_id, TOKEN) for _ in range(3)]
+            await viewers[0].join()
+            await viewers[1].join()
+            with self.assertRaisesRegex(RuntimeError, "503.*maximum of 2 viewers"):
+                await viewers[2].join()
+            await feeder
+            for v in viewers:
+                await v.leave()
+
+
+if __name__ == "__main__":
+    unittest.main()
