@@ -116,6 +116,7 @@ public final class WebRTCFanout: @unchecked Sendable {
     /// Adds a viewer for `offer` (SDP text) and returns its id and the SDP answer, with every ICE candidate
     /// (no trickle). Blocks for the negotiation, at most `timeout`.
     public func attach(offer text: String, timeout: Duration = .seconds(5)) throws(AttachError) -> Viewer {
+        guard !state.withLock({ $0.closed }) else { throw .closed }
         let offer: WHEPOffer
         let selection: WHEPOffer.Selection
         do throws(WHEPOfferError) {
