@@ -85,7 +85,8 @@ class WHEPTests(unittest.IsolatedAsyncioTestCase):
         self.assertAlmostEqual(dominant_frequency(audio, late.audio_rate), 440, delta=5)
 
     async def test_two_sessions_viewers_get_only_their_own(self):
-        async with await self.session() as a, await self.session() as b:
+        # Session b uses the VP8 preset: both WebRTC presets play through the same WHEP path.
+        async with await self.session() as a, await self.session("webrtc-vp8") as b:
             feeders = [asyncio.ensure_future(a.send_pcm(tone(440, 5), 48000)),
                        asyncio.ensure_future(b.send_pcm(tone(880, 5), 48000))]
             va = WhepViewer(self.base, a.session_id, TOKEN)
