@@ -5,6 +5,7 @@ while the daemon and other sessions carry on."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import unittest
 
@@ -154,6 +155,61 @@ class WHEPTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(status, 404)
         self.assertIn(b"finished", body)
         self.assertEqual(self.daemon.admin("/readyz")[0], 200)
+
+    async def test_odd_offers_never_hurt_the_daemon(self):
+        """Offers that pass avatard's checks but bend what webrtcbin sees (duplicate mids, bundle groups naming
+        nothing, DTLS roles, garbage attributes): every answer is 201 or a 4xx, and the daemon, the session and its
+        viewer carry on."""
+        async with await self.session() as s:
+            feeder = asyncio.ensure_future(s.send_pcm(tone(440, 12), 48000))
+            watcher = WhepViewer(self.base, s.session_id, TOKEN)
+            await watcher.join()
+            probe = WhepViewer(self.base, s.session_id, TOKEN)
+            probe.pc.addTransceiver("video", direction="recvonly")
+            probe.pc.addTransceiver("audio", direction="recvonly")
+            await probe.pc.setLocalDescription(await probe.pc.createOffer())
+            lines = probe.pc.localDescription.sdp.split("\r\n")
+            await probe.pc.close()
+
+            def sub(pattern: str, replacement: str) -> str:
+                return "\r\n".join(re.sub(pattern, replacement, line) for line in lines)
+
+            def drop(prefix: str) -> str:
+                return "\r\n".join(line for line in lines if not line.startswith(prefix))
+
+            def add(*extra: str) -> str:
+                return "\r\n".join(lines[:-1] + list(extra) + [""])
+
+            variants = {
+                "duplicate mid": sub(r"^a=mid:1$", "a=mid:0"),
+                "bundle names nothing": sub(r"^a=group:BUNDLE.*", "a=group:BUNDLE 7 8"),
+                "setup holdconn": sub(r"^a=setup:.*", "a=setup:holdconn"),
+                "setup garbage": sub(r"^a=setup:.*", "a=setup:xyz"),
+                "no setup": drop("a=setup"),
+                "fingerprint garbage": sub(r"^a=fingerprint:.*", "a=fingerprint:sha-256 zz"),
+                "no bundle": drop("a=group:BUNDLE"),
+                "empty ice-ufrag": sub(r"^a=ice-ufrag:.*", "a=ice-ufrag:"),
+                "candidate garbage": add("a=candidate:garbage"),
+                "ssrc garbage": add("a=ssrc:abc cname:x", "a=ssrc-group:FID 1"),
+                "rtcp-fb and extmap garbage": add("a=rtcp-fb:* nack pli x", "a=extmap:999 urn:x"),
+                "clock rate 0": sub(r"H264/90000", "H264/0"),
+                "connection garbage": sub(r"^c=.*", "c=IN IP4 not-an-ip"),
+                "origin cut short": sub(r"^o=.*", "o=-"),
+            }
+            path = f"/v1/sessions/{s.session_id}/whep"
+            for name, offer in variants.items():
+                with self.subTest(name):
+                    status, headers, body = await asyncio.to_thread(self.post, path, offer.encode())
+                    self.assertIn(status, (201, 400, 406), body)
+                    if status == 201:
+                        self.assertEqual(http("DELETE", self.base + headers["Location"], None,
+                                              {"Authorization": f"Bearer {TOKEN}"})[0], 200)
+                    self.assertEqual(self.daemon.admin("/livez")[0], 200, self.daemon.log_tail())
+            count = len(watcher.frames)
+            await asyncio.sleep(1)
+            self.assertGreaterEqual(len(watcher.frames) - count, 20, "the session's viewer stalled")
+            feeder.cancel()
+            await watcher.leave()
 
     async def test_viewer_limit(self):
         async with await self.session() as s:
