@@ -77,7 +77,7 @@ struct PublicRoutes: Sendable {
             guard request.method == .GET || request.method == .HEAD else { return Self.notAllowed("GET") }
             return PublicResponse(status: .ok, headers: [("Content-Type", asset.contentType), ("Cache-Control", "no-cache"),
                                                          ("X-Content-Type-Options", "nosniff")],
-                                  body: request.method == .HEAD ? [] : asset.bytes)
+                                  body: asset.bytes)
         }
         if path == "/v1/session" {
             return .text(.upgradeRequired, "GET /v1/session must be a WebSocket upgrade (protocol avatard.v1)\n")

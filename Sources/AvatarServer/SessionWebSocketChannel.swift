@@ -136,6 +136,7 @@ struct SessionWebSocketChannel: ServerChildChannel {
                               requestRead: @Sendable () -> Void) async throws {
         try await channel.executeThenClose { inbound, outbound in
             var response = PublicResponse.text(status, reason)
+            var isHead = false
             if status == .upgradeRequired {
                 // A plain HTTP request: read it (the header timeout bounds the body too), then answer it.
                 var head: HTTPRequestHead?
@@ -159,6 +160,7 @@ struct SessionWebSocketChannel: ServerChildChannel {
                 if tooLarge {
                     response = .text(.payloadTooLarge, "request body over \(PublicRequest.maxBody) bytes\n")
                 } else if let head {
+                    isHead = head.method == .HEAD
                     response = await http(PublicRequest(head: head, body: body))
                 } else {
                     return
@@ -169,7 +171,10 @@ struct SessionWebSocketChannel: ServerChildChannel {
             headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
             headers.replaceOrAdd(name: "Connection", value: "close")
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)))
-            if !response.body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body)))) }
+            // HEAD: the headers of the GET, no body.
+            if !response.body.isEmpty && !isHead {
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+            }
             try await outbound.write(.end(nil))
         }
     }
