@@ -64,6 +64,7 @@ public final class WebRTCFanout: @unchecked Sendable {
     }
 
     public let maxViewers: Int
+    /// Held so the pipeline (and the tees' bin) outlives every viewer bin in it.
     private let pipeline: UnsafeMutablePointer<GstElement>
     private let videoTee: UnsafeMutablePointer<GstElement>
     private let audioTee: UnsafeMutablePointer<GstElement>?
@@ -142,13 +143,13 @@ public final class WebRTCFanout: @unchecked Sendable {
             guard !state.withLock({ $0.closed }) else { return nil }
             return id.withCString { cID in
                 offer.text.withCString { cOffer in
-                    codec(selection.codec).withCString { cPayloader in
+                    selection.codec.payloader.withCString { cPayloader in
                         selection.codec.rawValue.withCString { cEncoding in
                             var request = AvdWebRTCViewerRequest(
                                 id: cID, offer: cOffer, video_payloader: cPayloader, video_encoding: cEncoding,
                                 video_pt: gint(selection.videoPayloadType), audio_pt: gint(selection.audioPayloadType ?? -1),
                                 timeout_ms: guint(milliseconds))
-                            return avd_webrtc_viewer_create(pipeline, videoTee, audioTee, &request, &answer, &error)
+                            return avd_webrtc_viewer_create(videoTee, audioTee, &request, &answer, &error)
                         }
                     }
                 }
@@ -173,8 +174,6 @@ public final class WebRTCFanout: @unchecked Sendable {
                                                        "viewers": "\(viewerCount)"])
         return Viewer(id: id, answer: answerText, selection: selection)
     }
-
-    private func codec(_ c: WebRTCVideoCodec) -> String { c.payloader }
 
     /// Removes a viewer (its WHEP resource was deleted, or its connection failed). False if it is unknown.
     @discardableResult
@@ -203,11 +202,6 @@ public final class WebRTCFanout: @unchecked Sendable {
             case .connected, .disconnected: return nil
             }
         }
-    }
-
-    /// Asks the encoder for a key frame now.
-    public func requestKeyFrame() {
-        if let handle = state.withLock({ $0.viewers.values.first }) { avd_webrtc_viewer_request_key_frame(handle.pointer) }
     }
 
     /// Removes every viewer and refuses new ones (the output is ending).

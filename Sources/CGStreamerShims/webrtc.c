@@ -197,9 +197,8 @@ static gboolean avd_add_branch(GstElement *bin, const gchar *ghost_name, GstElem
     return ghost && gst_element_add_pad(bin, ghost);
 }
 
-AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *pipeline, GstElement *video_tee, GstElement *audio_tee,
+AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *video_tee, GstElement *audio_tee,
                                           const AvdWebRTCViewerRequest *r, gchar **answer, gchar **error) {
-    (void)pipeline;
     *answer = NULL;
     *error = NULL;
     const gint64 deadline = g_get_monotonic_time() + (gint64)r->timeout_ms * 1000;
@@ -374,10 +373,6 @@ gint avd_webrtc_viewer_connection_state(AvdWebRTCViewer *v) {
     GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED;
     if (v && v->webrtc) g_object_get(v->webrtc, "connection-state", &state, NULL);
     return (gint)state;
-}
-
-void avd_webrtc_viewer_request_key_frame(AvdWebRTCViewer *v) {
-    if (v) avd_request_key_frame_on(v->video_tee_pad);
 }
 
 static void avd_release_tee_pad(GstElement *tee, GstPad **pad) {

@@ -5,7 +5,6 @@ audio, so tests can check what a viewer really received."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import urllib.error
 import urllib.request
@@ -109,7 +108,3 @@ def dominant_frequency(samples: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(chunk))
     spectrum[:20] = 0
     return float(np.argmax(spectrum) * rate / len(chunk))
-
-
-def offer_json(o) -> str:
-    return json.dumps(o)

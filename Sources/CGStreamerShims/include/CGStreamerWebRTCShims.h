@@ -1,8 +1,8 @@
 #pragma once
 #include <gst/gst.h>
 
-// WebRTC viewers of a running output pipeline (WHEP). One viewer is a bin named `avd-viewer-<id>` inside the
-// pipeline: for each of video and audio, a queue fed by a request pad of the preset's tee, a payloader with the
+// WebRTC viewers of a running output pipeline (WHEP). One viewer is a bin named `avd-viewer-<id>` next to the
+// tees (in their bin): for each of video and audio, a queue fed by a request pad of the preset's tee, a payloader with the
 // payload type the offer chose, and one webrtcbin. Signals and promises are handled here; every call blocks
 // the calling thread (never call from a GStreamer streaming thread or an event loop).
 typedef struct AvdWebRTCViewer AvdWebRTCViewer;
@@ -20,14 +20,11 @@ typedef struct {
 // Adds the viewer, negotiates and waits for ICE gathering to complete. On success returns the viewer and sets
 // *answer (g_free it). On failure returns NULL, sets *error (g_free it) and leaves the pipeline as it was.
 // `audio_tee` may be NULL.
-AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *pipeline, GstElement *video_tee, GstElement *audio_tee,
+AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *video_tee, GstElement *audio_tee,
                                           const AvdWebRTCViewerRequest *request, gchar **answer, gchar **error);
 
 // GstWebRTCPeerConnectionState of the viewer's webrtcbin (0 new … 5 closed).
 gint avd_webrtc_viewer_connection_state(AvdWebRTCViewer *viewer);
-
-// Asks the encoder for a key frame (with headers) through the viewer's branch.
-void avd_webrtc_viewer_request_key_frame(AvdWebRTCViewer *viewer);
 
 // Unlinks the viewer from the tees, stops it, removes it from the pipeline and frees it.
 void avd_webrtc_viewer_destroy(AvdWebRTCViewer *viewer);
