@@ -136,7 +136,8 @@ public final class DaemonServer: Sendable {
         let lifecycle = LifecycleService(server: self, forceExitAfterDrainTimeout: handleSignals)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: admin), .init(service: publicServer), .init(service: lifecycle),
-                       .init(service: WHEPSweeper(whep: whep))],
+                       // Its return on shutdown must not end the group (that would cut the session drain short).
+                       .init(service: WHEPSweeper(whep: whep), successTerminationBehavior: .ignore)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
         self.group.withLock { $0 = group }
