@@ -190,16 +190,19 @@ public final class WebRTCFanout: @unchecked Sendable {
         return ConnectionState(rawValue: avd_webrtc_viewer_connection_state(handle.pointer)) ?? .closed
     }
 
-    /// Viewers whose connection failed or closed, or that did not connect within `connectTimeout`.
-    public func deadViewers(connectTimeout: Duration) -> [String] {
+    /// Viewers whose connection failed or closed, that did not connect within `connectTimeout`, or that sent
+    /// nothing (no RTCP receiver report, no DTLS) for `silenceTimeout`: a browser that vanished without a
+    /// DELETE leaves a connection webrtcbin still calls connected.
+    public func deadViewers(connectTimeout: Duration, silenceTimeout: Duration = .seconds(15)) -> [String] {
         let handles = state.withLock { Array($0.viewers) }
         let now = ContinuousClock.now
+        let silenceMs = silenceTimeout.components.seconds * 1000 + silenceTimeout.components.attoseconds / 1_000_000_000_000_000
         return handles.compactMap { id, handle in
             let s = ConnectionState(rawValue: avd_webrtc_viewer_connection_state(handle.pointer)) ?? .closed
             switch s {
             case .failed, .closed: return id
             case .new, .connecting: return now - handle.created > connectTimeout ? id : nil
-            case .connected, .disconnected: return nil
+            case .connected, .disconnected: return avd_webrtc_viewer_quiet_ms(handle.pointer) > silenceMs ? id : nil
             }
         }
     }

@@ -16,6 +16,7 @@ struct AvdWebRTCViewer {
     GstPad *audio_tee_pad;    // request pad of audio_tee (ref)
     GstWebRTCRTPTransceiver *video_transceiver;   // ref
     GstWebRTCRTPTransceiver *audio_transceiver;   // ref, may be NULL
+    gint *last_received;      // monotonic seconds of the last packet from the viewer (rc box, shared with the probes)
 };
 
 typedef struct {
@@ -100,6 +101,42 @@ static void avd_on_connection_state(GstElement *webrtc, GParamSpec *spec, gpoint
     g_object_get(webrtc, "connection-state", &state, NULL);
     // Media flows from now on: the viewer needs a key frame to start decoding.
     if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) avd_request_key_frame_on(GST_PAD(data));
+}
+
+static void avd_rc_release(gpointer data) { g_atomic_rc_box_release(data); }
+
+static GstPadProbeReturn avd_on_received(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+    (void)pad;
+    (void)info;
+    g_atomic_int_set((gint *)data, (gint)(g_get_monotonic_time() / G_USEC_PER_SEC));
+    return GST_PAD_PROBE_OK;
+}
+
+// Stamps every packet the viewer sends (RTCP receiver reports, DTLS) so a viewer that vanished without DELETE
+// can be told from one that is quiet for a moment: webrtcbin keeps such a connection "connected".
+static void avd_watch_received(AvdWebRTCViewer *v) {
+    GstIterator *it = gst_bin_iterate_all_by_element_factory_name(GST_BIN(v->webrtc), "nicesrc");
+    if (!it) return;
+    GValue item = G_VALUE_INIT;
+    gboolean done = FALSE;
+    while (!done) {
+        switch (gst_iterator_next(it, &item)) {
+        case GST_ITERATOR_OK: {
+            GstPad *src = gst_element_get_static_pad(GST_ELEMENT(g_value_get_object(&item)), "src");
+            if (src) {
+                gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, avd_on_received,
+                                  g_atomic_rc_box_acquire(v->last_received), avd_rc_release);
+                gst_object_unref(src);
+            }
+            g_value_reset(&item);
+            break;
+        }
+        case GST_ITERATOR_RESYNC: gst_iterator_resync(it); break;
+        default: done = TRUE; break;
+        }
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
 }
 
 static GstElement *avd_make(const gchar *factory, gchar **error) {
@@ -219,6 +256,8 @@ AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *video_tee, GstElement *aud
     }
 
     AvdWebRTCViewer *v = g_new0(AvdWebRTCViewer, 1);
+    v->last_received = g_atomic_rc_box_new0(gint);
+    g_atomic_int_set(v->last_received, (gint)(g_get_monotonic_time() / G_USEC_PER_SEC));
     v->video_tee = gst_object_ref(video_tee);
     v->audio_tee = with_audio ? gst_object_ref(audio_tee) : NULL;
     gchar *bin_name = g_strdup_printf("avd-viewer-%s", r->id);
@@ -326,6 +365,8 @@ AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *video_tee, GstElement *aud
                           gst_object_ref(v->video_tee_pad), (GClosureNotify)(void (*)(void))gst_object_unref, 0);
     avd_request_key_frame_on(v->video_tee_pad);
 
+    avd_watch_received(v);
+
     // No trickle ICE: the answer carries every local candidate.
     for (;;) {
         GstWebRTCICEGatheringState state = GST_WEBRTC_ICE_GATHERING_STATE_NEW;
@@ -383,6 +424,12 @@ static void avd_release_tee_pad(GstElement *tee, GstPad **pad) {
     *pad = NULL;
 }
 
+gint64 avd_webrtc_viewer_quiet_ms(AvdWebRTCViewer *v) {
+    if (!v || !v->last_received) return 0;
+    gint64 last = g_atomic_int_get(v->last_received);
+    return g_get_monotonic_time() / 1000 - last * 1000;
+}
+
 void avd_webrtc_viewer_destroy(AvdWebRTCViewer *v) {
     if (!v) return;
     if (v->video_tee) avd_release_tee_pad(v->video_tee, &v->video_tee_pad);
@@ -400,6 +447,7 @@ void avd_webrtc_viewer_destroy(AvdWebRTCViewer *v) {
     if (v->bin) gst_object_unref(v->bin);
     if (v->video_tee) gst_object_unref(v->video_tee);
     if (v->audio_tee) gst_object_unref(v->audio_tee);
+    if (v->last_received) g_atomic_rc_box_release(v->last_received);
     g_free(v);
 }
 

@@ -211,6 +211,35 @@ class WHEPTests(unittest.IsolatedAsyncioTestCase):
             feeder.cancel()
             await watcher.leave()
 
+    async def test_a_vanished_viewer_is_removed(self):
+        """A viewer that goes away without DELETE (a closed tab) is removed once it has sent nothing for 15 s;
+        the other viewer keeps receiving."""
+        def viewers() -> float:
+            metrics = self.daemon.admin("/metrics")[1]
+            return float(next(line.split()[-1] for line in metrics.splitlines()
+                              if line.startswith("avatard_webrtc_viewers")))
+
+        async with await self.session() as s:
+            feeder = asyncio.ensure_future(s.send_pcm(tone(440, 30), 48000))
+            stays, vanishes = WhepViewer(self.base, s.session_id, TOKEN), WhepViewer(self.base, s.session_id, TOKEN)
+            await stays.join()
+            await vanishes.join()
+            await self.wait_frames(vanishes, 10, 5)
+            self.assertEqual(viewers(), 2)
+            await vanishes.leave(delete=False)
+            gone = time.monotonic()
+            while viewers() != 1:
+                self.assertLess(time.monotonic() - gone, 25, self.daemon.log_tail())
+                await asyncio.sleep(0.5)
+            self.assertGreater(time.monotonic() - gone, 5, "removed while it might only have been quiet")
+            status, _, _ = http("DELETE", self.base + vanishes.location, None, {"Authorization": f"Bearer {TOKEN}"})
+            self.assertEqual(status, 404)
+            count = len(stays.frames)
+            await asyncio.sleep(1)
+            self.assertGreaterEqual(len(stays.frames) - count, 20)
+            feeder.cancel()
+            await stays.leave()
+
     async def test_viewer_limit(self):
         async with await self.session() as s:
             feeder = asyncio.ensure_future(s.send_pcm(tone(440, 3), 48000))

@@ -26,6 +26,9 @@ AvdWebRTCViewer *avd_webrtc_viewer_create(GstElement *video_tee, GstElement *aud
 // GstWebRTCPeerConnectionState of the viewer's webrtcbin (0 new … 5 closed).
 gint avd_webrtc_viewer_connection_state(AvdWebRTCViewer *viewer);
 
+// Milliseconds since the viewer last sent anything (RTCP, DTLS) to avatard, or since it was created.
+gint64 avd_webrtc_viewer_quiet_ms(AvdWebRTCViewer *viewer);
+
 // Unlinks the viewer from the tees, stops it, removes it from the pipeline and frees it.
 void avd_webrtc_viewer_destroy(AvdWebRTCViewer *viewer);
 
