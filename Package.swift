@@ -29,10 +29,13 @@ let package = Package(
                        providers: [.apt(["libgstreamer1.0-dev"])]),
         .systemLibrary(name: "CGStreamerApp", pkgConfig: "gstreamer-app-1.0",
                        providers: [.apt(["libgstreamer-plugins-base1.0-dev"])]),
+        .systemLibrary(name: "CGStreamerWebRTC", pkgConfig: "gstreamer-webrtc-1.0",
+                       providers: [.apt(["libgstreamer-plugins-bad1.0-dev"])]),
         .systemLibrary(name: "CVulkan", pkgConfig: "vulkan", providers: [.apt(["libvulkan-dev"])]),
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .target(name: "CVulkanShims", dependencies: ["CVulkan"]),
-        .target(name: "CGStreamerShims", dependencies: ["CGStreamer", "CGStreamerApp"]),
+        .target(name: "CGStreamerShims", dependencies: ["CGStreamer", "CGStreamerApp", "CGStreamerWebRTC"],
+                linkerSettings: [.linkedLibrary("gstwebrtc-1.0"), .linkedLibrary("gstsdp-1.0")]),
         .target(name: "COpusShims", dependencies: ["COpus"]),
 
         // Formats and wrappers over the C libraries.
@@ -96,7 +99,10 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Metrics", package: "swift-metrics"),
                                .product(name: "Prometheus", package: "swift-prometheus"),
-                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), "AvatarMedia"],
+                // The browser page, compiled into the binary.
+                resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.js"),
+                            .embedInCode("Web/capture-worklet.js"), .embedInCode("Web/style.css")],
                 swiftSettings: strict),
         .target(name: "AvatarClient",
                 dependencies: ["AvatarProtocol",

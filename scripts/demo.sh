@@ -26,5 +26,5 @@ if curl -s 127.0.0.1:9090/v1/avatars | grep -q '"name":"demo"'; then
 else
   echo "==> no 'demo' avatar is loaded in this build; the daemon serves any bundle under [avatars] directory."
 fi
-echo "==> serving on ws://127.0.0.1:8080/v1/session (admin 127.0.0.1:9090); Ctrl-C stops and drains"
+echo "==> serving on ws://127.0.0.1:8080/v1/session, the browser page on http://127.0.0.1:8080/ (admin 127.0.0.1:9090); Ctrl-C stops and drains"
 wait $daemon

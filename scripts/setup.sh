@@ -3,7 +3,8 @@
 # either runs the main job (`run`) or the whole test suite (`test`).
 #
 #   scripts/setup.sh run     install, build (release), run the demo end to end
-#   scripts/setup.sh test    install, build, run every test (Swift, Python tools, shader check, Python client)
+#   scripts/setup.sh test    install, build, run every test (Swift, Python tools, shader check, Python client,
+#                            browser page / WHEP / Janus)
 #   scripts/setup.sh deps    install only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad
+  gstreamer1.0-nice libgstreamer-plugins-bad1.0-dev
   libopus-dev
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc
   espeak-ng
@@ -23,6 +25,11 @@ packages=(
   python3-numpy python3-torch python3-scipy python3-yaml libopenblas0-pthread
   python3-venv libopus0
 )
+
+# Only the tests need these: the browser page's test (chromium + chromium-driver) and the Janus fan-out's.
+if [ "$mode" != run ]; then
+  packages+=(chromium chromium-driver janus)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -61,6 +68,9 @@ case "$mode" in
     echo "==> Python client tests (clients/python)"
     swift build --product avatard
     scripts/client-tests.sh
+    # The browser page, WHEP viewers and the Janus fan-out against the same binary.
+    echo "==> web tests (tests/web)"
+    scripts/web-tests.sh
     # One full-size MimicTalk renderer frame: converter → reference vs avatard renderer frame (docs/renderer.md).
     echo "==> MimicTalk renderer, full-size parity"
     scripts/renderer-parity.sh

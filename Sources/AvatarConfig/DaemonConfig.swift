@@ -17,6 +17,8 @@ public struct DaemonConfig: Sendable, Equatable {
         /// second of video fits `replicas × (1 − capacity_headroom)`; `max_sessions` stays an upper bound.
         /// 1 turns the measurement-based admission off (only `max_sessions` applies).
         public var capacityHeadroom = 0.2
+        /// WebRTC viewers (WHEP) one session of a WebRTC preset may have at once; more get HTTP 503.
+        public var maxViewersPerSession = 8
         public init() {}
     }
 
@@ -138,6 +140,7 @@ public struct DaemonConfig: Sendable, Equatable {
             config.limits.headerTimeoutSeconds = try l.double("header_timeout_seconds", range: 0.5...300) ?? config.limits.headerTimeoutSeconds
             config.limits.maxPendingConnections = try l.int("max_pending_connections", range: 1...65536) ?? config.limits.maxPendingConnections
             config.limits.capacityHeadroom = try l.double("capacity_headroom", range: 0...1) ?? config.limits.capacityHeadroom
+            config.limits.maxViewersPerSession = try l.int("max_viewers_per_session", range: 0...256) ?? config.limits.maxViewersPerSession
             try l.rejectUnknownKeys()
         }
         if var d = try top.table("device") {

@@ -39,6 +39,9 @@ public struct OutputPreset: Sendable, Equatable {
         return names
     }
 
+    /// Whether viewers join with WHEP: the pipeline ends its branches in tees named `whep_video`/`whep_audio`.
+    public var isWebRTC: Bool { pipeline.contains("name=whep_video") }
+
     /// Whether the pipeline writes a file (it then needs the daemon's output directory).
     public var writesFile: Bool { placeholders.contains("location") }
 

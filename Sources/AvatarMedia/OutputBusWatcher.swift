@@ -19,6 +19,13 @@ final class OutputBusWatcher: @unchecked Sendable {
     private let exited = DispatchSemaphore(value: 0)
     private let logger: Logger
     private let report: @Sendable (OutputFailure) -> Void
+    /// Errors posted inside a WebRTC viewer's bin go here (viewer id, message) instead of failing the output.
+    private var viewerErrorHandler: (@Sendable (String, String) -> Void)?
+
+    var onViewerError: (@Sendable (String, String) -> Void)? {
+        get { condition.withLock { viewerErrorHandler } }
+        set { condition.withLock { viewerErrorHandler = newValue } }
+    }
 
     init(pipeline: UnsafeMutablePointer<GstElement>, logger: Logger, report: @escaping @Sendable (OutputFailure) -> Void) {
         _ = gst_object_ref(UnsafeMutableRawPointer(pipeline))
@@ -123,7 +130,12 @@ final class OutputBusWatcher: @unchecked Sendable {
         } else if let parsed = BusError(message) {
             let text = parsed.message
             let detail = parsed.debug
-            if type == GST_MESSAGE_ERROR {
+            if type == GST_MESSAGE_ERROR, let handler = onViewerError,
+               let owner = avd_gst_message_src(message).flatMap({ avd_webrtc_viewer_owner($0) }) {
+                let id = String(cString: owner)
+                g_free(owner)
+                handler(id, "\(source): \(text)")
+            } else if type == GST_MESSAGE_ERROR {
                 // The first error is the cause; the ones after it are usually its echoes upstream.
                 let metadata: Logger.Metadata = ["gst.element": "\(source)", "error.message": "\(text)", "gst.debug": "\(detail)"]
                 if currentFailure == nil {

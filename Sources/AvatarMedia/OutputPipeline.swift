@@ -43,6 +43,8 @@ public final class OutputPipeline: @unchecked Sendable {
     public let video: VideoFormat
     /// Bus ERRORs, at most one (the pipeline is dead after it); finishes when the pipeline is torn down.
     public let failures: AsyncStream<OutputFailure>
+    /// WebRTC viewers (WHEP), when the preset ends its branches in tees named `whep_video` / `whep_audio`.
+    public let webrtc: WebRTCFanout?
 
     private let pipeline: UnsafeMutablePointer<GstElement>
     private let videoSource: UnsafeMutablePointer<GstElement>
@@ -68,7 +70,7 @@ public final class OutputPipeline: @unchecked Sendable {
                 allowedElements: Set<String> = ElementAllowlist.standard,
                 logger: Logger = Logger(label: "avatard.media.output"),
                 offlineQueueFrames: Int = 8, offlineStallTimeout: Duration = .seconds(30),
-                stringBindings: [String: String] = [:],
+                stringBindings: [String: String] = [:], maxViewers: Int = 8,
                 onFailure: (@Sendable (OutputFailure) -> Void)? = nil) throws(OutputError) {
         guard video.width > 0, video.height > 0, video.width % 2 == 0, video.height % 2 == 0,
               video.width <= 8192, video.height <= 8192 else {
@@ -126,6 +128,12 @@ public final class OutputPipeline: @unchecked Sendable {
         watcher = OutputBusWatcher(pipeline: pipeline, logger: logger) { failure in
             continuation.yield(failure)
             onFailure?(failure)
+        }
+
+        webrtc = WebRTCFanout.find(in: pipeline, maxViewers: maxViewers, logger: logger)
+        if let webrtc {
+            // A viewer's error ends that viewer, not the session.
+            watcher.onViewerError = { [weak webrtc] id, message in webrtc?.viewerFailed(id, message: message) }
         }
 
         Self.configure(videoSource, caps: video.caps, mode: mode,
@@ -199,6 +207,8 @@ public final class OutputPipeline: @unchecked Sendable {
             return (c.started, c.ending)
         }
         guard !alreadyEnding else { return }
+        // Viewers first: webrtcbin's RTCP never ends, so EOS would not reach the sinks while one is attached.
+        webrtc?.close()
         var reachedEOS = true
         if started, watcher.currentFailure == nil {
             _ = gst_app_src_end_of_stream(Self.appsrc(videoSource))
@@ -374,6 +384,7 @@ public final class OutputPipeline: @unchecked Sendable {
             return !c.tornDown
         }
         guard first else { return }
+        webrtc?.close()
         // The watcher first: a pipeline in NULL flushes its bus, which would swallow the watcher's wake-up.
         watcher.stop()
         _ = gst_element_set_state(pipeline, GST_STATE_NULL)

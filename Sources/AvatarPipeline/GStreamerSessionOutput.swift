@@ -11,12 +11,12 @@ public final class GStreamerSessionOutput: SessionOutput {
 
     /// The daemon's output factory: parses the resolved preset, checks it against `allowedElements`,
     /// links the appsrc heads and starts the pipeline.
-    public static func factory(allowedElements: Set<String>) -> SessionOutputFactory {
+    public static func factory(allowedElements: Set<String>, maxViewers: Int = 8) -> SessionOutputFactory {
         { plan, width, height in
             let pipeline = try OutputPipeline(description: plan.pipeline, mode: plan.mode == .live ? .live : .offline,
                                               video: VideoFormat(width: width, height: height, fps: plan.avatar.fps),
                                               name: "session-\(plan.sessionID.prefix(8))", allowedElements: allowedElements,
-                                              stringBindings: plan.pipelineBindings)
+                                              stringBindings: plan.pipelineBindings, maxViewers: maxViewers)
             try pipeline.start()
             return GStreamerSessionOutput(pipeline: pipeline)
         }
@@ -31,6 +31,9 @@ public final class GStreamerSessionOutput: SessionOutput {
     }
 
     public var failure: String? { pipeline.failure }
+
+    /// The WebRTC viewers of a WebRTC preset (nil for other presets).
+    public var webrtc: WebRTCFanout? { pipeline.webrtc }
 
     public func finish() throws { try pipeline.finish() }
 }

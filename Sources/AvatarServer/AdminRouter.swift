@@ -32,20 +32,25 @@ enum AdminRouter {
                             body: .init(byteBuffer: .init(bytes: metrics.emitToBuffer())))
         }
         router.get("/v1/avatars") { _, _ in
-            let list: [[String: Any]] = avatars.names.compactMap { name in
-                guard let a = avatars[name] else { return nil }
-                var entry: [String: Any] = [
-                    "name": a.name, "description": a.description,
-                    "video": ["width": a.width, "height": a.height, "fps": a.fps],
-                    "styles": a.styles, "motion_dimensions": a.motionNames.count, "renders_video": a.rendersVideo,
-                ]
-                if let d = a.defaultStyle { entry["default_style"] = d }
-                return entry
-            }
-            return Response(status: .ok, headers: [.contentType: "application/json"],
-                            body: .init(byteBuffer: .init(string: json(["avatars": list]))))
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: .init(string: json(avatarList(avatars)))))
         }
         return router
+    }
+
+    /// `{"avatars": [...]}`: name, description, video size/fps, styles, motion dimensions of each loaded avatar.
+    static func avatarList(_ avatars: AvatarRegistry) -> [String: Any] {
+        let list: [[String: Any]] = avatars.names.compactMap { name in
+            guard let a = avatars[name] else { return nil }
+            var entry: [String: Any] = [
+                "name": a.name, "description": a.description,
+                "video": ["width": a.width, "height": a.height, "fps": a.fps],
+                "styles": a.styles, "motion_dimensions": a.motionNames.count, "renders_video": a.rendersVideo,
+            ]
+            if let d = a.defaultStyle { entry["default_style"] = d }
+            return entry
+        }
+        return ["avatars": list]
     }
 
     static func json(_ object: [String: Any]) -> String {

@@ -1,4 +1,5 @@
 import AvatarConfig
+import AvatarMedia
 import AvatarPipeline
 import Foundation
 import Hummingbird
@@ -27,6 +28,8 @@ public final class DaemonServer: Sendable {
     private let group = Mutex<ServiceGroup?>(nil)
     /// Public connections still sending their HTTP request (slowloris cap).
     public let pendingConnections: PendingConnections
+    /// WebRTC viewers (WHEP) of the sessions with a WebRTC output.
+    public let whep: WHEPService
 
     public init(config: DaemonConfig, avatars: AvatarRegistry, presets: PresetCatalog,
                 makeOutput: @escaping SessionOutputFactory, readiness: Readiness = Readiness(),
@@ -39,7 +42,16 @@ public final class DaemonServer: Sendable {
         self.planner = SessionPlanner(avatars: avatars, presets: presets, config: config)
         self.registry = SessionRegistry(maxSessions: config.limits.maxSessions, capacity: capacity)
         self.readiness = readiness
-        self.makeOutput = makeOutput
+        let whep = WHEPService(logger: logger)
+        self.whep = whep
+        // A WebRTC output becomes reachable through WHEP as soon as it runs (before session.ready).
+        self.makeOutput = { plan, width, height in
+            let output = try makeOutput(plan, width, height)
+            if let fanout = (output as? GStreamerSessionOutput)?.webrtc {
+                whep.register(sessionID: plan.sessionID, output: plan.preset.name, fanout: fanout)
+            }
+            return output
+        }
         self.notifier = notifier
         self.logger = logger
         self.onMotion = onMotion
@@ -92,6 +104,9 @@ public final class DaemonServer: Sendable {
                            metadata: ["listen": "\(config.listen)"])
         }
         let connectionLogger = logger
+        let routes = PublicRoutes(tokens: Set(config.tokens), avatars: planner.avatars,
+                                  webrtcOutputs: planner.presets.names.filter { planner.presets[$0]?.isWebRTC == true },
+                                  whep: whep)
         let tokens = Set(config.tokens)
         let connection = SessionConnection(planner: planner, registry: registry, makeOutput: makeOutput,
                                            idleTimeout: .milliseconds(Int64(config.limits.idleTimeoutSeconds * 1000)),
@@ -102,7 +117,8 @@ public final class DaemonServer: Sendable {
                 await connection.run(inbound: inbound, outbound: outbound, abortConnection: context.abort)
             },
             headerTimeout: .milliseconds(Int64(config.limits.headerTimeoutSeconds * 1000)),
-            pending: pendingConnections)
+            pending: pendingConnections,
+            http: { [routes] request in await routes.respond(request) })
         let publicServer = channel.server(
             configuration: ServerConfiguration(address: .hostname(config.listen.host, port: config.listen.port),
                                                serverName: "avatard"),
@@ -119,7 +135,9 @@ public final class DaemonServer: Sendable {
             logger: logger)
         let lifecycle = LifecycleService(server: self, forceExitAfterDrainTimeout: handleSignals)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: admin), .init(service: publicServer), .init(service: lifecycle)],
+            services: [.init(service: admin), .init(service: publicServer), .init(service: lifecycle),
+                       // Its return on shutdown must not end the group (that would cut the session drain short).
+                       .init(service: WHEPSweeper(whep: whep), successTerminationBehavior: .ignore)],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger))
         self.group.withLock { $0 = group }
@@ -181,6 +199,17 @@ public final class DaemonServer: Sendable {
             }
         }
         return .upgrade(headers)
+    }
+
+    /// Removes WebRTC viewers whose connection failed or never came up, every second.
+    private struct WHEPSweeper: Service {
+        let whep: WHEPService
+        func run() async throws {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                await whep.sweep()
+                _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            }
+        }
     }
 
     /// READY=1 once listening and ready, WATCHDOG=1 while the event loops and session render threads make

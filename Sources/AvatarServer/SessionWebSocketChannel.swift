@@ -10,7 +10,8 @@ import NIOWebSocket
 ///
 /// Hummingbird's stock WebSocket channel answers every refused upgrade with 400; protocol v1 needs 401 for
 /// a missing or wrong token and 400 for a bad subprotocol, so this channel keeps the refusal's status and
-/// writes it itself. Plain HTTP requests get 426 (the session path) or 404.
+/// writes it itself. Plain HTTP requests (the page, `/v1/avatars`, WHEP) are read in full and answered by
+/// `http`, one request per connection.
 struct SessionWebSocketChannel: ServerChildChannel {
     typealias Handler = @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, SessionSocketContext) async throws -> Void
 
@@ -22,6 +23,8 @@ struct SessionWebSocketChannel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
         let upgradeResult: EventLoopFuture<UpgradeResult>
         let channel: any Channel
+        /// Cancels the header timeout once a plain request's body has been read.
+        let requestRead: @Sendable () -> Void
     }
 
     /// Largest WebSocket frame accepted by the frame decoder; protocol limits (4 KiB binary, 64 KiB text)
@@ -35,6 +38,8 @@ struct SessionWebSocketChannel: ServerChildChannel {
     /// `pending.limit` connections may be waiting for theirs at once (more are closed on accept).
     let headerTimeout: TimeAmount
     let pending: PendingConnections
+    /// Answers plain HTTP requests.
+    let http: @Sendable (PublicRequest) async -> PublicResponse
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         guard pending.enter() else {
@@ -102,7 +107,7 @@ struct SessionWebSocketChannel: ServerChildChannel {
             var configuration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgradeConfiguration)
             configuration.enablePipelining = false
             let result = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
-            return Value(upgradeResult: result, channel: channel)
+            return Value(upgradeResult: result, channel: channel, requestRead: { timeout.cancel() })
         }
     }
 
@@ -119,7 +124,7 @@ struct SessionWebSocketChannel: ServerChildChannel {
                                          closeTimeout: .seconds(5), validateUTF8: true, maxFrameSize: Self.maxFrameSize),
                     asyncChannel: asyncChannel, context: context, handler: handler)
             case let .refused(asyncChannel, status, reason):
-                try await writeRefusal(asyncChannel, status: status, reason: reason)
+                try await writeRefusal(asyncChannel, status: status, reason: reason, requestRead: value.requestRead)
             }
         } catch {
             logger.debug("connection ended with an error", metadata: ["error.message": "\(error)"])
@@ -127,32 +132,49 @@ struct SessionWebSocketChannel: ServerChildChannel {
     }
 
     private func writeRefusal(_ channel: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-                              status: HTTPResponseStatus, reason: String) async throws {
+                              status: HTTPResponseStatus, reason: String,
+                              requestRead: @Sendable () -> Void) async throws {
         try await channel.executeThenClose { inbound, outbound in
-            var status = status
-            var reason = reason
+            var response = PublicResponse.text(status, reason)
+            var isHead = false
             if status == .upgradeRequired {
-                // A plain HTTP request: find out which path it asked for.
+                // A plain HTTP request: read it (the header timeout bounds the body too), then answer it.
+                var head: HTTPRequestHead?
+                var body: [UInt8] = []
+                var tooLarge = false
                 for try await part in inbound {
-                    if case .head(let head) = part {
-                        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
-                        if path != "/v1/session" {
-                            status = .notFound
-                            reason = "not found\n"
+                    switch part {
+                    case .head(let h): head = h
+                    case .body(var chunk):
+                        if body.count + chunk.readableBytes > PublicRequest.maxBody {
+                            tooLarge = true
                         } else {
-                            reason = "GET /v1/session must be a WebSocket upgrade (protocol avatard.v1)\n"
+                            body += chunk.readBytes(length: chunk.readableBytes) ?? []
                         }
+                    case .end: break
                     }
                     if case .end = part { break }
+                    if tooLarge { break }
+                }
+                requestRead()
+                if tooLarge {
+                    response = .text(.payloadTooLarge, "request body over \(PublicRequest.maxBody) bytes\n")
+                } else if let head {
+                    isHead = head.method == .HEAD
+                    response = await http(PublicRequest(head: head, body: body))
+                } else {
+                    return
                 }
             }
-            let body = ByteBuffer(string: reason)
             var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-            headers.add(name: "Content-Length", value: String(body.readableBytes))
-            headers.add(name: "Connection", value: "close")
-            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-            try await outbound.write(.body(.byteBuffer(body)))
+            for (name, value) in response.headers { headers.add(name: name, value: value) }
+            headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+            headers.replaceOrAdd(name: "Connection", value: "close")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)))
+            // HEAD: the headers of the GET, no body.
+            if !response.body.isEmpty && !isHead {
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+            }
             try await outbound.write(.end(nil))
         }
     }

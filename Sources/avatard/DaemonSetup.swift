@@ -98,7 +98,9 @@ struct DaemonSetup {
         }
 
         return DaemonSetup(presets: presets, avatars: AvatarRegistry(loaded.avatars),
-                           makeOutput: GStreamerSessionOutput.factory(allowedElements: allowed), readiness: readiness,
+                           makeOutput: GStreamerSessionOutput.factory(allowedElements: allowed,
+                                                                      maxViewers: config.limits.maxViewersPerSession),
+                           readiness: readiness,
                            compute: compute, capacity: capacity)
     }
 

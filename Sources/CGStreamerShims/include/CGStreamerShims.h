@@ -37,3 +37,4 @@ gboolean avd_g_param_spec_is_readable_string(GParamSpec *spec);
 typedef void (*avd_pad_added_callback)(GstElement *element, GstPad *pad, gpointer user_data);
 gulong avd_g_signal_connect_pad_added(GstElement *element, avd_pad_added_callback callback, gpointer user_data,
                                       GClosureNotify destroy);
+#include "CGStreamerWebRTCShims.h"

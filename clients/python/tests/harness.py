@@ -102,7 +102,7 @@ class UdpSink:
 class Daemon:
     """`avatard serve` with a generated config; stop() sends SIGTERM (drain) and waits."""
 
-    def __init__(self, *, extra_config: str = "", max_sessions: int = 4, idle_timeout: float = 30):
+    def __init__(self, *, extra_config: str = "", max_sessions: int = 4, idle_timeout: float = 30, extra_limits: str = ""):
         self.dir = Path(tempfile.mkdtemp(prefix="avatard-client-test-"))
         self.recordings = self.dir / "recordings"
         self.recordings.mkdir()
@@ -122,6 +122,7 @@ directory = "{self.recordings}"
 [limits]
 max_sessions = {max_sessions}
 idle_timeout_seconds = {idle_timeout}
+{extra_limits}
 
 [device]
 cache_directory = "{cache}"

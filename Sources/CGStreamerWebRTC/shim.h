@@ -1,0 +1,2 @@
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
