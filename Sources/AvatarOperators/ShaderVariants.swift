@@ -66,8 +66,8 @@ public enum Shader {
     public static let gridSample3dBorderAlign = ShaderVariant<GridSample3dPush>("grid_sample3d_border_align", bindings: 3, texelBindings: [])
     public static let conv3dGemm = ShaderVariant<Conv3dPush>("conv3d_gemm", bindings: 4, texelBindings: [])
     public static let conv3dGemmTexel = ShaderVariant<Conv3dPush>("conv3d_gemm_texel", bindings: 4, texelBindings: [0, 1])
-    public static let conv3dGemmM4 = ShaderVariant<Conv3dPush>("conv3d_gemm_m4", bindings: 4, texelBindings: [])
-    public static let conv3dGemmM4Texel = ShaderVariant<Conv3dPush>("conv3d_gemm_m4_texel", bindings: 4, texelBindings: [0, 1])
+    public static let conv3dGemmM8 = ShaderVariant<Conv3dPush>("conv3d_gemm_m8", bindings: 4, texelBindings: [])
+    public static let conv3dGemmM8Texel = ShaderVariant<Conv3dPush>("conv3d_gemm_m8_texel", bindings: 4, texelBindings: [0, 1])
     public static let torsoMotionInput = ShaderVariant<TorsoMotionPush>("torso_motion_input", bindings: 4, texelBindings: [])
     public static let torsoDeformation = ShaderVariant<TorsoMotionPush>("torso_deformation", bindings: 4, texelBindings: [])
     public static let copy = ShaderVariant<CopyPush>("copy", bindings: 2, texelBindings: [])
@@ -159,8 +159,8 @@ public enum Shader {
         AnyShaderVariant(gridSample3dBorderAlign),
         AnyShaderVariant(conv3dGemm),
         AnyShaderVariant(conv3dGemmTexel),
-        AnyShaderVariant(conv3dGemmM4),
-        AnyShaderVariant(conv3dGemmM4Texel),
+        AnyShaderVariant(conv3dGemmM8),
+        AnyShaderVariant(conv3dGemmM8Texel),
         AnyShaderVariant(torsoMotionInput),
         AnyShaderVariant(torsoDeformation),
         AnyShaderVariant(copy),

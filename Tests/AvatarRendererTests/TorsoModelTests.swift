@@ -76,7 +76,7 @@ struct TorsoModelTests {
         #expect(worst > 1e-3, "static keypoints and another head should change the torso, max |Δ| \(worst)")
     }
 
-    /// conv3d's implicit-GEMM path (groups 1, ≥ 4 output channels: both tile heights) against a direct CPU loop.
+    /// conv3d's implicit-GEMM path (groups 1, ≥ 4 output channels: the wide and the narrow tile) against a direct CPU loop.
     @Test(arguments: [(20, 7), (5, 3)])
     func conv3dImplicitGemm(cout: Int, k: Int) throws {
         let f = try RendererFixture("small")
