@@ -19,6 +19,15 @@ public final class MimicTalkRenderer {
     public var timestamps = false
     private var plans: [Bool: GraphNetwork] = [:]
     private var last: GraphNetwork?
+    /// The identity graph (torso appearance, the torso and background images at sr_res) and the identity
+    /// inputs it last ran on: its outputs are frame-graph inputs, recomputed only when those inputs change.
+    private var identityNetwork: GraphNetwork?
+    private var identityInputs: [String: [Float]] = [:]
+    private var identityOutputs: [String: [Float]] = [:]
+    private var identityWritten: [Bool: [String: [Float]]] = [:]
+    /// Frame inputs that depend only on the identity.
+    static let identityInputNames = ["ref_torso_img", "segmap", "bg_img"]
+    static let identityOutputNames = ["torso_features", "torso_seg", "torso_256", "bg_256"]
 
     /// Intermediates written by `frame(…, dumps: true)`, in the reference's names.
     public static let dumpNames = ["planes", "feature_image", "weights_image", "depth_image", "rgb_torso", "torso_alpha",
@@ -93,7 +102,12 @@ public final class MimicTalkRenderer {
             }
         }
         let network = try network(dumps: dumps)
-        for name in inputShapes.keys where !(name == "cond_src" && config.seccIn == 6) {
+        try updateIdentity(inputs)
+        if identityWritten[dumps] != identityInputs {
+            for name in Self.identityOutputNames { try network.write(name, identityOutputs[name]!) }
+            identityWritten[dumps] = identityInputs
+        }
+        for name in inputShapes.keys where !Self.identityInputNames.contains(name) && !(name == "cond_src" && config.seccIn == 6) {
             try network.write(name, inputs[name]!)
         }
         try network.run()
@@ -130,6 +144,36 @@ public final class MimicTalkRenderer {
 
     // MARK: Graph
 
+    /// Runs the identity graph when the identity inputs differ from the last ones (the results are the same bits
+    /// the frame graph would compute from them: same kernels, same order).
+    private func updateIdentity(_ inputs: [String: [Float]]) throws {
+        let current = inputs.filter { Self.identityInputNames.contains($0.key) }
+        guard current != identityInputs || identityOutputs.isEmpty else { return }
+        let network = try identityNetwork ?? buildIdentity()
+        identityNetwork = network
+        for (name, values) in current { try network.write(name, values) }
+        try network.run()
+        identityOutputs = [:]
+        for name in Self.identityOutputNames { identityOutputs[name] = try network.read(name) }
+        identityInputs = current
+    }
+
+    private func buildIdentity() throws -> GraphNetwork {
+        let c = config, s = c.img, r = (c.srRes, c.srRes)
+        let g = Graph(name: "mimictalk_identity", ops: ops)
+        let b = RendererGraphBuilder(graph: g, weights: weights, config: c)
+        let torsoImage = try g.input("ref_torso_img", [3, s, s])
+        let segmap = try g.input("segmap", [6, s, s])
+        let background = try g.input("bg_img", [3, s, s])
+        let torso256 = try g.resize(torsoImage, to: r, mode: .antialias)
+        let appearance = try g.group("torso") { try b.torsoAppearance(torso256: torso256, segmap: segmap) }
+        try g.output("torso_features", appearance.features)
+        try g.output("torso_seg", appearance.seg)
+        try g.output("torso_256", torso256)
+        try g.output("bg_256", try g.resize(background, to: r, mode: .antialias))
+        return try g.plan()
+    }
+
     func network(dumps: Bool) throws -> GraphNetwork {
         if let n = plans[dumps] { return n }
         let n = try build(dumps: dumps)
@@ -144,9 +188,12 @@ public final class MimicTalkRenderer {
         let cano = try g.input("cond_cano", [3, s, s])
         let src = c.seccIn == 9 ? try g.input("cond_src", [3, s, s]) : nil
         let tgt = try g.input("cond_tgt", [3, s, s])
-        let torsoImage = try g.input("ref_torso_img", [3, s, s])
-        let background = try g.input("bg_img", [3, s, s])
-        let segmap = try g.input("segmap", [6, s, s])
+        // Per-identity values, computed by the identity graph.
+        let h = c.srRes, t = c.torsoRes
+        let torsoFeatures = try g.input("torso_features", [c.appC, c.appD, t, t])
+        let torsoSeg = try g.input("torso_seg", [2, t, t])
+        let torso256 = try g.input("torso_256", [3, h, h])
+        let background256 = try g.input("bg_256", [3, h, h])
         let kpS = try g.input("kp_s", [68, 3]), kpD = try g.input("kp_d", [68, 3])
         let camera = try g.input("camera", [25])
         let randStratified = try g.input("rand_stratified", [m, c.samplesCoarse])
@@ -159,11 +206,13 @@ public final class MimicTalkRenderer {
             try b.nerf(planes: planes, camera: camera, randStratified: randStratified, randImportance: randImportance)
         }
         let resized = try g.group("sr_inputs") {
-            try b.srInputs(feature: nerf.feature, weights: nerf.weights, torsoImage: torsoImage, background: background)
+            let r = c.nerfRes
+            let rgb = try g.view(nerf.feature, elementOffset: 0, shape: [3, r, r])
+            return (rgb: try g.resize(rgb, to: (h, h), mode: .antialias), weights: try g.resize(nerf.weights, to: (h, h), mode: .antialias),
+                    torso: torso256, background: background256)
         }
         let torso = try g.group("torso") {
-            try b.torsoModel(appearance: try b.torsoAppearance(torso256: resized.torso, segmap: segmap), kpS: kpS, kpD: kpD,
-                             headRGB: resized.rgb, headWeights: resized.weights)
+            try b.torsoModel(appearance: (torsoFeatures, torsoSeg), kpS: kpS, kpD: kpD, headRGB: resized.rgb, headWeights: resized.weights)
         }
         let sr = try g.group("sr") { try b.superResolution(feature: nerf.feature, resized: resized, torso: torso) }
         try g.output("image", sr.image)

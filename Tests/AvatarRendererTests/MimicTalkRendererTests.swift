@@ -54,6 +54,22 @@ import Testing
         #expect(try renderer.frame(withKp, seed: 5)["image"] == a["image"])
     }
 
+    /// The identity graph (torso appearance, sr_res torso and background) runs again when its inputs change, and
+    /// its cached results give the same bits as a fresh renderer.
+    @Test func identityConstantsFollowTheIdentityInputs() throws {
+        let (renderer, fixture) = try Self.renderer("small")
+        let base = try Self.inputs(fixture)
+        let first = try renderer.frame(base)["image"]!
+        var other = base
+        other["bg_img"] = base["bg_img"]!.map { -$0 }
+        other["ref_torso_img"] = base["ref_torso_img"]!.map { $0 * 0.5 }
+        let changed = try renderer.frame(other)["image"]!
+        #expect(changed != first)
+        #expect(try renderer.frame(base)["image"]! == first)
+        let (fresh, _) = try Self.renderer("small")
+        #expect(try fresh.frame(other)["image"]! == changed)
+    }
+
     @Test func badInputsAreRefusedNamingThem() throws {
         let (renderer, fixture) = try Self.renderer("small")
         func refusal(_ edit: (inout [String: [Float]]) -> Void) -> String {
