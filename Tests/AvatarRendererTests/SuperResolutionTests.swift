@@ -2,6 +2,7 @@ import AvatarFormats
 import AvatarGraph
 import AvatarOperators
 import AvatarRenderer
+import AvatarVulkan
 import Foundation
 import Testing
 
@@ -145,6 +146,22 @@ struct SuperResolutionTests {
         }
         check(try net.read("conv"), conv, "conv")
         if padding == 2 { check(try net.read("layer"), layer, "conv0 layer") }
+
+        // The storage-buffer variant (the graph's aligned values take the texel one): an input whose last texel
+        // would run past the end of its buffer (315 floats) cannot be viewed as RGBA32F texels.
+        let (device, _) = try RendererGPU.get()
+        let xBuffer = try DeviceBuffer(device: device, byteCount: x.count * 4)
+        let xSlice = BufferSlice(buffer: xBuffer, offset: 0, byteCount: x.count * 4)
+        #expect(x.count % 4 != 0 && !xSlice.texelViewable(alignment: device.texelAlignment))
+        try xSlice.write(x)
+        let arena = try BufferArena(device: device, byteCount: 1 << 20)
+        let wSlice = try arena.allocate(floats: kernel.count), ySlice = try arena.allocate(floats: conv.count)
+        try wSlice.write(kernel)
+        let seq = try CommandSequence(device: device)
+        try ops.upConv2d(seq, x: xSlice, weight: wSlice, bias: nil, y: ySlice, cin: cin, h: h, w: w, cout: cout, kernel: (3, 3),
+                         padding: (padding, padding))
+        try seq.run()
+        check(try ySlice.read(count: conv.count), conv, "conv (storage-buffer variant)")
     }
 }
 
