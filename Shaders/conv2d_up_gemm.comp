@@ -5,7 +5,7 @@
 // conv2d_gemm.comp, evaluated polyphase: workgroup z picks the output parity (py, px); at that parity only taps
 // ky ≡ padY + py (mod 2) (likewise kx) meet an input sample, so no inserted zero is ever read or multiplied
 // (a quarter of the dense work for 3×3; the same products as conv_transpose2d with the flipped, transposed kernel).
-// strideY/strideX must be 2 (the insertion factor); groups 1.
+// strideY/strideX must be 2 (the insertion factor); groups 1; KH, KW ≤ 4.
 #include "include/common.glsl"
 #ifndef TM
 #define TM 16
@@ -58,13 +58,17 @@ void main() {
     }
     float acc[TM][TN];
     [[unroll]] for (uint i = 0; i < TM; i++) [[unroll]] for (uint j = 0; j < TN; j++) acc[i][j] = 0.0;
+    // KH, KW ≤ 4 (the host checks): at most 2 taps per parity and axis, so the tap loops have constant bounds.
+    uint kyEnd = p.KH, kxEnd = p.KW;
     for (uint ci = 0; ci < p.Cin; ci++) {
         uint plane = ci * p.H * p.W;
         uint kci = ci * p.KH * p.KW;
-        int ty = 0;
-        for (uint ky = ky0; ky < p.KH; ky += 2u, ty++) {
-            int tx = 0;
-            for (uint kx = kx0; kx < p.KW; kx += 2u, tx++) {
+        [[unroll]] for (int ty = 0; ty < 2; ty++) {
+            uint ky = ky0 + 2u * uint(ty);
+            if (ky >= kyEnd) break;
+            [[unroll]] for (int tx = 0; tx < 2; tx++) {
+                uint kx = kx0 + 2u * uint(tx);
+                if (kx >= kxEnd) break;
                 float bv[TN];
                 [[unroll]] for (uint j = 0; j < TN; j++) {
                     int iy = baseY[j] + ty, ix = baseX[j] + tx;

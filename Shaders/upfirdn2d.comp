@@ -2,24 +2,15 @@
 // upfirdn2d (StyleGAN2): upsample x [C, H, W] by zero insertion (upY, upX), pad by (padY0, padY1,
 // padX0, padX1) (negative values crop), convolve with the FIR filter f [KH, KW] as a true convolution
 // (the filter flipped), keep every (downY, downX)-th sample. The host folds any gain into f.
-// BIAS_ACT: then y = lrelu(y + bias[c], slope)·gain (StyleGAN's up-sampling layer: FIR, bias, activation in one pass).
 #include "include/common.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer F { float f[]; };
-#ifdef BIAS_ACT
-layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
-#else
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
-#endif
 layout(push_constant) uniform Params {
     uint C, H, W, OH, OW, KH, KW;
     uint upY, upX, downY, downX;
     int padY0, padX0;
-#ifdef BIAS_ACT
-    float slope, gain;
-#endif
 } p;
 
 void main() {
@@ -42,9 +33,5 @@ void main() {
             acc = fma(x[base + iy * p.W + ix], f[(p.KH - 1u - ky) * p.KW + (p.KW - 1u - kx)], acc);
         }
     }
-#ifdef BIAS_ACT
-    acc += bias[c];
-    acc = (acc >= 0.0 ? acc : acc * p.slope) * p.gain;
-#endif
     y[i] = acc;
 }

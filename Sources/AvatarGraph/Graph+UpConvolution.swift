@@ -7,7 +7,8 @@ extension Graph {
     /// (3×3: 2H + 1). Polyphase, so it costs what conv_transpose2d with the flipped, transposed kernel costs.
     public func upConv2d(_ x: GraphValue, weight: GraphValue, bias: GraphValue? = nil, padding: Int? = nil) throws -> GraphValue {
         let label = "up_conv2d"
-        try require(x.rank == 3 && weight.rank == 4 && weight.shape[1] == x.shape[0], label, "x \(x.shape), weight \(weight.shape)")
+        try require(x.rank == 3 && weight.rank == 4 && weight.shape[1] == x.shape[0] && weight.shape[2] <= 4 && weight.shape[3] <= 4, label,
+                    "x \(x.shape), weight \(weight.shape) (kernels up to 4×4)")
         let (cin, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
         if let bias { try require(bias.count == cout, label, "bias \(bias.shape) for \(cout) channels") }
@@ -21,19 +22,21 @@ extension Graph {
         }
     }
 
-    /// upfirdn2d of x [C, H, W] with `filter` [KH, KW], then lrelu(· + bias[c], slope)·gain, in one pass.
-    public func upfirdn2dBiasActivation(_ x: GraphValue, filter: GraphValue, bias: GraphValue, up: Int = 1, down: Int = 1,
-                                        padY: (Int, Int), padX: (Int, Int), slope: Float, gain: Float) throws -> GraphValue {
-        let label = "upfirdn2d_bias_act"
-        try require(x.rank == 3 && filter.rank == 2 && bias.count == x.shape[0], label, "x \(x.shape), filter \(filter.shape), bias \(bias.shape)")
+    /// lrelu(filter ∗ x + bias[c], slope)·gain over x [C, H, W] zero-padded by (padY, padX): upfirdn2d without
+    /// resampling (true convolution, gain folded into `filter` [KH, KW]), bias and activation in one pass.
+    public func firBiasActivation(_ x: GraphValue, filter: GraphValue, bias: GraphValue, padY: (Int, Int), padX: (Int, Int),
+                                  slope: Float, gain: Float) throws -> GraphValue {
+        let label = "fir_bias_act"
+        try require(x.rank == 3 && filter.rank == 2 && bias.count == x.shape[0] && min(padY.0, padY.1, padX.0, padX.1) >= 0, label,
+                    "x \(x.shape), filter \(filter.shape), bias \(bias.shape), padding \(padY) \(padX)")
         let (c, h, w) = (x.shape[0], x.shape[1], x.shape[2]), taps = (filter.shape[0], filter.shape[1])
-        let oh = Operators.upfirdnOutput(h, up: up, down: down, pad: padY, taps: taps.0)
-        let ow = Operators.upfirdnOutput(w, up: up, down: down, pad: padX, taps: taps.1)
+        let oh = Operators.upfirdnOutput(h, up: 1, down: 1, pad: padY, taps: taps.0)
+        let ow = Operators.upfirdnOutput(w, up: 1, down: 1, pad: padX, taps: taps.1)
         try require(oh > 0 && ow > 0, label, "empty output for \(x.shape)")
         let ops = self.ops
         return try node(label, reads: [x, filter, bias], output: [c, oh, ow]) { seq, b, y in
-            try ops.upfirdn2dBiasActivation(seq, x: b[x], filter: b[filter], bias: b[bias], y: b[y], channels: c, h: h, w: w, taps: taps,
-                                            up: (up, up), down: (down, down), padY: padY, padX: padX, slope: slope, gain: gain)
+            try ops.firBiasActivation(seq, x: b[x], filter: b[filter], bias: b[bias], y: b[y], channels: c, h: h, w: w, taps: taps,
+                                      padY: padY, padX: padX, slope: slope, gain: gain)
         }
     }
 }

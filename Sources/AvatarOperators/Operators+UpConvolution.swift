@@ -6,11 +6,12 @@ extension Operators {
 
     /// StyleGAN's up-sampling convolution with the kernel as the renderer bundle stores it (docs/renderer.md §4.2):
     /// x [Cin, H, W] zero-inserted by 2 (H → 2H − 1), zero-padded by `padding`, correlated with weight
-    /// [Cout, Cin, KH, KW] (+ bias) → [Cout, 2H − 1 + 2·padY − KH + 1, …]. Evaluated polyphase as an implicit GEMM
+    /// [Cout, Cin, KH, KW] (KH, KW ≤ 4; + bias) → [Cout, 2H − 1 + 2·padY − KH + 1, …]. Evaluated polyphase as an implicit GEMM
     /// (conv2d_up_gemm.comp): the inserted zeros are never read, so the 3×3 case costs what conv_transpose2d does.
     public func upConv2d(_ seq: CommandSequence, x: BufferSlice, weight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
                          cin: Int, h: Int, w: Int, cout: Int, kernel: (Int, Int), padding: (Int, Int)) throws {
-        try check(cin > 0 && cout > 0 && h > 0 && w > 0 && kernel.0 > 0 && kernel.1 > 0 && padding.0 >= 0 && padding.1 >= 0,
+        try check(cin > 0 && cout > 0 && h > 0 && w > 0 && (1...4).contains(kernel.0) && (1...4).contains(kernel.1)
+                  && padding.0 >= 0 && padding.1 >= 0,
                   "up_conv2d shape \(cin)×\(h)×\(w) → \(cout), kernel \(kernel), padding \(padding)")
         let oh = Self.upConvOutput(h, kernel: kernel.0, padding: padding.0)
         let ow = Self.upConvOutput(w, kernel: kernel.1, padding: padding.1)
@@ -34,30 +35,30 @@ extension Operators {
                          groups: ((evenPixels + tileN - 1) / tileN, (cout + tileM - 1) / tileM, 4))
     }
 
-    /// upfirdn2d (as `upfirdn2d`) followed by y = lrelu(y + bias[c], slope)·gain, in one pass: StyleGAN's
-    /// up-sampling layer after its convolution (FIR pad 1, bias, lrelu(0.2)·√2).
-    public func upfirdn2dBiasActivation(_ seq: CommandSequence, x: BufferSlice, filter: BufferSlice, bias: BufferSlice, y: BufferSlice,
-                                        channels c: Int, h: Int, w: Int, taps: (Int, Int), up: (Int, Int) = (1, 1),
-                                        down: (Int, Int) = (1, 1), padY: (Int, Int), padX: (Int, Int), slope: Float, gain: Float) throws {
-        try check(up.0 > 0 && up.1 > 0 && down.0 > 0 && down.1 > 0 && taps.0 > 0 && taps.1 > 0, "upfirdn2d_bias_act factors")
-        let oh = Self.upfirdnOutput(h, up: up.0, down: down.0, pad: padY, taps: taps.0)
-        let ow = Self.upfirdnOutput(w, up: up.1, down: down.1, pad: padX, taps: taps.1)
-        try check(oh > 0 && ow > 0, "upfirdn2d_bias_act output is empty")
+    /// y = lrelu(fir ∗ x + bias[c], slope)·gain over x [C, H, W] zero-padded by (padY, padX): upfirdn2d without
+    /// resampling (true convolution, gain folded into `filter` [KH, KW]) with the bias and activation in the same
+    /// pass (StyleGAN's up-sampling layer after its convolution: FIR pad 1, bias, lrelu(0.2)·√2).
+    public func firBiasActivation(_ seq: CommandSequence, x: BufferSlice, filter: BufferSlice, bias: BufferSlice, y: BufferSlice,
+                                  channels c: Int, h: Int, w: Int, taps: (Int, Int), padY: (Int, Int), padX: (Int, Int),
+                                  slope: Float, gain: Float) throws {
+        try check(c > 0 && h > 0 && w > 0 && taps.0 > 0 && taps.1 > 0 && min(padY.0, padY.1, padX.0, padX.1) >= 0,
+                  "fir_bias_act shape \(c)×\(h)×\(w), taps \(taps), padding \(padY) \(padX)")
+        let oh = Self.upfirdnOutput(h, up: 1, down: 1, pad: padY, taps: taps.0)
+        let ow = Self.upfirdnOutput(w, up: 1, down: 1, pad: padX, taps: taps.1)
+        try check(oh > 0 && ow > 0, "fir_bias_act output is empty")
         try check(x.count >= c * h * w && y.count >= c * oh * ow && filter.count >= taps.0 * taps.1 && bias.count >= c,
-                  "upfirdn2d_bias_act sizes")
-        let pipeline = try library.pipeline(Shader.upfirdn2dBiasAct)
-        let push = Upfirdn2dBiasActPush(c: Self.u(c), h: Self.u(h), w: Self.u(w), oh: Self.u(oh), ow: Self.u(ow), kh: Self.u(taps.0),
-                                        kw: Self.u(taps.1), upY: Self.u(up.0), upX: Self.u(up.1), downY: Self.u(down.0),
-                                        downX: Self.u(down.1), padY0: Int32(padY.0), padX0: Int32(padX.0), slope: slope, gain: gain)
-        try seq.dispatch(pipeline, buffers: [x, filter, bias, y], push: push, groups: Self.groups(c * oh * ow, local: 64))
+                  "fir_bias_act sizes")
+        let push = FirBiasActPush(c: Self.u(c), h: Self.u(h), w: Self.u(w), oh: Self.u(oh), ow: Self.u(ow), kh: Self.u(taps.0),
+                                  kw: Self.u(taps.1), padY0: Int32(padY.0), padX0: Int32(padX.0), slope: slope, gain: gain)
+        try seq.dispatch(try library.pipeline(Shader.firBiasAct), buffers: [x, filter, bias, y], push: push,
+                         groups: Self.groups(c * oh * ow, local: 64))
     }
 }
 
-/// upfirdn2d's fields, then the activation's negative slope and output gain (std430, 4-byte scalars).
-public struct Upfirdn2dBiasActPush: PushConstantBlock {
+/// fir_bias_act.comp's fields (std430, 4-byte scalars).
+public struct FirBiasActPush: PushConstantBlock {
     public var c, h, w, oh, ow, kh, kw: UInt32
-    public var upY, upX, downY, downX: UInt32
     public var padY0, padX0: Int32
     public var slope, gain: Float
-    public static let shaderSize = 60
+    public static let shaderSize = 44
 }

@@ -45,7 +45,7 @@ public enum Shader {
     public static let pool2dMax = ShaderVariant<Pool2dPush>("pool2d_max", bindings: 2, texelBindings: [])
     public static let pool2dAvg = ShaderVariant<Pool2dPush>("pool2d_avg", bindings: 2, texelBindings: [])
     public static let upfirdn2d = ShaderVariant<Upfirdn2dPush>("upfirdn2d", bindings: 3, texelBindings: [])
-    public static let upfirdn2dBiasAct = ShaderVariant<Upfirdn2dBiasActPush>("upfirdn2d_bias_act", bindings: 4, texelBindings: [])
+    public static let firBiasAct = ShaderVariant<FirBiasActPush>("fir_bias_act", bindings: 4, texelBindings: [])
     public static let conv2dUpGemm = ShaderVariant<Conv2dPush>("conv2d_up_gemm", bindings: 4, texelBindings: [])
     public static let conv2dUpGemmTexel = ShaderVariant<Conv2dPush>("conv2d_up_gemm_texel", bindings: 4, texelBindings: [0, 1])
     public static let alphaMix = ShaderVariant<AlphaBlendPush>("alpha_mix", bindings: 4, texelBindings: [])
@@ -138,7 +138,7 @@ public enum Shader {
         AnyShaderVariant(pool2dMax),
         AnyShaderVariant(pool2dAvg),
         AnyShaderVariant(upfirdn2d),
-        AnyShaderVariant(upfirdn2dBiasAct),
+        AnyShaderVariant(firBiasAct),
         AnyShaderVariant(conv2dUpGemm),
         AnyShaderVariant(conv2dUpGemmTexel),
         AnyShaderVariant(alphaMix),

@@ -26,6 +26,7 @@ extension RendererGraphBuilder {
     }
 
     /// feature [hid, R, R], weights [1, R, R]; resized inputs from srInputs; torso from torsoModel.
+    /// (Of `resized`, the SR itself reads weights and background; rgb and torso are the torso model's inputs.)
     public func superResolution(feature: GraphValue, resized: (rgb: GraphValue, weights: GraphValue, torso: GraphValue, background: GraphValue),
                                 torso: TorsoOutputs) throws -> SuperResolutionOutputs {
         let r = c.nerfRes, n = c.srRes, ch = c.srCh, p = Self.sr
@@ -70,19 +71,34 @@ extension RendererGraphBuilder {
         let fir = try weight(Self.sr + "fir", [4, 4])
         var x = x, image = image
         if up {
-            // The stored kernel correlates the zero-inserted input (pad 2: H → 2H + 1); the FIR with pad 1 brings
-            // it to 2H. `fir` is symmetric, so upfirdn2d's true convolution equals the reference's correlation.
-            let w0 = try weight(prefix + "conv0.weight", [out, x.shape[0], 3, 3])
-            x = try g.upfirdn2dBiasActivation(try g.upConv2d(x, weight: w0), filter: fir, bias: try weight(prefix + "conv0.bias", [out]),
-                                              padY: (1, 1), padX: (1, 1), slope: Self.styleSlope, gain: Self.styleGain)
+            x = try g.group("conv0") {
+                // The stored kernel correlates the zero-inserted input (pad 2: H → 2H + 1); the FIR with pad 1 brings
+                // it to 2H. `fir` is symmetric, so the true convolution of upfirdn2d equals the reference's correlation.
+                let w0 = try weight(prefix + "conv0.weight", [out, x.shape[0], 3, 3])
+                return try g.firBiasActivation(try g.upConv2d(x, weight: w0), filter: fir, bias: try weight(prefix + "conv0.bias", [out]),
+                                               padY: (1, 1), padX: (1, 1), slope: Self.styleSlope, gain: Self.styleGain)
+            }
             // Image skip: upfirdn2d up 2, pad (2, 1, 2, 1), gain 4 (folded into fir).
-            image = try g.upfirdn2d(image, filter: fir, up: 2, padY: (2, 1), padX: (2, 1))
+            image = try g.group("skip") { try g.upfirdn2d(image, filter: fir, up: 2, padY: (2, 1), padX: (2, 1)) }
         } else {
-            x = try leakyRelu(try conv(x, prefix + "conv0.", out: out, kernel: 3), slope: Self.styleSlope, gain: Self.styleGain)
+            x = try g.group("conv0") {
+                try leakyRelu(try conv(x, prefix + "conv0.", out: out, kernel: 3), slope: Self.styleSlope, gain: Self.styleGain)
+            }
         }
-        x = try leakyRelu(try conv(x, prefix + "conv1.", out: out, kernel: 3), slope: Self.styleSlope, gain: Self.styleGain)
-        let y = try conv(x, prefix + "torgb.", out: 3, kernel: 1)
+        x = try g.group("conv1") {
+            try leakyRelu(try conv(x, prefix + "conv1.", out: out, kernel: 3), slope: Self.styleSlope, gain: Self.styleGain)
+        }
+        let y = try g.group("torgb") { try toRGB(x, prefix + "torgb.") }
         return (x, try g.add(image, y))
+    }
+
+    /// ToRGB, a 1×1 conv to 3 channels, as the product W [3, C] · x [C, H·W] plus the bias: with 3 output channels
+    /// `conv2d` takes its direct kernel (one output per invocation), 10× slower than the matmul at 512².
+    private func toRGB(_ x: GraphValue, _ name: String) throws -> GraphValue {
+        let (ch, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let kernel = try g.reshape(try weight(name + "weight", [3, ch, 1, 1]), [3, ch])
+        let y = try g.reshape(try g.matmul(kernel, try g.reshape(x, [ch, h * w])), [3, h, w])
+        return try g.scaleShift(y, scale: try g.constant("ones", values: [1, 1, 1], shape: [3]), shift: try weight(name + "bias", [3]), axis: 0)
     }
 
     /// The first three channels of the feature image (its rgb), a view without a copy.

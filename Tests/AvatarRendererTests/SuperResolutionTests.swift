@@ -2,6 +2,7 @@ import AvatarFormats
 import AvatarGraph
 import AvatarOperators
 import AvatarRenderer
+import AvatarVulkan
 import Foundation
 import Testing
 
@@ -128,9 +129,9 @@ struct SuperResolutionTests {
         #expect(up.shape == [cout, oh, ow])
         try g.output("conv", up)
         if padding == 2 {
-            let act = try g.upfirdn2dBiasActivation(up, filter: try g.constant("fir", values: fir, shape: [4, 4]),
-                                                    bias: try g.constant("b", values: bias, shape: [cout]), padY: (1, 1), padX: (1, 1),
-                                                    slope: 0.2, gain: Float(2).squareRoot())
+            let act = try g.firBiasActivation(up, filter: try g.constant("fir", values: fir, shape: [4, 4]),
+                                              bias: try g.constant("b", values: bias, shape: [cout]), padY: (1, 1), padX: (1, 1),
+                                              slope: 0.2, gain: Float(2).squareRoot())
             #expect(act.shape == [cout, 2 * h, 2 * w])
             try g.output("layer", act)
         }
@@ -145,6 +146,22 @@ struct SuperResolutionTests {
         }
         check(try net.read("conv"), conv, "conv")
         if padding == 2 { check(try net.read("layer"), layer, "conv0 layer") }
+
+        // The storage-buffer variant (the graph's aligned values take the texel one): an input whose last texel
+        // would run past the end of its buffer (315 floats) cannot be viewed as RGBA32F texels.
+        let (device, _) = try RendererGPU.get()
+        let xBuffer = try DeviceBuffer(device: device, byteCount: x.count * 4)
+        let xSlice = BufferSlice(buffer: xBuffer, offset: 0, byteCount: x.count * 4)
+        #expect(x.count % 4 != 0 && !xSlice.texelViewable(alignment: device.texelAlignment))
+        try xSlice.write(x)
+        let arena = try BufferArena(device: device, byteCount: 1 << 20)
+        let wSlice = try arena.allocate(floats: kernel.count), ySlice = try arena.allocate(floats: conv.count)
+        try wSlice.write(kernel)
+        let seq = try CommandSequence(device: device)
+        try ops.upConv2d(seq, x: xSlice, weight: wSlice, bias: nil, y: ySlice, cin: cin, h: h, w: w, cout: cout, kernel: (3, 3),
+                         padding: (padding, padding))
+        try seq.run()
+        check(try ySlice.read(count: conv.count), conv, "conv (storage-buffer variant)")
     }
 }
 
