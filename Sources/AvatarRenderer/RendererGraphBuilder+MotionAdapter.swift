@@ -1,6 +1,6 @@
 public import AvatarGraph
 
-/// The motion adapter (docs/renderer.md §2, reference `Renderer.secc_planes_raw`): SECC → prenet (1×1) → mit_b0
+/// The motion adapter (docs/renderer.md §1, reference `Renderer.secc_planes_raw`): SECC → prenet (1×1) → mit_b0
 /// (MixVisionTransformer, 4 stages) → SegFormer head → to_plane_cnn → planes [3, hid·D, P, P], plus the learnable
 /// tri-plane. Transformer tokens are [N, C] rows (N = H·W, row-major pixels); the convolutions inside (patch
 /// embeddings, spatial reduction, Mix-FFN depthwise) run on [C, H, W] images, converted with one permute each way.
