@@ -3,6 +3,8 @@
 // rows cheap on CPU devices (lavapipe), where norm.comp's workgroup-per-row reduction costs a coroutine
 // switch per barrier. Used by the A2M transformer (AdaRMS norms over dim, per-head q/k norms over dim_head).
 //   ROW_L2_NORM:    y[r, i] = x[r, i] / max(‖x[r]‖₂, eps)·scale·γ[i] (+ β[i])            x, y [rows, D]
+//   ROW_LAYER_NORM: y[r, i] = (x[r, i] − mean)/√(var + eps)·γ[i] (+ β[i]), two-pass mean and variance (the
+//                   motion adapter's 16384 token rows of 32 channels)
 //   QK_NORM_ROTARY: row r = (s·heads + h)·L + l reads x at (s·L + l)·rowStride + offset + h·D + i (one head's
 //                   part of a fused qkv row); u = x / max(‖x‖₂, eps)·γ[h, i]·scale; then rotate-half rotary
 //                   with host tables cos, sin [L, D/2] at position l; y [rows, D] ([s, heads, L, D]).
@@ -10,7 +12,7 @@
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer G { float gamma[]; };
-#if defined(ROW_L2_NORM)
+#if defined(ROW_L2_NORM) || defined(ROW_LAYER_NORM)
 layout(std430, binding = 2) readonly buffer Bt { float beta[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params { uint rows; uint D; float eps; float scale; uint hasBeta; } p;
@@ -20,7 +22,7 @@ layout(std430, binding = 3) readonly buffer Sin { float sinTable[]; };
 layout(std430, binding = 4) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform Params { uint rows; uint D; uint heads; uint L; uint rowStride; uint offset; float eps; float scale; } p;
 #else
-#error "row_norm.comp needs ROW_L2_NORM or QK_NORM_ROTARY"
+#error "row_norm.comp needs ROW_L2_NORM, ROW_LAYER_NORM or QK_NORM_ROTARY"
 #endif
 
 void main() {
@@ -33,6 +35,17 @@ void main() {
     float n = max(sqrt(ss), p.eps);
     for (uint i = 0u; i < p.D; i++) {
         float v = x[base + i] / n * p.scale * gamma[i];
+        y[base + i] = p.hasBeta != 0u ? v + beta[i] : v;
+    }
+#elif defined(ROW_LAYER_NORM)
+    uint base = r * p.D;
+    float sum = 0.0;
+    for (uint i = 0u; i < p.D; i++) sum += x[base + i];
+    float mean = sum / float(p.D), ss = 0.0;
+    for (uint i = 0u; i < p.D; i++) { float dv = x[base + i] - mean; ss += dv * dv; }
+    float inv = inversesqrt(ss / float(p.D) + p.eps);
+    for (uint i = 0u; i < p.D; i++) {
+        float v = (x[base + i] - mean) * inv * gamma[i];
         y[base + i] = p.hasBeta != 0u ? v + beta[i] : v;
     }
 #else

@@ -58,6 +58,17 @@ extension Graph {
         }
     }
 
+    /// LayerNorm over the last dimension with one invocation per row (`layerNorm` runs a workgroup per row):
+    /// for many short rows, where the workgroup's barriers dominate on CPU devices.
+    public func rowLayerNorm(_ x: GraphValue, weight: GraphValue, bias: GraphValue?, eps: Float) throws -> GraphValue {
+        let d = x.dim(-1)
+        try require(weight.count == d && (bias?.count ?? d) == d, "row_layer_norm", "γ \(weight.shape) / β \(bias?.shape ?? []) for rows of \(d) in \(x.shape)")
+        let ops = self.ops
+        return try node("row_layer_norm", reads: [x, weight] + (bias.map { [$0] } ?? []), output: x.shape) { seq, b, y in
+            try ops.rowLayerNorm(seq, x: b[x], gamma: b[weight], beta: bias.map { b[$0] }, y: b[y], rows: x.count / d, d: d, eps: eps)
+        }
+    }
+
     /// GEGLU over the last dimension: [.., 2d] → [.., d], value·gelu(gate).
     public func geglu(_ x: GraphValue) throws -> GraphValue {
         try require(x.dim(-1) % 2 == 0, "geglu", "last dimension of \(x.shape) is odd")

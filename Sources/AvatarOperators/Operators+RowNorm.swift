@@ -15,6 +15,19 @@ extension Operators {
                          groups: Self.groups(rows, local: 64))
     }
 
+    /// LayerNorm over rows of `d`: the same result as `layerNorm`, one invocation per row (many short rows: the
+    /// motion adapter's tokens).
+    public func rowLayerNorm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice? = nil, y: BufferSlice,
+                             rows: Int, d: Int, eps: Float) throws {
+        try check(rows > 0 && d > 0, "row_layer_norm over \(rows)×\(d)")
+        try check(x.count >= rows * d && y.count >= rows * d && gamma.count >= d, "row_layer_norm sizes")
+        if let beta { try check(beta.count >= d, "row_layer_norm beta holds \(beta.count) < \(d)") }
+        let pipeline = try library.pipeline(Shader.rowLayerNorm)
+        try seq.dispatch(pipeline, buffers: [x, gamma, beta ?? gamma, y],
+                         push: NormPush(rows: Self.u(rows), d: Self.u(d), eps: eps, scale: 1, hasBeta: beta == nil ? 0 : 1),
+                         groups: Self.groups(rows, local: 64))
+    }
+
     /// Per-head q (or k) of the A2M transformer straight from fused qkv rows: for sequence s, head h and
     /// position l, u = normalize(qkv[s·length + l, offset + h·headDim ..< +headDim])·γ[h]·scale, then
     /// rotate-half rotary with host tables cos, sin [length, headDim/2]; y is [sequences, heads, length, headDim].

@@ -28,6 +28,7 @@ public enum Shader {
     public static let softmax = ShaderVariant<SoftmaxPush>("softmax", bindings: 3, texelBindings: [])
     public static let softmaxRows = ShaderVariant<SoftmaxPush>("softmax_rows", bindings: 3, texelBindings: [])
     public static let geglu = ShaderVariant<GegluPush>("geglu", bindings: 2, texelBindings: [])
+    public static let rowLayerNorm = ShaderVariant<NormPush>("row_layer_norm", bindings: 4, texelBindings: [])
     public static let conv2dRows = ShaderVariant<Conv2dPush>("conv2d_rows", bindings: 4, texelBindings: [0, 1])
     public static let rotary = ShaderVariant<RotaryPush>("rotary", bindings: 4, texelBindings: [])
     public static let rowL2Norm = ShaderVariant<NormPush>("row_l2_norm", bindings: 4, texelBindings: [])
@@ -121,6 +122,7 @@ public enum Shader {
         AnyShaderVariant(softmax),
         AnyShaderVariant(softmaxRows),
         AnyShaderVariant(geglu),
+        AnyShaderVariant(rowLayerNorm),
         AnyShaderVariant(conv2dRows),
         AnyShaderVariant(rotary),
         AnyShaderVariant(rowL2Norm),

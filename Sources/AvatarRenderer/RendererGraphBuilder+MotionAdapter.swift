@@ -1,6 +1,6 @@
 public import AvatarGraph
 
-/// The motion adapter (docs/renderer.md §2, reference `Renderer.secc_planes_raw`): SECC → prenet (1×1) → mit_b0
+/// The motion adapter (docs/renderer.md §1, reference `Renderer.secc_planes_raw`): SECC → prenet (1×1) → mit_b0
 /// (MixVisionTransformer, 4 stages) → SegFormer head → to_plane_cnn → planes [3, hid·D, P, P], plus the learnable
 /// tri-plane. Transformer tokens are [N, C] rows (N = H·W, row-major pixels); the convolutions inside (patch
 /// embeddings, spatial reduction, Mix-FFN depthwise) run on [C, H, W] images, converted with one permute each way.
@@ -49,13 +49,13 @@ extension RendererGraphBuilder {
         let embedded = try conv(x, "\(p)patch_embed\(s + 1).proj.", out: dim, kernel: s == 0 ? 7 : 3, stride: s == 0 ? 4 : 2,
                                 padding: s == 0 ? 3 : 1)
         let (h, w) = (embedded.shape[1], embedded.shape[2])
-        var tokens = try layerNorm(try imageToTokens(embedded), "\(p)patch_embed\(s + 1).norm.", eps: 1e-5)
+        var tokens = try tokenNorm(try imageToTokens(embedded), "\(p)patch_embed\(s + 1).norm.", eps: 1e-5)
         for j in 0..<c.mitDepths[s] {
             tokens = try g.group("block\(j)") {
                 try mixBlock(tokens, "\(p)block\(s + 1).\(j).", size: (h, w), heads: c.mitHeads[s], sr: c.mitSR[s])
             }
         }
-        tokens = try layerNorm(tokens, "\(p)norm\(s + 1).", eps: 1e-6)
+        tokens = try tokenNorm(tokens, "\(p)norm\(s + 1).", eps: 1e-6)
         return MixStageOutput(tokens: tokens, image: needsImage ? try tokensToImage(tokens, h, w) : nil, size: (h, w))
     }
 
@@ -63,13 +63,13 @@ extension RendererGraphBuilder {
     func mixBlock(_ x: GraphValue, _ b: String, size: (Int, Int), heads: Int, sr: Int) throws -> GraphValue {
         let (n, ch) = (x.shape[0], x.shape[1]), d = ch / heads
         let (h, w) = size
-        let normed = try layerNorm(x, b + "norm1.", eps: 1e-6)
+        let normed = try tokenNorm(x, b + "norm1.", eps: 1e-6)
         let q = try linear(normed, b + "attn.q.", out: ch)
         var kvSource = normed
         if sr > 1 {
             // Efficient self-attention: keys and values from the image reduced by a stride-sr convolution.
             let reduced = try conv(try tokensToImage(normed, h, w), b + "attn.sr.", out: ch, kernel: sr, stride: sr, padding: 0)
-            kvSource = try layerNorm(try imageToTokens(reduced), b + "attn.norm.", eps: 1e-5)
+            kvSource = try tokenNorm(try imageToTokens(reduced), b + "attn.norm.", eps: 1e-5)
         }
         let kv = try linear(kvSource, b + "attn.kv.", out: 2 * ch)  // [Nk, 2C]: keys then values, head-major
         let perHead = { (t: GraphValue, offset: Int) in
@@ -83,10 +83,17 @@ extension RendererGraphBuilder {
         let x1 = try g.add(x, try linear(merged, b + "attn.proj.", out: ch))
         // Mix-FFN: fc1 → 3×3 depthwise conv over the image → GELU → fc2.
         let hidden = ch * c.mlpRatio
-        let expanded = try linear(try layerNorm(x1, b + "norm2.", eps: 1e-6), b + "mlp.fc1.", out: hidden)
+        let expanded = try linear(try tokenNorm(x1, b + "norm2.", eps: 1e-6), b + "mlp.fc1.", out: hidden)
         let mixed = try conv(try tokensToImage(expanded, h, w), b + "mlp.dwconv.dwconv.", out: hidden, kernel: 3, groups: hidden)
         let activated = try g.gelu(try imageToTokens(mixed))
         return try g.add(x1, try linear(activated, b + "mlp.fc2.", out: ch))
+    }
+
+    /// LayerNorm over the channels of tokens [N, C] with `<name>weight` and `<name>bias`, one invocation per token
+    /// (C is 32–256 here; a workgroup per row would spend its time in barriers on CPU devices).
+    func tokenNorm(_ x: GraphValue, _ name: String, eps: Float) throws -> GraphValue {
+        let d = x.dim(-1)
+        return try g.rowLayerNorm(x, weight: try weight(name + "weight", [d]), bias: try weight(name + "bias", [d]), eps: eps)
     }
 
     /// [C, H, W] → tokens [H·W, C].
