@@ -26,8 +26,12 @@ public struct RendererGraphBuilder {
     public func conv(_ x: GraphValue, _ name: String, out: Int, kernel: Int, stride: Int = 1, padding: Int? = nil,
                      groups: Int = 1, bias: Bool = true) throws -> GraphValue {
         let weight = try weight(name + "weight", [out, x.shape[0] / groups, kernel, kernel])
-        return try g.conv2d(x, weight: weight, bias: bias ? try self.weight(name + "bias", [out]) : nil, stride: stride,
-                            padding: padding, groups: groups)
+        let b = bias ? try self.weight(name + "bias", [out]) : nil
+        if stride == 1 && groups == 1 {
+            // The row-run kernel (it falls back to conv2d for shapes it does not run).
+            return try g.conv2dRows(x, weight: weight, bias: b, padding: padding)
+        }
+        return try g.conv2d(x, weight: weight, bias: b, stride: stride, padding: padding, groups: groups)
     }
 
     /// Conv3d with `<name>weight` [out, in, k, k, k] and `<name>bias`, "same" padding.
