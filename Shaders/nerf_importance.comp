@@ -3,7 +3,8 @@
 // (σ first) → the coarse MipRayMarcher2 weights w [NC−1] → max_pool(2, 1, pad 1) then avg_pool(2, 1), + 0.01 →
 // pdf over the inner NC−3 (+1e-5) → cdf with a leading 0 → inverse transform of the draws u [M, NF] (searchsorted
 // right; den < 1e-5 → 1) between the NC−1 interval midpoints → all depths [M, NC + NF]: the coarse ones, then
-// the fine ones (unsorted; sort_rows merges them).
+// the fine ones in ascending order (the inverse CDF is monotone, so the draws are sorted first; nerf_march merges
+// the two ascending runs).
 #include "include/common.glsl"
 #include "include/nerf.glsl"
 layout(local_size_x = 64) in;
@@ -39,8 +40,16 @@ void main() {
     cdf[0] = 0.0;
     float run = 0.0;
     for (uint k = 0u; k < bins; k++) { run += w[k] / total; cdf[k + 1u] = run; }
+    // Insertion sort of the draws (NF ≤ 128 - NC).
+    float u_sorted[128];
     for (uint j = 0u; j < p.NF; j++) {
         float u = draws[m * p.NF + j];
+        uint k = j;
+        while (k > 0u && u_sorted[k - 1u] > u) { u_sorted[k] = u_sorted[k - 1u]; k--; }
+        u_sorted[k] = u;
+    }
+    for (uint j = 0u; j < p.NF; j++) {
+        float u = u_sorted[j];
         uint lo = 0u, hi = bins + 1u;
         while (lo < hi) {
             uint mid = (lo + hi) >> 1;

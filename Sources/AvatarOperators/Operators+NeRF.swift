@@ -58,10 +58,11 @@ extension Operators {
     }
 
     /// Importance sampling from coarse z [M, coarse], their decoded samples (row stride 1 + hid, σ first) and
-    /// uniform draws [M, fine] → all depths [M, coarse + fine]: the coarse ones, then the fine ones (unsorted).
+    /// uniform draws [M, fine] → all depths [M, coarse + fine]: the coarse ones, then the fine ones ascending.
     public func nerfImportance(_ seq: CommandSequence, z: BufferSlice, decoded: BufferSlice, draws: BufferSlice, all: BufferSlice,
                                rays m: Int, coarse: Int, fineCount: Int, hid: Int) throws {
-        try check(m > 0 && coarse >= 4 && fineCount > 0, "nerf importance sampling of \(m) rays, \(coarse) → \(fineCount)")
+        try check(m > 0 && coarse >= 4 && fineCount > 0 && coarse + fineCount <= 128,
+                  "nerf importance sampling of \(m) rays, \(coarse) → \(fineCount) (at most 128 samples in all)")
         try check(z.count >= m * coarse && decoded.count >= m * coarse * (hid + 1) && draws.count >= m * fineCount
                   && all.count >= m * (coarse + fineCount), "nerf importance sizes")
         try seq.dispatch(try library.pipeline(Shader.nerfImportance, specialization: [Self.u(coarse)]),
@@ -70,20 +71,20 @@ extension Operators {
                          groups: Self.groups(m, local: 64))
     }
 
-    /// Final march over the merged samples sorted by depth (z [M, coarse + fine] ascending, source indices
-    /// (uint32; < coarse: coarse sample) as sortRows gives them) and the raw decoder outputs → feature [hid, M],
+    /// Final march over the coarse and fine samples merged by depth (z [M, coarse + fine]: each ray's coarse run then
+    /// its fine run, both ascending, as nerfImportance writes them) and the raw decoder outputs → feature [hid, M],
     /// weights [M], depth [M] (unclamped; NaN → +inf) and each ray's sample range [M, 2].
-    public func nerfMarch(_ seq: CommandSequence, z: BufferSlice, sources: BufferSlice, decodedCoarse: BufferSlice,
+    public func nerfMarch(_ seq: CommandSequence, z: BufferSlice, decodedCoarse: BufferSlice,
                           decodedFine: BufferSlice, feature: BufferSlice, weights: BufferSlice, depth: BufferSlice, range: BufferSlice,
                           rays m: Int, coarse: Int, fineCount: Int, hid: Int) throws {
         let n = coarse + fineCount
         try check(m > 0 && coarse > 0 && fineCount > 0 && hid > 0, "nerf march over an empty shape")
         try check(hid <= Self.nerfMaxHid, "nerf march: hid \(hid) is above the kernels' \(Self.nerfMaxHid)")
-        try check(z.count >= m * n && sources.byteCount >= m * n * 4 && decodedCoarse.count >= m * coarse * (hid + 1)
+        try check(z.count >= m * n && decodedCoarse.count >= m * coarse * (hid + 1)
                   && decodedFine.count >= m * fineCount * (hid + 1), "nerf march inputs")
         try check(feature.count >= hid * m && weights.count >= m && depth.count >= m && range.count >= 2 * m, "nerf march outputs")
         let pipeline = try library.pipeline(Shader.nerfMarch, specialization: [Self.u(hid), Self.u(coarse), Self.u(fineCount)])
-        try seq.dispatch(pipeline, buffers: [z, sources, decodedCoarse, decodedFine, feature, weights, depth, range],
+        try seq.dispatch(pipeline, buffers: [z, decodedCoarse, decodedFine, feature, weights, depth, range],
                          push: NeRFCountPush(m: Self.u(m)), groups: Self.groups(m, local: 64))
     }
 

@@ -4,7 +4,7 @@ import AvatarOperators
 /// The tri-plane NeRF at nerf_res² (renderer.py `rays` … `nerf`; docs/renderer.md §5): EG3D rays with the ray–box
 /// quirk, stratified + importance sampling, the OSG decoder over the mean of the three (mirrored) planes, and
 /// MipRayMarcher2. Dedicated kernels (Operators+NeRF): sampling + decoder MLP fused per point, importance sampling
-/// per ray, the merge of coarse and fine depths by `sortRows`, the final march per ray; the global reductions (invalid-ray limits, depth clamp) run as
+/// per ray (writing its depths ascending), the merge of coarse and fine depths inside the final march per ray; the global reductions (invalid-ray limits, depth clamp) run as
 /// one-workgroup kernels on the device.
 extension RendererGraphBuilder {
     /// Volume rendering at nerf_res²: planes [3, hid·D, P, P] (bundle orientation), camera [25],
@@ -36,7 +36,7 @@ extension RendererGraphBuilder {
         let w1 = try weight("decoder.net.0.weight", [hidden, hid]), b1 = try weight("decoder.net.0.bias", [hidden])
         let w2 = try weight("decoder.net.2.weight", [hid + 1, hidden]), b2 = try weight("decoder.net.2.bias", [hid + 1])
         let ops = g.ops
-        // Subgroups so GPU timings split the stages: rays, coarse, importance, fine, merge, march.
+        // Subgroups so GPU timings split the stages: rays, coarse, importance, fine, march.
         return try g.group("nerf") {
             let (rays, zCoarse) = try g.group("rays") {
                 let rays = try g.node("nerf_rays", reads: [camera], output: [m, 8]) { seq, b, y in
@@ -64,7 +64,7 @@ extension RendererGraphBuilder {
                 return try g.linear(try g.activation(.softplus, try g.linear(sampled, w1, bias: b1)), w2, bias: b2)
             }
             let coarse = try g.group("coarse") { try decode(zCoarse, samples: nc, offset: 0) }
-            // [M, Nc + Nf]: the coarse depths, then the importance depths.
+            // [M, Nc + Nf]: the coarse depths, then the importance depths, each run ascending (the march merges them).
             let zAll = try g.group("importance") {
                 try g.node("nerf_importance", reads: [zCoarse, coarse, randImportance], output: [m, nc + nf]) { seq, b, y in
                     try ops.nerfImportance(seq, z: b[zCoarse], decoded: b[coarse], draws: b[randImportance], all: b[y], rays: m,
@@ -72,15 +72,13 @@ extension RendererGraphBuilder {
                 }
             }
             let fine = try g.group("fine") { try decode(zAll, samples: nf, offset: nc) }
-            // Coarse and importance depths merged in ascending order (stable: coarse first on ties).
-            let sorted = try g.group("merge") { try g.sortRows(zAll) }
             return try g.group("march") {
                 // One node, four outputs; the record closure finds them through the box filled once the node exists.
                 let produced = ProducedValues()
-                produced.values = try g.node("nerf_march", reads: [sorted.values, sorted.indices, coarse, fine],
+                produced.values = try g.node("nerf_march", reads: [zAll, coarse, fine],
                                              outputs: [[hid, r, r], [1, r, r], [m], [m, 2]]) { seq, b in
                     let v = produced.values
-                    try ops.nerfMarch(seq, z: b[sorted.values], sources: b[sorted.indices], decodedCoarse: b[coarse],
+                    try ops.nerfMarch(seq, z: b[zAll], decodedCoarse: b[coarse],
                                       decodedFine: b[fine], feature: b[v[0]], weights: b[v[1]], depth: b[v[2]], range: b[v[3]],
                                       rays: m, coarse: nc, fineCount: nf, hid: hid)
                 }
