@@ -3,9 +3,10 @@ import AvatarOperators
 
 /// The tri-plane NeRF at nerf_res² (renderer.py `rays` … `nerf`; docs/renderer.md §5): EG3D rays with the ray–box
 /// quirk, stratified + importance sampling, the OSG decoder over the mean of the three (mirrored) planes, and
-/// MipRayMarcher2. Dedicated kernels (Operators+NeRF): sampling + decoder MLP fused per point, importance sampling
-/// per ray (writing its depths ascending), the merge of coarse and fine depths inside the final march per ray; the global reductions (invalid-ray limits, depth clamp) run as
-/// one-workgroup kernels on the device.
+/// MipRayMarcher2. Dedicated kernels (Operators+NeRF): plane sampling per point (with the decoder MLP fused on GPUs),
+/// importance sampling per ray (writing its fine depths ascending), the merge of coarse and fine depths inside the
+/// final march per ray; the global reductions (invalid-ray limits, depth clamp) run as one-workgroup kernels on the
+/// device. The draws must be uniform in [0, 1) (the coarse depths are then ascending, which the merge relies on).
 extension RendererGraphBuilder {
     /// Volume rendering at nerf_res²: planes [3, hid·D, P, P] (bundle orientation), camera [25],
     /// randStratified [M, Nc], randImportance [M, Nf] (uniform draws, ray order m = row·R + column)
@@ -17,8 +18,8 @@ extension RendererGraphBuilder {
 
     /// `nerf` with the decoder's form chosen: `fusedDecoder` true runs the MLP inside the per-point sampling kernel
     /// (GPUs: no [points, hid] intermediates); false samples the planes into [points, hid] and runs the two
-    /// linears as matmuls (a CPU driver gathers every per-invocation weight load; measured on lavapipe at the
-    /// official size: fused ≈ 4.5 s per 786k-point pass, see the report in NeRFTests); nil picks by device type.
+    /// linears as matmuls (measured on lavapipe at the official size, 786k points per pass: fused ≈ 2.2 s, sampling
+    /// + linears ≈ 0.85 s; the CPU driver pays per-lane loads for the uniform weight reads); nil picks by device type.
     public func nerf(planes: GraphValue, camera: GraphValue, randStratified: GraphValue, randImportance: GraphValue,
                      fusedDecoder: Bool?) throws -> (feature: GraphValue, weights: GraphValue, depth: GraphValue) {
         let fused = fusedDecoder ?? (g.device.info.type != .cpu)
