@@ -121,6 +121,30 @@ struct RendererNeRFTests {
                          maxAbs: Self.maxDepth, meanAbs: Self.meanDepth)
     }
 
+    @Test("the NeRF drawing its own randoms is repeatable per seed and differs across seeds")
+    func seededNeRF() throws {
+        let f = try RendererFixture("small"), c = f.config
+        let b = f.builder("nerf_seeded")
+        let planes = try b.g.input("planes", [3, c.planeCh, c.planeRes, c.planeRes])
+        let camera = try b.g.input("camera", [25]), seed = try b.g.input("seed", [1])
+        let out = try b.nerf(planes: planes, camera: camera, seed: seed)
+        try b.g.output("weights", out.weights)
+        let net = try b.g.plan()
+        try net.write("planes", f.values("planes_raw"))
+        try net.write("camera", f.values("camera"))
+        func weights(_ s: UInt32) throws -> [Float] {
+            try net.write("seed", [Float(bitPattern: s)])
+            try net.run()
+            return try net.read("weights")
+        }
+        let a = try weights(1), again = try weights(1), other = try weights(2)
+        #expect(a == again && a != other)
+        // Other draws of the same field: close to the reference's image on average, not equal.
+        let reference = try f.values("weights_image")
+        let mean = zip(a, reference).map { Double(abs($0 - $1)) }.reduce(0, +) / Double(a.count)
+        #expect(mean > 0 && mean < 0.05, "mean |Δ| \(mean) against the reference's draws")
+    }
+
     @Test("device draws are uniform in [0, 1), repeatable per seed, independent across seeds and streams")
     func uniformRandoms() throws {
         let f = try RendererFixture("small")
