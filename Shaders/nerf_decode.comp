@@ -1,9 +1,10 @@
 #version 450
 // Tri-plane (or trigrid, DEPTH > 1) sampling + OSG decoder, fused, one invocation per sample point:
-// planes [3, HID·D, P, P] (bundle orientation: stored mirrored, so the coordinates are mirrored instead of the
-// planes flipped), rays [M, 8], depths z (row m at m·zStride + zOffset) → decoded [M·S, 1 + HID], the decoder's
-// raw output (σ, rgb logits; the marcher applies sigmoid·1.002 − 0.001). FEATURES_ONLY (nerf_sample_features):
-// only the plane mean [M·S, HID], for the generic linears (faster on a CPU driver). Point = o + z·d scaled by 2/box_warp; planes sample (x, −y), (x, −z), (−z, −x)
+// planes [3, P, P, HID·D] channels-last (a tap's channels in one run, channel c·D + d; bundle orientation: stored
+// mirrored, so the coordinates are mirrored instead of the planes flipped), rays [M, 8], depths z (row m at
+// m·zStride + zOffset) → decoded [M·S, 1 + HID], the decoder's raw output (σ, rgb logits; the marcher applies
+// sigmoid·1.002 − 0.001). FEATURES_ONLY (nerf_sample_features): only the plane mean [M·S, HID], for the generic
+// linears (faster on a CPU driver). Point = o + z·d scaled by 2/box_warp; planes sample (x, −y), (x, −z), (−z, −x)
 // (depth coordinate z, y, y), bilinear/trilinear, zeros outside, align_corners=False; the mean over the planes
 // goes through linear(HID → HIDDEN) → softplus → linear(HIDDEN → 1 + HID), weights read uniformly.
 // Channel loops run to the compile-time MAX_HID with `c < HID` guards (HID a specialization constant), so they
@@ -14,7 +15,9 @@ layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint HID = 32;
 layout(constant_id = 1) const uint DEPTH = 1;
 layout(constant_id = 2) const uint HIDDEN = 64;
+const uint CH = HID * DEPTH;
 layout(std430, binding = 0) readonly buffer Planes { float planes[]; };
+layout(std430, binding = 0) readonly buffer Planes4 { vec4 planes4[]; };  // the same planes, for aligned channel runs
 layout(std430, binding = 1) readonly buffer Rays { float rays[]; };
 layout(std430, binding = 2) readonly buffer Z { float zs[]; };
 layout(std430, binding = 3) readonly buffer W1 { float w1[]; };
@@ -52,11 +55,22 @@ void main() {
         taps(q.x, p.P, x0, x1, wx0, wx1);
         taps(q.y, p.P, y0, y1, wy0, wy1);
         uint o00 = y0 * p.P + x0, o01 = y0 * p.P + x1, o10 = y1 * p.P + x0, o11 = y1 * p.P + x1;
-        uint base = k * HID * DEPTH * plane;
-        if (DEPTH == 1u) {
+        uint base = k * plane * CH;
+        o00 *= CH; o01 *= CH; o10 *= CH; o11 *= CH;
+        if (DEPTH == 1u && HID % 4u == 0u) {
+            // A tap's channels are contiguous: four at a time.
+            [[unroll]] for (uint c = 0u; c < MAX_HID; c += 4u) {
+                if (c < HID) {
+                    uint b = (base + c) >> 2;
+                    vec4 v = wy0 * (wx0 * planes4[b + (o00 >> 2)] + wx1 * planes4[b + (o01 >> 2)])
+                           + wy1 * (wx0 * planes4[b + (o10 >> 2)] + wx1 * planes4[b + (o11 >> 2)]);
+                    f[c] += v.x; f[c + 1u] += v.y; f[c + 2u] += v.z; f[c + 3u] += v.w;
+                }
+            }
+        } else if (DEPTH == 1u) {
             [[unroll]] for (uint c = 0u; c < MAX_HID; c++) {
                 if (c < HID) {
-                    uint b = base + c * plane;
+                    uint b = base + c;
                     f[c] += wy0 * (wx0 * planes[b + o00] + wx1 * planes[b + o01]) + wy1 * (wx0 * planes[b + o10] + wx1 * planes[b + o11]);
                 }
             }
@@ -66,7 +80,7 @@ void main() {
             taps(q.z, DEPTH, z0, z1, wz0, wz1);
             [[unroll]] for (uint c = 0u; c < MAX_HID; c++) {
                 if (c < HID) {
-                    uint b0 = base + (c * DEPTH + z0) * plane, b1 = base + (c * DEPTH + z1) * plane;
+                    uint b0 = base + c * DEPTH + z0, b1 = base + c * DEPTH + z1;
                     float s0 = wy0 * (wx0 * planes[b0 + o00] + wx1 * planes[b0 + o01]) + wy1 * (wx0 * planes[b0 + o10] + wx1 * planes[b0 + o11]);
                     float s1 = wy0 * (wx0 * planes[b1 + o00] + wx1 * planes[b1 + o01]) + wy1 * (wx0 * planes[b1 + o10] + wx1 * planes[b1 + o11]);
                     f[c] += wz0 * s0 + wz1 * s1;

@@ -33,7 +33,8 @@ extension Operators {
     /// The decoder width the NeRF kernels hold in registers (MimicTalk's 32; Shaders/include/nerf.glsl MAX_HID).
     public static let nerfMaxHid = 32
 
-    /// Tri-plane (depth 1) or trigrid sampling of planes [3, hid·depth, P, P] at o + z·d, mean over the planes, then
+    /// Tri-plane (depth 1) or trigrid sampling of channels-last planes [3, P, P, hid·depth] (16-byte aligned) at
+    /// o + z·d, mean over the planes, then
     /// the OSG decoder (w1 [hidden, hid], w2 [1 + hid, hidden]) → decoded [M·S, 1 + hid] (raw: σ, rgb logits). Ray
     /// m's S depths are z[m·zStride + zOffset ..< + S] (zStride S and offset 0 for a plain [M, S]). `featuresOnly`:
     /// stop after the plane mean, decoded [M·S, hid] (the decoder then runs as generic linears).
@@ -49,6 +50,7 @@ extension Operators {
         try check(w1.count >= hidden * hid && b1.count >= hidden && w2.count >= (hid + 1) * hidden && b2.count >= hid + 1,
                   "nerf decoder weights")
         try check(decoded.count >= m * s * (featuresOnly ? hid : hid + 1), "nerf decode output")
+        try check(planes.offset % 16 == 0, "nerf decode: planes at byte offset \(planes.offset) (the kernel reads vec4 runs)")
         let pipeline = try library.pipeline(featuresOnly ? Shader.nerfSampleFeatures : Shader.nerfDecode,
                                             specialization: [Self.u(hid), Self.u(depth), Self.u(hidden)])
         try seq.dispatch(pipeline, buffers: [planes, rays, z, w1, b1, w2, b2, decoded],

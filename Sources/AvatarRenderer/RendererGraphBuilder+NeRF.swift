@@ -18,8 +18,8 @@ extension RendererGraphBuilder {
 
     /// `nerf` with the decoder's form chosen: `fusedDecoder` true runs the MLP inside the per-point sampling kernel
     /// (GPUs: no [points, hid] intermediates); false samples the planes into [points, hid] and runs the two
-    /// linears as matmuls (measured on lavapipe at the official size, 786k points per pass: fused ≈ 2.2 s, sampling
-    /// + linears ≈ 0.85 s; the CPU driver pays per-lane loads for the uniform weight reads); nil picks by device type.
+    /// linears as matmuls (measured on lavapipe at the official size, 786k points per pass: fused ≈ 1.9 s, sampling
+    /// + linears ≈ 0.63 s; the CPU driver pays per-lane loads for the uniform weight reads); nil picks by device type.
     public func nerf(planes: GraphValue, camera: GraphValue, randStratified: GraphValue, randImportance: GraphValue,
                      fusedDecoder: Bool?) throws -> (feature: GraphValue, weights: GraphValue, depth: GraphValue) {
         let fused = fusedDecoder ?? (g.device.info.type != .cpu)
@@ -39,6 +39,8 @@ extension RendererGraphBuilder {
         let ops = g.ops
         // Subgroups so GPU timings split the stages: rays, coarse, importance, fine, march.
         return try g.group("nerf") {
+            // Channels-last [3, P, P, hid·D]: one contiguous run of channels per bilinear tap.
+            let planes = try g.permute(try g.reshape(planes, [3, c.planeCh, p * p]), [0, 2, 1])
             let (rays, zCoarse) = try g.group("rays") {
                 let rays = try g.node("nerf_rays", reads: [camera], output: [m, 8]) { seq, b, y in
                     try ops.nerfRays(seq, camera: b[camera], rays: b[y], resolution: r, boxWarp: box)
