@@ -2,7 +2,9 @@
 // Importance sampling, one invocation per ray: coarse depths z [M, NC] and decoded coarse samples [M·NC, stride]
 // (σ first) → the coarse MipRayMarcher2 weights w [NC−1] → max_pool(2, 1, pad 1) then avg_pool(2, 1), + 0.01 →
 // pdf over the inner NC−3 (+1e-5) → cdf with a leading 0 → inverse transform of the draws u [M, NF] (searchsorted
-// right; den < 1e-5 → 1) between the NC−1 interval midpoints → fine depths [M, NF].
+// right; den < 1e-5 → 1) between the NC−1 interval midpoints → all depths [M, NC + NF]: the coarse ones, then
+// the fine ones in ascending order (the inverse CDF is monotone, so the draws are sorted first; nerf_march merges
+// the two ascending runs).
 #include "include/common.glsl"
 #include "include/nerf.glsl"
 layout(local_size_x = 64) in;
@@ -10,14 +12,15 @@ layout(constant_id = 0) const uint NC = 48;
 layout(std430, binding = 0) readonly buffer Z { float zs[]; };
 layout(std430, binding = 1) readonly buffer Decoded { float decoded[]; };
 layout(std430, binding = 2) readonly buffer U { float draws[]; };
-layout(std430, binding = 3) writeonly buffer Fine { float fine[]; };
+layout(std430, binding = 3) writeonly buffer All { float all_z[]; };
 layout(push_constant) uniform Params { uint M, NF, stride; } p;
 
 void main() {
     uint m = LINEAR_ID(64);
     if (m >= p.M) return;
     float z[NC], w[NC];
-    [[unroll]] for (uint k = 0u; k < NC; k++) z[k] = zs[m * NC + k];
+    uint row = m * (NC + p.NF);
+    [[unroll]] for (uint k = 0u; k < NC; k++) { z[k] = zs[m * NC + k]; all_z[row + k] = z[k]; }
     float trans = 1.0, sigma = decoded[(m * NC) * p.stride];
     for (uint k = 0u; k + 1u < NC; k++) {
         float next = decoded[(m * NC + k + 1u) * p.stride];
@@ -37,8 +40,16 @@ void main() {
     cdf[0] = 0.0;
     float run = 0.0;
     for (uint k = 0u; k < bins; k++) { run += w[k] / total; cdf[k + 1u] = run; }
+    // Insertion sort of the draws (NF ≤ 128 - NC).
+    float u_sorted[128];
     for (uint j = 0u; j < p.NF; j++) {
         float u = draws[m * p.NF + j];
+        uint k = j;
+        while (k > 0u && u_sorted[k - 1u] > u) { u_sorted[k] = u_sorted[k - 1u]; k--; }
+        u_sorted[k] = u;
+    }
+    for (uint j = 0u; j < p.NF; j++) {
+        float u = u_sorted[j];
         uint lo = 0u, hi = bins + 1u;
         while (lo < hi) {
             uint mid = (lo + hi) >> 1;
@@ -49,6 +60,6 @@ void main() {
         float b0 = (z[below + 1u] + z[below]) * 0.5, b1 = (z[above + 1u] + z[above]) * 0.5;
         float den = c1 - c0;
         den = den < 1e-5 ? 1.0 : den;
-        fine[m * p.NF + j] = b0 + (u - c0) / den * (b1 - b0);
+        all_z[row + NC + j] = b0 + (u - c0) / den * (b1 - b0);
     }
 }

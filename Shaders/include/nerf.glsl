@@ -26,3 +26,7 @@ float nerf_interval(float z0, float z1, float s0, float s1, inout float trans) {
     trans *= exp(-x) + 1e-10;
     return w;
 }
+
+// The port's ceiling on the decoder's feature width (MimicTalk: 32): per-point vectors are fixed-size arrays
+// that unroll into registers; the operators refuse a wider hid.
+#define MAX_HID 32u

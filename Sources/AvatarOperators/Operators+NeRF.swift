@@ -30,46 +30,63 @@ extension Operators {
                          push: NeRFSamplesPush(m: Self.u(m), s: Self.u(s)), groups: Self.groups(m * s, local: 64))
     }
 
-    /// Tri-plane (depth 1) or trigrid sampling of planes [3, hid·depth, P, P] at o + z·d (z [M, S]), mean over the
-    /// planes, then the OSG decoder (w1 [hidden, hid], w2 [1 + hid, hidden]) → decoded [M·S, 1 + hid] (σ, rgb).
+    /// The decoder width the NeRF kernels hold in registers (MimicTalk's 32; Shaders/include/nerf.glsl MAX_HID).
+    public static let nerfMaxHid = 32
+
+    /// Tri-plane (depth 1) or trigrid sampling of channels-last planes [3, P, P, hid·depth] (16-byte aligned) at
+    /// o + z·d, mean over the planes, then
+    /// the OSG decoder (w1 [hidden, hid], w2 [1 + hid, hidden]) → decoded [M·S, 1 + hid] (raw: σ, rgb logits). Ray
+    /// m's S depths are z[m·zStride + zOffset ..< + S] (zStride S and offset 0 for a plain [M, S]). `featuresOnly`:
+    /// stop after the plane mean, decoded [M·S, hid] (the decoder then runs as generic linears).
     public func nerfDecode(_ seq: CommandSequence, planes: BufferSlice, rays: BufferSlice, z: BufferSlice, w1: BufferSlice,
                            b1: BufferSlice, w2: BufferSlice, b2: BufferSlice, decoded: BufferSlice, rays m: Int, samples s: Int,
-                           planeSize p: Int, hid: Int, depth: Int, hidden: Int, boxWarp: Float) throws {
+                           zStride: Int? = nil, zOffset: Int = 0, planeSize p: Int, hid: Int, depth: Int, hidden: Int,
+                           boxWarp: Float, featuresOnly: Bool = false) throws {
+        let stride = zStride ?? s
         try check(m > 0 && s > 0 && p > 0 && hid > 0 && depth > 0 && hidden > 0, "nerf decode over an empty shape")
-        try check(planes.count >= 3 * hid * depth * p * p && rays.count >= m * 8 && z.count >= m * s, "nerf decode inputs")
+        try check(hid <= Self.nerfMaxHid, "nerf decode: hid \(hid) is above the kernels' \(Self.nerfMaxHid)")
+        try check(zOffset >= 0 && zOffset + s <= stride, "nerf decode: depths \(zOffset)..<\(zOffset + s) of rows of \(stride)")
+        try check(planes.count >= 3 * hid * depth * p * p && rays.count >= m * 8 && z.count >= m * stride, "nerf decode inputs")
         try check(w1.count >= hidden * hid && b1.count >= hidden && w2.count >= (hid + 1) * hidden && b2.count >= hid + 1,
                   "nerf decoder weights")
-        try check(decoded.count >= m * s * (hid + 1), "nerf decode output")
-        let pipeline = try library.pipeline(Shader.nerfDecode, specialization: [Self.u(hid), Self.u(depth), Self.u(hidden)])
+        try check(decoded.count >= m * s * (featuresOnly ? hid : hid + 1), "nerf decode output")
+        try check(planes.offset % 16 == 0, "nerf decode: planes at byte offset \(planes.offset) (the kernel reads vec4 runs)")
+        let pipeline = try library.pipeline(featuresOnly ? Shader.nerfSampleFeatures : Shader.nerfDecode,
+                                            specialization: [Self.u(hid), Self.u(depth), Self.u(hidden)])
         try seq.dispatch(pipeline, buffers: [planes, rays, z, w1, b1, w2, b2, decoded],
-                         push: NeRFDecodePush(points: Self.u(m * s), s: Self.u(s), p: Self.u(p), scale: 2 / boxWarp),
+                         push: NeRFDecodePush(points: Self.u(m * s), s: Self.u(s), p: Self.u(p), zStride: Self.u(stride),
+                                              zOffset: Self.u(zOffset), scale: 2 / boxWarp),
                          groups: Self.groups(m * s, local: 64))
     }
 
-    /// Importance depths [M, fine] from coarse z [M, coarse], their decoded samples (row stride 1 + hid) and
-    /// uniform draws [M, fine].
-    public func nerfImportance(_ seq: CommandSequence, z: BufferSlice, decoded: BufferSlice, draws: BufferSlice, fine: BufferSlice,
+    /// Importance sampling from coarse z [M, coarse], their decoded samples (row stride 1 + hid, σ first) and
+    /// uniform draws [M, fine] → all depths [M, coarse + fine]: the coarse ones, then the fine ones ascending.
+    public func nerfImportance(_ seq: CommandSequence, z: BufferSlice, decoded: BufferSlice, draws: BufferSlice, all: BufferSlice,
                                rays m: Int, coarse: Int, fineCount: Int, hid: Int) throws {
-        try check(m > 0 && coarse >= 4 && fineCount > 0, "nerf importance sampling of \(m) rays, \(coarse) → \(fineCount)")
+        try check(m > 0 && coarse >= 4 && fineCount > 0 && coarse + fineCount <= 128,
+                  "nerf importance sampling of \(m) rays, \(coarse) → \(fineCount) (at most 128 samples in all)")
         try check(z.count >= m * coarse && decoded.count >= m * coarse * (hid + 1) && draws.count >= m * fineCount
-                  && fine.count >= m * fineCount, "nerf importance sizes")
+                  && all.count >= m * (coarse + fineCount), "nerf importance sizes")
         try seq.dispatch(try library.pipeline(Shader.nerfImportance, specialization: [Self.u(coarse)]),
-                         buffers: [z, decoded, draws, fine],
+                         buffers: [z, decoded, draws, all],
                          push: NeRFImportancePush(m: Self.u(m), fine: Self.u(fineCount), stride: Self.u(hid + 1)),
                          groups: Self.groups(m, local: 64))
     }
 
-    /// Final march over the merged, sorted coarse + fine samples → feature [hid, M], weights [M], depth [M]
-    /// (unclamped; NaN → +inf) and each ray's sample range [M, 2].
-    public func nerfMarch(_ seq: CommandSequence, zCoarse: BufferSlice, zFine: BufferSlice, decodedCoarse: BufferSlice,
+    /// Final march over the coarse and fine samples merged by depth (z [M, coarse + fine]: each ray's coarse run then
+    /// its fine run, both ascending, as nerfImportance writes them) and the raw decoder outputs → feature [hid, M],
+    /// weights [M], depth [M] (unclamped; NaN → +inf) and each ray's sample range [M, 2].
+    public func nerfMarch(_ seq: CommandSequence, z: BufferSlice, decodedCoarse: BufferSlice,
                           decodedFine: BufferSlice, feature: BufferSlice, weights: BufferSlice, depth: BufferSlice, range: BufferSlice,
                           rays m: Int, coarse: Int, fineCount: Int, hid: Int) throws {
+        let n = coarse + fineCount
         try check(m > 0 && coarse > 0 && fineCount > 0 && hid > 0, "nerf march over an empty shape")
-        try check(zCoarse.count >= m * coarse && zFine.count >= m * fineCount && decodedCoarse.count >= m * coarse * (hid + 1)
+        try check(hid <= Self.nerfMaxHid, "nerf march: hid \(hid) is above the kernels' \(Self.nerfMaxHid)")
+        try check(z.count >= m * n && decodedCoarse.count >= m * coarse * (hid + 1)
                   && decodedFine.count >= m * fineCount * (hid + 1), "nerf march inputs")
         try check(feature.count >= hid * m && weights.count >= m && depth.count >= m && range.count >= 2 * m, "nerf march outputs")
         let pipeline = try library.pipeline(Shader.nerfMarch, specialization: [Self.u(hid), Self.u(coarse), Self.u(fineCount)])
-        try seq.dispatch(pipeline, buffers: [zCoarse, zFine, decodedCoarse, decodedFine, feature, weights, depth, range],
+        try seq.dispatch(pipeline, buffers: [z, decodedCoarse, decodedFine, feature, weights, depth, range],
                          push: NeRFCountPush(m: Self.u(m)), groups: Self.groups(m, local: 64))
     }
 
@@ -108,9 +125,9 @@ public struct NeRFSamplesPush: PushConstantBlock {
 }
 
 public struct NeRFDecodePush: PushConstantBlock {
-    public var points, s, p: UInt32
+    public var points, s, p, zStride, zOffset: UInt32
     public var scale: Float
-    public static let shaderSize = 16
+    public static let shaderSize = 24
 }
 
 public struct NeRFImportancePush: PushConstantBlock {

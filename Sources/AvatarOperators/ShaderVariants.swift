@@ -82,8 +82,9 @@ public enum Shader {
     public static let nerfDepthClamp = ShaderVariant<NeRFCountPush>("nerf_depth_clamp", bindings: 3, texelBindings: [])
     public static let nerfStratified = ShaderVariant<NeRFSamplesPush>("nerf_stratified", bindings: 3, texelBindings: [])
     public static let nerfDecode = ShaderVariant<NeRFDecodePush>("nerf_decode", bindings: 8, texelBindings: [])
+    public static let nerfSampleFeatures = ShaderVariant<NeRFDecodePush>("nerf_sample_features", bindings: 8, texelBindings: [])
     public static let nerfImportance = ShaderVariant<NeRFImportancePush>("nerf_importance", bindings: 4, texelBindings: [])
-    public static let nerfMarch = ShaderVariant<NeRFCountPush>("nerf_march", bindings: 8, texelBindings: [])
+    public static let nerfMarch = ShaderVariant<NeRFCountPush>("nerf_march", bindings: 7, texelBindings: [])
     public static let uniformRandom = ShaderVariant<UniformRandomPush>("uniform_random", bindings: 2, texelBindings: [])
     public static let attention = ShaderVariant<AttentionPush>("attention", bindings: 5, texelBindings: [0, 1, 2])
     public static let rasterClear = ShaderVariant<RasterCountPush>("raster_clear", bindings: 2, texelBindings: [])
@@ -176,6 +177,7 @@ public enum Shader {
         AnyShaderVariant(nerfDepthClamp),
         AnyShaderVariant(nerfStratified),
         AnyShaderVariant(nerfDecode),
+        AnyShaderVariant(nerfSampleFeatures),
         AnyShaderVariant(nerfImportance),
         AnyShaderVariant(nerfMarch),
         AnyShaderVariant(uniformRandom),
