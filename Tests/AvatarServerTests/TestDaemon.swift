@@ -14,6 +14,7 @@ import HTTPTypes
 import Logging
 import NIOWebSocket
 import Synchronization
+import Testing
 import WSClient
 
 /// A real daemon on loopback (ephemeral ports) serving the envelope test avatar with the shipped presets.
@@ -63,9 +64,23 @@ final class TestDaemon: Sendable {
 
     var url: String { "ws://127.0.0.1:\(publicPort)/v1/session" }
 
-    func stop() async {
-        task.cancel()
+    /// What SIGTERM does (drain, then the listeners shut down gracefully), not a cancellation: cancelling
+    /// `run` cuts the listeners short and Hummingbird logs that at error level. A shutdown that does not
+    /// finish within `timeout` is a failure (and is then cancelled, so the test run goes on).
+    func stop(timeout: Duration = .seconds(30)) async {
+        await server.shutdown()
+        let finished = Mutex(false)
+        let watchdog = Task { [task] in
+            try await Task.sleep(for: timeout)
+            if !finished.withLock({ $0 }) { task.cancel() }
+        }
+        let begin = ContinuousClock.now
         _ = try? await task.value
+        finished.withLock { $0 = true }
+        watchdog.cancel()
+        if ContinuousClock.now - begin >= timeout {
+            Issue.record("the test daemon did not shut down within \(timeout)")
+        }
     }
 
     func file(for sessionID: String, ext: String = "mp4") -> String {
