@@ -37,7 +37,7 @@ import Glibc
         let t0 = ContinuousClock.now
         daemon.terminate()
         let result = try await session.value
-        #expect([1000, 1001].contains(result.closeCode ?? 0), "\(String(describing: result.closeCode))")
+        #expect(result.closeCode == 1001, "\(String(describing: result.closeCode)) \(result.messages)\n\(daemon.log)")
         let status = try await daemon.waitExit(timeout: .seconds(30))
         #expect(status == 0, "exit status \(String(describing: status)):\n\(daemon.log)")
         #expect(daemon.errorLines.isEmpty, "error-level lines on a normal shutdown:\n\(daemon.errorLines.joined(separator: "\n"))")
