@@ -68,9 +68,13 @@ import Testing
         }
         let port = daemon.publicPort
         let (evicted, othersOpen, timedOut) = try await Self.blocking { () -> (Bool, Bool, Bool) in
-            let slow = try (0..<4).map { _ in try RawSocket(port: port) }
-            for s in slow { s.send("GET /v1/session HTTP/1.1\r\nHost: x\r\n") }
-            Thread.sleep(forTimeInterval: 0.2) // the four are accepted, in order
+            // One after another: connections accepted together are set up on different event loops, in any order.
+            let slow = try (0..<4).map { _ in
+                let s = try RawSocket(port: port)
+                s.send("GET /v1/session HTTP/1.1\r\nHost: x\r\n")
+                Thread.sleep(forTimeInterval: 0.1)
+                return s
+            }
             // A fifth makes room by closing the one that has waited longest.
             let extra = try RawSocket(port: port)
             extra.send("GET /v1/session HTTP/1.1\r\n")
