@@ -253,7 +253,12 @@ public final class DaemonServer: Sendable {
             }
             server.logger.notice("draining sessions", metadata: ["sessions": "\(server.registry.activeCount)"])
             let timeout = server.config.limits.drainTimeoutSeconds
+            let drainStart = ContinuousClock.now
             if await server.registry.drain(timeout: .milliseconds(Int64(timeout * 1000))) {
+                // Each connection's going_away close frame goes out before the listener shuts down (its
+                // shutdown would close WebSockets with 1000).
+                let left = .milliseconds(Int64(timeout * 1000)) - (ContinuousClock.now - drainStart)
+                _ = await server.registry.waitForClosedConnections(timeout: max(.milliseconds(100), min(.seconds(5), left)))
                 server.logger.notice("drained")
             } else {
                 server.logger.warning("drain timeout: exiting with sessions still running",

@@ -197,8 +197,10 @@ struct SessionConnection {
             let newSession = Session(plan: plan, makeOutput: makeOutput, logger: sessionLogger, onMotion: observer)
             registry.add(newSession, reservation)
             shared.state.withLock { $0.session = newSession }
+            registry.forwarderStarted()
             group.addTask { [registry, logger] in
                 await Self.forward(newSession, shared: shared, registry: registry, logger: logger)
+                registry.forwarderFinished()
             }
         case .inputEnd:
             guard let session else { throw ProtocolViolation.protocolError("input.end before session.start") }

@@ -69,6 +69,23 @@ public final class SessionRegistry: Sendable {
     public var activeCount: Int { state.withLock { $0.used } }
     public var isDraining: Bool { state.withLock { $0.draining } }
 
+    /// Connections forwarding a session's events that have not yet written their close frame. A session's
+    /// slot is freed when its render thread returns, a moment before its connection has sent the
+    /// `going_away` close: the shutdown waits for these too, or the listener's shutdown would close them first.
+    private let forwarders = Atomic<Int>(0)
+    func forwarderStarted() { forwarders.add(1, ordering: .relaxed) }
+    func forwarderFinished() { forwarders.subtract(1, ordering: .relaxed) }
+
+    /// Waits (at most `timeout`) until every session's connection has written its close frame.
+    public func waitForClosedConnections(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while forwarders.load(ordering: .relaxed) > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
     /// Why a reservation was refused (the session gets 4002 `capacity`).
     public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
         case draining

@@ -31,28 +31,24 @@ struct SessionWebSocketChannel: ServerChildChannel {
     /// are enforced by the session handler so that it can send the spec's `error` first.
     static let maxFrameSize = 1 << 20
     static let sendBufferBytes: SocketOptionValue = 64 << 10
+    /// How long a WebSocket close handshake may take before the connection is dropped.
+    static let closeTimeout: TimeAmount = .seconds(5)
 
     let decide: @Sendable (HTTPRequestHead) -> UpgradeDecision
     let handler: Handler
     /// Slowloris: a connection must complete its HTTP request within `headerTimeout`, and at most
-    /// `pending.limit` connections may be waiting for theirs at once (more are closed on accept).
+    /// `pending.limit` connections may be waiting for theirs at once (a new one closes the oldest).
     let headerTimeout: TimeAmount
     let pending: PendingConnections
     /// Answers plain HTTP requests.
     let http: @Sendable (PublicRequest) async -> PublicResponse
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        guard pending.enter() else {
-            pending.refused()
-            return channel.close().flatMapThrowing { throw ChannelError.ioOnClosedChannel }
-        }
+        let ticket = pending.enter(close: { channel.close(mode: .all, promise: nil) })
         let left = NIOLockedValueBox(false)
         let leave: @Sendable () -> Void = { [pending] in
-            let first = left.withLockedValue { done -> Bool in
-                defer { done = true }
-                return !done
-            }
-            if first { pending.leave() }
+            left.withLockedValue { $0 = true }
+            pending.leave(ticket)
         }
         // The server sends only small JSON: a fixed send buffer bounds the memory a non-reading client pins
         // in the kernel (autotuning would grow it to megabytes) and makes a stalled client show up sooner.
@@ -66,6 +62,12 @@ struct SessionWebSocketChannel: ServerChildChannel {
             leave()
         }
         return channel.eventLoop.makeCompletedFuture {
+            // Shutdown (after the session drain): a connection still sending its request is closed at once, an
+            // upgraded one gets the WebSocket close timeout to finish its close handshake. Without this the
+            // listener's graceful shutdown waits for each of them (a half-sent request up to the header
+            // timeout, a connection that never starts a session up to the idle timeout).
+            try channel.pipeline.syncOperations.addHandler(
+                QuiesceCloser(requestComplete: { left.withLockedValue { $0 } }, grace: Self.closeTimeout))
             let refusal = NIOLoopBoundBox<(HTTPResponseStatus, String)?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: Self.maxFrameSize,
@@ -121,7 +123,7 @@ struct SessionWebSocketChannel: ServerChildChannel {
                 _ = try await WebSocketHandler.handle(
                     type: .server,
                     configuration: .init(extensions: [], autoPing: .enabled(timePeriod: .seconds(30)),
-                                         closeTimeout: .seconds(5), validateUTF8: true, maxFrameSize: Self.maxFrameSize),
+                                         closeTimeout: .nanoseconds(Self.closeTimeout.nanoseconds), validateUTF8: true, maxFrameSize: Self.maxFrameSize),
                     asyncChannel: asyncChannel, context: context, handler: handler)
             case let .refused(asyncChannel, status, reason):
                 try await writeRefusal(asyncChannel, status: status, reason: reason, requestRead: value.requestRead)
@@ -186,4 +188,31 @@ struct SessionSocketContext: WebSocketContext {
     let head: HTTPRequestHead
     /// Closes the TCP connection at once (a client that stopped reading cannot block it).
     let abort: @Sendable () -> Void
+}
+
+/// Closes a public connection when the listener shuts down (NIO's `ChannelShouldQuiesceEvent`): at once
+/// while its HTTP request is incomplete, after `grace` once it is a WebSocket (the session drain has sent
+/// its `going_away` by then; this bounds connections without a session and close handshakes).
+final class QuiesceCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let requestComplete: @Sendable () -> Bool
+    let grace: TimeAmount
+
+    init(requestComplete: @escaping @Sendable () -> Bool, grace: TimeAmount) {
+        self.requestComplete = requestComplete
+        self.grace = grace
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            let channel = context.channel
+            if requestComplete() {
+                channel.eventLoop.scheduleTask(in: grace) { channel.close(mode: .all, promise: nil) }
+            } else {
+                context.close(mode: .all, promise: nil)
+                return
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
 }

@@ -63,21 +63,29 @@ import Testing
 
     @Test func halfSentRequestsAreClosedAndCapped() async throws {
         let daemon = try await TestDaemon.start {
-            $0.limits.headerTimeoutSeconds = 0.5
+            $0.limits.headerTimeoutSeconds = 2
             $0.limits.maxPendingConnections = 4
         }
         let port = daemon.publicPort
-        let (timedOut, capped) = try await Self.blocking { () -> (Bool, Bool) in
-            let slow = try (0..<4).map { _ in try RawSocket(port: port) }
-            for s in slow { s.send("GET /v1/session HTTP/1.1\r\nHost: x\r\n") }
-            // The fifth waits for no request at all: it is closed on accept.
+        let (evicted, othersOpen, timedOut) = try await Self.blocking { () -> (Bool, Bool, Bool) in
+            // One after another: connections accepted together are set up on different event loops, in any order.
+            let slow = try (0..<4).map { _ in
+                let s = try RawSocket(port: port)
+                s.send("GET /v1/session HTTP/1.1\r\nHost: x\r\n")
+                Thread.sleep(forTimeInterval: 0.1)
+                return s
+            }
+            // A fifth makes room by closing the one that has waited longest.
             let extra = try RawSocket(port: port)
-            let capped = extra.readAll(timeout: .seconds(1)).closed
-            // The four slow ones are closed by the header timeout.
-            let timedOut = slow.allSatisfy { $0.readAll(timeout: .seconds(3)).closed }
-            return (timedOut, capped)
+            extra.send("GET /v1/session HTTP/1.1\r\n")
+            let evicted = slow[0].readAll(timeout: .seconds(1)).closed
+            let othersOpen = !slow[1].readAll(timeout: .milliseconds(100)).closed
+            // The others are closed by the header timeout.
+            let timedOut = (slow[1...] + [extra]).allSatisfy { $0.readAll(timeout: .seconds(4)).closed }
+            return (evicted, othersOpen, timedOut)
         }
-        #expect(capped)
+        #expect(evicted)
+        #expect(othersOpen)
         #expect(timedOut)
         // And the daemon still serves a normal session afterwards.
         let packets = try TestAudio.packets(TestAudio.segments([(0.4, 0.3)])).map { ClientPacket(data: $0, duration48k: 960) }

@@ -6,48 +6,42 @@ import AvatarTestSupport
 import Foundation
 import Testing
 
-/// docs/examples/haproxy.cfg in front of two daemons on loopback: sessions spread by readiness, one
-/// instance drained (what SIGTERM does) finishes its session with going_away and a playable file, and
-/// new sessions go to the other. Needs Debian's haproxy (installed by scripts/setup.sh).
+/// docs/examples/haproxy.cfg (Debian's haproxy) in front of two real `avatard serve` processes on loopback:
+/// sessions spread by readiness, one instance drained with SIGTERM (unready at once, its session ends with
+/// going_away and a playable file, the process exits 0 without error lines), and new sessions go to the
+/// other. Needs haproxy (installed by scripts/setup.sh deps).
 @Suite(.serialized, .timeLimit(.minutes(3)),
        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is not installed"))
 struct ScaleOutTests {
     static let haproxyPath = "/usr/sbin/haproxy"
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
-                bind(fd, p, len)
-                return getsockname(fd, p, &len)
-            }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     /// The documented recipe with this test's ports and a faster health check.
-    static func config(front: Int, daemons: [TestDaemon]) throws -> String {
+    static func config(front: Int, daemons: [DaemonProcess]) throws -> String {
         let root = TestDaemon.repositoryRoot
         var text = try String(contentsOf: root.appendingPathComponent("docs/examples/haproxy.cfg"), encoding: .utf8)
-        text = text.replacing("bind 127.0.0.1:8000", with: "bind 127.0.0.1:\(front)")
-        text = text.replacing("default-server inter 1s fall 1 rise 2", with: "default-server inter 100ms fall 1 rise 1")
-        text = text.replacing("server gpu0 127.0.0.1:8080 check port 9090", with: "server gpu0 127.0.0.1:\(daemons[0].publicPort) check port \(daemons[0].adminPort)")
-        text = text.replacing("server gpu1 127.0.0.1:8081 check port 9091", with: "server gpu1 127.0.0.1:\(daemons[1].publicPort) check port \(daemons[1].adminPort)")
+        func replace(_ a: String, _ b: String) throws {
+            guard text.contains(a) else { throw DaemonProcessError("docs/examples/haproxy.cfg no longer contains '\(a)'") }
+            text = text.replacing(a, with: b)
+        }
+        try replace("bind 127.0.0.1:8000", "bind 127.0.0.1:\(front)")
+        try replace("default-server inter 1s fall 1 rise 2", "default-server inter 100ms fall 1 rise 1")
+        try replace("server gpu0 127.0.0.1:8080 check port 9090", "server gpu0 127.0.0.1:\(daemons[0].port) check port \(daemons[0].adminPort)")
+        try replace("server gpu1 127.0.0.1:8081 check port 9091", "server gpu1 127.0.0.1:\(daemons[1].port) check port \(daemons[1].adminPort)")
         return text
     }
 
-    static func files(_ daemon: TestDaemon) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: daemon.outputDirectory)) ?? []).filter { $0.hasSuffix(".mp4") }
+    static func active(_ daemon: DaemonProcess) async -> Int? {
+        guard let (_, body) = try? await daemon.admin("/readyz", timeout: 2),
+              let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else { return nil }
+        return object["sessions_active"] as? Int
     }
 
-    @Test func sessionsSpreadDrainAndReroute() async throws {
-        let daemons = [try await TestDaemon.start { $0.limits.maxSessions = 1 }, try await TestDaemon.start { $0.limits.maxSessions = 1 }]
-        let front = try Self.freePort()
+    @Test func sessionsSpreadSigtermDrainsAndReroutes() async throws {
+        // One session slot each: a busy instance is unready, so the balancer sends the next session elsewhere.
+        let limits = ["max_sessions = 1", "capacity_headroom = 1", "drain_timeout_seconds = 20"]
+        let daemons = [try DaemonProcess(limits: limits), try DaemonProcess(limits: limits)]
+        for d in daemons { try await d.waitReady() }
+        let front = DaemonProcess.freePorts(1)[0]
         let cfg = FileManager.default.temporaryDirectory.appendingPathComponent("haproxy-\(UUID().uuidString).cfg")
         try Self.config(front: front, daemons: daemons).write(to: cfg, atomically: true, encoding: .utf8)
         let haproxy = Process()
@@ -68,43 +62,58 @@ struct ScaleOutTests {
         try await Task.sleep(for: .milliseconds(800)) // both servers checked up
 
         let url = "ws://127.0.0.1:\(front)/v1/session"
-        let long = try TestAudio.packets(TestAudio.segments([(3.0, 0.3)])).map { ClientPacket(data: $0, duration48k: 960) }
-        let short = try TestAudio.packets(TestAudio.segments([(0.6, 0.3)])).map { ClientPacket(data: $0, duration48k: 960) }
+        let long = try DaemonShutdownTests.packets(seconds: 10)
+        let short = try DaemonShutdownTests.packets(seconds: 0.6)
         func session(_ packets: [ClientPacket]) -> Task<ClientResult, any Error> {
             Task { try await StreamingClient(url: url, logger: .init(label: "lb")).run(
-                start: SessionStart(avatar: "envelope", output: "file-mp4"), packets: packets, pacing: .realtime) }
+                start: SessionStart(avatar: "demo", output: "file-mp4"), packets: packets, pacing: .realtime) }
         }
-        // Two sessions: each instance holds one (a full instance is unready, so the second goes elsewhere).
+        func counts() async -> [Int?] { [await Self.active(daemons[0]), await Self.active(daemons[1])] }
+        func waitFor(_ want: @escaping ([Int?]) -> Bool, _ what: String) async throws {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                if want(await counts()) { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("\(what): \(await counts())")
+        }
+        // Two sessions through the balancer: one on each instance.
         let first = session(long)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while daemons.allSatisfy({ $0.server.registry.activeCount == 0 }), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try #require(daemons.contains { $0.server.registry.activeCount == 1 }, "no session reached a daemon through haproxy")
-        try await Task.sleep(for: .milliseconds(400))
+        try await waitFor({ $0.contains(1) }, "no session reached a daemon through haproxy")
+        let other = try #require(await counts().firstIndex(of: 1)), drained = 1 - other
+        try await Task.sleep(for: .milliseconds(400)) // the busy instance is seen unready
         let second = session(long)
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(daemons.map { $0.server.registry.activeCount } == [1, 1], "sessions spread")
+        try await waitFor({ $0 == [1, 1] }, "sessions not spread")
 
-        // Drain the first instance (SIGTERM's drain): unready at once, its session ends going_away, file finalized.
-        let drained = daemons.firstIndex { $0.server.registry.activeCount == 1 } ?? 0
-        let other = 1 - drained
-        #expect(await daemons[drained].server.registry.drain(timeout: .seconds(20)))
-        let (status, _) = try await daemons[drained].admin("/readyz")
+        // SIGTERM the instance that took the second session, well before its audio ends.
+        try await Task.sleep(for: .milliseconds(500))
+        daemons[drained].terminate()
+        try await Task.sleep(for: .milliseconds(200))
+        let (status, body) = try await daemons[drained].admin("/readyz")
         #expect(status == 503)
-        let results = [try await first.value, try await second.value]
-        #expect(results.map(\.closeCode).sorted { ($0 ?? 0) < ($1 ?? 0) } == [1000, 1001], "\(results.map(\.closeCode))")
-        for name in Self.files(daemons[drained]) {
-            let probe = try MediaProbe(path: (daemons[drained].outputDirectory as NSString).appendingPathComponent(name))
-            #expect(probe.frames.count >= 10, "the drained session's file plays")
+        #expect(body.contains("draining"), "\(body)")
+        let (kept, goingAway) = (try await first.value, try await second.value)
+        #expect(goingAway.closeCode == 1001, "\(String(describing: goingAway.closeCode)) \(goingAway.messages)\n\(daemons[drained].log)")
+        #expect(kept.closeCode == 1000, "\(String(describing: kept.closeCode)) \(kept.messages)\n\(daemons[other].log)")
+        #expect(try await daemons[drained].waitExit(timeout: .seconds(30)) == 0, "\(daemons[drained].log)")
+        #expect(daemons[drained].errorLines.isEmpty, "\(daemons[drained].errorLines)")
+        let drainedFiles = daemons[drained].files()
+        #expect(drainedFiles.count == 1)
+        for file in drainedFiles {
+            #expect(try MediaProbe(path: file).frames.count >= 10, "the drained session's file plays")
         }
 
         // New sessions go to the remaining instance.
+        try await waitFor({ $0[other] == 0 }, "the remaining instance's session did not end")
         try await Task.sleep(for: .milliseconds(400))
-        let before = Self.files(daemons[other]).count
+        let before = daemons[other].files().count
         let third = try await session(short).value
-        #expect(third.closeCode == 1000)
-        #expect(Self.files(daemons[other]).count == before + 1)
-        for d in daemons { await d.stop() }
+        #expect(third.closeCode == 1000, "\(third.messages)")
+        #expect(daemons[other].files().count == before + 1)
+        for file in daemons[other].files() {
+            #expect(try MediaProbe(path: file).frames.count >= 10)
+        }
+        daemons[other].terminate()
+        #expect(try await daemons[other].waitExit(timeout: .seconds(30)) == 0)
     }
 }
