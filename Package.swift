@@ -108,7 +108,7 @@ let package = Package(
         .executableTarget(name: "avatard",
                           dependencies: ["AvatarModels", "AvatarMotion", "AvatarFace", "AvatarServer", "AvatarPipeline", "AvatarClient",
                                          "AvatarStages", "AvatarOperators", "AvatarMedia", "AvatarFormats",
-                                         "AvatarConfig", "AvatarBundle", "AvatarProtocol", "AvatarVulkan",
+                                         "AvatarConfig", "AvatarBundle", "AvatarProtocol", "AvatarVulkan", "AvatarGraph",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),

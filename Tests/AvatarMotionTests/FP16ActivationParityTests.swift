@@ -68,6 +68,26 @@ import Testing
 
     @Test func hubertTinyPostLayerNorm() throws { try hubertCase("hubert_tiny_postln") }
 
+    /// HuBERT-large (1024-d, 24 layers, recipe weights) on 0.4 s of recipe input: the head columns of the
+    /// features and every row's L2 norm against the float64 reference.
+    @Test func hubertLarge() throws {
+        let model = "hubert_large"
+        let (device, ops) = try MotionGPU.get()
+        let config = try HuBERTConfig(manifest: try MotionFixtures.manifestConfig(model))
+        let io = try MotionFixtures.file(model)
+        let weights = try HuBERTWeights(recipeFor: config, device: device)
+        let input = HuBERTEncoder.normalize(MotionFixtures.inputRecipe(model, "input.wave"), eps: config.normalizeEps)
+        let full = try HuBERTEncoder(weights: weights, ops: ops).encode(normalized: input)
+        let half = try HuBERTEncoder(weights: weights, ops: ops, activations: .float16).encode(normalized: input)
+        let h = config.hiddenSize, rows = full.count / h, cols = MotionFixtures.model(model)["head_cols"] as! Int
+        let head = { (x: [Float]) in (0..<rows).flatMap { x[($0 * h)..<($0 * h + cols)] } }
+        let rowL2 = { (x: [Float]) in (0..<rows).map { r in Float(x[(r * h)..<((r + 1) * h)].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()) } }
+        Self.check(head(half), fp32: head(full), golden: try io.tensor("io.head").floats(), k: 16, "\(model) features head")
+        Self.check(rowL2(half), fp32: rowL2(full), golden: try io.tensor("io.row_l2").floats(), k: 16, "\(model) features row L2")
+        let all = Self.error(half, full)
+        print(String(format: "fp16 %@ all features vs fp32: max %.3e mean %.3e", model, all.maxAbs, all.meanAbs))
+    }
+
     /// The A2M transformer (tiny and full size): condition, both CFG branches of one velocity and a whole sample.
     func a2mCase(_ name: String) throws {
         let io = try MotionFixtures.file(name)
