@@ -24,6 +24,8 @@ public enum A2MBenchmark {
         public var realTimeFactor: Double
         /// Motion coefficients of every timed window's frames (same seed and inputs for every run of a config).
         public var coefficients: [Float]
+        /// Bytes of the activation arenas of the networks planned for the window (condition and velocity).
+        public var arenaBytes: Int
     }
 
     /// The recipe of every bundle tensor of `config` but `rotary.inv_freq` (tools/reference/a2m.py `recipe`).
@@ -86,6 +88,6 @@ public enum A2MBenchmark {
         let median = runs.sorted()[runs.count / 2]
         return Result(rows: styleFrames + plan.leftContext + plan.hop + plan.lookahead, seconds: median, runs: runs,
                       gpuSteps: runner.velocityStepSeconds(), setupSeconds: setup,
-                      realTimeFactor: Double(plan.hop) / 25 / median, coefficients: coefficients)
+                      realTimeFactor: Double(plan.hop) / 25 / median, coefficients: coefficients, arenaBytes: runner.arenaBytes)
     }
 }

@@ -21,6 +21,8 @@ public enum HuBERTBenchmark {
         public var realTimeFactor: Double
         /// The last run's features (to compare fp16 with fp32 activations on the same window).
         public var features: [Float]
+        /// Bytes of the window's activation arena (temporaries with reuse).
+        public var arenaBytes: Int
     }
 
     /// Builds `config` (default HuBERT-large) from recipe weights and times `repeats` streaming windows of
@@ -57,6 +59,7 @@ public enum HuBERTBenchmark {
         let median = runs.sorted()[runs.count / 2]
         let hopSeconds = Double(window.hop) / Double(c.rowsPerSecond)
         return Result(rows: window.rows, samples: samples, seconds: median, runs: runs, setupSeconds: setup,
-                      realTimeFactor: hopSeconds / median, features: features)
+                      realTimeFactor: hopSeconds / median, features: features,
+                      arenaBytes: try encoder.plan(samples: samples, trace: false).planBytes)
     }
 }

@@ -82,6 +82,9 @@ public final class ICSA2MRunner {
     /// Networks planned so far that are still kept (both kinds).
     public var plannedNetworks: Int { conditionNets.count + velocityNets.count }
 
+    /// Activation arena bytes of the kept networks.
+    public var arenaBytes: Int { (conditionNets.values.map(\.planBytes) + velocityNets.values.map(\.planBytes)).reduce(0, +) }
+
     private static func remember(_ net: GraphNetwork, key: Int, in nets: inout [Int: GraphNetwork], order: inout [Int]) {
         nets[key] = net
         order.removeAll { $0 == key }

@@ -40,6 +40,8 @@ struct BenchMotionCommand: AsyncParsableCommand {
         var gpuSteps: [String: Double] = [:]
         /// What the timed windows produced (features or motion coefficients), to compare fp16 with fp32 activations.
         var output: [Float] = []
+        /// Activation arena bytes of the planned networks (0 where not on the graph).
+        var arenaBytes = 0
     }
 
     /// The activation types asked for, with the row-name suffix of each.
@@ -116,7 +118,7 @@ struct BenchMotionCommand: AsyncParsableCommand {
                            rows: a2m.rows, hopSeconds: hop, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
                            torchCase: suffix.isEmpty ? ["name": "demo_a2m", "model": "ics_a2m", "config": rawMotion, "prompt": prompt, "targets": targets,
                                                         "steps": config.steps, "cfg_scale": Double(config.cfgScale)] : nil,
-                           gpuSteps: a2m.gpuSteps, output: a2m.coefficients))
+                           gpuSteps: a2m.gpuSteps, output: a2m.coefficients, arenaBytes: a2m.arenaBytes))
         }
         return out
     }
@@ -139,7 +141,7 @@ struct BenchMotionCommand: AsyncParsableCommand {
                            rows: hubert.rows, hopSeconds: Double(window.hop) / Double(hubertConfig.rowsPerSecond), seconds: hubert.seconds,
                            setupSeconds: hubert.setupSeconds + (out.isEmpty ? weightSeconds : 0),
                            torchCase: suffix.isEmpty ? ["name": "full_hubert", "model": "hubert", "config": [String: Any](), "samples": hubert.samples] : nil,
-                           output: hubert.features))
+                           output: hubert.features, arenaBytes: hubert.arenaBytes))
         }
 
         var config = ICSA2MConfig()
@@ -154,7 +156,7 @@ struct BenchMotionCommand: AsyncParsableCommand {
                            torchCase: suffix.isEmpty ? ["name": "full_a2m", "model": "ics_a2m", "config": [String: Any](),
                                                         "prompt": 50 + config.streamLeftContext, "targets": config.streamHop + config.streamLookahead,
                                                         "steps": config.steps, "cfg_scale": Double(config.cfgScale)] : nil,
-                           gpuSteps: a2m.gpuSteps, output: a2m.coefficients))
+                           gpuSteps: a2m.gpuSteps, output: a2m.coefficients, arenaBytes: a2m.arenaBytes))
         }
         return out
     }
@@ -163,14 +165,15 @@ struct BenchMotionCommand: AsyncParsableCommand {
 
     /// fp16-activation rows against their fp32 rows of the same run: max and mean |Δ| of the outputs, the largest
     /// fp32 magnitude, and the time ratio.
-    static func halfComparisons(_ rows: [Row]) -> [(name: String, maxAbs: Double, meanAbs: Double, scale: Double, speed: Double)] {
+    static func halfComparisons(_ rows: [Row]) -> [(name: String, maxAbs: Double, meanAbs: Double, scale: Double, speed: Double,
+                                                     arena: (fp32: Int, fp16: Int))] {
         rows.compactMap { half in
             guard half.name.hasSuffix("_fp16"), let full = rows.first(where: { $0.name == String(half.name.dropLast(5)) }),
                   full.output.count == half.output.count, !full.output.isEmpty else { return nil }
             let deltas = zip(half.output, full.output).map { abs(Double($0) - Double($1)) }
             let maxAbs = deltas.contains { $0.isNaN } ? Double.nan : deltas.max() ?? 0
             return (full.name, maxAbs, deltas.reduce(0, +) / Double(deltas.count), full.output.map { abs(Double($0)) }.max() ?? 0,
-                    full.seconds / half.seconds)
+                    full.seconds / half.seconds, (full.arenaBytes, half.arenaBytes))
         }
     }
 
@@ -191,7 +194,8 @@ struct BenchMotionCommand: AsyncParsableCommand {
                 return row
             }
             let comparisons: [[String: Any]] = Self.halfComparisons(rows).map {
-                ["name": $0.name, "max_abs": $0.maxAbs, "mean_abs": $0.meanAbs, "max_abs_fp32": $0.scale, "speed_fp16_vs_fp32": $0.speed]
+                ["name": $0.name, "max_abs": $0.maxAbs, "mean_abs": $0.meanAbs, "max_abs_fp32": $0.scale, "speed_fp16_vs_fp32": $0.speed,
+                 "arena_bytes_fp32": $0.arena.fp32, "arena_bytes_fp16": $0.arena.fp16]
             }
             let object: [String: Any] = [
                 "fp16_vs_fp32": comparisons,
@@ -220,8 +224,8 @@ struct BenchMotionCommand: AsyncParsableCommand {
             print("\(r.name): GPU time per network evaluation \(BenchKernelsCommand.format(total)) (\(top))")
         }
         for c in Self.halfComparisons(rows) {
-            print(String(format: "%@ fp16 vs fp32 activations: max |Δ| %.3e, mean |Δ| %.3e (max |fp32| %.3g); fp32 time / fp16 time %.2f",
-                         c.name, c.maxAbs, c.meanAbs, c.scale, c.speed))
+            print(String(format: "%@ fp16 vs fp32 activations: max |Δ| %.3e, mean |Δ| %.3e (max |fp32| %.3g); fp32 time / fp16 time %.2f; arena %.1f → %.1f MB",
+                         c.name, c.maxAbs, c.meanAbs, c.scale, c.speed, Double(c.arena.fp32) / 1e6, Double(c.arena.fp16) / 1e6))
         }
         let setups = rows.filter { $0.setupSeconds > 0 }.map { "\($0.name) \(String(format: "%.1f s", $0.setupSeconds))" }
         if !setups.isEmpty { print("setup (weights, planning, first window): " + setups.joined(separator: ", ")) }
