@@ -62,6 +62,32 @@ import Testing
         #expect(y16 != y32, "fp16 activations gave bit-identical results: they were not stored as fp16")
     }
 
+    /// Unaligned shapes take the scalar matmul variants (A fp16 with B fp32 or fp16) and the composed attention's
+    /// fp16 scores and softmax; fp16 must stay within fp16 rounding of fp32 and write every output element.
+    @Test func unalignedMatmulAndComposedAttentionFollowFP32() throws {
+        let gpu = try gpu
+        let (rows, k, heads, d) = (13, 7, 3, 5)
+        let weights = GPUHarness.random(k * 2 * heads * d, seed: 76)
+        let input = GPUHarness.random(rows * k, seed: 77)
+        var outputs: [[Float]] = []
+        for activations in [GraphElementType.float32, .float16] {
+            let g = try Graph(name: "odd", ops: gpu.ops, activations: activations)
+            let x = try g.input("x", [rows, k])
+            let y = try g.matmul(x, try g.constant("w", values: weights, shape: [k, 2 * heads * d]))
+            let q = try g.reshape(try g.slice(y, axis: 1, start: 0, length: heads * d), [heads, rows, d])
+            let kv = try g.reshape(try g.slice(y, axis: 1, start: heads * d, length: heads * d), [heads, rows, d])
+            try g.output("o", try g.attention(q: q, k: kv, v: kv, scale: 0.7, fused: false))
+            let net = try g.plan()
+            try net.write("x", input)
+            try net.run()
+            outputs.append(try net.read("o"))
+        }
+        let finite = outputs[1].allSatisfy { $0.isFinite }
+        #expect(finite)
+        GPUHarness.expectClose(outputs[1], outputs[0], nmse: 1e-5, "fp16 odd matmul + composed attention vs fp32")
+        #expect(outputs[1] != outputs[0])
+    }
+
     /// Rows of magnitude ~3000 overflow a LayerNorm that sums squares in fp16 (3000² > 65504); scaled by 40 they
     /// overflow fp16 storage itself. Statistics are fp32 and stores clamp to ±65504, so both come out finite.
     @Test func layerNormStaysFiniteWhereNaiveHalfOverflows() throws {
