@@ -1,6 +1,7 @@
 public import AvatarVulkan
 
-/// Records operators into a command sequence. Tensors are fp32 buffer slices in row-major (NCHW) order,
+/// Records operators into a command sequence. Tensors are buffer slices in row-major (NCHW) order, fp32 unless
+/// an element type is passed (fp16 weights; fp16 activations for the operators in `Operators+ElementTypes.swift`),
 /// batch 1 unless a batch is named; shapes are passed explicitly. Each method checks sizes and throws
 /// `OperatorError.shape` on misuse. Families live in `Operators+*.swift`.
 public struct Operators: Sendable {
