@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(name: "avatard",
                           dependencies: ["AvatarModels", "AvatarMotion", "AvatarFace", "AvatarServer", "AvatarPipeline", "AvatarClient",
                                          "AvatarStages", "AvatarOperators", "AvatarMedia", "AvatarFormats",
-                                         "AvatarConfig", "AvatarBundle", "AvatarProtocol", "AvatarVulkan", "AvatarRenderer",
+                                         "AvatarConfig", "AvatarBundle", "AvatarProtocol", "AvatarVulkan", "AvatarGraph", "AvatarRenderer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: strict),

@@ -11,7 +11,15 @@ layout(binding = 0) uniform samplerBuffer Q;
 layout(binding = 1) uniform samplerBuffer K;
 layout(binding = 2) uniform samplerBuffer V;
 layout(std430, binding = 3) readonly buffer Mask { float mask[]; };
+#ifdef Y_F16
+// fp16 activations: q/k/v arrive through RGBA16F views (chosen by the host), the output is stored as fp16 (clamped).
+#extension GL_EXT_shader_16bit_storage : require
+layout(std430, binding = 4) writeonly buffer O { f16vec4 o[]; };
+#define STORE_O(v) f16vec4(clamp((v), vec4(-65504.0), vec4(65504.0)))
+#else
 layout(std430, binding = 4) writeonly buffer O { vec4 o[]; };
+#define STORE_O(v) (v)
+#endif
 layout(push_constant) uniform Params { uint H, Lq, Lk; float scale; uint hasMask, maskRows; } p;
 
 void main() {
@@ -38,5 +46,5 @@ void main() {
         m = mNew;
     }
     float inv = l > 0.0 ? 1.0 / l : 0.0;
-    [[unroll]] for (uint d = 0; d < D4; d++) o[row * D4 + d] = acc[d] * inv;
+    [[unroll]] for (uint d = 0; d < D4; d++) o[row * D4 + d] = STORE_O(acc[d] * inv);
 }

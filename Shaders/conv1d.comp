@@ -1,12 +1,14 @@
 #version 450
 // Direct 1-D convolution, batch 1: x [Cin, L], weight [Cout, Cin/groups, K] (PyTorch layout), optional
 // bias, stride, zero padding, dilation, groups (depthwise k31, grouped k128). One invocation per output.
+// X_F16 / Y_F16: fp16 activations (weights fp32), fp32 accumulation.
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params { uint Cin, L, Cout, OL, K, stride, pad, dilation, groups, hasBias; } p;
 
 void main() {
@@ -21,8 +23,8 @@ void main() {
         for (uint k = 0; k < p.K; k++) {
             int il = int(ol * p.stride + k * p.dilation) - int(p.pad);
             if (il < 0 || il >= int(p.L)) continue;
-            acc = fma(x[xBase + uint(il)], w[wBase + k], acc);
+            acc = fma(float(x[xBase + uint(il)]), w[wBase + k], acc);
         }
     }
-    y[i] = acc;
+    y[i] = STORE_Y(acc);
 }

@@ -14,18 +14,14 @@
 #define WY 4
 #endif
 layout(local_size_x = WX, local_size_y = WY) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-#ifdef B_F16
-// fp16 storage of B (weights), fp32 arithmetic and accumulation (needs storageBuffer16BitAccess).
-#extension GL_EXT_shader_16bit_storage : require
-layout(std430, binding = 1) readonly buffer B { float16_t b[]; };
+// A_F16 / B_F16 / C_F16: fp16 storage of that operand (fp16 weights, fp16 activations), fp32 arithmetic and
+// accumulation (needs storageBuffer16BitAccess).
+#include "include/storage.glsl"
+layout(std430, binding = 0) readonly buffer A { A_T a[]; };
+layout(std430, binding = 1) readonly buffer B { B_T b[]; };
 #define LOAD_B(i) float(b[i])
-#else
-layout(std430, binding = 1) readonly buffer B { float b[]; };
-#define LOAD_B(i) b[i]
-#endif
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer C { float c[]; };
+layout(std430, binding = 3) writeonly buffer C { C_T c[]; };
 layout(push_constant) uniform Params {
     uint M, N, K;
     uint strideA, strideB, strideC; // per-batch element strides
@@ -55,7 +51,7 @@ void main() {
 
     for (uint k = 0; k < p.K; k++) {
         float av[TM], bv[TN];
-        for (uint i = 0; i < TM; i++) av[i] = a[aBase + rows[i] * p.K + k];
+        for (uint i = 0; i < TM; i++) av[i] = float(a[aBase + rows[i] * p.K + k]);
 #ifdef TRANSPOSE_B
         for (uint j = 0; j < TN; j++) bv[j] = LOAD_B(bBase + cols[j] * p.K + k);
 #else
@@ -71,7 +67,7 @@ void main() {
             if (col >= p.N) continue;
             float v = acc[i][j] * p.alpha;
             if (p.hasBias != 0u) v += bias[col];
-            c[batch * p.strideC + r * p.N + col] = v;
+            c[batch * p.strideC + r * p.N + col] = STORE_C(v);
         }
     }
 }

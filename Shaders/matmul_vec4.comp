@@ -24,7 +24,10 @@ layout(constant_id = 1) const uint WY = 2;
 layout(binding = 0) uniform samplerBuffer A;
 layout(binding = 1) uniform samplerBuffer B;
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer C { float c[]; };
+// C_F16: fp16 storage of C (fp16 activations); A and B are texel views, fp16 ones read through RGBA16F
+// views chosen by the host, so only the store differs. Accumulation stays fp32.
+#include "include/storage.glsl"
+layout(std430, binding = 3) writeonly buffer C { C_T c[]; };
 layout(push_constant) uniform Params {
     uint M, N, K;
     uint strideA, strideB, strideC; // per-batch element strides
@@ -61,7 +64,7 @@ void main() {
             if (col >= p.N) continue;
             float v = acc[i][j] * p.alpha;
             if (p.hasBias != 0u) v += bias[col];
-            c[batch * p.strideC + r * p.N + col] = v;
+            c[batch * p.strideC + r * p.N + col] = STORE_C(v);
         }
     }
 #else
@@ -92,7 +95,7 @@ void main() {
             [[unroll]] for (uint e = 0; e < 4; e++) {
                 float v = acc[i][j][e] * p.alpha;
                 if (p.hasBias != 0u) v += bias[4u * g + e];
-                c[batch * p.strideC + r * p.N + 4u * g + e] = v;
+                c[batch * p.strideC + r * p.N + 4u * g + e] = STORE_C(v);
             }
         }
     }

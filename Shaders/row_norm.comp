@@ -8,18 +8,20 @@
 //   QK_NORM_ROTARY: row r = (s·heads + h)·L + l reads x at (s·L + l)·rowStride + offset + h·D + i (one head's
 //                   part of a fused qkv row); u = x / max(‖x‖₂, eps)·γ[h, i]·scale; then rotate-half rotary
 //                   with host tables cos, sin [L, D/2] at position l; y [rows, D] ([s, heads, L, D]).
+// X_F16 / Y_F16: fp16 activations, the norm summed in fp32.
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
 layout(std430, binding = 1) readonly buffer G { float gamma[]; };
 #if defined(ROW_L2_NORM) || defined(ROW_LAYER_NORM)
 layout(std430, binding = 2) readonly buffer Bt { float beta[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params { uint rows; uint D; float eps; float scale; uint hasBeta; } p;
 #elif defined(QK_NORM_ROTARY)
 layout(std430, binding = 2) readonly buffer Cos { float cosTable[]; };
 layout(std430, binding = 3) readonly buffer Sin { float sinTable[]; };
-layout(std430, binding = 4) writeonly buffer Y { float y[]; };
+layout(std430, binding = 4) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params { uint rows; uint D; uint heads; uint L; uint rowStride; uint offset; float eps; float scale; } p;
 #else
 #error "row_norm.comp needs ROW_L2_NORM, ROW_LAYER_NORM or QK_NORM_ROTARY"
@@ -31,11 +33,11 @@ void main() {
 #if defined(ROW_L2_NORM)
     uint base = r * p.D;
     float ss = 0.0;
-    for (uint i = 0u; i < p.D; i++) { float v = x[base + i]; ss += v * v; }
+    for (uint i = 0u; i < p.D; i++) { float v = float(x[base + i]); ss += v * v; }
     float n = max(sqrt(ss), p.eps);
     for (uint i = 0u; i < p.D; i++) {
-        float v = x[base + i] / n * p.scale * gamma[i];
-        y[base + i] = p.hasBeta != 0u ? v + beta[i] : v;
+        float v = float(x[base + i]) / n * p.scale * gamma[i];
+        y[base + i] = STORE_Y(p.hasBeta != 0u ? v + beta[i] : v);
     }
 #elif defined(ROW_LAYER_NORM)
     uint base = r * p.D;
@@ -53,14 +55,14 @@ void main() {
     uint src = (s * p.L + l) * p.rowStride + p.offset + h * p.D;
     uint g = h * p.D, half_ = p.D / 2u, t = l * half_, dst = r * p.D;
     float ss = 0.0;
-    for (uint i = 0u; i < p.D; i++) { float v = x[src + i]; ss += v * v; }
+    for (uint i = 0u; i < p.D; i++) { float v = float(x[src + i]); ss += v * v; }
     float n = max(sqrt(ss), p.eps);
     for (uint j = 0u; j < half_; j++) {
-        float a = x[src + j] / n * gamma[g + j] * p.scale;
-        float b = x[src + half_ + j] / n * gamma[g + half_ + j] * p.scale;
+        float a = float(x[src + j]) / n * gamma[g + j] * p.scale;
+        float b = float(x[src + half_ + j]) / n * gamma[g + half_ + j] * p.scale;
         float c = cosTable[t + j], sn = sinTable[t + j];
-        y[dst + j] = a * c - b * sn;
-        y[dst + half_ + j] = b * c + a * sn;
+        y[dst + j] = STORE_Y(a * c - b * sn);
+        y[dst + half_ + j] = STORE_Y(b * c + a * sn);
     }
 #endif
 }

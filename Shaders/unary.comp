@@ -1,17 +1,18 @@
 #version 450
 // Elementwise activation, one variant per OP_* define.
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params { uint n; float alpha; float beta; } p;
 
 void main() {
     uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * 256;
     if (i >= p.n) return;
-    float v = x[i];
+    float v = float(x[i]);
 #if defined(OP_GELU)
-    y[i] = gelu_erf(v);
+    y[i] = STORE_Y(gelu_erf(v));
 #elif defined(OP_SILU)
     y[i] = v * sigmoid_stable(v);
 #elif defined(OP_RELU)

@@ -10,10 +10,13 @@ extension Graph {
         if let bias { try require(bias.shape == [cout], label, "bias \(bias.shape) for \(cout) channels") }
         let out = (length + 2 * padding - kernel) / stride + 1
         try require(out > 0, label, "empty output for length \(length), kernel \(kernel), padding \(padding)")
+        try requireActivation(x, label)
+        try requireParameters([weight, bias], label)
+        let type = try x.elementType.tensorType(label)
         let ops = self.ops
-        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, out]) { seq, b, y in
+        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, out], type: activations, halfAware: true) { seq, b, y in
             try ops.conv1d(seq, x: b[x], weight: b[weight], bias: bias.map { b[$0] }, y: b[y], cin: cin, length: length, cout: cout,
-                           kernel: kernel, stride: stride, padding: padding, groups: groups)
+                           kernel: kernel, stride: stride, padding: padding, groups: groups, type: type)
         }
     }
 
@@ -26,21 +29,26 @@ extension Graph {
         try require(x.rank == 2 && weight.rank == 3 && x.shape[1] % groups == 0 && weight.shape[0] == x.shape[1]
                     && weight.shape[1] == x.shape[1] / groups, label, "x \(x.shape), weight \(weight.shape), groups \(groups)")
         let (t, h) = (x.shape[0], x.shape[1]), k = weight.shape[2], cg = h / groups, half = k / 2
+        try requireActivation(x, label)
         let padded = try padRows(x, before: half, after: half)
         let block = min(t, blockRows)
+        let (type, wType) = (try activations.tensorType(label), try weight.elementType.tensorType(label))
+        try requireVariant(label) { try Operators.matmulScalarVariant(transposeB: true, a: type, b: wType, c: type) }
         let ops = self.ops
-        let produced = try node(label, reads: [padded, weight], outputs: [[t, h], [groups, block, cg * k], [groups, block, cg]]) { _, _ in }
+        let outputs = [[t, h], [groups, block, cg * k], [groups, block, cg]]
+        let produced = try node(label, reads: [padded, weight], outputs: outputs, types: outputs.map { _ in activations }, retained: [],
+                                halfAware: true) { _, _ in }
         let (y, col, blockOut) = (produced[0], produced[1], produced[2])
         nodes[nodes.count - 1].record = { seq, b in
             var t0 = 0
             while t0 < t {
                 let rows = min(block, t - t0)
                 try ops.copy(seq, x: b[padded], y: b[col], shape: [groups, rows, cg, k], srcStrides: [cg, h, 1, h],
-                             dstStrides: [rows * cg * k, cg * k, k, 1], srcOffset: t0 * h)
+                             dstStrides: [rows * cg * k, cg * k, k, 1], srcOffset: t0 * h, xType: type, yType: type)
                 try ops.matmul(seq, a: b[col], b: b[weight], c: b[blockOut], m: rows, n: cg, k: cg * k, batch: groups, transposeB: true,
-                               batchStrideB: cg * cg * k)
+                               batchStrideB: cg * cg * k, aType: type, bType: wType, cType: type)
                 try ops.copy(seq, x: b[blockOut], y: b[y], shape: [groups, rows, cg], srcStrides: [rows * cg, cg, 1], dstStrides: [cg, h, 1],
-                             dstOffset: t0 * h)
+                             dstOffset: t0 * h, xType: type, yType: type)
                 t0 += rows
             }
         }

@@ -2,15 +2,18 @@ public import AvatarOperators
 
 extension Graph {
     /// A strided read of x into a contiguous value of `shape` (≤ 4 dimensions): element i is
-    /// x[offset + Σ i_k·strides_k]. A stride of 0 broadcasts.
+    /// x[offset + Σ i_k·strides_k]. A stride of 0 broadcasts. x may be any float type (a weight, an fp32 input);
+    /// the result has the graph's activation type.
     public func gather(_ x: GraphValue, shape: [Int], strides: [Int], offset: Int = 0, label: String = "gather") throws -> GraphValue {
         try require(shape.count == strides.count && (1...4).contains(shape.count), label, "shape \(shape) with strides \(strides)")
         let reach = offset + zip(shape, strides).map { ($0 - 1) * $1 }.reduce(0, +)
         try require(offset >= 0 && strides.allSatisfy { $0 >= 0 } && reach < x.count, label,
                     "reads element \(reach) of \(x.shape) (shape \(shape), strides \(strides), offset \(offset))")
+        let (from, to) = (try x.elementType.tensorType(label), try activations.tensorType(label))
         let ops = self.ops
-        return try node(label, reads: [x], output: shape) { seq, b, y in
-            try ops.copy(seq, x: b[x], y: b[y], shape: shape, srcStrides: strides, dstStrides: Operators.strides(shape), srcOffset: offset)
+        return try node(label, reads: [x], output: shape, type: activations, halfAware: true) { seq, b, y in
+            try ops.copy(seq, x: b[x], y: b[y], shape: shape, srcStrides: strides, dstStrides: Operators.strides(shape), srcOffset: offset,
+                         xType: from, yType: to)
         }
     }
 
@@ -41,9 +44,11 @@ extension Graph {
         }
         var shape = first.shape
         shape[axis] = parts.map { $0.shape[axis] }.reduce(0, +)
+        for p in parts { try requireActivation(p, "concat", "part") }
+        let type = try activations.tensorType("concat")
         let ops = self.ops
-        return try node("concat", reads: parts, output: shape) { seq, b, y in
-            try ops.concat(seq, parts: parts.map { (b[$0], $0.shape) }, y: b[y], axis: axis)
+        return try node("concat", reads: parts, output: shape, type: activations, halfAware: true) { seq, b, y in
+            try ops.concat(seq, parts: parts.map { (b[$0], $0.shape) }, y: b[y], axis: axis, type: type)
         }
     }
 
@@ -52,9 +57,10 @@ extension Graph {
     public func padRows(_ x: GraphValue, before: Int, after: Int) throws -> GraphValue {
         try require(x.rank == 2 && before >= 0 && after >= 0, "pad_rows", "x \(x.shape), padding \(before)/\(after)")
         let (t, c) = (x.shape[0], x.shape[1])
+        let (from, to) = (try x.elementType.tensorType("pad_rows"), try activations.tensorType("pad_rows"))
         let ops = self.ops
-        return try node("pad_rows", reads: [x], output: [t + before + after, c], retained: true) { seq, b, y in
-            try ops.copy(seq, x: b[x], y: b[y], shape: [t, c], srcStrides: [c, 1], dstStrides: [c, 1], dstOffset: before * c)
+        return try node("pad_rows", reads: [x], output: [t + before + after, c], type: activations, retained: true, halfAware: true) { seq, b, y in
+            try ops.copy(seq, x: b[x], y: b[y], shape: [t, c], srcStrides: [c, 1], dstStrides: [c, 1], dstOffset: before * c, xType: from, yType: to)
         }
     }
 
@@ -64,8 +70,9 @@ extension Graph {
         try require(x.rank == 2 && kernel % 2 == 1 && kernel <= x.shape[0] * 2 + 1, "time_taps", "x \(x.shape), kernel \(kernel)")
         let (t, c) = (x.shape[0], x.shape[1])
         let half = kernel / 2
+        let (from, to) = (try x.elementType.tensorType("time_taps"), try activations.tensorType("time_taps"))
         let ops = self.ops
-        return try node("time_taps", reads: [x], output: [t, kernel * c], retained: true) { seq, b, y in
+        return try node("time_taps", reads: [x], output: [t, kernel * c], type: activations, retained: true, halfAware: true) { seq, b, y in
             for k in 0..<kernel {
                 // Tap k holds x_{t+k−half}: rows where that index exists.
                 let shift = k - half
@@ -73,7 +80,7 @@ extension Graph {
                 guard rows > 0 else { continue }
                 let srcRow = max(0, shift), dstRow = max(0, -shift)
                 try ops.copy(seq, x: b[x], y: b[y], shape: [rows, c], srcStrides: [c, 1], dstStrides: [kernel * c, 1],
-                             srcOffset: srcRow * c, dstOffset: dstRow * kernel * c + k * c)
+                             srcOffset: srcRow * c, dstOffset: dstRow * kernel * c + k * c, xType: from, yType: to)
             }
         }
     }

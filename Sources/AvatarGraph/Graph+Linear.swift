@@ -7,10 +7,15 @@ extension Graph {
         try require(weight.rank == 2 && x.rank >= 1 && x.dim(-1) == weight.shape[1], label,
                     "x \(x.shape) does not match weight \(weight.shape) ([out, in])")
         if let bias { try require(bias.shape == [weight.shape[0]], label, "bias \(bias.shape) for weight \(weight.shape)") }
+        try requireActivation(x, label)
+        try requireParameters([bias], label)
+        let (a, w) = (try x.elementType.tensorType(label), try weight.elementType.tensorType(label))
+        try requireVariant(label) { try Operators.matmulScalarVariant(transposeB: true, a: a, b: w, c: a) }
         let rows = x.count / x.dim(-1)
         let ops = self.ops
-        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: Array(x.shape.dropLast()) + [weight.shape[0]]) { seq, b, y in
-            try ops.linear(seq, x: b[x], weight: try b.tensor(weight), bias: bias.map { b[$0] }, y: b[y], rows: rows)
+        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: Array(x.shape.dropLast()) + [weight.shape[0]],
+                        type: activations, halfAware: true) { seq, b, y in
+            try ops.linear(seq, x: b[x], weight: try b.tensor(weight), bias: bias.map { b[$0] }, y: b[y], rows: rows, type: a)
         }
     }
 
@@ -26,12 +31,16 @@ extension Graph {
         try require(bk == k, label, "inner dimensions differ: A \(a.shape), B \(b.shape)\(transposeB ? " (transposed)" : "")")
         try require(b.rank == 2 || b.shape[0] == batch, label, "batch of B \(b.shape) differs from A \(a.shape)")
         if let bias { try require(bias.shape == [n], label, "bias \(bias.shape) for \(n) columns") }
+        try requireActivation(a, label, "A")
+        try requireParameters([bias], label)
+        let (aType, bType) = (try a.elementType.tensorType(label), try b.elementType.tensorType(label))
+        try requireVariant(label) { try Operators.matmulScalarVariant(transposeB: transposeB, a: aType, b: bType, c: aType) }
         let strideB = b.rank == 2 ? 0 : k * n
         let ops = self.ops
         let out = a.rank == 3 ? [batch, m, n] : [m, n]
-        return try node(label, reads: [a, b] + (bias.map { [$0] } ?? []), output: out) { seq, t, y in
+        return try node(label, reads: [a, b] + (bias.map { [$0] } ?? []), output: out, type: activations, halfAware: true) { seq, t, y in
             try ops.matmul(seq, a: t[a], b: t[b], bias: bias.map { t[$0] }, c: t[y], m: m, n: n, k: k, batch: batch,
-                           transposeB: transposeB, alpha: alpha, batchStrideB: strideB, bType: try t.tensor(b).elementType)
+                           transposeB: transposeB, alpha: alpha, batchStrideB: strideB, aType: aType, bType: bType, cType: aType)
         }
     }
 }

@@ -9,9 +9,16 @@ public import AvatarVulkan
 ///
 /// Values are written once (by the node that produces them) and may be read by any later node; views
 /// (`reshape`, `view`) alias their base's memory. Build a graph on one thread.
+///
+/// `activations` is the element type of the values the builder calls produce. With `.float16` every
+/// intermediate is stored as fp16 (half the arena and the memory traffic) while arithmetic, accumulation and
+/// norm statistics stay fp32 in the shaders; inputs and outputs stay fp32 for the host, converted by copies at
+/// the boundary. It is a property of the graph, not of the plan, because value types are inferred (and checked)
+/// as the graph is built.
 public final class Graph {
     public let name: String
     public let ops: Operators
+    public let activations: GraphElementType
     public var device: VulkanDevice { ops.device }
 
     enum Kind {
@@ -48,6 +55,19 @@ public final class Graph {
     public init(name: String, ops: Operators) {
         self.name = name
         self.ops = ops
+        activations = .float32
+    }
+
+    /// A graph whose builder calls produce `activations` (.float32 or .float16). fp16 needs 16-bit storage
+    /// buffers on the device; without them this throws a `GraphError` saying so.
+    public init(name: String, ops: Operators, activations: GraphElementType) throws {
+        guard activations != .uint32 else { throw GraphError("\(name): activations are float32 or float16, not uint32") }
+        if activations == .float16 {
+            do { try Operators.checkHalfActivations(ops.device.info) } catch { throw GraphError("\(name): \(error)") }
+        }
+        self.name = name
+        self.ops = ops
+        self.activations = activations
     }
 
     private func add(_ info: ValueInfo) -> GraphValue {
@@ -66,22 +86,37 @@ public final class Graph {
 
     // MARK: Values
 
-    /// A value the caller writes before each run (`GraphNetwork.write`).
-    public func input(_ name: String, _ shape: [Int], _ type: GraphElementType = .float32) throws -> GraphValue {
+    /// A value the caller writes before each run (`GraphNetwork.write`). Without a type it is an activation: the
+    /// host writes fp32, and under fp16 activations a copy converts it (the returned value is the fp16 one). An
+    /// explicit type is taken as is (norm parameters, indices).
+    public func input(_ name: String, _ shape: [Int], _ type: GraphElementType? = nil) throws -> GraphValue {
         guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else { throw GraphError("\(site(name)): input shape \(shape)") }
         guard !isNamed(name) else { throw GraphError("\(self.name): two inputs or outputs are called \(name)") }
-        return add(ValueInfo(shape: shape, type: type, kind: .input(name)))
+        let host = add(ValueInfo(shape: shape, type: type ?? .float32, kind: .input(name)))
+        guard type == nil, activations == .float16 else { return host }
+        return try convert(host, to: .float16, label: "\(name).to_f16")
     }
 
-    /// Marks a value produced by a node as an output the caller reads after each run.
+    /// Marks a value produced by a node as an output the caller reads after each run. An fp16 activation is
+    /// converted to fp32 by a copy, which becomes the output.
     public func output(_ name: String, _ value: GraphValue) throws {
         try check(value, name)
         guard values[value.id].producer != nil else {
             throw GraphError("\(site(name)): only a value produced by a node can be an output (\(value) is an input, constant or view)")
         }
         guard !isNamed(name) else { throw GraphError("\(self.name): two inputs or outputs are called \(name)") }
-        guard values[value.id].outputName == nil else { throw GraphError("\(site(name)): \(value) is already an output") }
-        values[value.id].outputName = name
+        let host = value.elementType == .float16 ? try convert(value, to: .float32, label: "\(name).to_f32") : value
+        guard values[host.id].outputName == nil else { throw GraphError("\(site(name)): \(value) is already an output") }
+        values[host.id].outputName = name
+    }
+
+    /// A copy of `x` stored as `type` (fp32 ↔ fp16 at the graph's boundary).
+    func convert(_ x: GraphValue, to type: GraphElementType, label: String) throws -> GraphValue {
+        let ops = self.ops
+        let (from, to) = (try x.elementType.tensorType(label), try type.tensorType(label))
+        return try node(label, reads: [x], output: x.shape, type: type, halfAware: true) { seq, b, y in
+            try ops.copy(seq, x: b[x], y: b[y], shape: [x.count], srcStrides: [1], dstStrides: [1], xType: from, yType: to)
+        }
     }
 
     /// Whether an input or output already has this name.
@@ -156,7 +191,18 @@ public final class Graph {
     /// (for borders the node never writes). Outputs nobody reads are the node's scratch.
     public func node(_ label: String, reads: [GraphValue], outputs: [[Int]], types: [GraphElementType]? = nil,
                      retained: Set<Int> = [], record: @escaping (CommandSequence, GraphBindings) throws -> Void) throws -> [GraphValue] {
+        try node(label, reads: reads, outputs: outputs, types: types, retained: retained, halfAware: false, record: record)
+    }
+
+    /// `halfAware`: the node's operators take fp16 activations (the builder calls of `Graph+*.swift` that pass
+    /// element types through); any other node reading one is refused when the graph is built.
+    func node(_ label: String, reads: [GraphValue], outputs: [[Int]], types: [GraphElementType]?, retained: Set<Int>,
+              halfAware: Bool, record: @escaping (CommandSequence, GraphBindings) throws -> Void) throws -> [GraphValue] {
         for r in reads { try check(r, label) }
+        if !halfAware, let half = reads.first(where: isHalfActivation) {
+            throw GraphError("\(site(label)): reads the fp16 activation \(half), and \(label) has no fp16-activation variant "
+                             + "(they cover the operators of HuBERT and ICS-A2M; build this graph with fp32 activations)")
+        }
         for shape in outputs where shape.isEmpty || !shape.allSatisfy({ $0 > 0 }) {
             throw GraphError("\(site(label)): output shape \(shape)")
         }
@@ -176,9 +222,38 @@ public final class Graph {
     /// `node` with one output.
     public func node(_ label: String, reads: [GraphValue], output: [Int], type: GraphElementType = .float32, retained: Bool = false,
                      record: @escaping (CommandSequence, GraphBindings, GraphValue) throws -> Void) throws -> GraphValue {
-        let y = try node(label, reads: reads, outputs: [output], types: [type], retained: retained ? [0] : []) { _, _ in }[0]
+        try node(label, reads: reads, output: output, type: type, retained: retained, halfAware: false, record: record)
+    }
+
+    func node(_ label: String, reads: [GraphValue], output: [Int], type: GraphElementType, retained: Bool = false, halfAware: Bool,
+              record: @escaping (CommandSequence, GraphBindings, GraphValue) throws -> Void) throws -> GraphValue {
+        let y = try node(label, reads: reads, outputs: [output], types: [type], retained: retained ? [0] : [], halfAware: halfAware) { _, _ in }[0]
         nodes[nodes.count - 1].record = { seq, b in try record(seq, b, y) }
         return y
+    }
+
+    /// Whether `v` is an fp16 value produced in the graph (fp16 weights are constants and not activations).
+    func isHalfActivation(_ v: GraphValue) -> Bool {
+        guard v.elementType == .float16 else { return false }
+        var id = v.id
+        if case .view(let base, _) = values[id].kind { id = base }
+        if case .constant = values[id].kind { return false }
+        return true
+    }
+
+    /// An activation operand of a builder call: it must have the graph's activation type.
+    func requireActivation(_ v: GraphValue, _ label: String, _ role: String = "x") throws {
+        try require(v.elementType == activations, label, "\(role) \(v) is \(v.elementType.rawValue), this graph's activations are \(activations.rawValue)")
+    }
+
+    /// Parameters (γ, β, biases, tables) are read as fp32 by every variant.
+    func requireParameters(_ vs: [GraphValue?], _ label: String) throws {
+        for case let v? in vs { try require(v.elementType == .float32, label, "parameter \(v) must be float32, it is \(v.elementType.rawValue)") }
+    }
+
+    /// Turns an operator's refusal of an element-type mix into a `GraphError` naming the node, when the graph is built.
+    func requireVariant<T>(_ label: String, _ pick: () throws -> T) throws {
+        do { _ = try pick() } catch { throw GraphError("\(site(label)): \(error)") }
     }
 
     /// Throws a `GraphError` naming the node when `condition` fails.

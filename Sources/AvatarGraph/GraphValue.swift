@@ -23,4 +23,13 @@ public enum GraphElementType: String, Sendable {
     public var byteSize: Int { self == .float16 ? 2 : 4 }
 
     init(_ type: Tensor.ElementType) { self = type == .float16 ? .float16 : .float32 }
+
+    /// The operators' element type of a float value.
+    func tensorType(_ label: String) throws -> Tensor.ElementType {
+        switch self {
+        case .float32: return .float32
+        case .float16: return .float16
+        case .uint32: throw GraphError("\(label): a uint32 value is not a float operand")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+public import AvatarGraph
 public import AvatarOperators
 public import AvatarVulkan
 import AvatarFormats
@@ -21,6 +22,10 @@ public enum A2MBenchmark {
         public var setupSeconds: Double
         /// Audio time of one hop divided by `seconds` (> 1: faster than real time).
         public var realTimeFactor: Double
+        /// Motion coefficients of every timed window's frames (same seed and inputs for every run of a config).
+        public var coefficients: [Float]
+        /// Bytes of the activation arenas of the networks planned for the window (condition and velocity).
+        public var arenaBytes: Int
     }
 
     /// The recipe of every bundle tensor of `config` but `rotary.inv_freq` (tools/reference/a2m.py `recipe`).
@@ -53,7 +58,8 @@ public enum A2MBenchmark {
     /// Times `windows` streaming windows after a first (planning) one, with a recipe style clip of
     /// `styleFrames` frames and recipe features (values do not change the work).
     public static func streamingWindow(config: ICSA2MConfig, styleFrames: Int = 50, plan: StreamingPlan? = nil,
-                                       windows: Int = 8, device: VulkanDevice, ops: Operators) throws -> Result {
+                                       windows: Int = 8, device: VulkanDevice, ops: Operators,
+                                       activations: GraphElementType = .float32) throws -> Result {
         let start = Date()
         let model = try recipeModel(config: config, device: device, ops: ops)
         let c = model.config, m = c.motionDim, a = c.audioDim
@@ -61,7 +67,7 @@ public enum A2MBenchmark {
         let style = StylePrompt(motion: RecipeWeights.generate(name: "bench.style_motion", count: styleFrames * m, scale: 1),
                                 features: RecipeWeights.generate(name: "bench.style_features", count: 2 * styleFrames * a, scale: 1),
                                 frames: styleFrames)
-        let runner = ICSA2MRunner(model: model, timestamps: true)
+        let runner = ICSA2MRunner(model: model, timestamps: true, activations: activations)
         let stage = A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: c.steps, cfgScale: c.cfgScale, temperature: c.temperature),
                                    plan: plan, seed: 1, silenceRow: [Float](repeating: 0, count: a))
         let hopRows = 2 * plan.hop * a
@@ -70,16 +76,18 @@ public enum A2MBenchmark {
         _ = try stage.append(FeatureRows(dimension: a, values: Array(features[0..<(2 * (plan.hop + plan.lookahead) * a)])))
         let setup = Date().timeIntervalSince(start)
         var runs: [Double] = []
+        var coefficients: [Float] = []
         var at = 2 * (plan.hop + plan.lookahead) * a
         for _ in 0..<max(1, windows) where at + hopRows <= features.count {
             let t = Date()
-            _ = try stage.append(FeatureRows(dimension: a, values: Array(features[at..<(at + hopRows)])))
+            let frames = try stage.append(FeatureRows(dimension: a, values: Array(features[at..<(at + hopRows)])))
             runs.append(Date().timeIntervalSince(t))
+            coefficients += frames.flatMap(\.coefficients)
             at += hopRows
         }
         let median = runs.sorted()[runs.count / 2]
         return Result(rows: styleFrames + plan.leftContext + plan.hop + plan.lookahead, seconds: median, runs: runs,
                       gpuSteps: runner.velocityStepSeconds(), setupSeconds: setup,
-                      realTimeFactor: Double(plan.hop) / 25 / median)
+                      realTimeFactor: Double(plan.hop) / 25 / median, coefficients: coefficients, arenaBytes: runner.arenaBytes)
     }
 }

@@ -1,3 +1,4 @@
+public import AvatarGraph
 public import AvatarOperators
 public import AvatarVulkan
 import Foundation
@@ -18,14 +19,19 @@ public enum HuBERTBenchmark {
         public var setupSeconds: Double
         /// Audio seconds advanced per window (the hop) divided by `seconds`: above 1 keeps up with real time.
         public var realTimeFactor: Double
+        /// The last run's features (to compare fp16 with fp32 activations on the same window).
+        public var features: [Float]
+        /// Bytes of the window's activation arena (temporaries with reuse).
+        public var arenaBytes: Int
     }
 
     /// Builds `config` (default HuBERT-large) from recipe weights and times `repeats` streaming windows of
     /// `window.rows` rows after one warm-up run. Call on the thread that owns the device's work (a render thread).
     public static func streamingWindow(config: HuBERTConfig = HuBERTConfig(), window: HuBERTFeatureStage.Window = .standard,
-                                       device: VulkanDevice, ops: Operators, repeats: Int = 3) throws -> Result {
+                                       device: VulkanDevice, ops: Operators, repeats: Int = 3,
+                                       activations: GraphElementType = .float32) throws -> Result {
         let started = Date()
-        let encoder = HuBERTEncoder(weights: try HuBERTWeights(recipeFor: config, device: device), ops: ops)
+        let encoder = HuBERTEncoder(weights: try HuBERTWeights(recipeFor: config, device: device), ops: ops, activations: activations)
         let setup = Date().timeIntervalSince(started)
         var result = try streamingWindow(encoder: encoder, window: window, repeats: repeats)
         result.setupSeconds += setup
@@ -44,14 +50,16 @@ public enum HuBERTBenchmark {
         _ = try encoder.encode(normalized: input)  // plans and warms up
         let setup = Date().timeIntervalSince(planStart)
         var runs: [Double] = []
+        var features: [Float] = []
         for _ in 0..<repeats {
             let t = Date()
-            _ = try encoder.encode(normalized: input)
+            features = try encoder.encode(normalized: input)
             runs.append(Date().timeIntervalSince(t))
         }
         let median = runs.sorted()[runs.count / 2]
         let hopSeconds = Double(window.hop) / Double(c.rowsPerSecond)
         return Result(rows: window.rows, samples: samples, seconds: median, runs: runs, setupSeconds: setup,
-                      realTimeFactor: hopSeconds / median)
+                      realTimeFactor: hopSeconds / median, features: features,
+                      arenaBytes: try encoder.plan(samples: samples, trace: false).planBytes)
     }
 }

@@ -1,5 +1,5 @@
 public import AvatarOperators
-import AvatarGraph
+public import AvatarGraph
 public import AvatarStages
 import AvatarVulkan
 
@@ -21,6 +21,8 @@ public final class HuBERTEncoder {
     public var maxPlans = 2
     /// GPU timestamps per step (for benchmarks).
     public var timestamps = false
+    /// Element type of the intermediate activations (`.float16`: fp16 storage, fp32 arithmetic; see docs/engine.md).
+    public let activations: GraphElementType
 
     struct PlanKey: Equatable { var samples: Int; var trace: Bool }
 
@@ -28,10 +30,11 @@ public final class HuBERTEncoder {
     /// rows·hidden·kernel floats).
     static let positionalBlockRows = 256
 
-    public init(weights: HuBERTWeights, ops: Operators) {
+    public init(weights: HuBERTWeights, ops: Operators, activations: GraphElementType = .float32) {
         self.config = weights.config
         self.weights = weights
         self.ops = ops
+        self.activations = activations
     }
 
     /// Intermediate values exposed by `trace` (the names of the reference's trace).
@@ -126,7 +129,7 @@ public final class HuBERTEncoder {
         guard rows > 0 else {
             throw MotionModelError("hubert", "\(samples) samples are fewer than one receptive field (\(c.receptiveField))")
         }
-        let g = Graph(name: "hubert", ops: ops)
+        let g = try Graph(name: "hubert", ops: ops, activations: activations)
         let w = g.weights(weights)
         let shapes = Dictionary(uniqueKeysWithValues: c.tensorShapes.map { ($0.name, $0.shape) })
         func weight(_ s: WeightScope, _ name: String) throws -> GraphValue {

@@ -1,4 +1,4 @@
-import AvatarGraph
+public import AvatarGraph
 import AvatarOperators
 import AvatarVulkan
 
@@ -18,11 +18,14 @@ public final class ICSA2MRunner {
 
     /// GPU timestamps on every planned step (benchmarks; `velocityStepSeconds`).
     public let timestamps: Bool
+    /// Element type of the intermediate activations (`.float16`: fp16 storage, fp32 arithmetic; see docs/engine.md).
+    public let activations: GraphElementType
     private var lastVelocity: GraphNetwork?
 
-    public init(model: ICSA2MModel, timestamps: Bool = false) {
+    public init(model: ICSA2MModel, timestamps: Bool = false, activations: GraphElementType = .float32) {
         self.model = model
         self.timestamps = timestamps
+        self.activations = activations
     }
 
     /// GPU seconds of the last velocity evaluation per group kind ("qkv", "attn", "ff", "input", "output"; the layer
@@ -79,6 +82,9 @@ public final class ICSA2MRunner {
     /// Networks planned so far that are still kept (both kinds).
     public var plannedNetworks: Int { conditionNets.count + velocityNets.count }
 
+    /// Activation arena bytes of the kept networks.
+    public var arenaBytes: Int { (conditionNets.values.map(\.planBytes) + velocityNets.values.map(\.planBytes)).reduce(0, +) }
+
     private static func remember(_ net: GraphNetwork, key: Int, in nets: inout [Int: GraphNetwork], order: inout [Int]) {
         nets[key] = net
         order.removeAll { $0 == key }
@@ -92,7 +98,7 @@ public final class ICSA2MRunner {
     /// weight as stored ([out, in, 3] seen as [out, 3·in]), GELU between, then cond_proj.
     private func planCondition(rows: Int) throws -> GraphNetwork {
         let c = model.config
-        let g = Graph(name: "ics_a2m.condition", ops: model.ops)
+        let g = try Graph(name: "ics_a2m.condition", ops: model.ops, activations: activations)
         let w = g.weights(model.weights)
         let x = try g.input("features", [rows, c.audioDim])
         func conv(_ v: GraphValue, _ name: String, bias: Bool) throws -> GraphValue {
@@ -116,10 +122,11 @@ public final class ICSA2MRunner {
         let c = model.config
         let d = c.dim, m = c.motionDim, r = c.registers, l = r + n
         let heads = c.heads, dh = c.dimHead, hd = heads * dh
-        let g = Graph(name: "ics_a2m.velocity", ops: model.ops)
+        let g = try Graph(name: "ics_a2m.velocity", ops: model.ops, activations: activations)
         let w = g.weights(model.weights)
         let x = try g.input("x", [s * n, 3 * m])
-        let ada = try g.input("ada", [c.depth * 4 * d])
+        // γ(t), β(t) of the adaptive norms are parameters, read as fp32 whatever the activations.
+        let ada = try g.input("ada", [c.depth * 4 * d], .float32)
         let tables = model.rotaryTables(rows: n)
         let cosT = try g.constant("cos", values: tables.cos, shape: [l, dh / 2])
         let sinT = try g.constant("sin", values: tables.sin, shape: [l, dh / 2])

@@ -4,6 +4,8 @@ public enum OperatorError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingWeight(String)
     case shape(String)
     case plan(String)
+    /// No variant stores this combination of operand element types (fp16 activations cover HuBERT's and ICS-A2M's operators).
+    case elementType(String)
 
     public var description: String {
         switch self {
@@ -11,6 +13,7 @@ public enum OperatorError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingWeight(let n): "no weight named '\(n)'"
         case .shape(let m): "shape error: \(m)"
         case .plan(let m): "network plan error: \(m)"
+        case .elementType(let m): "element types: \(m)"
         }
     }
 }

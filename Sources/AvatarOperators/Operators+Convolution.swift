@@ -5,16 +5,16 @@ extension Operators {
     /// Depthwise is groups = Cin = Cout.
     public func conv1d(_ seq: CommandSequence, x: BufferSlice, weight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
                        cin: Int, length: Int, cout: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-                       groups: Int = 1) throws {
+                       groups: Int = 1, type: Tensor.ElementType = .float32) throws {
         try check(groups > 0 && cin % groups == 0 && cout % groups == 0, "conv1d channels \(cin)→\(cout) not divisible by groups \(groups)")
         try check(kernel > 0 && stride > 0 && dilation > 0 && padding >= 0, "conv1d kernel/stride/dilation/padding")
         let ol = (length + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1
         try check(ol > 0, "conv1d output is empty")
-        try check(x.count >= cin * length, "conv1d input holds \(x.count) < \(cin * length)")
+        try check(Self.elements(x, type) >= cin * length, "conv1d input holds \(Self.elements(x, type)) < \(cin * length)")
         try check(weight.count >= cout * (cin / groups) * kernel, "conv1d weight too small")
-        try check(y.count >= cout * ol, "conv1d output holds \(y.count) < \(cout * ol)")
+        try check(Self.elements(y, type) >= cout * ol, "conv1d output holds \(Self.elements(y, type)) < \(cout * ol)")
         if let bias { try check(bias.count >= cout, "conv1d bias too small") }
-        let pipeline = try library.pipeline(Shader.conv1d)
+        let pipeline = try library.pipeline(Self.conv1dVariant(type: type))
         let push = Conv1dPush(cin: Self.u(cin), l: Self.u(length), cout: Self.u(cout), ol: Self.u(ol), k: Self.u(kernel),
                               stride: Self.u(stride), pad: Self.u(padding), dilation: Self.u(dilation), groups: Self.u(groups),
                               hasBias: bias == nil ? 0 : 1)

@@ -5,27 +5,29 @@ extension Operators {
     /// read at srcOffset + Σ i_k·srcStrides_k and written at dstOffset + Σ i_k·dstStrides_k (elements).
     /// The sequence orders it by the element ranges it touches, so copies into disjoint parts of one buffer (the
     /// parts of a concat) need no barrier between them.
+    /// `xType`/`yType` pick fp32 or fp16 storage on either side (a copy between the two converts).
     public func copy(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, shape: [Int], srcStrides: [Int], dstStrides: [Int],
-                     srcOffset: Int = 0, dstOffset: Int = 0) throws {
+                     srcOffset: Int = 0, dstOffset: Int = 0, xType: Tensor.ElementType = .float32, yType: Tensor.ElementType = .float32) throws {
         try check(!shape.isEmpty && shape.count <= 4 && srcStrides.count == shape.count && dstStrides.count == shape.count,
                   "copy takes 1–4 dimensions with matching strides")
         try check(shape.allSatisfy { $0 > 0 } && srcOffset >= 0 && dstOffset >= 0, "copy shape \(shape)")
         func extent(_ strides: [Int], _ offset: Int) -> Int { offset + zip(shape, strides).map { ($0 - 1) * $1 }.reduce(0, +) + 1 }
-        try check(extent(srcStrides, srcOffset) <= x.count, "copy reads past the source (\(x.count) elements)")
-        try check(extent(dstStrides, dstOffset) <= y.count, "copy writes past the destination (\(y.count) elements)")
+        let (xn, yn) = (Self.elements(x, xType), Self.elements(y, yType))
+        try check(extent(srcStrides, srcOffset) <= xn, "copy reads past the source (\(xn) elements)")
+        try check(extent(dstStrides, dstOffset) <= yn, "copy writes past the destination (\(yn) elements)")
         let pad = 4 - shape.count
         let s = [Int](repeating: 1, count: pad) + shape
         let a = [Int](repeating: 0, count: pad) + srcStrides
         let b = [Int](repeating: 0, count: pad) + dstStrides
-        let pipeline = try library.pipeline(Shader.copy)
+        let pipeline = try library.pipeline(Self.copyVariant(x: xType, y: yType))
         let push = CopyPush(s0: Self.u(s[0]), s1: Self.u(s[1]), s2: Self.u(s[2]), s3: Self.u(s[3]),
                             a0: Self.u(a[0]), a1: Self.u(a[1]), a2: Self.u(a[2]), a3: Self.u(a[3]),
                             b0: Self.u(b[0]), b1: Self.u(b[1]), b2: Self.u(b[2]), b3: Self.u(b[3]),
                             srcOffset: Self.u(srcOffset), dstOffset: Self.u(dstOffset))
         let lowest = { (strides: [Int], offset: Int) in offset + zip(shape, strides).map { min(0, ($0 - 1) * $1) }.reduce(0, +) }
         try seq.dispatch(pipeline, buffers: [x, y], push: push, groups: Self.groups(shape.reduce(1, *), local: 256),
-                         touched: [0: (lowest(srcStrides, srcOffset) * 4)..<(extent(srcStrides, srcOffset) * 4),
-                                   1: (lowest(dstStrides, dstOffset) * 4)..<(extent(dstStrides, dstOffset) * 4)])
+                         touched: [0: (lowest(srcStrides, srcOffset) * xType.byteSize)..<(extent(srcStrides, srcOffset) * xType.byteSize),
+                                   1: (lowest(dstStrides, dstOffset) * yType.byteSize)..<(extent(dstStrides, dstOffset) * yType.byteSize)])
     }
 
     /// Row-major strides of a shape.
@@ -55,7 +57,7 @@ extension Operators {
 
     /// y = cat(parts, axis): each part (buffer, shape) is copied into its place (one dispatch per part; along
     /// axis 0 the parts are disjoint ranges and need no barrier between them).
-    public func concat(_ seq: CommandSequence, parts: [(BufferSlice, [Int])], y: BufferSlice, axis: Int) throws {
+    public func concat(_ seq: CommandSequence, parts: [(BufferSlice, [Int])], y: BufferSlice, axis: Int, type: Tensor.ElementType = .float32) throws {
         guard let first = parts.first?.1 else { throw OperatorError.shape("concat of nothing") }
         try check(axis >= 0 && axis < first.count, "concat axis \(axis) for rank \(first.count)")
         for (_, s) in parts {
@@ -66,7 +68,8 @@ extension Operators {
         let dst = Self.strides(outShape)
         var offset = 0
         for (buffer, s) in parts {
-            try copy(seq, x: buffer, y: y, shape: s, srcStrides: Self.strides(s), dstStrides: dst, dstOffset: offset * dst[axis])
+            try copy(seq, x: buffer, y: y, shape: s, srcStrides: Self.strides(s), dstStrides: dst, dstOffset: offset * dst[axis],
+                     xType: type, yType: type)
             offset += s[axis]
         }
     }

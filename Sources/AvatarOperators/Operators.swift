@@ -1,6 +1,7 @@
 public import AvatarVulkan
 
-/// Records operators into a command sequence. Tensors are fp32 buffer slices in row-major (NCHW) order,
+/// Records operators into a command sequence. Tensors are buffer slices in row-major (NCHW) order, fp32 unless
+/// an element type is passed (fp16 weights; fp16 activations for the operators in `Operators+ElementTypes.swift`),
 /// batch 1 unless a batch is named; shapes are passed explicitly. Each method checks sizes and throws
 /// `OperatorError.shape` on misuse. Families live in `Operators+*.swift`.
 public struct Operators: Sendable {
@@ -41,15 +42,17 @@ public struct Operators: Sendable {
     /// weights). `bType` .float16 reads B as fp16 with fp32 accumulation (aligned shapes through an RGBA16F
     /// texel view; unaligned ones need 16-bit storage buffers).
     /// Aligned shapes (K, and N for B as [K, N], multiples of 4; texel-aligned offsets) take the vec4 kernel,
-    /// which reads A and B through texel buffers.
+    /// which reads A and B through texel buffers. `aType`/`cType` .float16 are fp16 activations (fp32 accumulation;
+    /// see `matmulScalarVariant` for the combinations).
     public func matmul(_ seq: CommandSequence, a: BufferSlice, b: BufferSlice, bias: BufferSlice? = nil, c: BufferSlice,
                        m: Int, n: Int, k: Int, batch: Int = 1, transposeB: Bool = false, alpha: Float = 1,
-                       batchStrideB: Int? = nil, bType: Tensor.ElementType = .float32) throws {
+                       batchStrideB: Int? = nil, aType: Tensor.ElementType = .float32, bType: Tensor.ElementType = .float32,
+                       cType: Tensor.ElementType = .float32) throws {
         try check(m > 0 && n > 0 && k > 0 && batch > 0, "matmul with an empty dimension \(m)×\(n)×\(k)×\(batch)")
-        try check(a.count >= batch * m * k, "matmul A holds \(a.count) < \(batch)×\(m)×\(k)")
+        try check(Self.elements(a, aType) >= batch * m * k, "matmul A holds \(Self.elements(a, aType)) < \(batch)×\(m)×\(k)")
         let strideB = batchStrideB ?? k * n
         try check(b.byteCount >= ((batch - 1) * strideB + k * n) * bType.byteSize, "matmul B holds \(b.byteCount) bytes, too few")
-        try check(c.count >= batch * m * n, "matmul C holds \(c.count) < \(batch)×\(m)×\(n)")
+        try check(Self.elements(c, cType) >= batch * m * n, "matmul C holds \(Self.elements(c, cType)) < \(batch)×\(m)×\(n)")
         if let bias { try check(bias.count >= n, "matmul bias holds \(bias.count) < \(n)") }
         let push = MatmulPush(m: Self.u(m), n: Self.u(n), k: Self.u(k), strideA: Self.u(m * k), strideB: Self.u(strideB),
                               strideC: Self.u(m * n), hasBias: bias == nil ? 0 : 1, alpha: alpha)
@@ -60,25 +63,17 @@ public struct Operators: Sendable {
             // fp16 B goes through an RGBA16F view of the same kernel (the fetch converts to fp32).
             let wx = Self.subgroupWidth(device)
             let rows = Self.vec4Rows(m: m)
-            let variant = switch (transposeB, rows.tm) {
-            case (false, 1): Shader.matmulVec4M1
-            case (false, 8): Shader.matmulVec4M8
-            case (false, _): Shader.matmulVec4
-            case (true, 1): Shader.matmulVec4BtM1
-            case (true, 8): Shader.matmulVec4BtM8
-            case (true, _): Shader.matmulVec4Bt
-            }
+            let variant = Self.matmulVec4Variant(transposeB: transposeB, rows: rows.tm, c: cType)
             let pipeline = try library.pipeline(variant, specialization: [Self.u(wx), Self.u(rows.wy)])
             let tileN = wx * Self.vec4Tile.tn, tileM = rows.wy * rows.tm
             try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + tileN - 1) / tileN, (m + tileM - 1) / tileM, batch),
-                             texelFormats: [1: TexelFormat(bType)])
+                             texelFormats: [0: TexelFormat(aType), 1: TexelFormat(bType)])
             return
         }
-        if bType == .float16 {
-            try check(device.info.storageBuffer16BitAccess, "unaligned fp16 weights on a device without 16-bit storage buffers")
+        if [aType, bType, cType].contains(.float16) {
+            try check(device.info.storageBuffer16BitAccess, "unaligned fp16 operands on a device without 16-bit storage buffers")
         }
-        let half = bType == .float16
-        let pipeline = try library.pipeline(transposeB ? (half ? Shader.matmulBtF16 : Shader.matmulBt) : (half ? Shader.matmulF16 : Shader.matmul))
+        let pipeline = try library.pipeline(try Self.matmulScalarVariant(transposeB: transposeB, a: aType, b: bType, c: cType))
         try seq.dispatch(pipeline, buffers: buffers, push: push, groups: ((n + 63) / 64, (m + 63) / 64, batch))
     }
 
@@ -87,10 +82,10 @@ public struct Operators: Sendable {
 
     /// Linear layer: y[rows, out] = x[rows, in]·Wᵀ (+ bias), W as PyTorch stores it ([out, in], fp32 or fp16).
     public func linear(_ seq: CommandSequence, x: BufferSlice, weight: Tensor, bias: BufferSlice? = nil, y: BufferSlice,
-                       rows: Int) throws {
+                       rows: Int, type: Tensor.ElementType = .float32) throws {
         try check(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
         try matmul(seq, a: x, b: weight.storage, bias: bias, c: y, m: rows, n: weight.shape[0], k: weight.shape[1],
-                   transposeB: true, bType: weight.elementType)
+                   transposeB: true, aType: type, bType: weight.elementType, cType: type)
     }
 
     // MARK: Elementwise
@@ -101,18 +96,9 @@ public struct Operators: Sendable {
 
     /// y = act(x); LeakyReLU uses `alpha` as the negative slope and `gain` as output gain (lrelu·√2).
     public func activation(_ seq: CommandSequence, _ kind: Activation, x: BufferSlice, y: BufferSlice, count: Int,
-                           alpha: Float = 0.01, gain: Float = 1) throws {
-        try check(x.count >= count && y.count >= count, "activation over \(count) elements on smaller buffers")
-        let variant = switch kind {
-        case .gelu: Shader.unaryGelu
-        case .silu: Shader.unarySilu
-        case .relu: Shader.unaryRelu
-        case .leakyRelu: Shader.unaryLeakyRelu
-        case .softplus: Shader.unarySoftplus
-        case .sigmoid: Shader.unarySigmoid
-        case .tanh: Shader.unaryTanh
-        }
-        let pipeline = try library.pipeline(variant)
+                           alpha: Float = 0.01, gain: Float = 1, type: Tensor.ElementType = .float32) throws {
+        try check(Self.elements(x, type) >= count && Self.elements(y, type) >= count, "activation over \(count) elements on smaller buffers")
+        let pipeline = try library.pipeline(try Self.activationVariant(kind, type: type))
         try seq.dispatch(pipeline, buffers: [x, y], push: UnaryPush(n: Self.u(count), alpha: alpha, beta: gain),
                          groups: Self.groups(count, local: 256))
     }
@@ -121,11 +107,13 @@ public struct Operators: Sendable {
 
     /// y = a ∘ b, with b (length nb) broadcast: index (i / inner) mod nb.
     public func binary(_ seq: CommandSequence, _ op: BinaryOp, a: BufferSlice, b: BufferSlice, y: BufferSlice,
-                       count: Int, broadcast nb: Int? = nil, inner: Int = 1) throws {
+                       count: Int, broadcast nb: Int? = nil, inner: Int = 1, type: Tensor.ElementType = .float32,
+                       bType: Tensor.ElementType? = nil) throws {
         let nb = nb ?? count
+        let bType = bType ?? type
         try check(nb > 0 && inner > 0, "binary op broadcast \(nb) inner \(inner)")
-        try check(a.count >= count && y.count >= count && b.count >= nb, "binary op sizes")
-        let pipeline = try library.pipeline(op == .add ? Shader.binaryAdd : Shader.binaryMul)
+        try check(Self.elements(a, type) >= count && Self.elements(y, type) >= count && Self.elements(b, bType) >= nb, "binary op sizes")
+        let pipeline = try library.pipeline(try Self.binaryVariant(op, a: type, b: bType))
         try seq.dispatch(pipeline, buffers: [a, b, y], push: BinaryPush(n: Self.u(count), nb: Self.u(nb), inner: Self.u(inner)),
                          groups: Self.groups(count, local: 256))
     }
@@ -133,10 +121,11 @@ public struct Operators: Sendable {
     /// y = x·scale[c] + shift[c] over x [.., C, inner] (eval BatchNorm folded to scale/shift:
     /// scale = γ/√(var + eps), shift = β − mean·scale).
     public func scaleShift(_ seq: CommandSequence, x: BufferSlice, scale: BufferSlice, shift: BufferSlice, y: BufferSlice,
-                           count: Int, channels: Int, inner: Int) throws {
+                           count: Int, channels: Int, inner: Int, type: Tensor.ElementType = .float32) throws {
         try check(channels > 0 && inner > 0, "scaleShift channels \(channels) inner \(inner)")
-        try check(x.count >= count && y.count >= count && scale.count >= channels && shift.count >= channels, "scaleShift sizes")
-        let pipeline = try library.pipeline(Shader.scaleShift)
+        try check(Self.elements(x, type) >= count && Self.elements(y, type) >= count && scale.count >= channels && shift.count >= channels,
+                  "scaleShift sizes")
+        let pipeline = try library.pipeline(Self.scaleShiftVariant(type: type))
         try seq.dispatch(pipeline, buffers: [x, scale, shift, y],
                          push: ScaleShiftPush(n: Self.u(count), c: Self.u(channels), inner: Self.u(inner)),
                          groups: Self.groups(count, local: 256))
@@ -146,8 +135,8 @@ public struct Operators: Sendable {
 
     /// LayerNorm over the last dimension (eps 1e-5 or 1e-6 in MimicTalk's modules).
     public func layerNorm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice?, y: BufferSlice,
-                          rows: Int, d: Int, eps: Float) throws {
-        try norm(Shader.layerNorm, seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: 1)
+                          rows: Int, d: Int, eps: Float, type: Tensor.ElementType = .float32) throws {
+        try norm(Self.layerNormVariant(type: type), seq, x: x, gamma: gamma, beta: beta, y: y, rows: rows, d: d, eps: eps, scale: 1, type: type)
     }
 
     /// F.normalize(x)·scale·γ (+β): the RMS norm of the A2M transformer (eps 1e-12; scale √D).
@@ -163,10 +152,10 @@ public struct Operators: Sendable {
     }
 
     private func norm(_ variant: ShaderVariant<NormPush>, _ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice?, y: BufferSlice,
-                      rows: Int, d: Int, eps: Float, scale: Float) throws {
+                      rows: Int, d: Int, eps: Float, scale: Float, type: Tensor.ElementType = .float32) throws {
         let name = variant.name
         try check(rows > 0 && d > 0, "\(name) over \(rows)×\(d)")
-        try check(x.count >= rows * d && y.count >= rows * d && gamma.count >= d, "\(name) sizes")
+        try check(Self.elements(x, type) >= rows * d && Self.elements(y, type) >= rows * d && gamma.count >= d, "\(name) sizes")
         if let beta { try check(beta.count >= d, "\(name) beta holds \(beta.count) < \(d)") }
         let pipeline = try library.pipeline(variant)
         try seq.dispatch(pipeline, buffers: [x, gamma, beta ?? gamma, y],
@@ -178,13 +167,13 @@ public struct Operators: Sendable {
 
     /// Row softmax of scale·x + mask (mask [maskRows, d]; row r uses mask row r mod maskRows; −inf masks).
     public func softmax(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, rows: Int, d: Int, scale: Float = 1,
-                        mask: BufferSlice? = nil, maskRows: Int = 1) throws {
+                        mask: BufferSlice? = nil, maskRows: Int = 1, type: Tensor.ElementType = .float32) throws {
         try check(rows > 0 && d > 0 && maskRows > 0, "softmax over \(rows)×\(d)")
-        try check(x.count >= rows * d && y.count >= rows * d, "softmax sizes")
+        try check(Self.elements(x, type) >= rows * d && Self.elements(y, type) >= rows * d, "softmax sizes")
         if let mask { try check(mask.count >= maskRows * d, "softmax mask holds \(mask.count) < \(maskRows)×\(d)") }
         // Many rows: one invocation per row (no barriers); few wide rows: one workgroup per row.
         let perInvocation = rows >= 256
-        let pipeline = try library.pipeline(perInvocation ? Shader.softmaxRows : Shader.softmax)
+        let pipeline = try library.pipeline(Self.softmaxVariant(rowPerInvocation: perInvocation, type: type))
         try seq.dispatch(pipeline, buffers: [x, mask ?? x, y],
                          push: SoftmaxPush(rows: Self.u(rows), d: Self.u(d), scale: scale, hasMask: mask == nil ? 0 : 1,
                                            maskRows: Self.u(maskRows)),
@@ -192,9 +181,9 @@ public struct Operators: Sendable {
     }
 
     /// GEGLU: [rows, 2d] → [rows, d], value = first half, gate = second half: value·gelu(gate).
-    public func geglu(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, rows: Int, d: Int) throws {
-        try check(x.count >= rows * 2 * d && y.count >= rows * d, "geglu sizes")
-        let pipeline = try library.pipeline(Shader.geglu)
+    public func geglu(_ seq: CommandSequence, x: BufferSlice, y: BufferSlice, rows: Int, d: Int, type: Tensor.ElementType = .float32) throws {
+        try check(Self.elements(x, type) >= rows * 2 * d && Self.elements(y, type) >= rows * d, "geglu sizes")
+        let pipeline = try library.pipeline(Self.gegluVariant(type: type))
         try seq.dispatch(pipeline, buffers: [x, y], push: GegluPush(rows: Self.u(rows), d: Self.u(d)),
                          groups: Self.groups(rows * d, local: 256))
     }
@@ -220,25 +209,29 @@ public struct Operators: Sendable {
     /// faster at 768 tokens; the fused one needs no scratch.
     public func attention(_ seq: CommandSequence, q: BufferSlice, k: BufferSlice, v: BufferSlice, out: BufferSlice,
                           scores: BufferSlice? = nil, heads: Int, queries lq: Int, keys lk: Int, headDim d: Int, scale: Float,
-                          mask: BufferSlice? = nil, maskRows: Int = 1, fused: Bool? = nil) throws {
+                          mask: BufferSlice? = nil, maskRows: Int = 1, fused: Bool? = nil, type: Tensor.ElementType = .float32) throws {
         try check(heads > 0 && lq > 0 && lk > 0 && d > 0 && maskRows > 0, "attention over an empty shape")
-        try check(q.count >= heads * lq * d && k.count >= heads * lk * d && v.count >= heads * lk * d && out.count >= heads * lq * d,
+        let e = { (s: BufferSlice) in Self.elements(s, type) }
+        try check(e(q) >= heads * lq * d && e(k) >= heads * lk * d && e(v) >= heads * lk * d && e(out) >= heads * lq * d,
                   "attention q/k/v/out sizes")
         if let mask { try check(mask.count >= maskRows * lk, "attention mask holds \(mask.count) < \(maskRows)×\(lk)") }
         let align = device.texelAlignment
         if fused ?? (scores == nil), d % 4 == 0, d <= 256, out.offset % 16 == 0,
-           [q, k, v].allSatisfy({ $0.texelViewable(alignment: align) }) {
-            let pipeline = try library.pipeline(Shader.attention, specialization: [Self.u(d / 4)])
+           [q, k, v].allSatisfy({ $0.texelViewable(alignment: align, format: TexelFormat(type)) }) {
+            let pipeline = try library.pipeline(Self.attentionVariant(type: type), specialization: [Self.u(d / 4)])
             let push = AttentionPush(h: Self.u(heads), lq: Self.u(lq), lk: Self.u(lk), scale: scale, hasMask: mask == nil ? 0 : 1,
                                      maskRows: Self.u(maskRows))
-            try seq.dispatch(pipeline, buffers: [q, k, v, mask ?? out, out], push: push, groups: Self.groups(heads * lq, local: 64))
+            let view = TexelFormat(type)
+            try seq.dispatch(pipeline, buffers: [q, k, v, mask ?? out, out], push: push, groups: Self.groups(heads * lq, local: 64),
+                             texelFormats: [0: view, 1: view, 2: view])
             return
         }
         guard let scores else { throw OperatorError.shape("composed attention needs scores scratch of \(heads)×\(lq)×\(lk) floats") }
-        try check(scores.count >= heads * lq * lk, "attention scratch holds \(scores.count) < \(heads)×\(lq)×\(lk)")
-        try matmul(seq, a: q, b: k, c: scores, m: lq, n: lk, k: d, batch: heads, transposeB: true, batchStrideB: lk * d)
-        try softmax(seq, x: scores, y: scores, rows: heads * lq, d: lk, scale: scale, mask: mask, maskRows: maskRows)
-        try matmul(seq, a: scores, b: v, c: out, m: lq, n: d, k: lk, batch: heads, batchStrideB: lk * d)
+        try check(e(scores) >= heads * lq * lk, "attention scratch holds \(e(scores)) < \(heads)×\(lq)×\(lk)")
+        try matmul(seq, a: q, b: k, c: scores, m: lq, n: lk, k: d, batch: heads, transposeB: true, batchStrideB: lk * d,
+                   aType: type, bType: type, cType: type)
+        try softmax(seq, x: scores, y: scores, rows: heads * lq, d: lk, scale: scale, mask: mask, maskRows: maskRows, type: type)
+        try matmul(seq, a: scores, b: v, c: out, m: lq, n: d, k: lk, batch: heads, batchStrideB: lk * d, aType: type, bType: type, cType: type)
     }
 }
 

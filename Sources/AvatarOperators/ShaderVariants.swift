@@ -94,6 +94,31 @@ public enum Shader {
     public static let rasterNormals = ShaderVariant<RasterCountPush>("raster_normals", bindings: 5, texelBindings: [])
     public static let rasterShade = ShaderVariant<RasterShadePush>("raster_shade", bindings: 7, texelBindings: [0, 1, 2, 3, 4, 5])
     public static let rgbToI420 = ShaderVariant<RasterSizePush>("rgb_to_i420", bindings: 2, texelBindings: [])
+    public static let matmulH = ShaderVariant<MatmulPush>("matmul_h", bindings: 4, texelBindings: [])
+    public static let matmulBtH = ShaderVariant<MatmulPush>("matmul_bt_h", bindings: 4, texelBindings: [])
+    public static let matmulHB16 = ShaderVariant<MatmulPush>("matmul_h_b16", bindings: 4, texelBindings: [])
+    public static let matmulBtHB16 = ShaderVariant<MatmulPush>("matmul_bt_h_b16", bindings: 4, texelBindings: [])
+    public static let matmulVec4H = ShaderVariant<MatmulPush>("matmul_vec4_h", bindings: 4, texelBindings: [0, 1])
+    public static let matmulVec4BtH = ShaderVariant<MatmulPush>("matmul_vec4_bt_h", bindings: 4, texelBindings: [0, 1])
+    public static let matmulVec4M8H = ShaderVariant<MatmulPush>("matmul_vec4_m8_h", bindings: 4, texelBindings: [0, 1])
+    public static let matmulVec4BtM8H = ShaderVariant<MatmulPush>("matmul_vec4_bt_m8_h", bindings: 4, texelBindings: [0, 1])
+    public static let matmulVec4M1H = ShaderVariant<MatmulPush>("matmul_vec4_m1_h", bindings: 4, texelBindings: [0, 1])
+    public static let matmulVec4BtM1H = ShaderVariant<MatmulPush>("matmul_vec4_bt_m1_h", bindings: 4, texelBindings: [0, 1])
+    public static let unaryGeluH = ShaderVariant<UnaryPush>("unary_gelu_h", bindings: 2, texelBindings: [])
+    public static let binaryAddH = ShaderVariant<BinaryPush>("binary_add_h", bindings: 3, texelBindings: [])
+    public static let binaryAddHB32 = ShaderVariant<BinaryPush>("binary_add_h_b32", bindings: 3, texelBindings: [])
+    public static let scaleShiftH = ShaderVariant<ScaleShiftPush>("scale_shift_h", bindings: 4, texelBindings: [])
+    public static let layerNormH = ShaderVariant<NormPush>("layer_norm_h", bindings: 4, texelBindings: [])
+    public static let rowL2NormH = ShaderVariant<NormPush>("row_l2_norm_h", bindings: 4, texelBindings: [])
+    public static let qkNormRotaryH = ShaderVariant<QKNormRotaryPush>("qk_norm_rotary_h", bindings: 5, texelBindings: [])
+    public static let softmaxH = ShaderVariant<SoftmaxPush>("softmax_h", bindings: 3, texelBindings: [])
+    public static let softmaxRowsH = ShaderVariant<SoftmaxPush>("softmax_rows_h", bindings: 3, texelBindings: [])
+    public static let gegluH = ShaderVariant<GegluPush>("geglu_h", bindings: 2, texelBindings: [])
+    public static let conv1dH = ShaderVariant<Conv1dPush>("conv1d_h", bindings: 4, texelBindings: [])
+    public static let attentionH = ShaderVariant<AttentionPush>("attention_h", bindings: 5, texelBindings: [0, 1, 2])
+    public static let copyH = ShaderVariant<CopyPush>("copy_h", bindings: 2, texelBindings: [])
+    public static let copyF32H = ShaderVariant<CopyPush>("copy_f32_h", bindings: 2, texelBindings: [])
+    public static let copyHF32 = ShaderVariant<CopyPush>("copy_h_f32", bindings: 2, texelBindings: [])
 
     /// All variants (tests create each and compare it with its SPIR-V).
     public static let all: [AnyShaderVariant] = [
@@ -189,5 +214,30 @@ public enum Shader {
         AnyShaderVariant(rasterNormals),
         AnyShaderVariant(rasterShade),
         AnyShaderVariant(rgbToI420),
+        AnyShaderVariant(matmulH),
+        AnyShaderVariant(matmulBtH),
+        AnyShaderVariant(matmulHB16),
+        AnyShaderVariant(matmulBtHB16),
+        AnyShaderVariant(matmulVec4H),
+        AnyShaderVariant(matmulVec4BtH),
+        AnyShaderVariant(matmulVec4M8H),
+        AnyShaderVariant(matmulVec4BtM8H),
+        AnyShaderVariant(matmulVec4M1H),
+        AnyShaderVariant(matmulVec4BtM1H),
+        AnyShaderVariant(unaryGeluH),
+        AnyShaderVariant(binaryAddH),
+        AnyShaderVariant(binaryAddHB32),
+        AnyShaderVariant(scaleShiftH),
+        AnyShaderVariant(layerNormH),
+        AnyShaderVariant(rowL2NormH),
+        AnyShaderVariant(qkNormRotaryH),
+        AnyShaderVariant(softmaxH),
+        AnyShaderVariant(softmaxRowsH),
+        AnyShaderVariant(gegluH),
+        AnyShaderVariant(conv1dH),
+        AnyShaderVariant(attentionH),
+        AnyShaderVariant(copyH),
+        AnyShaderVariant(copyF32H),
+        AnyShaderVariant(copyHF32),
     ]
 }

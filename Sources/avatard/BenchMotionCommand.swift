@@ -1,6 +1,7 @@
 import ArgumentParser
 import AvatarBundle
 import AvatarFormats
+import AvatarGraph
 import AvatarMotion
 import AvatarOperators
 import AvatarVulkan
@@ -23,6 +24,8 @@ struct BenchMotionCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-torch"), help: "Do not run the PyTorch baseline.") var noTorch = false
     @Option(name: .long, help: "Vulkan device index (default: the preferred device).") var device: Int?
     @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.") var require = "any"
+    @Option(name: .long, help: "Activation storage of the models on the graph: fp32, fp16 or both, comma-separated (fp16: fp16 intermediates, fp32 arithmetic; rows get a _fp16 suffix and are compared with fp32).")
+    var activations = "fp32"
 
     /// One timed stage and what PyTorch is asked to do for the same window.
     struct Row {
@@ -35,6 +38,19 @@ struct BenchMotionCommand: AsyncParsableCommand {
         var torchCase: [String: Any]?
         /// GPU seconds per network evaluation by step kind (A2M only).
         var gpuSteps: [String: Double] = [:]
+        /// What the timed windows produced (features or motion coefficients), to compare fp16 with fp32 activations.
+        var output: [Float] = []
+        /// Activation arena bytes of the planned networks (0 where not on the graph).
+        var arenaBytes = 0
+    }
+
+    /// The activation types asked for, with the row-name suffix of each.
+    func activationKinds() throws -> [(suffix: String, type: GraphElementType)] {
+        let names = activations.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty, Set(names).isSubset(of: ["fp32", "fp16"]) else {
+            throw ValidationError("--activations takes fp32 and/or fp16, got '\(activations)'")
+        }
+        return names.map { $0 == "fp16" ? ("_fp16", .float16) : ("", .float32) }
     }
 
     func run() async throws {
@@ -44,6 +60,7 @@ struct BenchMotionCommand: AsyncParsableCommand {
             throw ValidationError("--models takes demo and/or full, got '\(models)'")
         }
         guard windows > 0, repeats > 0 else { throw ValidationError("--windows and --repeats must be positive") }
+        _ = try activationKinds()
         let requirement = try DeviceRequirement(parsing: require, index: device)
         // A HuBERT-large window on the CPU driver takes seconds; allow it before calling the device hung.
         let dev = try VulkanDevice(requirement: requirement, fenceTimeout: .seconds(600))
@@ -91,15 +108,18 @@ struct BenchMotionCommand: AsyncParsableCommand {
         var out = [Row(name: "demo_logmel", description: "log-mel 80 (CPU), one hop of audio", rows: 2 * config.streamHop,
                        hopSeconds: hop, seconds: Self.median(melRuns), setupSeconds: 0, torchCase: nil)]
 
-        progress("demo ICS-A2M window")
-        let a2m = try A2MBenchmark.streamingWindow(config: config, styleFrames: styleFrames, windows: windows, device: device, ops: ops)
         let prompt = styleFrames + config.streamLeftContext, targets = config.streamHop + config.streamLookahead
-        out.append(Row(name: "demo_a2m",
-                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) grid points (\(max(1, config.steps - 1)) midpoint steps), CFG \(config.cfgScale)",
-                       rows: a2m.rows, hopSeconds: hop, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
-                       torchCase: ["name": "demo_a2m", "model": "ics_a2m", "config": rawMotion, "prompt": prompt, "targets": targets,
-                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)],
-                       gpuSteps: a2m.gpuSteps))
+        for (suffix, type) in try activationKinds() {
+            progress("demo ICS-A2M window (\(type.rawValue) activations)")
+            let a2m = try A2MBenchmark.streamingWindow(config: config, styleFrames: styleFrames, windows: windows, device: device, ops: ops,
+                                                       activations: type)
+            out.append(Row(name: "demo_a2m" + suffix,
+                           description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) grid points (\(max(1, config.steps - 1)) midpoint steps), CFG \(config.cfgScale)\(suffix.isEmpty ? "" : ", fp16 activations")",
+                           rows: a2m.rows, hopSeconds: hop, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
+                           torchCase: suffix.isEmpty ? ["name": "demo_a2m", "model": "ics_a2m", "config": rawMotion, "prompt": prompt, "targets": targets,
+                                                        "steps": config.steps, "cfg_scale": Double(config.cfgScale)] : nil,
+                           gpuSteps: a2m.gpuSteps, output: a2m.coefficients, arenaBytes: a2m.arenaBytes))
+        }
         return out
     }
 
@@ -109,28 +129,53 @@ struct BenchMotionCommand: AsyncParsableCommand {
         let window = HuBERTFeatureStage.Window.standard
         let hubertConfig = HuBERTConfig()
         progress("HuBERT-large window (\(window.rows) rows; building 315 M recipe weights first)")
-        let hubert = try HuBERTBenchmark.streamingWindow(config: hubertConfig, window: window, device: device, ops: ops, repeats: repeats)
-        var out = [Row(name: "full_hubert", description: "HuBERT-large 1024-d 24 layers", rows: hubert.rows,
-                       hopSeconds: Double(window.hop) / Double(hubertConfig.rowsPerSecond), seconds: hubert.seconds,
-                       setupSeconds: hubert.setupSeconds,
-                       torchCase: ["name": "full_hubert", "model": "hubert", "config": [String: Any](), "samples": hubert.samples])]
+        let started = Date()
+        let weights = try HuBERTWeights(recipeFor: hubertConfig, device: device)
+        let weightSeconds = Date().timeIntervalSince(started)
+        var out: [Row] = []
+        for (suffix, type) in try activationKinds() {
+            progress("HuBERT-large window (\(type.rawValue) activations)")
+            let hubert = try HuBERTBenchmark.streamingWindow(encoder: HuBERTEncoder(weights: weights, ops: ops, activations: type),
+                                                             window: window, repeats: repeats)
+            out.append(Row(name: "full_hubert" + suffix, description: "HuBERT-large 1024-d 24 layers\(suffix.isEmpty ? "" : ", fp16 activations")",
+                           rows: hubert.rows, hopSeconds: Double(window.hop) / Double(hubertConfig.rowsPerSecond), seconds: hubert.seconds,
+                           setupSeconds: hubert.setupSeconds + (out.isEmpty ? weightSeconds : 0),
+                           torchCase: suffix.isEmpty ? ["name": "full_hubert", "model": "hubert", "config": [String: Any](), "samples": hubert.samples] : nil,
+                           output: hubert.features, arenaBytes: hubert.arenaBytes))
+        }
 
         var config = ICSA2MConfig()
         // As tools/convert.py writes it: the GEGLU width zero-padded to a multiple of 4 (682 → 684; exact).
         config.ffInner = (config.ffInner + 3) / 4 * 4
-        progress("full-size ICS-A2M window")
-        let a2m = try A2MBenchmark.streamingWindow(config: config, windows: windows, device: device, ops: ops)
-        out.append(Row(name: "full_a2m",
-                       description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) grid points (\(max(1, config.steps - 1)) midpoint steps), CFG \(config.cfgScale)",
-                       rows: a2m.rows, hopSeconds: Double(config.streamHop) / 25, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
-                       torchCase: ["name": "full_a2m", "model": "ics_a2m", "config": [String: Any](),
-                                   "prompt": 50 + config.streamLeftContext, "targets": config.streamHop + config.streamLookahead,
-                                   "steps": config.steps, "cfg_scale": Double(config.cfgScale)],
-                       gpuSteps: a2m.gpuSteps))
+        for (suffix, type) in try activationKinds() {
+            progress("full-size ICS-A2M window (\(type.rawValue) activations)")
+            let a2m = try A2MBenchmark.streamingWindow(config: config, windows: windows, device: device, ops: ops, activations: type)
+            out.append(Row(name: "full_a2m" + suffix,
+                           description: "ICS-A2M \(config.dim)-d \(config.depth) layers, \(config.steps) grid points (\(max(1, config.steps - 1)) midpoint steps), CFG \(config.cfgScale)\(suffix.isEmpty ? "" : ", fp16 activations")",
+                           rows: a2m.rows, hopSeconds: Double(config.streamHop) / 25, seconds: a2m.seconds, setupSeconds: a2m.setupSeconds,
+                           torchCase: suffix.isEmpty ? ["name": "full_a2m", "model": "ics_a2m", "config": [String: Any](),
+                                                        "prompt": 50 + config.streamLeftContext, "targets": config.streamHop + config.streamLookahead,
+                                                        "steps": config.steps, "cfg_scale": Double(config.cfgScale)] : nil,
+                           gpuSteps: a2m.gpuSteps, output: a2m.coefficients, arenaBytes: a2m.arenaBytes))
+        }
         return out
     }
 
     static func median(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
+
+    /// fp16-activation rows against their fp32 rows of the same run: max and mean |Δ| of the outputs, the largest
+    /// fp32 magnitude, and the time ratio.
+    static func halfComparisons(_ rows: [Row]) -> [(name: String, maxAbs: Double, meanAbs: Double, scale: Double, speed: Double,
+                                                     arena: (fp32: Int, fp16: Int))] {
+        rows.compactMap { half in
+            guard half.name.hasSuffix("_fp16"), let full = rows.first(where: { $0.name == String(half.name.dropLast(5)) }),
+                  full.output.count == half.output.count, !full.output.isEmpty else { return nil }
+            let deltas = zip(half.output, full.output).map { abs(Double($0) - Double($1)) }
+            let maxAbs = deltas.contains { $0.isNaN } ? Double.nan : deltas.max() ?? 0
+            return (full.name, maxAbs, deltas.reduce(0, +) / Double(deltas.count), full.output.map { abs(Double($0)) }.max() ?? 0,
+                    full.seconds / half.seconds, (full.arenaBytes, half.arenaBytes))
+        }
+    }
 
     // MARK: report
 
@@ -148,7 +193,12 @@ struct BenchMotionCommand: AsyncParsableCommand {
                 }
                 return row
             }
+            let comparisons: [[String: Any]] = Self.halfComparisons(rows).map {
+                ["name": $0.name, "max_abs": $0.maxAbs, "mean_abs": $0.meanAbs, "max_abs_fp32": $0.scale, "speed_fp16_vs_fp32": $0.speed,
+                 "arena_bytes_fp32": $0.arena.fp32, "arena_bytes_fp16": $0.arena.fp16]
+            }
             let object: [String: Any] = [
+                "fp16_vs_fp32": comparisons,
                 "device": device.info.name, "device_type": device.info.type.rawValue, "driver": device.info.driverInfo,
                 "cpus": cpus, "cpu": cpu, "torch": torch?.version ?? "not run", "torch_threads": torch?.threads ?? 0, "results": results,
             ]
@@ -172,6 +222,10 @@ struct BenchMotionCommand: AsyncParsableCommand {
             let top = r.gpuSteps.sorted { $0.value > $1.value }.prefix(6)
                 .map { "\($0.key) \(BenchKernelsCommand.format($0.value))" }.joined(separator: ", ")
             print("\(r.name): GPU time per network evaluation \(BenchKernelsCommand.format(total)) (\(top))")
+        }
+        for c in Self.halfComparisons(rows) {
+            print(String(format: "%@ fp16 vs fp32 activations: max |Δ| %.3e, mean |Δ| %.3e (max |fp32| %.3g); fp32 time / fp16 time %.2f; arena %.1f → %.1f MB",
+                         c.name, c.maxAbs, c.meanAbs, c.scale, c.speed, Double(c.arena.fp32) / 1e6, Double(c.arena.fp16) / 1e6))
         }
         let setups = rows.filter { $0.setupSeconds > 0 }.map { "\($0.name) \(String(format: "%.1f s", $0.setupSeconds))" }
         if !setups.isEmpty { print("setup (weights, planning, first window): " + setups.joined(separator: ", ")) }
