@@ -19,7 +19,7 @@ public final class MimicTalkRenderer {
     public var timestamps = false
     private var plans: [Bool: GraphNetwork] = [:]
     private var last: GraphNetwork?
-    /// The identity graph (torso appearance, the torso and background images at sr_res) and the identity
+    /// The identity graph (torso appearance, the torso and background images at sr_res, the background encoder) and the identity
     /// inputs it last ran on: its outputs are frame-graph inputs, recomputed only when those inputs change.
     private var identityNetwork: GraphNetwork?
     private var identityInputs: [String: [Float]] = [:]
@@ -27,7 +27,7 @@ public final class MimicTalkRenderer {
     private var identityWritten: [Bool: [String: [Float]]] = [:]
     /// Frame inputs that depend only on the identity.
     static let identityInputNames = ["ref_torso_img", "segmap", "bg_img"]
-    static let identityOutputNames = ["torso_features", "torso_seg", "torso_256", "bg_256"]
+    static let identityOutputNames = ["torso_features", "torso_seg", "torso_256", "bg_256", "bg_features"]
 
     /// Intermediates written by `frame(…, dumps: true)`, in the reference's names.
     public static let dumpNames = ["planes", "feature_image", "weights_image", "depth_image", "rgb_torso", "torso_alpha",
@@ -138,8 +138,8 @@ public final class MimicTalkRenderer {
     }
 
     /// GPU seconds per module group of the last run (with `timestamps`).
-    public func groupTimings() -> [(group: String, seconds: Double)] {
-        last?.groupTimings() ?? []
+    public func groupTimings(depth: Int = 1) -> [(group: String, seconds: Double)] {
+        last?.groupTimings(depth: depth) ?? []
     }
 
     // MARK: Graph
@@ -170,7 +170,9 @@ public final class MimicTalkRenderer {
         try g.output("torso_features", appearance.features)
         try g.output("torso_seg", appearance.seg)
         try g.output("torso_256", torso256)
-        try g.output("bg_256", try g.resize(background, to: r, mode: .antialias))
+        let background256 = try g.resize(background, to: r, mode: .antialias)
+        try g.output("bg_256", background256)
+        try g.output("bg_features", try g.group("sr") { try b.backgroundFeatures(background256) })
         return try g.plan()
     }
 
@@ -194,6 +196,7 @@ public final class MimicTalkRenderer {
         let torsoSeg = try g.input("torso_seg", [2, t, t])
         let torso256 = try g.input("torso_256", [3, h, h])
         let background256 = try g.input("bg_256", [3, h, h])
+        let backgroundFeatures = try g.input("bg_features", [c.srCh, h, h])
         let kpS = try g.input("kp_s", [68, 3]), kpD = try g.input("kp_d", [68, 3])
         let camera = try g.input("camera", [25])
         let randStratified = try g.input("rand_stratified", [m, c.samplesCoarse])
@@ -214,7 +217,7 @@ public final class MimicTalkRenderer {
         let torso = try g.group("torso") {
             try b.torsoModel(appearance: (torsoFeatures, torsoSeg), kpS: kpS, kpD: kpD, headRGB: resized.rgb, headWeights: resized.weights)
         }
-        let sr = try g.group("sr") { try b.superResolution(feature: nerf.feature, resized: resized, torso: torso) }
+        let sr = try g.group("sr") { try b.superResolution(feature: nerf.feature, resized: resized, torso: torso, backgroundFeatures: backgroundFeatures) }
         try g.output("image", sr.image)
         try g.output("sr_image", sr.sr)
         if dumps {

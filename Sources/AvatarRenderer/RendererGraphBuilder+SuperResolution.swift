@@ -27,8 +27,9 @@ extension RendererGraphBuilder {
 
     /// feature [hid, R, R], weights [1, R, R]; resized inputs from srInputs; torso from torsoModel.
     /// (Of `resized`, the SR itself reads weights and background; rgb and torso are the torso model's inputs.)
+    /// `backgroundFeatures`: the bg_encoder output when computed apart (it depends only on the background).
     public func superResolution(feature: GraphValue, resized: (rgb: GraphValue, weights: GraphValue, torso: GraphValue, background: GraphValue),
-                                torso: TorsoOutputs) throws -> SuperResolutionOutputs {
+                                torso: TorsoOutputs, backgroundFeatures: GraphValue? = nil) throws -> SuperResolutionOutputs {
         let r = c.nerfRes, n = c.srRes, ch = c.srCh, p = Self.sr
         try expect(feature, [c.hid, r, r], "feature image")
         try expect(resized.weights, [1, n, n], "resized weights"); try expect(resized.background, [3, n, n], "resized background")
@@ -38,11 +39,8 @@ extension RendererGraphBuilder {
         return try g.group("superresolution") {
             var (x, rgb) = try g.group("block0") { try styleBlock(feature, image: try rgbOf(feature), p + "block0.", out: ch, up: true) }
             let xTorso = try g.group("torso_encoder") { try conv(torso.hidden, p + "torso_encoder.0.", out: ch, kernel: 1) }
-            let xBackground = try g.group("bg_encoder") {
-                var b = try leakyRelu(try conv(resized.background, p + "bg_encoder.0.", out: c.bgMid, kernel: 3), slope: Self.fuseSlope)
-                b = try leakyRelu(try conv(b, p + "bg_encoder.2.", out: ch, kernel: 3), slope: Self.fuseSlope)
-                return try conv(b, p + "bg_encoder.4.", out: ch, kernel: 3)
-            }
+            let xBackground = try backgroundFeatures ?? self.backgroundFeatures(resized.background)
+            try expect(xBackground, [ch, n, n], "background features")
             // Head/torso fusion v2: α = the resized NeRF weights.
             let a = resized.weights
             (x, rgb) = try g.group("head_torso") {
@@ -62,6 +60,17 @@ extension RendererGraphBuilder {
             }
             let sr = try g.group("block1") { try styleBlock(x, image: rgb, p + "block1.", out: c.srLast, up: true).image }
             return SuperResolutionOutputs(sr: sr, image: try g.clamp(sr, lower: -1, upper: 1), personAlpha: personAlpha)
+        }
+    }
+
+    /// The background encoder over the background at sr_res [3, sr, sr] → [sr_ch, sr, sr] (per identity).
+    public func backgroundFeatures(_ background256: GraphValue) throws -> GraphValue {
+        let p = Self.sr
+        try expect(background256, [3, c.srRes, c.srRes], "resized background")
+        return try g.group("bg_encoder") {
+            var b = try leakyRelu(try conv(background256, p + "bg_encoder.0.", out: c.bgMid, kernel: 3), slope: Self.fuseSlope)
+            b = try leakyRelu(try conv(b, p + "bg_encoder.2.", out: c.srCh, kernel: 3), slope: Self.fuseSlope)
+            return try conv(b, p + "bg_encoder.4.", out: c.srCh, kernel: 3)
         }
     }
 

@@ -19,6 +19,7 @@ struct BenchRendererCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Timed frames (after one warm-up frame).") var frames = 3
     @Option(name: .long, help: "Where the synthetic checkpoint, bundle and inputs are kept between runs.") var work = ".build/bench-renderer"
     @Flag(name: .long, help: "Print JSON.") var json = false
+    @Flag(name: .long, help: "Also print GPU time per subgroup (e.g. torso/torso_generator).") var detail = false
     @Flag(name: .customLong("no-torch"), help: "Do not time the PyTorch reference.") var noTorch = false
     @Option(name: .long, help: "Vulkan device index (default: the preferred device).") var device: Int?
     @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.") var require = "any"
@@ -74,7 +75,7 @@ struct BenchRendererCommand: AsyncParsableCommand {
             let start = Date()
             _ = try renderer.frame(inputs)
             times.append(Date().timeIntervalSince(start))
-            for (group, seconds) in renderer.groupTimings() { groups[group, default: []].append(seconds) }
+            for (group, seconds) in renderer.groupTimings(depth: detail ? 2 : 1) { groups[group, default: []].append(seconds) }
         }
         let median = times.sorted()[times.count / 2]
         let figures = Figures(device: dev.info.name, size: renderer.config.img, precision: "fp32", frameSecondsMedian: median,
@@ -89,11 +90,15 @@ struct BenchRendererCommand: AsyncParsableCommand {
         print("MimicTalk renderer, \(figures.size)² frame, \(figures.precision), on \(figures.device)")
         print(String(format: "  frame (host, median of %d): %8.3f s", frames, median)
               + (torch?["frame"].map { String(format: "   PyTorch %8.3f s   ratio %.2f× PyTorch's speed", $0, $0 / median) } ?? ""))
+        let totals = Dictionary(grouping: figures.gpuSecondsPerGroup, by: { String($0.key.split(separator: "/")[0]) })
+            .mapValues { $0.reduce(0) { $0 + $1.value } }
         for group in ["adapter", "nerf", "sr_inputs", "torso", "sr"] {
-            guard let gpu = figures.gpuSecondsPerGroup[group] else { continue }
-            let key = group == "sr_inputs" ? nil : group
-            print(String(format: "  %-10@ GPU %8.3f s", group as NSString, gpu)
-                  + (key.flatMap { torch?[$0] }.map { String(format: "   PyTorch %8.3f s", $0) } ?? ""))
+            guard let gpu = totals[group] else { continue }
+            print("  " + group.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: " GPU %8.3f s", gpu)
+                  + (torch?[group].map { String(format: "   PyTorch %8.3f s", $0) } ?? ""))
+            for (sub, seconds) in figures.gpuSecondsPerGroup.sorted(by: { $0.value > $1.value }) where sub.hasPrefix(group + "/") {
+                print("    " + sub.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: " GPU %8.3f s", seconds))
+            }
         }
     }
 }
