@@ -6,14 +6,21 @@ extension Graph {
     /// weight is permuted on the graph to tap-major [Cin, KH, KW, Cout] each run (Cin·KH·KW·Cout floats, small
     /// next to the convolution). Shapes the kernel does not run (`Operators.conv2dRowsSupports`) go to `conv2d`.
     public func conv2dRows(_ x: GraphValue, weight: GraphValue, bias: GraphValue?, padding: Int? = nil) throws -> GraphValue {
+        try require(weight.rank == 4, "conv2d_rows", "weight \(weight.shape)")
+        return try conv2dRows(x, weight: weight, bias: bias, padY: padding ?? weight.shape[2] / 2, padX: padding ?? weight.shape[3] / 2)
+    }
+
+    /// `conv2dRows` with its own padding per axis (the fallback needs them equal).
+    public func conv2dRows(_ x: GraphValue, weight: GraphValue, bias: GraphValue?, padY: Int, padX: Int) throws -> GraphValue {
         let label = "conv2d_rows"
         try require(x.rank == 3 && weight.rank == 4 && weight.shape[1] == x.shape[0], label, "x \(x.shape), weight \(weight.shape)")
         let (cin, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
-        let pad = (padding ?? kh / 2, padding ?? kw / 2)
+        let pad = (padY, padX)
         guard weight.elementType == .float32,
               Operators.conv2dRowsSupports(w: w, cout: cout, kernel: (kh, kw), padding: pad) else {
-            return try conv2d(x, weight: weight, bias: bias, padding: padding)
+            try require(padY == padX, label, "padding (\(padY), \(padX)) differs per axis, which only the row-run kernel runs")
+            return try conv2d(x, weight: weight, bias: bias, padding: padY)
         }
         if let bias { try require(bias.count == cout, label, "bias \(bias.shape) for \(cout) channels") }
         let oh = Operators.convOutput(h, kernel: kh, stride: 1, padding: pad.0)

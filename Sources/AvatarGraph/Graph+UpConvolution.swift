@@ -22,6 +22,34 @@ extension Graph {
         }
     }
 
+    /// `upConv2d` of a 3×3 kernel at the default padding (→ [Cout, 2H + 1, 2W + 1]) as its four phases on the row-run
+    /// kernel: even output rows take taps ky ∈ {0, 2} over input rows m − 1, m (a 2-tap conv, pad 1), odd rows tap 1
+    /// over row m (1-tap, pad 0), likewise for columns; the phases are interleaved into the output. The phase
+    /// kernels are strided reads of the stored weight. Shapes the row-run kernel does not run go to `upConv2d`.
+    public func upConv2dPhases(_ x: GraphValue, weight: GraphValue) throws -> GraphValue {
+        guard x.rank == 3, weight.rank == 4, weight.shape[2] == 3, weight.shape[3] == 3, weight.shape[1] == x.shape[0],
+              weight.elementType == .float32,
+              Operators.conv2dRowsSupports(w: x.shape[2], cout: weight.shape[0], kernel: (2, 2), padding: (1, 1)) else {
+            return try upConv2d(x, weight: weight)
+        }
+        let (cout, cin, h, w) = (weight.shape[0], weight.shape[1], x.shape[1], x.shape[2])
+        var phases: [GraphValue] = []
+        for phase in 0..<4 {
+            let (py, px) = (phase / 2, phase % 2)
+            let kernel = try gather(weight, shape: [cout, cin, 2 - py, 2 - px], strides: [cin * 9, 9, 6, 2],
+                                    offset: 3 * py + px, label: "up_phase_kernel")
+            phases.append(try conv2dRows(x, weight: kernel, bias: nil, padY: 1 - py, padX: 1 - px))
+        }
+        let (oh, ow) = (2 * h + 1, 2 * w + 1)
+        let ops = self.ops
+        return try node("up_phase_interleave", reads: phases, output: [cout, oh, ow]) { seq, b, y in
+            for (i, p) in phases.enumerated() {
+                try ops.copy(seq, x: b[p], y: b[y], shape: p.shape, srcStrides: Operators.strides(p.shape),
+                             dstStrides: [oh * ow, 2 * ow, 2], dstOffset: (i / 2) * ow + i % 2)
+            }
+        }
+    }
+
     /// lrelu(filter ∗ x + bias[c], slope)·gain over x [C, H, W] zero-padded by (padY, padX): upfirdn2d without
     /// resampling (true convolution, gain folded into `filter` [KH, KW]), bias and activation in one pass.
     public func firBiasActivation(_ x: GraphValue, filter: GraphValue, bias: GraphValue, padY: (Int, Int), padX: (Int, Int),

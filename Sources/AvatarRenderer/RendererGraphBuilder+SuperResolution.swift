@@ -84,7 +84,7 @@ extension RendererGraphBuilder {
                 // The stored kernel correlates the zero-inserted input (pad 2: H → 2H + 1); the FIR with pad 1 brings
                 // it to 2H. `fir` is symmetric, so the true convolution of upfirdn2d equals the reference's correlation.
                 let w0 = try weight(prefix + "conv0.weight", [out, x.shape[0], 3, 3])
-                return try g.firBiasActivation(try g.upConv2d(x, weight: w0), filter: fir, bias: try weight(prefix + "conv0.bias", [out]),
+                return try g.firBiasActivation(try g.upConv2dPhases(x, weight: w0), filter: fir, bias: try weight(prefix + "conv0.bias", [out]),
                                                padY: (1, 1), padX: (1, 1), slope: Self.styleSlope, gain: Self.styleGain)
             }
             // Image skip: upfirdn2d up 2, pad (2, 1, 2, 1), gain 4 (folded into fir).

@@ -85,6 +85,30 @@ struct SuperResolutionTests {
     /// then the FIR with pad 1 (→ 2H), bias, lrelu(0.2)·√2. Odd, non-square sizes and 11 output channels, so tile
     /// edges, both parities and the clamped channel rows are all exercised; a second run with pad 1 checks the
     /// general parity offsets.
+    /// The four-phase up-sampling conv on the row-run kernel equals `upConv2d` (checked against zero insertion above),
+    /// on a shape the row-run kernel takes (W % 4 = 0, Cout % 4 = 0) with an odd height.
+    @Test func upConvPhasesMatchUpConv() throws {
+        let (_, ops) = try RendererGPU.get()
+        let (cin, cout, h, w) = (6, 8, 5, 12)
+        func values(_ n: Int, _ seed: Int) -> [Float] { (0..<n).map { Float(sin(Double($0 * 7 + seed) * 0.37)) } }
+        let g = Graph(name: "up_phases", ops: ops)
+        let x = try g.input("x", [cin, h, w])
+        let weight = try g.constant("w", values: values(cout * cin * 9, 3), shape: [cout, cin, 3, 3])
+        let phases = try g.upConv2dPhases(x, weight: weight)
+        #expect(phases.shape == [cout, 2 * h + 1, 2 * w + 1])
+        try g.output("phases", phases)
+        try g.output("direct", try g.upConv2d(x, weight: weight))
+        let net = try g.plan()
+        try net.write("x", values(cin * h * w, 11))
+        try net.run()
+        let (a, b) = (try net.read("phases"), try net.read("direct"))
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+        print("up conv phases vs up conv: max |Δ| \(worst)")
+        #expect(a.count == b.count && worst <= 1e-5)
+        // Four phase kernels, four row-run convs, four interleaving copies, plus upConv2d's one dispatch: not the fallback.
+        #expect(net.dispatchCount >= 13, "\(net.dispatchCount) dispatches")
+    }
+
     @Test(arguments: [2, 1])
     func upConvMatchesZeroInsertion(padding: Int) throws {
         let (_, ops) = try RendererGPU.get()
