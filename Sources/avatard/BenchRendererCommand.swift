@@ -19,7 +19,7 @@ struct BenchRendererCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Timed frames (after one warm-up frame).") var frames = 3
     @Option(name: .long, help: "Where the synthetic checkpoint, bundle and inputs are kept between runs.") var work = ".build/bench-renderer"
     @Flag(name: .long, help: "Print JSON.") var json = false
-    @Flag(name: .long, help: "Also print GPU time per subgroup (e.g. torso/torso_generator).") var detail = false
+    @Flag(name: .long, help: "Also print GPU time per subgroup (two levels, e.g. sr/superresolution/block1).") var detail = false
     @Flag(name: .customLong("no-torch"), help: "Do not time the PyTorch reference.") var noTorch = false
     @Option(name: .long, help: "Vulkan device index (default: the preferred device).") var device: Int?
     @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.") var require = "any"
@@ -75,7 +75,7 @@ struct BenchRendererCommand: AsyncParsableCommand {
             let start = Date()
             _ = try renderer.frame(inputs)
             times.append(Date().timeIntervalSince(start))
-            for (group, seconds) in renderer.groupTimings(depth: detail ? 2 : 1) { groups[group, default: []].append(seconds) }
+            for (group, seconds) in renderer.groupTimings(depth: detail ? 3 : 1) { groups[group, default: []].append(seconds) }
         }
         let median = times.sorted()[times.count / 2]
         let figures = Figures(device: dev.info.name, size: renderer.config.img, precision: "fp32", frameSecondsMedian: median,
