@@ -3,8 +3,8 @@ public import AvatarOperators
 extension Graph {
     /// Conv2d, groups 1, stride 1, through the row-run kernel (conv2d_rows.comp, ~3× conv2d_gemm's rate on
     /// lavapipe for 3×3 kernels): x [Cin, H, W], weight [Cout, Cin, KH, KW] as stored → [Cout, OH, OW]. The
-    /// weight is permuted on the graph to tap-major [Cin, KH, KW, Cout] each run (Cin·KH·KW·Cout floats, small
-    /// next to the convolution). Shapes the kernel does not run (`Operators.conv2dRowsSupports`) go to `conv2d`.
+    /// weight is permuted on the graph to tap-major [Cin, KH, KW, Cout]; the planner folds that permute of a
+    /// constant into plan time. Shapes the kernel does not run (`Operators.conv2dRowsSupports`) go to `conv2d`.
     public func conv2dRows(_ x: GraphValue, weight: GraphValue, bias: GraphValue?, padding: Int? = nil) throws -> GraphValue {
         try require(weight.rank == 4, "conv2d_rows", "weight \(weight.shape)")
         return try conv2dRows(x, weight: weight, bias: bias, padY: padding ?? weight.shape[2] / 2, padX: padding ?? weight.shape[3] / 2)

@@ -32,6 +32,23 @@ extension Graph {
         for (i, v) in values.enumerated() where v.outputName != nil { last[i] = nodes.count }
         let stage = options.stages(on: device)
 
+        // Constant folding: a node that reads only constants (weights, host tables, other folded nodes' outputs)
+        // gives the same result every run, e.g. a weight permuted or sliced for a kernel. It runs once, here, and
+        // its outputs keep memory of their own.
+        var constantValue = values.map { v -> Bool in
+            switch v.kind {
+            case .constant: return true
+            case .retained(let initial): return initial != nil && v.producer.map { nodes[$0].reads.isEmpty } ?? false
+            default: return false
+            }
+        }
+        var folded = [Bool](repeating: false, count: nodes.count)
+        for (i, node) in nodes.enumerated() where !node.reads.isEmpty && node.reads.allSatisfy({ constantValue[root($0).id] }) {
+            folded[i] = true
+            for w in node.writes { constantValue[w] = true }
+        }
+        let foldedOutput = values.indices.map { i in values[i].producer.map { folded[$0] } ?? false }
+
         // Fixed memory: inputs, outputs (the device copies when staged), retained values.
         var offsets = [Int](repeating: -1, count: values.count)
         var ioOffsets: [Int: Int] = [:]
@@ -48,7 +65,7 @@ extension Graph {
                 ioBytes += bytes(v)
                 if !stage { continue }
             }
-            guard isIO || { if case .retained = v.kind { return true }; return false }() else { continue }
+            guard isIO || foldedOutput[i] || { if case .retained = v.kind { return true }; return false }() else { continue }
             offsets[i] = fixedEnd
             fixedEnd += bytes(v)
         }
@@ -56,7 +73,7 @@ extension Graph {
         var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
         var peak = fixedEnd, unshared = fixedEnd
         let temporaries = values.indices.filter {
-            if case .temporary = values[$0].kind { return values[$0].outputName == nil && last[$0] >= 0 }
+            if case .temporary = values[$0].kind { return values[$0].outputName == nil && last[$0] >= 0 && !foldedOutput[$0] }
             return false
         }.sorted { (first[$0], -bytes(values[$0])) < (first[$1], -bytes(values[$1])) }
         for t in temporaries {
@@ -122,6 +139,11 @@ extension Graph {
         }
 
         let bindings = GraphBindings(slices: slices, tensors: tensors)
+        if folded.contains(true) {
+            let once = try CommandSequence(device: device)
+            for (i, node) in nodes.enumerated() where folded[i] { try node.record(once, bindings) }
+            try once.run()
+        }
         let sequence = try CommandSequence(device: device, timestamps: options.timestamps ? nodes.count + 1 : 0)
         if options.timestamps { try sequence.timestamp("start") }
         for (from, to) in stagedIn { try sequence.copy(from: from, to: to) }
@@ -129,7 +151,7 @@ extension Graph {
         // drivers a timestamp is a synchronisation point, so marks per node would distort what they measure.
         // Host constants (nodes that read nothing) record nothing and get no mark.
         var open: (label: String, single: Bool)?
-        for node in nodes {
+        for (i, node) in nodes.enumerated() where !folded[i] {
             let label = node.group.isEmpty ? node.label : node.group.joined(separator: "/")
             let marked = options.timestamps && !node.reads.isEmpty
             if marked, let current = open, current.single || current.label != label {

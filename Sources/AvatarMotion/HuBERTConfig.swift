@@ -35,53 +35,31 @@ public struct HuBERTConfig: Sendable, Equatable {
     public init(manifest config: [String: JSONValue]?) throws {
         let c = config ?? [:]
         func fail(_ message: String) -> MotionModelError { MotionModelError("hubert", message) }
-        func int(_ key: String, _ value: Int, min: Int = 1) throws -> Int {
-            guard let v = c[key] else { return value }
-            guard let i = v.int, i >= min else { throw fail("config.\(key) must be an integer ≥ \(min), found \(v)") }
-            return i
-        }
-        func ints(_ key: String, _ value: [Int]) throws -> [Int] {
-            guard let v = c[key] else { return value }
-            guard case .array(let items) = v, !items.isEmpty else { throw fail("config.\(key) must be a non-empty list of integers") }
-            return try items.map {
-                guard let i = $0.int, i > 0 else { throw fail("config.\(key) must hold positive integers, found \($0)") }
-                return i
-            }
-        }
-        func bool(_ key: String, _ value: Bool) throws -> Bool {
-            guard let v = c[key] else { return value }
-            guard let b = v.bool else { throw fail("config.\(key) must be true or false") }
-            return b
-        }
-        func double(_ key: String, _ value: Double) throws -> Double {
-            guard let v = c[key] else { return value }
-            guard let d = v.double, d > 0 else { throw fail("config.\(key) must be a positive number") }
-            return d
-        }
-        hiddenSize = try int("hidden_size", 1024)
-        numLayers = try int("num_layers", 24)
-        numHeads = try int("num_heads", 16)
-        intermediateSize = try int("intermediate_size", 4096)
-        convDim = try ints("conv_dim", convDim)
-        convKernel = try ints("conv_kernel", convKernel)
-        convStride = try ints("conv_stride", convStride)
-        convBias = try bool("conv_bias", true)
+        let r = ManifestConfigReader(config, fail: fail)
+        hiddenSize = try r.int("hidden_size", 1024)
+        numLayers = try r.int("num_layers", 24)
+        numHeads = try r.int("num_heads", 16)
+        intermediateSize = try r.int("intermediate_size", 4096)
+        convDim = try r.ints("conv_dim", convDim)
+        convKernel = try r.ints("conv_kernel", convKernel)
+        convStride = try r.ints("conv_stride", convStride)
+        convBias = try r.bool("conv_bias", true)
         if let v = c["feat_extract_norm"] {
             guard let s = v.string, let norm = FeatureNorm(rawValue: s) else {
                 throw fail("config.feat_extract_norm must be \"layer\" or \"group\", found \(v)")
             }
             featureNorm = norm
         }
-        featureProjectionLayerNorm = try bool("feat_proj_layer_norm", true)
-        stableLayerNorm = try bool("stable_layer_norm", true)
-        posConvKernel = try int("pos_conv_kernel", 128)
-        posConvGroups = try int("pos_conv_groups", 16)
-        layerNormEps = Float(try double("layer_norm_eps", 1e-5))
-        convNormEps = Float(try double("conv_norm_eps", 1e-5))
-        normalizeInput = try bool("normalize_input", true)
-        normalizeEps = try double("normalize_eps", 1e-7)
-        chunkFrames = try int("chunk_frames", 1000)
-        padRowsMultiple = try int("pad_rows_multiple", 8)
+        featureProjectionLayerNorm = try r.bool("feat_proj_layer_norm", true)
+        stableLayerNorm = try r.bool("stable_layer_norm", true)
+        posConvKernel = try r.int("pos_conv_kernel", 128)
+        posConvGroups = try r.int("pos_conv_groups", 16)
+        layerNormEps = Float(try r.double("layer_norm_eps", 1e-5))
+        convNormEps = Float(try r.double("conv_norm_eps", 1e-5))
+        normalizeInput = try r.bool("normalize_input", true)
+        normalizeEps = try r.double("normalize_eps", 1e-7)
+        chunkFrames = try r.int("chunk_frames", 1000)
+        padRowsMultiple = try r.int("pad_rows_multiple", 8)
         for (key, expected) in [("activation", "gelu"), ("output", "last_hidden_state")] {
             if let v = c[key], v.string != expected {
                 throw fail("config.\(key) must be \"\(expected)\" (the only variant implemented), found \(v)")

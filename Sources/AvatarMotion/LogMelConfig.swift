@@ -17,24 +17,15 @@ public struct LogMelConfig: Sendable, Equatable {
     /// From a manifest config; every value present must be the one this implementation computes.
     public init(manifest config: [String: JSONValue]?) throws {
         let c = config ?? [:]
-        func int(_ key: String, _ value: Int) throws -> Int {
-            guard let v = c[key] else { return value }
-            guard let i = v.int, i > 0 else { throw MotionModelError("log_mel", "config.\(key) must be a positive integer") }
-            return i
-        }
-        func double(_ key: String, _ value: Double) throws -> Double {
-            guard let v = c[key] else { return value }
-            guard let d = v.double else { throw MotionModelError("log_mel", "config.\(key) must be a number") }
-            return d
-        }
-        sampleRate = try int("sample_rate", 16000)
-        nFFT = try int("n_fft", 512)
-        windowLength = try int("win_length", 400)
-        hopLength = try int("hop_length", 320)
-        melBands = try int("n_mels", 80)
-        fmin = try double("fmin", 20)
-        fmax = try double("fmax", 7600)
-        logFloor = try double("log_floor", 1e-10)
+        let r = ManifestConfigReader(config) { MotionModelError("log_mel", $0) }
+        sampleRate = try r.int("sample_rate", 16000)
+        nFFT = try r.int("n_fft", 512)
+        windowLength = try r.int("win_length", 400)
+        hopLength = try r.int("hop_length", 320)
+        melBands = try r.int("n_mels", 80)
+        fmin = try r.double("fmin", 20, positive: false)
+        fmax = try r.double("fmax", 7600, positive: false)
+        logFloor = try r.double("log_floor", 1e-10, positive: false)
         for (key, expected) in [("window", "hann_periodic"), ("mel_scale", "htk"), ("log", "natural")] {
             if let v = c[key], v.string != expected {
                 throw MotionModelError("log_mel", "config.\(key) must be \"\(expected)\" (the only variant implemented)")

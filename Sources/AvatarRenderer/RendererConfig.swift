@@ -64,50 +64,26 @@ public struct RendererConfig: Sendable, Equatable {
         func fail(_ message: String) -> RendererError { RendererError("renderer.config.\(message)") }
         guard let layout = c["layout"]?.string else { throw fail("layout is missing (expected \"\(Self.layout)\")") }
         guard layout == Self.layout else { throw fail("layout is \"\(layout)\"; this build reads \"\(Self.layout)\"") }
-        func int(_ key: String, _ value: Int, min: Int = 1) throws -> Int {
-            guard let v = c[key] else { return value }
-            guard let i = v.int, i >= min else { throw fail("\(key) must be an integer ≥ \(min), found \(v)") }
-            return i
-        }
-        func ints(_ key: String, _ value: [Int]) throws -> [Int] {
-            guard let v = c[key] else { return value }
-            guard case .array(let items) = v, !items.isEmpty else { throw fail("\(key) must be a non-empty list of integers") }
-            return try items.map {
-                guard let i = $0.int, i > 0 else { throw fail("\(key) must hold positive integers, found \($0)") }
-                return i
-            }
-        }
-        func bool(_ key: String, _ value: Bool) throws -> Bool {
-            guard let v = c[key] else { return value }
-            guard let b = v.bool else { throw fail("\(key) must be true or false, found \(v)") }
-            return b
-        }
-        func float(_ key: String, _ value: Float) throws -> Float {
-            guard let v = c[key] else { return value }
-            guard let d = v.double, d > 0, d.isFinite else { throw fail("\(key) must be a positive number, found \(v)") }
-            return Float(d)
-        }
-        img = try int("img", img); nerfRes = try int("nerf_res", nerfRes); hid = try int("hid", hid)
-        depth = try int("depth", depth); trigrid = try bool("trigrid", trigrid); seccIn = try int("secc_in", seccIn)
-        mitDims = try ints("mit_dims", mitDims); mitHeads = try ints("mit_heads", mitHeads)
-        mitDepths = try ints("mit_depths", mitDepths); mitSR = try ints("mit_sr", mitSR)
-        mlpRatio = try int("mlp_ratio", mlpRatio); headDim = try int("head_dim", headDim); planeCNN = try int("plane_cnn", planeCNN)
-        decoderHidden = try int("decoder_hidden", decoderHidden)
-        samplesCoarse = try int("samples_coarse", samplesCoarse, min: 4); samplesFine = try int("samples_fine", samplesFine)
-        boxWarp = try float("box_warp", boxWarp)
-        srCh = try int("sr_ch", srCh); srLast = try int("sr_last", srLast); torsoIn = try int("torso_in", torsoIn)
-        appCh = try ints("app_ch", appCh); appC = try int("app_c", appC); appD = try int("app_d", appD)
-        appRes = try int("app_res", appRes, min: 0); kpNum = try int("kp_num", kpNum)
-        hgDown = try ints("hg_down", hgDown); hgUp = try ints("hg_up", hgUp)
-        headHid = try int("head_hid", headHid); headRes = try int("head_res", headRes, min: 0)
-        genCh = try ints("gen_ch", genCh); genRes = try int("gen_res", genRes, min: 0); occHid = try int("occ_hid", occHid)
-        bgMid = try int("bg_mid", bgMid); fuseMid = try int("fuse_mid", fuseMid); dilate = try int("dilate", dilate)
-        mulTorsoMask = try bool("mul_torso_mask", mulTorsoMask)
-        headThreshold = try float("head_threshold", headThreshold); kpVariance = try float("kp_variance", kpVariance)
-        if let v = c["fuse_mode"] {
-            guard let s = v.string else { throw fail("fuse_mode must be a string, found \(v)") }
-            fuseMode = s
-        }
+        let r = ManifestConfigReader(config, prefix: "", fail: fail)
+        img = try r.int("img", img); nerfRes = try r.int("nerf_res", nerfRes); hid = try r.int("hid", hid)
+        depth = try r.int("depth", depth); trigrid = try r.bool("trigrid", trigrid); seccIn = try r.int("secc_in", seccIn)
+        mitDims = try r.ints("mit_dims", mitDims); mitHeads = try r.ints("mit_heads", mitHeads)
+        mitDepths = try r.ints("mit_depths", mitDepths); mitSR = try r.ints("mit_sr", mitSR)
+        mlpRatio = try r.int("mlp_ratio", mlpRatio); headDim = try r.int("head_dim", headDim); planeCNN = try r.int("plane_cnn", planeCNN)
+        decoderHidden = try r.int("decoder_hidden", decoderHidden)
+        samplesCoarse = try r.int("samples_coarse", samplesCoarse, min: 4); samplesFine = try r.int("samples_fine", samplesFine)
+        boxWarp = Float(try r.double("box_warp", Double(boxWarp)))
+        srCh = try r.int("sr_ch", srCh); srLast = try r.int("sr_last", srLast); torsoIn = try r.int("torso_in", torsoIn)
+        appCh = try r.ints("app_ch", appCh); appC = try r.int("app_c", appC); appD = try r.int("app_d", appD)
+        appRes = try r.int("app_res", appRes, min: 0); kpNum = try r.int("kp_num", kpNum)
+        hgDown = try r.ints("hg_down", hgDown); hgUp = try r.ints("hg_up", hgUp)
+        headHid = try r.int("head_hid", headHid); headRes = try r.int("head_res", headRes, min: 0)
+        genCh = try r.ints("gen_ch", genCh); genRes = try r.int("gen_res", genRes, min: 0); occHid = try r.int("occ_hid", occHid)
+        bgMid = try r.int("bg_mid", bgMid); fuseMid = try r.int("fuse_mid", fuseMid); dilate = try r.int("dilate", dilate)
+        mulTorsoMask = try r.bool("mul_torso_mask", mulTorsoMask)
+        headThreshold = Float(try r.double("head_threshold", Double(headThreshold)))
+        kpVariance = Float(try r.double("kp_variance", Double(kpVariance)))
+        fuseMode = try r.string("fuse_mode", fuseMode)
         try validate()
     }
 

@@ -105,8 +105,9 @@ struct SuperResolutionTests {
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
         print("up conv phases vs up conv: max |Δ| \(worst)")
         #expect(a.count == b.count && worst <= 1e-5)
-        // Four phase kernels, four row-run convs, four interleaving copies, plus upConv2d's one dispatch: not the fallback.
-        #expect(net.dispatchCount >= 13, "\(net.dispatchCount) dispatches")
+        // Four row-run convs, four interleaving copies, plus upConv2d's one dispatch (the phase kernels are read from
+        // the constant weight once, at plan time): not the fallback.
+        #expect(net.dispatchCount >= 9, "\(net.dispatchCount) dispatches")
     }
 
     @Test(arguments: [2, 1])

@@ -69,6 +69,33 @@ import Testing
         }
     }
 
+    /// A node that reads only constants (here a weight transposed, then scaled by a host table) runs once at plan
+    /// time: the run records only the nodes that read the input, and the result is the same as computing per run.
+    @Test func nodesOfConstantsRunOnceAtPlanTime() throws {
+        let gpu = try gpu
+        let (rows, dim, hidden) = (5, 12, 20)
+        let (store, w) = try Self.store(gpu, dim: dim, hidden: hidden)
+        let g = Graph(name: "fold", ops: gpu.ops)
+        let x = try g.input("x", [rows, dim])
+        let weight = try g.weights(store).weight("mlp.fc1.weight", [hidden, dim])
+        let transposed = try g.permute(weight, [1, 0])                                   // constant → folded
+        let half = try g.constant("half", values: [Float](repeating: 0.5, count: hidden), shape: [hidden])
+        let scaled = try g.mul(transposed, half)                                         // folded too
+        try g.output("y", try g.matmul(x, scaled))
+        let net = try g.plan()
+        #expect(net.dispatchCount == 1, "only the matmul runs per frame, found \(net.dispatchCount) dispatches")
+        let input = GPUHarness.random(rows * dim, seed: 71)
+        var want = [Float](repeating: 0, count: rows * hidden)
+        for r in 0..<rows { for h in 0..<hidden { for d in 0..<dim {
+            want[r * hidden + h] += input[r * dim + d] * w["mlp.fc1.weight"]![h * dim + d] * 0.5
+        } } }
+        for _ in 0..<2 {
+            try net.write("x", input)
+            try net.run()
+            GPUHarness.expectClose(try net.read("y"), want, nmse: 1e-10, "folded constants")
+        }
+    }
+
     @Test func shapesAreCheckedWhenTheGraphIsBuilt() throws {
         let gpu = try gpu
         let (store, _) = try Self.store(gpu, dim: 12, hidden: 20)
