@@ -72,7 +72,7 @@ let package = Package(
                 dependencies: ["AvatarGraph", "AvatarOperators", "AvatarVulkan", "AvatarFormats", "AvatarBundle"],
                 swiftSettings: strict),
         .target(name: "AvatarModels",
-                dependencies: ["AvatarMotion", "AvatarFace", "AvatarOperators", "AvatarBundle", "AvatarStages"],
+                dependencies: ["AvatarMotion", "AvatarFace", "AvatarRenderer", "AvatarOperators", "AvatarBundle", "AvatarStages", "AvatarFormats"],
                 swiftSettings: strict),
 
         // Bundles, protocol, configuration.

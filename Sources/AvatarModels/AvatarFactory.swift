@@ -64,10 +64,18 @@ public enum AvatarFactory {
             }
             // The same models on every device replica (the first one's front-end is already loaded).
             let replicas = try contexts.enumerated().map { i, replica in
-                BundleAvatar.Replica(
-                    frontEnd: i == 0 ? frontEnd : try makeFrontEnd(replica),
-                    motion: try ICSA2MModel(file: file, config: config, device: replica.device, ops: replica.ops),
-                    makeFrames: try previewFrames(bundle, context: replica, motionNames: manifest.motionNames ?? []))
+                let motion = try ICSA2MModel(file: file, config: config, device: replica.device, ops: replica.ops)
+                let front = i == 0 ? frontEnd : try makeFrontEnd(replica)
+                if manifest.renderer?.kind == ModelKind.mimicTalkRenderer {
+                    guard config.motionDim == MimicTalkMotionStage.expressionCount else {
+                        throw fail("a MimicTalk renderer needs a motion model of \(MimicTalkMotionStage.expressionCount) expression "
+                                   + "coefficients, this one gives \(config.motionDim)")
+                    }
+                    let face = try MimicTalkFace(bundle: bundle, context: replica)
+                    return BundleAvatar.Replica(frontEnd: front, motion: motion, makeFrames: { try face.makeFrames(options: $0) }, face: face)
+                }
+                return BundleAvatar.Replica(frontEnd: front, motion: motion,
+                                            makeFrames: try previewFrames(bundle, context: replica, motionNames: manifest.motionNames ?? []))
             }
             return BundleAvatar(manifest: manifest, replicas: replicas, stylePrompts: prompts, silenceRow: try frontEnd.silenceRow())
         } catch let error as BundleError {
@@ -80,15 +88,11 @@ public enum AvatarFactory {
     /// The rasterized preview renderer (`renderer.kind` raster_preview over a `face_model` avatard_face), or nil
     /// for a motion-only bundle. Renderer config: `supersampling` (1–4, default 2), `background` ([r, g, b] sRGB).
     static func previewFrames(_ bundle: AvatarBundle, context: ComputeContext, motionNames: [String]) throws
-        -> (@Sendable () throws -> any FrameStage)? {
+        -> (@Sendable (SessionStageOptions) throws -> any FrameStage)? {
         let manifest = bundle.manifest
         guard let renderer = manifest.renderer else {
             if manifest.faceModel != nil { throw BundleError(bundle: bundle.name, "face_model without a renderer") }
             return nil
-        }
-        if renderer.kind == ModelKind.mimicTalkRenderer {
-            throw BundleError(bundle: bundle.name, "renderer mimictalk_renderer renders frames with `avatard renderer frame`; "
-                              + "live sessions with it need the MimicTalk session stage (SECC, pose), which this build does not have")
         }
         guard renderer.kind == ModelKind.previewRenderer else {
             throw BundleError(bundle: bundle.name, "renderer.kind '\(renderer.kind)' is not runnable by this build")
@@ -113,7 +117,7 @@ public enum AvatarFactory {
         guard video.width % 8 == 0 else { throw BundleError(bundle: bundle.name, "video.width must be a multiple of 8 for the preview renderer") }
         let shared = try FaceRenderer(face: face, device: context.device, ops: context.ops)
         let bg = background
-        return { try FaceRenderPass(renderer: shared, width: video.width, height: video.height, supersampling: supersampling,
+        return { _ in try FaceRenderPass(renderer: shared, width: video.width, height: video.height, supersampling: supersampling,
                                     motionNames: motionNames, background: bg) }
     }
 }

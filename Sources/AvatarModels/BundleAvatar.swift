@@ -15,7 +15,9 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
     struct Replica {
         let frontEnd: AudioFrontEnd
         let motion: ICSA2MModel
-        let makeFrames: (@Sendable () throws -> any FrameStage)?
+        let makeFrames: (@Sendable (SessionStageOptions) throws -> any FrameStage)?
+        /// A MimicTalk avatar's face half (its frames come from `makeFrames`; it also extends the motion).
+        var face: MimicTalkFace? = nil
     }
 
     /// Sessions running on each replica.
@@ -70,7 +72,10 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         fps = manifest.video.fps
         styles = (manifest.styles ?? []).map(\.name)
         defaultStyle = manifest.defaultStyle ?? styles.first
-        motionNames = manifest.motionNames ?? (0..<motion.config.motionDim).map { "m\($0)" }
+        let names = manifest.motionNames ?? (0..<motion.config.motionDim).map { "m\($0)" }
+        // A MimicTalk stage appends the smoothed torso keypoints and the camera to the expression.
+        motionNames = replicas[0].face == nil ? names
+            : names + (0..<68).flatMap { ["kp_d.\($0).x", "kp_d.\($0).y"] } + (0..<MimicTalkMotionStage.cameraValues).map { "camera.\($0)" }
         self.replicas = replicas
         self.stylePrompts = stylePrompts
         // What the front-end gives for digital silence (the daemon's underrun fill and the context padding).
@@ -86,7 +91,8 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
     /// The sliding window's hop + look-ahead, plus the front-end's own look-ahead.
     public var algorithmicLatencyMs: Int {
         let c = motion.config
-        return 1000 * (c.streamHop + c.streamLookahead) / fps + frontEnd.lookaheadMs
+        let keypointLookahead = replicas[0].face == nil ? 0 : MimicTalkMotionStage.lookaheadFrames
+        return 1000 * (c.streamHop + c.streamLookahead + keypointLookahead) / fps + frontEnd.lookaheadMs
     }
 
     public func makeStages(options: SessionStageOptions) throws -> SessionStages {
@@ -104,10 +110,12 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         let (index, lease) = load.acquire()
         let replica = replicas[index]
         // Full window reproduces upstream's offline path: utterance-mode features, rows padded as upstream pads.
+        let padRows = options.fullWindow ? replica.frontEnd.fullWindowPadRowsMultiple : 1
         let stage = A2MMotionStage(runner: ICSA2MRunner(model: replica.motion), style: style, sampler: sampler, plan: plan,
                                    seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow,
-                                   padRowsMultiple: options.fullWindow ? replica.frontEnd.fullWindowPadRowsMultiple : 1)
-        return SessionStages(features: try replica.frontEnd.makeStage(utterance: options.fullWindow), motion: stage,
-                             frames: try replica.makeFrames?(), lease: lease)
+                                   padRowsMultiple: padRows)
+        let motion = replica.face.map { $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
+        return SessionStages(features: try replica.frontEnd.makeStage(utterance: options.fullWindow), motion: motion,
+                             frames: try replica.makeFrames?(options), lease: lease)
     }
 }

@@ -66,6 +66,9 @@ public final class MimicTalkRenderer {
         _ = try network(dumps: false)
     }
 
+    /// Plans the frame graph now (sessions do it before their first frame, so every tensor is checked at start).
+    public func prepare() throws { _ = try network(dumps: false) }
+
     /// Shapes of the frame inputs as the `.npy` files carry them (batch 1 kept).
     public var inputShapes: [String: [Int]] {
         let s = config.img, m = config.rays
