@@ -13,7 +13,7 @@ enum FaceFixtures {
 
     static func face() throws -> BFMFaceModel { try BFMFaceModel(file: try file("face_tiny")) }
 
-    /// Row `i` of a [rows, width] tensor.
+    /// The rows of a [rows, width] tensor.
     static func rows(_ values: [Float], width: Int) -> [[Float]] {
         stride(from: 0, to: values.count, by: width).map { Array(values[$0..<($0 + width)]) }
     }
