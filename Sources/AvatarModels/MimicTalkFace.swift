@@ -55,7 +55,7 @@ public final class MimicTalkFace: Sendable {
             guard values.allSatisfy(\.isFinite) else { throw fail("identity tensor \(name) contains NaN or Inf") }
             identity[name] = values
         }
-        let reference = HeadPose(euler: identity["ref_euler"]!.map(Double.init), trans: identity["ref_trans"]!.map(Double.init))
+        let reference = try HeadPose(euler: identity["ref_euler"]!, trans: identity["ref_trans"]!)
         let mode = person.config?["pose"]?.string ?? "static"
         switch mode {
         case "static":
@@ -68,10 +68,8 @@ public final class MimicTalkFace: Sendable {
             let e = try identityFile.tensor("pose_euler", shape: euler.shape).floats()
             let t = try identityFile.tensor("pose_trans", shape: trans.shape).floats()
             guard e.allSatisfy(\.isFinite), t.allSatisfy(\.isFinite) else { throw fail("the pose track contains NaN or Inf") }
-            let track = (0..<euler.shape[0]).map {
-                HeadPose(euler: e[3 * $0..<3 * $0 + 3].map(Double.init), trans: t[3 * $0..<3 * $0 + 3].map(Double.init))
-            }
-            poses = .track(track, reference: reference)
+            let track = try (0..<euler.shape[0]).map { try HeadPose(euler: Array(e[3 * $0..<3 * $0 + 3]), trans: Array(t[3 * $0..<3 * $0 + 3])) }
+            poses = try .track(track, reference: reference)
         default:
             throw fail("identity.config.pose '\(mode)' is not static or track")
         }
@@ -79,7 +77,7 @@ public final class MimicTalkFace: Sendable {
         self.config = config
         ops = context.ops
         weights = try WeightStore(file: rendererFile, device: context.device)
-        keypoints = TorsoKeypoints(face: face, identity: id)
+        keypoints = try TorsoKeypoints(face: face, identity: id)
         secc = try SECCRenderer(face: face, identity: id, size: s, device: context.device, ops: context.ops)
         var constants: [String: [Float]] = [:]
         for name in Self.constantNames { constants[name] = identity[name] }

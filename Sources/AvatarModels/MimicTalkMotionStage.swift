@@ -78,14 +78,14 @@ public final class MimicTalkMotionStage: MotionStage {
         for frame in frames {
             let exp = try expression(frame)
             pending.append((exp, nextFrame))
-            smoothed += smoother.push(keypoints.keypoints(exp: exp, pose: poses.pose(frame: nextFrame)))
+            smoothed += try smoother.push(try keypoints.keypoints(exp: exp, pose: poses.pose(frame: nextFrame)))
             nextFrame += 1
         }
         if final { smoothed += smoother.flush() }
         var out: [MotionFrame] = []
         for kp in smoothed {
             let (exp, frame) = pending.removeFirst()
-            out.append(MotionFrame(index: frame, coefficients: exp + kp + poses.liveCamera(frame: frame)))
+            out.append(MotionFrame(index: frame, coefficients: exp + kp + (try poses.liveCamera(frame: frame))))
         }
         return out
     }
@@ -100,9 +100,9 @@ public final class MimicTalkMotionStage: MotionStage {
         var sampled = n
         while (rowsPerFrame * sampled) % padRowsMultiple != 0 { sampled += 1 }
         let rendered = max(1, min(n, sampled - 4))
-        let raw = expressions.enumerated().map { keypoints.keypoints(exp: $0.element, pose: poses.pose(frame: $0.offset)) }
-        var kp = KeypointSmoother.smooth(Array(raw.prefix(rendered)))
-        if n > rendered { kp += KeypointSmoother.smooth(raw).suffix(n - rendered) }
+        let raw = try expressions.enumerated().map { try keypoints.keypoints(exp: $0.element, pose: poses.pose(frame: $0.offset)) }
+        var kp = try KeypointSmoother.smooth(Array(raw.prefix(rendered)))
+        if n > rendered { kp += try KeypointSmoother.smooth(raw).suffix(n - rendered) }
         let cameras = poses.utteranceCameras(count: max(sampled, n))
         return (0..<n).map { i in
             MotionFrame(index: frames[i].index, coefficients: expressions[i] + kp[i] + cameras[i])
