@@ -238,6 +238,9 @@ def _paint_up(img, top, colours, length):
     coords = top[None].repeat(length, 0)
     coords[:, :, 0] -= np.arange(length)[:, None]
     coords = coords.reshape(-1, 2)
+    if len(coords) and coords[:, 0].min() < -img.shape[0]:
+        raise IdentityError(f"a {img.shape[0]}-row reference frame is too small for upstream's {length}-row "
+                            "inpainting above the neck")
     values = (colours[None].astype(np.float64) * (0.98 ** np.arange(length)).reshape(length, 1, 1)).reshape(-1, 3)
     img[coords[:, 0], coords[:, 1]] = values.astype(np.uint8)
     return coords
