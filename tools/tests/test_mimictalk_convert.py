@@ -272,6 +272,14 @@ class RefusalTests(unittest.TestCase):
         self.refused(self.argv(pose=track), track, "refusing to unpickle global", "system")
         self.assertFalse(os.path.exists(marker))
 
+    def test_motion_model_must_predict_the_face_models_expression(self):
+        from tools import synth_checkpoint
+        from tools.reference.a2m import A2MConfig
+        ckpt = os.path.join(tempdir(self), "model_ckpt_steps_7.ckpt")
+        synth_checkpoint.write_a2m(ckpt, A2MConfig.tiny(audio_dim=24), seed=2)   # motion dim 8
+        self.refused(self.argv(a2m=ckpt), ckpt, "predicts 8 motion dims (to_pred.weight shape[0])",
+                     "64 expression coefficients")
+
     def test_switches(self):
         rc, err = run_cli(*self.argv(), "--no-such-switch")
         self.assertEqual(rc, 2)
