@@ -309,6 +309,8 @@ def convert_mimictalk(args, progress):
     if not os.path.isdir(args.upstream):
         raise ValueError(f"{args.upstream}: --upstream is not a directory (the MimicTalk checkout)")
     # Cheap inputs first, so a typo is refused before minutes of conversion.
+    if args.name is not None:
+        _bundle_name(args.name, None, args.person)
     pose_config, pose_tensors = read_pose(args, progress)
     style_args = [_style_argument(s) for s in args.style]
     names = [n for n, _, _ in style_args]

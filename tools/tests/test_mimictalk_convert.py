@@ -289,6 +289,7 @@ class RefusalTests(unittest.TestCase):
                      "expected 6")
         self.refused(self.argv(pose=None, ref_pose="0,0,0,0,0,0"), "--ref-pose goes with --pose")
         self.refused(self.argv(style="calm"), "--style 'calm': expected NAME=EXP.npy,AUDIO.wav")
+        self.refused(self.argv(name="my avatar"), "--name 'my avatar'", "letters, digits")
 
     def test_static_pose_bundle(self):
         rc, err = run_cli(*self.argv(pose=None, pose_static="0.1,-0.2,0.05,0.01,0.02,0.3", style=None))
