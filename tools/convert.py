@@ -1,36 +1,32 @@
 #!/usr/bin/python3
-"""Converts official checkpoints into avatard bundle parts (safetensors weights + a manifest fragment).
+"""Converts official checkpoints into avatard bundles (docs/avatars.md "From your checkpoints to a bundle").
 
-  /usr/bin/python3 -m tools.convert a2m --checkpoint model_ckpt_steps_N.ckpt --hubert HF_DIR --out BUNDLE_DIR
-  /usr/bin/python3 -m tools.convert a2m --checkpoint FILE --frontend log_mel --out BUNDLE_DIR
-  /usr/bin/python3 -m tools.convert hubert --hubert HF_DIR --out BUNDLE_DIR
-  /usr/bin/python3 -m tools.convert face-model --bfm-dir deep_3drecon/BFM --upstream MIMICTALK_CHECKOUT --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert mimictalk --person P --a2m A --hubert H --bfm-dir B --upstream U --segmap FILE
+        [--pose TRACK.npy [--ref-pose "rx,ry,rz,tx,ty,tz"] | --pose-static "rx,ry,rz,tx,ty,tz"]
+        [--style NAME=EXP.npy,AUDIO.wav ...] [--default-style NAME] [--name N] --out BUNDLE_DIR
+  /usr/bin/python3 -m tools.convert a2m --checkpoint model_ckpt_steps_N.ckpt (--hubert HF_DIR | --frontend log_mel)
+        --out BUNDLE_DIR [--name N]
   /usr/bin/python3 -m tools.convert person --checkpoint DIR_OR_FILE --out BUNDLE_DIR [--name NAME]
+  /usr/bin/python3 -m tools.convert hubert --hubert HF_DIR --out DIR                        (building block)
+  /usr/bin/python3 -m tools.convert face-model --bfm-dir deep_3drecon/BFM --upstream MIMICTALK_CHECKOUT --out DIR
+                                                                                             (building block)
 
-Writes BUNDLE_DIR/a2m.safetensors and BUNDLE_DIR/hubert.safetensors (F32), and
-BUNDLE_DIR/motion.manifest-fragment.json: the "audio_frontend" and "motion_model" entries for manifest.json
-(the bundle's manifest.json itself is not written or changed).
+mimictalk: ONE complete MimicTalk avatar bundle: audio front-end (HuBERT), motion model (ICS-A2M), face model
+(bfm09_front), renderer (mimictalk_renderer), identity (mimictalk_person: person_ds + the per-identity constants
+computed here: torso reference, background, segmentation, reference pose and pose track), style clips and
+manifest.json. a2m: a complete motion-only bundle (audio front-end + motion model + manifest.json). person: a complete
+renderer-only bundle (renderer + identity + manifest.json; `avatard renderer frame` renders it). hubert and
+face-model write one component's weights and its manifest entry (`*.component.json`) for inspection; they are the
+building blocks `mimictalk` runs, never something to merge by hand.
 
-Safety: checkpoints (the legacy-pickle .ckpt and pytorch_model.bin) are read with a restricted unpickler that
-accepts only tensors, storages, containers (dict, list, tuple, OrderedDict, set) and plain values (str, bytes,
-numbers, bool, None, numeric numpy scalars). Anything else in the pickle is refused and nothing from the file is
-executed. model.safetensors is read as data only.
+Safety: checkpoints (the legacy-pickle .ckpt and pytorch_model.bin), pose tracks and pickled expression tracks are
+read with restricted unpicklers that accept only tensors/arrays, containers and plain values; anything else in a
+pickle is refused and nothing from the file is executed. model.safetensors is read as data only.
+Progress goes to stderr; a refused input exits with status 2 and a message naming the file, the key and what was
+expected. manifest.json is written last: a directory without one is not a bundle.
 
-person: a MimicTalk person checkpoint (a directory with config.yaml and model_ckpt_steps_*.ckpt, the highest step
-is taken, or the .ckpt itself with config.yaml beside it) becomes a complete bundle: BUNDLE_DIR/renderer.safetensors
-(folded renderer weights + the learnable tri-plane), BUNDLE_DIR/identity.safetensors (person_ds: reference frame,
-identity coefficients, source keypoints) and BUNDLE_DIR/manifest.json (roles "renderer" and "identity"; the
-"audio_frontend"/"motion_model" entries of a motion.manifest-fragment.json already in BUNDLE_DIR are merged in).
-The optimizer states and the unused Img2Plane are never read into memory (the legacy file is memory-mapped).
-Layout and folding: docs/renderer.md.
-
-Layout: configuration switches are detected from tensor shapes (aux features from to_cond_emb.weight
-[64, 256|352] and pitch_embed, depth from the layer indices, dims/heads/registers from their tensors); unknown
-layouts are refused with a message naming the key and its shapes. BatchNorm is folded into the preceding conv and
-the HuBERT positional-conv weight norm is folded into a plain weight.
-
-face-model: the BFM09 front model built as upstream's transferBFM09 does (tools/reference/face_model.py), written
-as BUNDLE_DIR/face_model.safetensors and BUNDLE_DIR/face_model.manifest-fragment.json (docs/avatars.md).
+Layout details: docs/motion.md §4 (a2m, hubert), docs/renderer.md §4 (person), docs/avatars.md (face model,
+identity constants, styles, the mimictalk bundle).
 """
 import argparse
 import hashlib
@@ -40,12 +36,18 @@ import re
 import sys
 import time
 
-from tools.reference import conversion, face_model, renderer_conversion, restricted_load, safetensors_io
+import numpy as np
+
+from tools.reference import (conversion, face_model, person_identity, pose_track, renderer_conversion, restricted_load,
+                             safetensors_io, wav_audio)
 from tools.reference.a2m import tensor_shapes as a2m_shapes
 from tools.reference.hubert import HubertConfig, tensor_shapes as hubert_shapes
 from tools.reference.logmel import LogMelConfig
 
-FRAGMENT = "motion.manifest-fragment.json"
+FPS = 25
+SAMPLES_PER_FRAME = wav_audio.RATE // FPS
+SMOOTHING_FRAMES = 7
+REFUSED = (ValueError, KeyError, OSError)  # LayoutError, UnsafePickleError, FaceModelError, IdentityError, ... are ValueErrors
 
 
 class Progress:
@@ -133,9 +135,13 @@ def _keep_person_tensor(path):
     return True
 
 
-def convert_person(source, out_dir, progress, name=None):
+def person_parts(source, out_dir, progress):
+    """Converts a person checkpoint: writes renderer.safetensors; returns (cfg, renderer entry, person_ds identity
+    tensors (torch), video_id, checkpoint path)."""
     import yaml
     ckpt = _latest_checkpoint(source) if os.path.isdir(source) else source
+    if not os.path.isfile(ckpt):
+        raise conversion.LayoutError(f"{ckpt}: file not found (--person/--checkpoint: a person directory or its .ckpt)")
     cfg_path = os.path.join(os.path.dirname(os.path.abspath(ckpt)), "config.yaml")
     hp = None
     if os.path.isfile(cfg_path):
@@ -166,8 +172,6 @@ def convert_person(source, out_dir, progress, name=None):
     progress(f"writing {path} ({sum(t.numel() for t in tensors.values()) / 1e6:.1f} M values)")
     safetensors_io.write(path, tensors, metadata={"format": "avatard", "kind": "mimictalk_renderer",
                                                   "layout": renderer_conversion.LAYOUT})
-    safetensors_io.write(os.path.join(out_dir, "identity.safetensors"), ident,
-                         metadata={"format": "avatard", "kind": "mimictalk_person"})
     config = cfg.manifest()
     config["layout"] = renderer_conversion.LAYOUT
     step = re.search(r"model_ckpt_steps_(\d+)", os.path.basename(ckpt))
@@ -176,25 +180,203 @@ def convert_person(source, out_dir, progress, name=None):
                         "config_yaml": os.path.basename(cfg_path) if hp is not None else None,
                         "lora_args": {k: v for k, v in (lora_args or {}).items() if isinstance(v, (str, int, float))}}
     video_id = person.get("video_id") if isinstance(person.get("video_id"), str) else None
+    entry = {"kind": "mimictalk_renderer", "weights": ["renderer.safetensors"], "config": config,
+             "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())}}
+    return cfg, entry, ident, video_id, ckpt
+
+
+def _bundle_name(name, video_id, source):
     if name is None:
-        base = video_id or os.path.basename(os.path.normpath(source if os.path.isdir(source) else os.path.dirname(os.path.abspath(ckpt))))
-        name = re.sub(r"[^A-Za-z0-9_-]", "_", base) or "person"
-    manifest = {"format": "avatard-bundle", "version": 1, "name": name,
-                "description": f"MimicTalk person renderer converted from {os.path.basename(ckpt)}",
-                "video": {"width": cfg.img, "height": cfg.img, "fps": 25}}
-    frag_path = os.path.join(out_dir, FRAGMENT)
-    if os.path.isfile(frag_path):
-        with open(frag_path) as f:
-            frag = json.load(f)
-        for role in ("audio_frontend", "motion_model"):
-            if role in frag:
-                manifest[role] = frag[role]
-        progress(f"  merged {', '.join(r for r in ('audio_frontend', 'motion_model') if r in frag)} from {FRAGMENT}")
-    manifest["renderer"] = {"kind": "mimictalk_renderer", "weights": ["renderer.safetensors"], "config": config,
-                            "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())}}
+        base = video_id or os.path.basename(os.path.normpath(source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))))
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", base) or "avatar"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"--name '{name}': a bundle name may only use letters, digits, '-' and '_'")
+    return name
+
+
+def _manifest(name, description, size):
+    return {"format": "avatard-bundle", "version": 1, "name": name, "description": description,
+            "video": {"width": size, "height": size, "fps": FPS}}
+
+
+def convert_person(source, out_dir, progress, name=None):
+    """Complete renderer-only bundle: renderer.safetensors, identity.safetensors (person_ds), manifest."""
+    cfg, entry, ident, video_id, ckpt = person_parts(source, out_dir, progress)
+    safetensors_io.write(os.path.join(out_dir, "identity.safetensors"), ident,
+                         metadata={"format": "avatard", "kind": "mimictalk_person"})
+    manifest = _manifest(_bundle_name(name, video_id, source),
+                         f"MimicTalk person renderer converted from {os.path.basename(ckpt)}", cfg.img)
+    manifest["renderer"] = entry
     manifest["identity"] = {"kind": "mimictalk_person", "weights": ["identity.safetensors"],
                             "config": {"video_id": video_id, "image_range": [-1.0, 1.0]},
                             "tensors": {k: list(v.shape) for k, v in sorted(ident.items())}}
+    return manifest
+
+
+def convert_motion(checkpoint, hubert_dir, out_dir, progress):
+    """ICS-A2M + its front-end (HuBERT directory, or log-mel when hubert_dir is None) → (a2m cfg, entries)."""
+    a2m_cfg, motion = convert_a2m(checkpoint, out_dir, progress)
+    if hubert_dir is not None:
+        h_cfg, front = convert_hubert(hubert_dir, out_dir, progress)
+        if h_cfg.hidden_size != a2m_cfg.audio_dim:
+            raise conversion.LayoutError(
+                f"{hubert_dir}: HuBERT hidden size {h_cfg.hidden_size} != the A2M's audio input {a2m_cfg.audio_dim} "
+                f"({checkpoint}: hubert_encoder.0.weight shape[1])")
+    else:
+        mel = LogMelConfig()
+        if mel.n_mels != a2m_cfg.audio_dim:
+            raise conversion.LayoutError(
+                f"log-mel front-end gives {mel.n_mels} rows but hubert_encoder.0.weight expects {a2m_cfg.audio_dim}")
+        front = {"kind": "log_mel", "weights": [], "config": mel.manifest()}
+    return a2m_cfg, {"audio_frontend": front, "motion_model": motion}
+
+
+# ------------------------------------------------------------------------------------------------ mimictalk
+def _numbers(text, count, switch):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count or not all(np.isfinite(values)):
+        raise ValueError(f"{switch} '{text}': expected {count} finite comma-separated numbers "
+                         "(rx,ry,rz in radians, then tx,ty,tz in the face model's units, see --help)")
+    return np.asarray(values, np.float64)
+
+
+def read_pose(args, progress):
+    """→ (config entries, tensors): ref_euler/ref_trans [3] and, with a track, pose_euler/pose_trans [L,3]."""
+    if args.pose is not None:
+        progress(f"reading pose track {args.pose} (restricted unpickler)")
+        euler, trans = pose_track.load_pose_track(args.pose)
+        if args.ref_pose is not None:
+            ref, ref_source = _numbers(args.ref_pose, 6, "--ref-pose"), "--ref-pose"
+        else:
+            ref, ref_source = np.concatenate([euler[0], trans[0]]), "pose track frame 0"
+        progress(f"  {len(euler)} frames; reference pose from {ref_source}")
+        tensors = {"pose_euler": euler, "pose_trans": trans}
+        config = {"pose": "track", "pose_track": {"file": os.path.basename(args.pose), "frames": len(euler)}}
+    else:
+        if args.ref_pose is not None:
+            raise ValueError("--ref-pose goes with --pose TRACK.npy; a static pose is given with --pose-static")
+        if args.pose_static is not None:
+            ref, ref_source = _numbers(args.pose_static, 6, "--pose-static"), "--pose-static"
+        else:
+            ref, ref_source = np.zeros(6), "frontal default (euler 0, trans 0)"
+        progress(f"static pose: {ref_source}")
+        tensors, config = {}, {"pose": "static"}
+    tensors["ref_euler"], tensors["ref_trans"] = ref[:3], ref[3:]
+    config["ref_pose_source"] = ref_source
+    return config, {k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()}
+
+
+def _style_argument(text):
+    m = re.fullmatch(r"([A-Za-z0-9_-]+)=([^,]+),(.+)", text)
+    if not m:
+        raise ValueError(f"--style '{text}': expected NAME=EXP.npy,AUDIO.wav (NAME of letters, digits, '-', '_')")
+    return m.group(1), m.group(2), m.group(3)
+
+
+def read_style(name, exp_path, wav_path, motion_dim, progress):
+    """→ (exp float32 [Tr, motion_dim], audio float32 [N] at 16 kHz); the audio must cover the track: |N − Tr·640|
+    ≤ 640 samples (one frame at 25 fps), the condition `avatard bundle verify` checks."""
+    obj = pose_track.load_npy(exp_path)
+    if isinstance(obj, dict):
+        if "exp" not in obj:
+            raise ValueError(f"{exp_path}: key 'exp' is missing (the dict has {sorted(map(str, obj))})")
+        exp, where = np.asarray(obj["exp"]), f"{exp_path}: key 'exp'"
+    elif isinstance(obj, np.ndarray):
+        exp, where = obj, exp_path
+    else:
+        raise ValueError(f"{exp_path}: holds {type(obj).__name__}, expected an expression track [T, {motion_dim}]")
+    if exp.dtype.kind not in "iuf" or exp.ndim != 2 or exp.shape[1] != motion_dim or len(exp) == 0:
+        raise ValueError(f"{where}: shape {list(exp.shape)} ({exp.dtype}), expected [T, {motion_dim}] "
+                         "(BFM expression coefficients per 25 fps frame)")
+    if not np.isfinite(exp).all():
+        raise ValueError(f"{where}: holds NaN or Inf")
+    audio = wav_audio.load_16k_mono(wav_path)
+    frames, need = len(exp), len(exp) * SAMPLES_PER_FRAME
+    if abs(len(audio) - need) > SAMPLES_PER_FRAME:
+        raise ValueError(f"{wav_path}: {len(audio)} samples at 16 kHz ({len(audio) / wav_audio.RATE:.3f} s), but "
+                         f"{exp_path} has {frames} frames at {FPS} fps, which needs {need} ± {SAMPLES_PER_FRAME} "
+                         f"samples ({frames / FPS:.3f} s ± 40 ms): the clip's audio and expression track must "
+                         "have the same length")
+    progress(f"  style '{name}': {frames} frames, {len(audio) / wav_audio.RATE:.2f} s of audio")
+    return np.ascontiguousarray(exp, np.float32), audio
+
+
+def convert_mimictalk(args, progress):
+    out = args.out
+    if not os.path.isdir(args.upstream):
+        raise ValueError(f"{args.upstream}: --upstream is not a directory (the MimicTalk checkout)")
+    # Cheap inputs first, so a typo is refused before minutes of conversion.
+    if args.name is not None:
+        _bundle_name(args.name, None, args.person)
+    pose_config, pose_tensors = read_pose(args, progress)
+    style_args = [_style_argument(s) for s in args.style]
+    names = [n for n, _, _ in style_args]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"--style: the name(s) {', '.join(dup)} are given twice")
+    if args.default_style is not None and args.default_style not in names:
+        raise ValueError(f"--default-style '{args.default_style}' is not among the --style names ({', '.join(names) or 'none'})")
+    progress(f"reading segmentation {args.segmap}")
+    seg = person_identity.load_segmap(args.segmap)
+    styles = {}
+    for name, exp_path, wav_path in style_args:
+        styles[name] = read_style(name, exp_path, wav_path, face_model.EXP_DIM, progress)
+    os.makedirs(out, exist_ok=True)
+
+    progress("face model")
+    face = face_model.convert(args.bfm_dir, args.upstream, out, progress, write_component=False)["face_model"]
+    progress("motion model")
+    a2m_cfg, motion = convert_motion(args.a2m if not os.path.isdir(args.a2m) else _latest_checkpoint(args.a2m),
+                                     args.hubert, out, progress)
+    if a2m_cfg.motion_dim != face["config"]["exp_dim"]:
+        raise conversion.LayoutError(f"{args.a2m}: the A2M predicts {a2m_cfg.motion_dim} motion dims "
+                                     f"(to_pred.weight shape[0]), the face model has {face['config']['exp_dim']} "
+                                     "expression coefficients")
+    progress("renderer")
+    cfg, renderer, ident, video_id, ckpt = person_parts(args.person, out, progress)
+    if seg.shape[1:] != (cfg.img, cfg.img):
+        raise person_identity.IdentityError(f"{args.segmap}: segmentation of {seg.shape[2]}x{seg.shape[1]} px, "
+                                            f"expected {cfg.img}x{cfg.img} (the reference frame person_ds.gt_img)")
+
+    progress("identity: torso reference (inpainted) and KNN background from the segmentation")
+    tensors = {k: v.numpy().astype(np.float32) for k, v in ident.items()}
+    tensors.update(person_identity.identity_images(tensors["gt_img"], seg, args.segmap))
+    tensors.update(pose_tensors)
+    path = os.path.join(out, "identity.safetensors")
+    progress(f"writing {path}")
+    safetensors_io.save_arrays(path, tensors, {"format": "avatard", "kind": "mimictalk_person"})
+    identity_config = {
+        "video_id": video_id, "image_range": [-1.0, 1.0],
+        "segmentation": {"file": os.path.basename(args.segmap), "sha256": sha256(args.segmap, progress),
+                         "classes": list(person_identity.SEG_CLASSES)},
+        "background": "knn", "torso_reference": "inpaint_torso",
+        **pose_config,
+        "pose_units": {"euler": "radians (x, y, z), R = (Rz·Ry·Rx)^T", "trans": "face-model units (decimetres)"},
+        "map_to_init_pose": True, "fix_trans_z": True, "pose_loop": "ping-pong",
+        "camera_smoothing_frames": SMOOTHING_FRAMES, "keypoint_smoothing_frames": SMOOTHING_FRAMES,
+    }
+
+    manifest = _manifest(_bundle_name(args.name, video_id, args.person),
+                         f"MimicTalk avatar converted from {os.path.basename(ckpt)}", cfg.img)
+    manifest.update(motion)
+    manifest["face_model"] = face
+    manifest["renderer"] = renderer
+    manifest["identity"] = {"kind": "mimictalk_person", "weights": ["identity.safetensors"], "config": identity_config,
+                            "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())}}
+    if styles:
+        arrays = {}
+        for name, (exp, audio) in styles.items():
+            arrays[f"{name}.exp"], arrays[f"{name}.audio"] = exp, audio
+        path = os.path.join(out, "styles.safetensors")
+        progress(f"writing {path}")
+        safetensors_io.save_arrays(path, arrays, {"format": "avatard", "kind": "styles", "audio_rate": str(wav_audio.RATE)})
+        manifest["styles"] = [{"name": n, "file": "styles.safetensors", "motion_tensor": f"{n}.exp",
+                               "audio_tensor": f"{n}.audio"} for n in names]
+        manifest["default_style"] = args.default_style or names[0]
+    manifest["motion_names"] = [f"bfm_exp_{i}" for i in range(a2m_cfg.motion_dim)]
     return manifest
 
 
@@ -204,29 +386,63 @@ def dump_json(obj):
     return re.sub(r"\[\s*([-0-9.e,\s]*?)\s*\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
 
 
+def _write_json(path, obj, progress):
+    with open(path, "w") as f:
+        f.write(dump_json(obj) + "\n")
+    progress(f"wrote {path}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("a2m", help="ICS-A2M checkpoint (+ its audio front-end)",
+    m = sub.add_parser("mimictalk", help="one complete MimicTalk avatar bundle from the user's checkpoints",
+                       description="Pickles are read with restricted unpicklers: only tensors/arrays, containers and "
+                       "plain values are accepted. See docs/avatars.md, 'From your checkpoints to a bundle'.")
+    m.add_argument("--person", required=True, help="MimicTalk person checkpoint: directory with config.yaml + "
+                   "model_ckpt_steps_*.ckpt (highest step), or the .ckpt")
+    m.add_argument("--a2m", required=True, help="ICS-A2M checkpoint: directory (highest model_ckpt_steps_*.ckpt) or file")
+    m.add_argument("--hubert", required=True, help="Hugging Face HuBERT directory (facebook/hubert-large-ls960-ft)")
+    m.add_argument("--bfm-dir", required=True, help="upstream's deep_3drecon/BFM (BFM_model_front.mat, or the six "
+                   "files it is built from)")
+    m.add_argument("--upstream", required=True, help="MimicTalk checkout (deep_3drecon/ncc_code.npy, eye faces)")
+    m.add_argument("--segmap", required=True, help="segmentation of the reference frame exported by upstream's "
+                   "extract_segment_imgs.py: data/processed/videos/<video_id>/segmaps/00000000.png (class colours), "
+                   "or a one-hot [6,S,S] .npy")
+    pose = m.add_mutually_exclusive_group()
+    pose.add_argument("--pose", help="pose track .npy: upstream's 3DMM fit of a video (dict with 'euler', 'trans' "
+                      "[L,3]) or a plain [L,6] array; looped ping-pong")
+    pose.add_argument("--pose-static", help="static head pose 'rx,ry,rz,tx,ty,tz': upstream's euler (radians, about "
+                      "x = pitch, y = yaw, z = roll) then trans (face-model units, decimetres); default frontal 0,…,0")
+    m.add_argument("--ref-pose", help="with --pose: the reference frame's pose 'rx,ry,rz,tx,ty,tz' (default: the "
+                   "track's frame 0, which is upstream's reference pose when the track is the training video's fit)")
+    m.add_argument("--style", action="append", default=[], metavar="NAME=EXP.npy,AUDIO.wav",
+                   help="style clip: expression track [T,64] (.npy, plain or upstream's fit dict with 'exp') and its "
+                   "audio (any WAV; T·40 ms ± 40 ms long); repeatable")
+    m.add_argument("--default-style", help="default style (default: the first --style)")
+    m.add_argument("--name", help="bundle name (default: person_ds.video_id)")
+    m.add_argument("--out", required=True, help="bundle directory (created if missing)")
+    m.add_argument("--quiet", action="store_true")
+    a = sub.add_parser("a2m", help="ICS-A2M checkpoint (+ its audio front-end) → complete motion-only bundle",
                        description="Restricted unpickler: only tensors, containers and plain values are accepted.")
     a.add_argument("--checkpoint", required=True, help="official model_ckpt_steps_*.ckpt (legacy pickle)")
     fe = a.add_mutually_exclusive_group(required=True)
     fe.add_argument("--hubert", help="Hugging Face HuBERT directory (config.json + model.safetensors/pytorch_model.bin)")
     fe.add_argument("--frontend", choices=("log_mel",), help="log-mel front-end instead of HuBERT")
     a.add_argument("--out", required=True, help="bundle directory (created if missing)")
+    a.add_argument("--name", help="bundle name (default: the checkpoint's directory name)")
     a.add_argument("--quiet", action="store_true")
-    h = sub.add_parser("hubert", help="HuBERT front-end only")
+    h = sub.add_parser("hubert", help="HuBERT front-end weights only (building block of a bundle)")
     h.add_argument("--hubert", required=True)
     h.add_argument("--out", required=True)
     h.add_argument("--quiet", action="store_true")
-    fm = sub.add_parser("face-model", help="BFM09 front face model from the user's BFM files (+ upstream data files)")
+    fm = sub.add_parser("face-model", help="BFM09 front face model from the user's BFM files (building block)")
     fm.add_argument("--bfm-dir", required=True, help="upstream's deep_3drecon/BFM: BFM_model_front.mat, or the files "
                     "it is built from (01_MorphableModel.mat, Exp_Pca.bin, std_exp.txt, BFM_exp_idx.mat, "
                     "BFM_front_idx.mat, facemodel_info.mat)")
     fm.add_argument("--upstream", required=True, help="MimicTalk checkout (deep_3drecon/ncc_code.npy, eye faces)")
     fm.add_argument("--out", required=True)
     fm.add_argument("--quiet", action="store_true")
-    p = sub.add_parser("person", help="MimicTalk person checkpoint → complete renderer bundle",
+    p = sub.add_parser("person", help="MimicTalk person checkpoint → complete renderer-only bundle",
                        description="Restricted unpickler: only tensors, containers and plain values are accepted.")
     p.add_argument("--checkpoint", required=True, help="person directory (config.yaml + model_ckpt_steps_*.ckpt) "
                    "or the .ckpt file")
@@ -235,51 +451,29 @@ def main(argv=None):
     p.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     progress = Progress(args.quiet)
-    if args.cmd == "face-model":
-        try:
-            face_model.convert(args.bfm_dir, args.upstream, args.out, progress)
-        except (face_model.FaceModelError, OSError) as e:
-            print(f"convert.py: error: {e}", file=sys.stderr)
-            return 2
-        return 0
-    os.makedirs(args.out, exist_ok=True)
-    fragment = {}
-    if args.cmd == "person":
-        try:
-            manifest = convert_person(args.checkpoint, args.out, progress, args.name)
-        except (conversion.LayoutError, restricted_load.UnsafePickleError, ValueError, KeyError, OSError) as e:
-            print(f"convert.py: error: {e}", file=sys.stderr)
-            return 2
-        path = os.path.join(args.out, "manifest.json")
-        with open(path, "w") as f:
-            f.write(dump_json(manifest) + "\n")
-        progress(f"wrote {path}")
-        return 0
     try:
-        if args.cmd == "hubert":
-            _, fragment["audio_frontend"] = convert_hubert(args.hubert, args.out, progress)
+        if args.cmd == "face-model":
+            face_model.convert(args.bfm_dir, args.upstream, args.out, progress)
+            return 0
+        if args.cmd == "mimictalk":
+            manifest = convert_mimictalk(args, progress)
         else:
-            a2m_cfg, fragment["motion_model"] = convert_a2m(args.checkpoint, args.out, progress)
-            if args.hubert:
-                h_cfg, fragment["audio_frontend"] = convert_hubert(args.hubert, args.out, progress)
-                if h_cfg.hidden_size != a2m_cfg.audio_dim:
-                    raise conversion.LayoutError(
-                        f"HuBERT hidden size {h_cfg.hidden_size} != A2M audio input {a2m_cfg.audio_dim} "
-                        "(hubert_encoder.0.weight shape[1])")
+            os.makedirs(args.out, exist_ok=True)
+            if args.cmd == "person":
+                manifest = convert_person(args.checkpoint, args.out, progress, args.name)
+            elif args.cmd == "hubert":
+                _, entry = convert_hubert(args.hubert, args.out, progress)
+                _write_json(os.path.join(args.out, "hubert.component.json"), {"audio_frontend": entry}, progress)
+                return 0
             else:
-                mel = LogMelConfig()
-                if mel.n_mels != a2m_cfg.audio_dim:
-                    raise conversion.LayoutError(
-                        f"log-mel front-end gives {mel.n_mels} rows but hubert_encoder.0.weight expects {a2m_cfg.audio_dim}")
-                fragment["audio_frontend"] = {"kind": "log_mel", "weights": [], "config": mel.manifest()}
-            fragment = {"audio_frontend": fragment["audio_frontend"], "motion_model": fragment["motion_model"]}
-    except (conversion.LayoutError, restricted_load.UnsafePickleError, ValueError, KeyError, OSError) as e:
+                _, parts = convert_motion(args.checkpoint, args.hubert, args.out, progress)
+                name = _bundle_name(args.name, None, args.checkpoint)
+                manifest = _manifest(name, f"ICS-A2M motion model converted from {os.path.basename(args.checkpoint)}", 512)
+                manifest.update(parts)
+    except REFUSED as e:
         print(f"convert.py: error: {e}", file=sys.stderr)
         return 2
-    path = os.path.join(args.out, FRAGMENT)
-    with open(path, "w") as f:
-        f.write(dump_json(fragment) + "\n")
-    progress(f"wrote {path}")
+    _write_json(os.path.join(args.out, "manifest.json"), manifest, progress)
     return 0
 
 

@@ -85,6 +85,41 @@ def make_a2m(cfg, seed):
     return model
 
 
+def save_legacy(obj, path, stable=False):
+    """torch.save in the legacy (non-zip) format upstream uses. torch names each storage by its memory address, so
+    two saves of the same tensors differ in bytes; with stable=True the same format is written here with storages
+    numbered in pickling order (torch.load and the restricted loader read it alike), so committed fixtures built
+    from these files (whose manifests record the files' SHA-256) regenerate byte for byte."""
+    if not stable:
+        torch.save(obj, path, _use_new_zipfile_serialization=False)
+        return
+    import pickle
+    from torch import serialization as ts
+
+    storages = {}  # untyped storage address → (key, typed storage)
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, o):
+            if not isinstance(o, torch.storage.TypedStorage):
+                return None
+            address = o._storage._cdata
+            if address not in storages:
+                storages[address] = (str(len(storages)), o)
+            return ("storage", getattr(torch, o.pickle_storage_type()), storages[address][0], "cpu", o.size(), None)
+
+    info = {"protocol_version": ts.PROTOCOL_VERSION, "little_endian": True,
+            "type_sizes": {"short": ts.SHORT_SIZE, "int": ts.INT_SIZE, "long": ts.LONG_SIZE}}
+    with open(path, "wb") as f:
+        for header in (ts.MAGIC_NUMBER, ts.PROTOCOL_VERSION, info):
+            pickle.dump(header, f, protocol=2)
+        Pickler(f, protocol=2).dump(obj)
+        keyed = sorted(storages.values(), key=lambda e: e[0])
+        pickle.dump([k for k, _ in keyed], f, protocol=2)
+        f.flush()
+        for _, typed in keyed:
+            typed._storage._write_file(f, True, True, torch._utils._element_size(typed.dtype))
+
+
 def official_checkpoint(model, optimizer_entries=2):
     sd = model.state_dict()
     names = list(sd)[:optimizer_entries]
@@ -99,9 +134,9 @@ def official_checkpoint(model, optimizer_entries=2):
     }
 
 
-def write_a2m(path, cfg, seed=0):
+def write_a2m(path, cfg, seed=0, stable=False):
     model = make_a2m(cfg, seed)
-    torch.save(official_checkpoint(model), path, _use_new_zipfile_serialization=False)
+    save_legacy(official_checkpoint(model), path, stable)
     return model
 
 
@@ -228,7 +263,7 @@ def person_config_yaml(cfg, lora_r):
     return "\n".join(out) + "\n"
 
 
-def write_person(out_dir, cfg, seed=0, lora_r=2, step=10000):
+def write_person(out_dir, cfg, seed=0, lora_r=2, step=10000, stable=False):
     """Writes DIR/config.yaml and DIR/model_ckpt_steps_<step>.ckpt; returns (model, triplane, person_ds)."""
     model = make_person(cfg, seed, lora_r)
     g = torch.Generator().manual_seed(seed + 1)
@@ -238,8 +273,8 @@ def write_person(out_dir, cfg, seed=0, lora_r=2, step=10000):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.yaml"), "w") as f:
         f.write(person_config_yaml(cfg, lora_r))
-    torch.save(person_checkpoint(model, triplane, person, lora_r),
-               os.path.join(out_dir, f"model_ckpt_steps_{step}.ckpt"), _use_new_zipfile_serialization=False)
+    save_legacy(person_checkpoint(model, triplane, person, lora_r),
+                os.path.join(out_dir, f"model_ckpt_steps_{step}.ckpt"), stable)
     return model, triplane, person
 
 

@@ -28,7 +28,7 @@ BFM_FILES = ("01_MorphableModel.mat", "Exp_Pca.bin", "std_exp.txt", "BFM_exp_idx
 FRONT_FILE = "BFM_model_front.mat"
 UPSTREAM_FILES = ("ncc_code.npy", "bfm_left_eye_faces.npy", "bfm_right_eye_faces.npy")
 WEIGHTS = "face_model.safetensors"
-FRAGMENT = "face_model.manifest-fragment.json"
+FRAGMENT = "face_model.component.json"   # written by the stand-alone `convert.py face-model` only
 CAMERA = {"distance": 10.0, "focal": 1015.0, "center": 112.0, "size": 224}
 
 
@@ -252,8 +252,10 @@ def sha256(path):
     return h.hexdigest()
 
 
-def convert(bfm_dir, upstream_dir, out_dir, progress=lambda msg: None):
-    """Writes out_dir/face_model.safetensors and the manifest fragment; returns the fragment dict."""
+def convert(bfm_dir, upstream_dir, out_dir, progress=lambda msg: None, write_component=True):
+    """Writes out_dir/face_model.safetensors (and, with write_component, the component description FRAGMENT: the
+    bundle manifest's `face_model` entry, which `convert.py mimictalk` writes into manifest.json itself); returns
+    {"face_model": entry}."""
     from tools.reference import safetensors_io
 
     if not os.path.isdir(bfm_dir):
@@ -291,10 +293,11 @@ def convert(bfm_dir, upstream_dir, out_dir, progress=lambda msg: None):
         },
         "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())},
     }}
-    frag_path = os.path.join(out_dir, FRAGMENT)
-    with open(frag_path, "w") as fh:
-        fh.write(json.dumps(fragment, indent=2) + "\n")
-    progress(f"wrote {frag_path}")
+    if write_component:
+        frag_path = os.path.join(out_dir, FRAGMENT)
+        with open(frag_path, "w") as fh:
+            fh.write(json.dumps(fragment, indent=2) + "\n")
+        progress(f"wrote {frag_path}")
     return fragment
 
 

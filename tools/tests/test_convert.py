@@ -38,10 +38,12 @@ class ConverterRoundTripTests(unittest.TestCase):
         rc, err = self.run_cli("a2m", "--checkpoint", ckpt, "--hubert", hdir, "--out", out)
         self.assertEqual(rc, 0, err)
         self.assertIn("aux features " + ("on" if aux else "off"), err)
-        with open(os.path.join(out, convert.FRAGMENT)) as f:
-            fragment = json.load(f)
-        self.assertEqual(list(fragment), ["audio_frontend", "motion_model"])
-        mm, af = fragment["motion_model"], fragment["audio_frontend"]
+        with open(os.path.join(out, "manifest.json")) as f:
+            manifest = json.load(f)
+        self.assertEqual([k for k in manifest if k in ("audio_frontend", "motion_model", "renderer")],
+                         ["audio_frontend", "motion_model"])           # a complete motion-only bundle
+        self.assertEqual((manifest["format"], manifest["version"]), ("avatard-bundle", 1))
+        mm, af = manifest["motion_model"], manifest["audio_frontend"]
         self.assertEqual((mm["kind"], mm["weights"]), ("ics_a2m", ["a2m.safetensors"]))
         self.assertEqual((af["kind"], af["weights"]), ("hubert", ["hubert.safetensors"]))
         self.assertEqual(mm["config"]["aux"], aux)
@@ -76,17 +78,29 @@ class ConverterRoundTripTests(unittest.TestCase):
     def test_round_trip_aux_safetensors_ctc_prefix(self):
         self.round_trip(aux=True, hubert_format="safetensors", prefix="hubert.")
 
-    def test_log_mel_frontend_fragment(self):
+    def test_log_mel_frontend_bundle(self):
         d = tempdir(self)
         ckpt = os.path.join(d, "m.ckpt")
         synth.write_a2m(ckpt, A2MConfig.tiny(audio_dim=80), seed=1)
         rc, err = self.run_cli("a2m", "--checkpoint", ckpt, "--frontend", "log_mel", "--out", os.path.join(d, "b"))
         self.assertEqual(rc, 0, err)
-        with open(os.path.join(d, "b", convert.FRAGMENT)) as f:
-            af = json.load(f)["audio_frontend"]
+        with open(os.path.join(d, "b", "manifest.json")) as f:
+            m = json.load(f)
+        af = m["audio_frontend"]
         self.assertEqual(af["kind"], "log_mel")
         self.assertEqual(LogMelConfig.from_manifest(af["config"]), LogMelConfig())
-        self.assertFalse(os.path.exists(os.path.join(d, "b", "manifest.json")))
+        self.assertEqual((m["name"], m["motion_model"]["kind"]), (os.path.basename(d), "ics_a2m"))
+        self.assertEqual(sorted(os.listdir(os.path.join(d, "b"))), ["a2m.safetensors", "manifest.json"])
+
+    def test_hubert_is_a_building_block(self):
+        d = tempdir(self)
+        hcfg = HubertConfig.tiny()
+        synth.write_hubert(os.path.join(d, "h"), hcfg, seed=2, fmt="safetensors")
+        rc, err = self.run_cli("hubert", "--hubert", os.path.join(d, "h"), "--out", os.path.join(d, "b"))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(sorted(os.listdir(os.path.join(d, "b"))), ["hubert.component.json", "hubert.safetensors"])
+        with open(os.path.join(d, "b", "hubert.component.json")) as f:
+            self.assertEqual(json.load(f)["audio_frontend"]["kind"], "hubert")
 
 
 class RefusedLayoutTests(unittest.TestCase):
