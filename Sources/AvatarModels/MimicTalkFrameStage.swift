@@ -35,6 +35,11 @@ public final class MimicTalkFrameStage: FrameStage {
     }
 
     public func submit(_ motion: MotionFrame) throws {
+        rendered = Self.i420(image: try image(motion), width: width, height: height)
+    }
+
+    /// The renderer's image of one motion frame: [3, S, S] in [-1, 1] (after the clamp), before 8-bit conversion.
+    public func image(_ motion: MotionFrame) throws -> [Float] {
         let e = MimicTalkMotionStage.expressionCount, k = MimicTalkMotionStage.keypointValues
         guard motion.coefficients.count == MimicTalkMotionStage.dimension else {
             throw RendererError("MimicTalk frame: \(motion.coefficients.count) motion values, expected \(MimicTalkMotionStage.dimension)")
@@ -52,10 +57,13 @@ public final class MimicTalkFrameStage: FrameStage {
         }
         inputs["kp_d"] = kp
         inputs["camera"] = Array(motion.coefficients[(e + k)...])
-        // One pair of NeRF draws per frame, the same for the same session seed and frame.
-        let frameSeed = seed &+ UInt64(truncatingIfNeeded: motion.index) &* 0x9E37_79B9_7F4A_7C15
-        let image = try renderer.frame(inputs, seed: frameSeed)["image"]!
-        rendered = Self.i420(image: image, width: width, height: height)
+        return try renderer.frame(inputs, seed: Self.drawSeed(session: seed, frame: motion.index))["image"]!
+    }
+
+    /// The seed of a frame's NeRF draws (`MimicTalkRenderer.frame`: stratified from it, importance from it + 1): the
+    /// same session seed and frame give the same picture.
+    public static func drawSeed(session: UInt64, frame: Int) -> UInt64 {
+        session &+ UInt64(truncatingIfNeeded: frame) &* 0x9E37_79B9_7F4A_7C15
     }
 
     public func complete() throws -> I420Frame {
