@@ -44,6 +44,10 @@ public final class MimicTalkFace: Sendable {
             throw fail("video is \(manifest.video.width)×\(manifest.video.height), the renderer makes \(s)×\(s) frames")
         }
         let face = try BFMFaceModel(file: faceFile)
+        guard face.expCount == MimicTalkMotionStage.expressionCount, face.idCount == 80 else {
+            throw fail("face_model has \(face.idCount) identity and \(face.expCount) expression bases; MimicTalk needs 80 and "
+                       + "\(MimicTalkMotionStage.expressionCount)")
+        }
         var identity: [String: [Float]] = [:]
         let shapes = ["gt_img": [1, 3, s, s], "id": [1, 80], "src_kp": [68, 3], "ref_torso_img": [1, 3, s, s],
                       "bg_img": [1, 3, s, s], "segmap": [1, 6, s, s], "ref_euler": [3], "ref_trans": [3]]

@@ -38,10 +38,8 @@ struct BundleCommand: AsyncParsableCommand {
                         print("ok (renderer only: `avatard renderer frame` renders it; sessions also need audio_frontend and motion_model)")
                         return
                     }
-                    // The session stage joining motion and renderer is not in this build: load the motion side as a
-                    // session would (front-end, A2M, every style clip's features) and stop there.
-                    print("  " + (try MimicTalkMotionCheck.run(bundle, context: compute)))
-                    print("ok (MimicTalk avatar: renderer planned, motion side loaded; live sessions need the MimicTalk session stage, which this build does not have)")
+                    _ = try AvatarFactory.makeAvatar(bundle, context: compute)
+                    print("ok (MimicTalk avatar: front-end, motion model, style clips, face model, SECC and renderer loaded and planned)")
                     return
                 }
                 // Building the avatar loads every model on the device: shapes, style clips and the first plan.
