@@ -107,7 +107,8 @@ public final class MimicTalkFace: Sendable {
 
     /// A session's motion stage around the model's expression stage.
     public func wrap(_ motion: any MotionStage, options: SessionStageOptions, padRowsMultiple: Int) -> any MotionStage {
-        MimicTalkMotionStage(inner: motion, keypoints: keypoints, poses: poses, fullWindow: options.fullWindow,
+        MimicTalkMotionStage(inner: motion, keypoints: keypoints, poses: options.staticPose ? .static(poses.reference) : poses,
+                             fullWindow: options.fullWindow,
                              padRowsMultiple: padRowsMultiple)
     }
 }

@@ -42,12 +42,16 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Motion window: stream (sliding window, as live sessions) or full (whole utterance as upstream computes it offline: HuBERT in utterance mode, rows padded to 8, one sample).")
     var window: String = "stream"
 
+    @Option(name: .long, help: "Head pose of avatars that have one (MimicTalk): avatar (the bundle's pose source) or static (its reference pose).")
+    var pose: String = "avatar"
+
     @Option(name: .long, help: "Configuration file (avatars directory, presets).")
     var config: String?
 
     func validate() throws {
         guard out != nil || motionOut != nil else { throw ValidationError("give --out, --motion-out or both") }
         guard window == "stream" || window == "full" else { throw ValidationError("--window must be stream or full") }
+        guard pose == "avatar" || pose == "static" else { throw ValidationError("--pose must be avatar or static") }
         if let steps, !(1...100).contains(steps) { throw ValidationError("--steps must be 1…100 midpoint steps, got \(steps)") }
     }
 
@@ -93,7 +97,8 @@ struct RenderCommand: AsyncParsableCommand {
                 "fps": String(avatar.fps), "keyframe_interval": String(avatar.fps * 2)])
         }
         let options = SessionStageOptions(style: style ?? avatar.defaultStyle, seed: seed, temperature: temperature,
-                                          steps: steps.map { $0 + 1 }, cfgScale: cfgScale, fullWindow: window == "full")
+                                          steps: steps.map { $0 + 1 }, cfgScale: cfgScale, fullWindow: window == "full",
+                                          staticPose: pose == "static")
         let plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline.text,
                                pipelineBindings: pipeline.bindings, outputFile: out, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: out == nil)
 
