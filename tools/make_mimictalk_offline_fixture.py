@@ -11,7 +11,7 @@ Tensors (float32 unless noted):
 - `exp` [T, 64]: the whole flow-matching sample (upstream renders the first T − 4 = `kept`);
 - `keypoints` [kept, 68, 2]: torso keypoints smoothed over the kept frames; `cameras` [T, 25] smoothed over T;
 - `image_frames` I32 [6] and `images` [6, 3, S, S]: the renderer's images (after the clamp) of those frames;
-- `f32_error.<name>` F64 [2]: max and mean |float32 reference − float64 reference| of each tensor above — the
+- `f32_error.<name>` [2]: max and mean |float32 reference − float64 reference| of each tensor above — the
   noise floor of the float32 arithmetic, which a float32 port cannot be expected to beat.
 Metadata: `case` (JSON: seed, style, sampler, counts). Byte-reproducible (tools/tests/test_mimictalk_convert.py
 regenerates the fixture directory, this file included, and compares every byte).
@@ -77,7 +77,7 @@ def compute(bundle_dir, seed=SEED):
     for k in ("features", "exp", "keypoints", "cameras", "images"):
         arrays[k] = g[k].astype(np.float32)
         d = np.abs(s[k] - g[k])
-        arrays[f"f32_error.{k}"] = np.array([d.max(), d.mean()], np.float64)
+        arrays[f"f32_error.{k}"] = np.array([d.max(), d.mean()], np.float32)
     case = {"seed": seed, "style": bundle.default_style, "sampler": bundle.sampler(), "sample_rate": RATE,
             "samples": len(wave), "feature_rows": int(g["features"].shape[0]), "frames": int(g["exp"].shape[0]),
             "kept": g["kept"], "session_frames": -(-len(wave) // (RATE // 25))}
