@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """MimicTalk's whole offline inference on one utterance, as upstream computes it (mimictalk_infer.py
 `prepare_batch_from_inp` → `forward_audio2secc` → `get_driving_motion` → `forward_secc2video`), read from an
 avatard bundle — the yardstick of `avatard render --window full` on a MimicTalk avatar:
@@ -18,9 +19,18 @@ avatard bundle — the yardstick of `avatard render --window full` on a MimicTal
 
 Upstream's default `--blink_mode period` edits the driving SECC maps with randomly timed blinks
 (`random.randint`); that is not reproducible either, and the bundle path renders without it (blink_mode none).
+
+  /usr/bin/python3 -m tools.reference.mimictalk_offline --bundle DIR --wav FILE.wav --seed N --out DIR
+        [--style NAME] [--steps N] [--cfg-scale X] [--temperature X] [--frames 0,5,…] [--float32]
+
+writes exp.npy [T, 64], keypoints.npy [T − 4, 68, 2], cameras.npy [T, 25] and image_<f>.npy [3, S, S] / frame_<f>.png
+(upstream's 8-bit truncation) for the requested frames (default: all T − 4). The WAV's channel 0 is resampled to
+16 kHz (`wav_audio.load_16k_mono`); sampler settings default to the bundle's, as the Swift session uses them.
 """
+import argparse
 import json
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,9 +208,48 @@ def render(bundle, wave, seed, frames, style=None, sampler=None, dtype=torch.flo
 
 
 def to_uint8(image):
-    """Upstream's video write of a [3, S, S] image: ((x + 1) / 2 · 255) truncated, as [3, S, S] uint8."""
-    return ((np.asarray(image, np.float64) + 1) / 2 * 255).astype(np.int64).clip(0, 255).astype(np.uint8)
+    """Upstream's video write of a [3, S, S] image: ((x + 1) / 2 · 255) in float32, truncated, as [3, S, S] uint8."""
+    x = (np.asarray(image, np.float32) + np.float32(1)) / np.float32(2) * np.float32(255)
+    return x.astype(np.int64).clip(0, 255).astype(np.uint8)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--wav", required=True)
+    ap.add_argument("--seed", type=int, required=True, help="the session seed (avatard render --seed)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--style")
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--cfg-scale", type=float)
+    ap.add_argument("--temperature", type=float)
+    ap.add_argument("--frames", help="comma-separated kept frames to render (default: all)")
+    ap.add_argument("--float32", action="store_true", help="float32 instead of float64 (the noise floor)")
+    args = ap.parse_args(argv)
+    from tools.reference import person_identity, wav_audio
+    bundle = Bundle(args.bundle)
+    sampler = bundle.sampler()
+    for key, value in (("steps", args.steps), ("cfg_scale", args.cfg_scale), ("temperature", args.temperature)):
+        if value is not None:
+            sampler[key] = value
+    dtype = torch.float32 if args.float32 else torch.float64
+    offline = motion(bundle, wav_audio.load_16k_mono(args.wav), args.seed & _MASK, args.style, sampler, dtype)
+    frames = range(offline.kept) if args.frames is None else [int(f) for f in args.frames.split(",")]
+    os.makedirs(args.out, exist_ok=True)
+    for name in ("exp", "keypoints", "cameras"):
+        np.save(os.path.join(args.out, name + ".npy"), getattr(offline, name).astype("<f4"))
+    renderer = Renderer(bundle.renderer_cfg, bundle.renderer_tensors, dtype)
+    for f in frames:
+        image = render_frame(bundle, offline, f, args.seed & _MASK, renderer, dtype)
+        np.save(os.path.join(args.out, f"image_{f}.npy"), image.astype("<f4"))
+        person_identity.write_png(os.path.join(args.out, f"frame_{f}.png"), to_uint8(image.astype(np.float32)).transpose(1, 2, 0))
+    print(f"mimictalk_offline.py: T = {offline.exp.shape[0]}, kept {offline.kept}; wrote {args.out}", file=sys.stderr)
+    return 0
 
 
 __all__ = ["Bundle", "Offline", "draw_seed", "uniform_draws", "frame_draws", "motion", "render_frame", "render",
            "to_uint8", "DROP_LAST_FRAMES"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
