@@ -15,7 +15,8 @@ Inputs (written to a temporary directory, or kept in --keep-inputs):
   background), written with every PNG row filter;
 - pose_track.npy: an upstream-style pickled fit dict (euler, trans, exp, id) of 30 frames;
 - style "calm": calm_exp.npy [25, 64] and calm.wav (1 s, 22.05 kHz stereo 16-bit: resampled, channel 0).
-Checkpoints are written with synth_checkpoint.save_legacy(stable=True), so the fixture is byte-reproducible
+Then `offline.safetensors` (tools/make_mimictalk_offline_fixture.py): upstream's offline result for a 1 s utterance
+on this bundle. Checkpoints are written with synth_checkpoint.save_legacy(stable=True), so the fixture is byte-reproducible
 (tools/tests/test_mimictalk_convert.py regenerates it and compares every file).
 """
 import argparse
@@ -27,7 +28,7 @@ import tempfile
 
 import numpy as np
 
-from tools import convert, synth_bfm, synth_checkpoint
+from tools import convert, make_mimictalk_offline_fixture, synth_bfm, synth_checkpoint
 from tools.reference import person_identity
 from tools.reference.a2m import A2MConfig
 from tools.reference.hubert import HubertConfig
@@ -117,7 +118,14 @@ stereo audio). Same code path as a full-size avatar; weights are random, so the 
 Files: `manifest.json` (roles audio_frontend hubert, motion_model ics_a2m, face_model bfm09_front, renderer
 mimictalk_renderer, identity mimictalk_person, styles, default_style, motion_names), `hubert.safetensors`,
 `a2m.safetensors`, `face_model.safetensors`, `renderer.safetensors`, `identity.safetensors`, `styles.safetensors`.
-Tensors and conventions: docs/avatars.md §6. Byte-reproducible: `tools/tests/test_mimictalk_convert.py`
+Tensors and conventions: docs/avatars.md §6.
+
+`offline.safetensors` is not part of the bundle (the manifest does not name it): upstream's whole offline result
+for a 1 s synthetic utterance on this bundle, computed by `tools/reference/mimictalk_offline.py` in float64 and
+written by `tools/make_mimictalk_offline_fixture.py` — the waveform, the HuBERT rows, the sampled expressions
+[T, 64], the smoothed torso keypoints of the T − 4 rendered frames, the cameras [T, 25], six rendered images
+[3, 64, 64] (frames 0 … T − 5) and the float32 noise floor of each (`f32_error.*`). Swift:
+`MimicTalkOfflineParityTests` (docs/avatars.md §6.6). Byte-reproducible: `tools/tests/test_mimictalk_convert.py`
 regenerates it and compares every file.
 """
 
@@ -139,6 +147,7 @@ def main(argv=None):
         rc = convert.main(argv + ["--out", args.out] + (["--quiet"] if args.quiet else []))
         if rc != 0:
             raise SystemExit(f"convert.py mimictalk failed ({rc})")
+    make_mimictalk_offline_fixture.write(args.out, os.path.join(args.out, make_mimictalk_offline_fixture.FILE))
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write(README)
     if not args.quiet:
