@@ -222,7 +222,11 @@ final class SessionRunner {
             appendSilence(filler, ts: packet.ts &- UInt64(filler.count * 3))
         }
         gap = max(gap, 0)
-        let own = gap > 0 ? Array(result.samples[gap...]) : result.samples
+        var own = gap > 0 ? Array(result.samples[gap...]) : result.samples
+        if let source = plan.sourceAudio {
+            let start = min(timeline.end, source.count)
+            own = Array(source[start..<min(start + own.count, source.count)])
+        }
         timeline.append(own, ts: packet.ts, arrival: arrival, packet: packet.data, duration48k: packet.duration48k)
     }
 
@@ -281,7 +285,12 @@ final class SessionRunner {
     private func feedStages(upTo position: Int) throws {
         while true {
             let limit = flushPositions.first.map { min(position, $0) } ?? position
-            let samples = timeline.takeUnfed(upTo: limit)
+            var samples = timeline.takeUnfed(upTo: limit)
+            if let source = plan.sourceAudio {
+                // The stages see the file's samples only, not the silence that rounds the utterance up to whole
+                // frames (utterance-mode features normalise over everything they get, as upstream's over the file).
+                samples = Array(samples.prefix(max(0, source.count - (timeline.fedEnd - samples.count))))
+            }
             if !samples.isEmpty {
                 let start = clock.now
                 let features = try stages.features.append(samples)

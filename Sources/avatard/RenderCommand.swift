@@ -99,8 +99,10 @@ struct RenderCommand: AsyncParsableCommand {
         let options = SessionStageOptions(style: style ?? avatar.defaultStyle, seed: seed, temperature: temperature,
                                           steps: steps.map { $0 + 1 }, cfgScale: cfgScale, fullWindow: window == "full",
                                           staticPose: pose == "static")
-        let plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline.text,
+        var plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline.text,
                                pipelineBindings: pipeline.bindings, outputFile: out, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: out == nil)
+        // Full window reproduces upstream's offline result: the stages read the file's own samples, not Opus's.
+        if window == "full" { plan.sourceAudio = try AudioFileReader.pcm(path: audio, rate: 16000) }
 
         let csv = try motionOut.map { try MotionCSVWriter(path: $0, names: avatar.motionNames, fps: avatar.fps) }
         let bar = ProgressReporter(label: "rendering")

@@ -1,11 +1,16 @@
 import AvatarBundle
+import AvatarConfig
 import AvatarFace
 import AvatarFormats
 import AvatarModels
 import AvatarOperators
+import AvatarPipeline
 import AvatarStages
+import AvatarTestSupport
 import AvatarVulkan
 import Foundation
+import Logging
+import Synchronization
 import Testing
 
 /// `render --window full` on a MimicTalk avatar against upstream's whole offline inference (audio → frames):
@@ -164,5 +169,48 @@ import Testing
               "f32 floor \(try golden.floor("images")); 8-bit: \(eightBitOff) of \(total) differ, \(eightBitOver1) by > 1")
         #expect(worst.max <= 2e-4 && worst.mean <= 2e-5)
         #expect(Double(total - eightBitOver1) >= 0.999 * Double(total))
+    }
+
+    struct NoOutput: Error {}
+
+    /// `avatard render --window full`'s route: the session pipeline fed Opus packets (as the command encodes the
+    /// file) with the file's own samples as `sourceAudio`, which the stages read instead of the lossy decode. The
+    /// motion of the whole session must be upstream's; without `sourceAudio` (the Opus waveform) it is not.
+    @Test func renderCommandRouteReadsTheFileSamples() async throws {
+        let golden = try Golden()
+        let bundle = try AvatarBundle(directory: Self.bundleDirectory, supportedKinds: ModelKind.supported)
+        let avatar = try AvatarFactory.makeAvatar(bundle, context: try ComputeContext(requirement: DeviceRequirement(), cacheDirectory: nil))
+        let wave = try golden.floats("wave")
+        // Packets of the same second of audio (the output's audio track); 48 kHz by sample repetition is enough here.
+        let packets = try TestAudio.packets(wave.flatMap { [$0, $0, $0] }).map { ($0, 960) }
+        let root = Self.bundleDirectory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let preset = try #require(PresetCatalog.load(directory: root.appendingPathComponent("Pipelines").path, operatorPresets: [])["file-mp4"])
+        func render(source: [Float]?) async throws -> (ended: Int, frames: [MotionFrameRecord]) {
+            var plan = SessionPlan(sessionID: "fw", avatar: avatar, stageOptions: SessionStageOptions(seed: golden.seed, fullWindow: true),
+                                   preset: preset, pipeline: "", outputFile: nil, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: true)
+            plan.sourceAudio = source
+            let frames = Mutex<[MotionFrameRecord]>([])
+            let ended = try await OfflineRender.run(plan: plan, packets: packets, makeOutput: { _, _, _ in throw NoOutput() },
+                                                    logger: Logger(label: "t"), onMotion: { f in frames.withLock { $0.append(f) } })
+            return (ended.frames, frames.withLock { $0 })
+        }
+        let e = MimicTalkMotionStage.expressionCount, n = golden.sessionFrames
+        let goldenExp = Array(try golden.floats("exp").prefix(n * e))
+        let limit = 10 * (try golden.floor("exp").max) + 1e-5 * Double(goldenExp.map { abs($0) }.max() ?? 0)
+
+        let exact = try await render(source: wave)
+        #expect(exact.ended == n && exact.frames.map(\.index) == Array(0..<n))
+        let exp = exact.frames.flatMap { Array($0.coefficients[0..<e]) }
+        let error = maxAbsDiff(exp, goldenExp)
+        print("render route with the file's samples: \(exact.frames.count) frames, exp max |Δ| \(error), limit \(limit)")
+        #expect(error <= limit)
+        let cameras = exact.frames.flatMap { Array($0.coefficients[(e + MimicTalkMotionStage.keypointValues)...]) }
+        #expect(maxAbsDiff(cameras, Array(try golden.floats("cameras").prefix(cameras.count))) <= 1e-6)
+
+        let opus = try await render(source: nil)
+        let opusExp = opus.frames.prefix(n).flatMap { Array($0.coefficients[0..<e]) }
+        let opusError = opusExp.count == goldenExp.count ? maxAbsDiff(opusExp, goldenExp) : .infinity
+        print("the same session on the decoded Opus waveform: \(opus.frames.count) frames, exp max |Δ| \(opusError)")
+        #expect(opusError > 100 * limit)
     }
 }
