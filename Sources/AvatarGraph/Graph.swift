@@ -227,7 +227,7 @@ public final class Graph {
         for r in reads { try check(r, label) }
         if !halfAware, let half = reads.first(where: isHalfActivation) {
             throw GraphError("\(site(label)): reads the fp16 activation \(half), and \(label) has no fp16-activation variant "
-                             + "(they cover the operators of HuBERT and ICS-A2M; build this graph with fp32 activations)")
+                             + "(cast the value to float32 and build this part under withActivations(.float32), or use fp32 activations)")
         }
         for shape in outputs where shape.isEmpty || !shape.allSatisfy({ $0 > 0 }) {
             throw GraphError("\(site(label)): output shape \(shape)")
