@@ -9,11 +9,12 @@ import Testing
 /// reference and against the fp32 renderer on the same inputs, and fp16's failure modes: values beyond fp16's range
 /// in the LayerNorms and a frame whose activations are large.
 ///
-/// Tolerances: fp16 stores 11 significant bits (a relative rounding of ≤ 2⁻¹¹ ≈ 4.9e-4 per stored value); the
-/// frame passes ~150 stored layers, whose roundings partly average out. The measured errors on these fixtures
-/// (printed) are: image and sr_image max |Δ| ≈ 1e-3, mean ≈ 1e-4 against the reference (values within ±1); the
-/// tolerances are about 4× the measured ones, so a variant that lost precision (an fp16 accumulation, a norm in
-/// fp16) fails, while the fp32 parts (depths, weights, alphas) keep fp32-level tolerances relative to their inputs.
+/// Tolerances: fp16 stores 11 significant bits (a rounding of ≤ 2⁻¹¹ ≈ 4.9e-4 relative per stored value) and the
+/// frame passes ~100 stored layers; measured on these fixtures (printed): image and sr_image max |Δ| 6.3e-4 … 8.3e-4,
+/// mean 1.1e-4 … 1.4e-4 against the float64 reference (values within ±1.3), rgb_torso ≤ 1.0e-3 / 1.4e-4, feature
+/// image ≤ 1.3e-4 / 3.0e-5; the fp32 parts (NeRF weights and depth, which see fp16 only through the planes; the
+/// alphas) ≤ 3.5e-5 / 1.5e-5. The tolerances are 4–6× those maxima and 3–4× the means: an fp16 accumulation or
+/// an fp16 norm statistic would exceed them, fp16 storage alone does not.
 @Suite(.serialized) struct RendererFP16Tests {
     static func renderer(_ name: String, _ precision: RendererPrecision) throws -> (MimicTalkRenderer, RendererFixture) {
         let fixture = try RendererFixture(name)
@@ -36,13 +37,13 @@ import Testing
         let (renderer, fixture) = try Self.renderer(name, .fp16)
         let inputs = try MimicTalkRendererTests.inputs(fixture)
         let frame = try renderer.frame(inputs, dumps: true)
-        for key in ["image", "sr_image", "rgb_torso", "feature_image"] {
-            try fixture.expectClose(frame[key]!, key, maxAbs: 5e-3, meanAbs: 5e-4)
+        for key in ["image", "sr_image", "rgb_torso"] {
+            try fixture.expectClose(frame[key]!, key, maxAbs: 4e-3, meanAbs: 5e-4)
         }
-        for key in ["weights_image", "torso_alpha", "person_alpha"] {
-            try fixture.expectClose(frame[key]!, key, maxAbs: 2e-3, meanAbs: 2e-4)
+        try fixture.expectClose(frame["feature_image"]!, "feature_image", maxAbs: 6e-4, meanAbs: 1e-4)
+        for key in ["weights_image", "depth_image", "torso_alpha", "person_alpha"] {
+            try fixture.expectClose(frame[key]!, key, maxAbs: 2e-4, meanAbs: 5e-5)
         }
-        try fixture.expectClose(frame["depth_image"]!, "depth_image", maxAbs: 5e-3, meanAbs: 5e-4)
         // Against the fp32 renderer on the same inputs: the error fp16 storage adds.
         let (full, _) = try Self.renderer(name, .fp32)
         let reference = try full.frame(inputs, dumps: true)
