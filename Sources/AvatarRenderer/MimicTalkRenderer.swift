@@ -142,6 +142,13 @@ public final class MimicTalkRenderer {
         return shapes
     }
 
+    /// The frame graph's device memory for activations: the arena with memory reuse, and the bytes its nodes
+    /// write per frame (every temporary and retained value counted once, without reuse).
+    public func activationBytes() throws -> (arena: Int, written: Int) {
+        let n = try network(dumps: false)
+        return (n.planBytes, n.unsharedBytes)
+    }
+
     /// GPU seconds per module group of the last run (with `timestamps`).
     public func groupTimings(depth: Int = 1) -> [(group: String, seconds: Double)] {
         last?.groupTimings(depth: depth) ?? []
@@ -192,21 +199,28 @@ public final class MimicTalkRenderer {
         let c = config, s = c.img, m = c.rays
         let g = try Graph(name: "mimictalk_renderer", ops: ops, activations: precision.activations)
         let b = RendererGraphBuilder(graph: g, weights: weights, config: c)
-        let cano = try g.input("cond_cano", [3, s, s])
-        let src = c.seccIn == 9 ? try g.input("cond_src", [3, s, s]) : nil
-        let tgt = try g.input("cond_tgt", [3, s, s])
-        // Per-identity values, computed by the identity graph.
-        let h = c.srRes, t = c.torsoRes
-        let torsoFeatures = try g.input("torso_features", [c.appC, c.appD, t, t])
-        let torsoSeg = try g.input("torso_seg", [2, t, t])
-        // fp32 under .fp16 too: the rgb images (the output's path), keypoints, camera and draws (geometry, depths).
-        let torso256 = try g.input("torso_256", [3, h, h], .float32)
-        let background256 = try g.input("bg_256", [3, h, h], .float32)
-        let backgroundFeatures = try g.input("bg_features", [c.srCh, h, h])
-        let kpS = try g.input("kp_s", [68, 3], .float32), kpD = try g.input("kp_d", [68, 3], .float32)
-        let camera = try g.input("camera", [25], .float32)
-        let randStratified = try g.input("rand_stratified", [m, c.samplesCoarse], .float32)
-        let randImportance = try g.input("rand_importance", [m, c.samplesFine], .float32)
+        // Inputs (under .fp16 the activations' conversions to fp16 run in this group).
+        let (cano, src, tgt, torsoFeatures, torsoSeg, torso256, background256, backgroundFeatures, kpS, kpD, camera, randStratified,
+             randImportance) = try g.group("inputs") {
+            let cano = try g.input("cond_cano", [3, s, s])
+            let src = c.seccIn == 9 ? try g.input("cond_src", [3, s, s]) : nil
+            let tgt = try g.input("cond_tgt", [3, s, s])
+            // Per-identity values, computed by the identity graph.
+            let h = c.srRes, t = c.torsoRes
+            let torsoFeatures = try g.input("torso_features", [c.appC, c.appD, t, t])
+            let torsoSeg = try g.input("torso_seg", [2, t, t])
+            // fp32 under .fp16 too: the rgb images (the output's path), keypoints, camera and draws (geometry, depths).
+            let torso256 = try g.input("torso_256", [3, h, h], .float32)
+            let background256 = try g.input("bg_256", [3, h, h], .float32)
+            let backgroundFeatures = try g.input("bg_features", [c.srCh, h, h])
+            let kpS = try g.input("kp_s", [68, 3], .float32), kpD = try g.input("kp_d", [68, 3], .float32)
+            let camera = try g.input("camera", [25], .float32)
+            let randStratified = try g.input("rand_stratified", [m, c.samplesCoarse], .float32)
+            let randImportance = try g.input("rand_importance", [m, c.samplesFine], .float32)
+            return (cano, src, tgt, torsoFeatures, torsoSeg, torso256, background256, backgroundFeatures, kpS, kpD, camera, randStratified,
+                    randImportance)
+        }
+        let h = c.srRes
 
         let planes = try g.group("adapter") {
             try b.planes(secc: try g.concat([cano] + (src.map { [$0] } ?? []) + [tgt], axis: 0))

@@ -37,10 +37,14 @@ struct BenchRendererCommand: AsyncParsableCommand {
         /// fp16 only: max and mean |image − the fp32 image| on the same inputs (when fp32 ran too).
         var imageMaxAbsVsFP32: Double?
         var imageMeanAbsVsFP32: Double?
+        /// The frame graph's arena (with reuse) and the bytes its nodes write per frame.
+        var arenaBytes: Int
+        var writtenBytes: Int
         enum CodingKeys: String, CodingKey {
             case device, size, precision, frameSecondsMedian = "frame_seconds_median", gpuSecondsPerGroup = "gpu_seconds_per_group"
             case torchSeconds = "torch_seconds", speedupVsTorch = "speedup_vs_torch"
             case imageMaxAbsVsFP32 = "image_max_abs_vs_fp32", imageMeanAbsVsFP32 = "image_mean_abs_vs_fp32"
+            case arenaBytes = "arena_bytes", writtenBytes = "written_bytes"
         }
     }
 
@@ -76,10 +80,18 @@ struct BenchRendererCommand: AsyncParsableCommand {
         let dev = try VulkanDevice(requirement: try DeviceRequirement(parsing: require, index: device), fenceTimeout: .seconds(900))
         let ops = Operators(library: ShaderLibrary(device: dev))
         let bundle = try AvatarBundle(directory: bundleDir, supportedKinds: AvatarLoader.supportedKinds)
-        var all: [Figures] = [], fp32Image: [Float]?
+        // Both graphs are planned first, so their memory is printed before the (long) frames.
+        var renderers: [MimicTalkRenderer] = []
         for p in precisions {
             FileHandle.standardError.write(Data("bench: loading \(bundle.name) and planning the \(p.rawValue) frame graph…\n".utf8))
             let renderer = try MimicTalkRenderer(bundle: bundle, device: dev, ops: ops, timestamps: true, precision: p)
+            let bytes = try renderer.activationBytes()
+            FileHandle.standardError.write(Data(("bench: \(p.rawValue) activations: " + String(format: "arena %.1f MB, %.1f MB written per frame\n",
+                                                       Double(bytes.arena) / 1e6, Double(bytes.written) / 1e6)).utf8))
+            renderers.append(renderer)
+        }
+        var all: [Figures] = [], fp32Image: [Float]?
+        for (p, renderer) in zip(precisions, renderers) {
             let inputs = try renderer.readInputs(inputsDir)
             FileHandle.standardError.write(Data("bench: \(p.rawValue) warm-up frame…\n".utf8))
             let image = try renderer.frame(inputs)["image"]!
@@ -94,7 +106,8 @@ struct BenchRendererCommand: AsyncParsableCommand {
             let median = times.sorted()[times.count / 2]
             var figures = Figures(device: dev.info.name, size: renderer.config.img, precision: p.rawValue, frameSecondsMedian: median,
                                   gpuSecondsPerGroup: groups.mapValues { $0.sorted()[$0.count / 2] }, torchSeconds: torch,
-                                  speedupVsTorch: torch?["frame"].map { $0 / median })
+                                  speedupVsTorch: torch?["frame"].map { $0 / median }, arenaBytes: try renderer.activationBytes().arena,
+                                  writtenBytes: try renderer.activationBytes().written)
             if p == .fp32 { fp32Image = image }
             if p == .fp16, let reference = fp32Image {
                 let deltas = zip(image, reference).map { Double(abs($0 - $1)) }
@@ -123,7 +136,7 @@ struct BenchRendererCommand: AsyncParsableCommand {
         let totals = all.map { f in
             Dictionary(grouping: f.gpuSecondsPerGroup, by: { String($0.key.split(separator: "/")[0]) }).mapValues { $0.reduce(0) { $0 + $1.value } }
         }
-        for group in ["adapter", "nerf", "sr_inputs", "torso", "sr"] where totals.contains(where: { $0[group] != nil }) {
+        for group in ["inputs", "adapter", "nerf", "sr_inputs", "torso", "sr"] where totals.contains(where: { $0[group] != nil }) {
             print(row(group + " (GPU)", totals.map { $0[group] }, torch: torch?[group]))
             let subgroups = Set(all.flatMap { $0.gpuSecondsPerGroup.keys.filter { $0.hasPrefix(group + "/") } })
             for sub in subgroups.sorted(by: { (first.gpuSecondsPerGroup[$0] ?? 0) > (first.gpuSecondsPerGroup[$1] ?? 0) }) {
@@ -132,6 +145,10 @@ struct BenchRendererCommand: AsyncParsableCommand {
         }
         for f in all where f.speedupVsTorch != nil {
             print("  \(f.precision): " + String(format: "%.2f× PyTorch's speed", f.speedupVsTorch!))
+        }
+        for f in all {
+            print("  \(f.precision) activations: " + String(format: "arena %.1f MB, %.1f MB written per frame", Double(f.arenaBytes) / 1e6,
+                                                              Double(f.writtenBytes) / 1e6))
         }
         if let f = all.first(where: { $0.imageMaxAbsVsFP32 != nil }) {
             print(String(format: "  fp16 image vs fp32 image: max |Δ| %.2e, mean |Δ| %.2e", f.imageMaxAbsVsFP32!, f.imageMeanAbsVsFP32!))

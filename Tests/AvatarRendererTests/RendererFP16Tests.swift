@@ -10,7 +10,7 @@ import Testing
 /// in the LayerNorms and a frame whose activations are large.
 ///
 /// Tolerances: fp16 stores 11 significant bits (a rounding of ≤ 2⁻¹¹ ≈ 4.9e-4 relative per stored value) and the
-/// frame passes ~100 stored layers; measured on these fixtures (printed): image and sr_image max |Δ| 6.3e-4 … 8.3e-4,
+/// frame passes dozens of stored layers; measured on these fixtures (printed): image and sr_image max |Δ| 6.3e-4 … 8.3e-4,
 /// mean 1.1e-4 … 1.4e-4 against the float64 reference (values within ±1.3), rgb_torso ≤ 1.0e-3 / 1.4e-4, feature
 /// image ≤ 1.3e-4 / 3.0e-5; the fp32 parts (NeRF weights and depth, which see fp16 only through the planes; the
 /// alphas) ≤ 3.5e-5 / 1.5e-5. The tolerances are 4–6× those maxima and 3–4× the means: an fp16 accumulation or
