@@ -4,13 +4,15 @@
 //   MIX          y = x·a + t·(1 − a)                               (X, T: [cx, P])
 //   SPLIT        y = cat(x·a, t·(1 − a)) along channels            (X: [cx, P], T: [ct, P] → [cx + ct, P])
 //   PERSON_ALPHA y = clamp(o + (a > threshold ? 1 : a), 0, 1)      (X = o, the torso alpha [1, P])
+// X_F16 / Y_F16: x, t and y in fp16 storage; the alpha stays fp32 (the fusion masks and the threshold compare).
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x = 256) in;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer X { float x[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 1) readonly buffer X { X_T x[]; };
+layout(std430, binding = 2) writeonly buffer Y { Y_T y[]; };
 #if defined(MIX) || defined(SPLIT)
-layout(std430, binding = 3) readonly buffer T { float t[]; };
+layout(std430, binding = 3) readonly buffer T { X_T t[]; };
 #endif
 layout(push_constant) uniform Params { uint pixels, cx, ct; float threshold; } p;
 
@@ -19,16 +21,16 @@ void main() {
 #if defined(MIX)
     if (i >= p.cx * p.pixels) return;
     float av = a[i % p.pixels];
-    y[i] = x[i] * av + t[i] * (1.0 - av);
+    y[i] = STORE_Y(float(x[i]) * av + float(t[i]) * (1.0 - av));
 #elif defined(SPLIT)
     uint head = p.cx * p.pixels;
     if (i >= head + p.ct * p.pixels) return;
     float av = a[i % p.pixels];
-    y[i] = i < head ? x[i] * av : t[i - head] * (1.0 - av);
+    y[i] = STORE_Y(i < head ? float(x[i]) * av : float(t[i - head]) * (1.0 - av));
 #elif defined(PERSON_ALPHA)
     if (i >= p.pixels) return;
     float av = a[i];
-    y[i] = clamp(x[i] + (av > p.threshold ? 1.0 : av), 0.0, 1.0);
+    y[i] = STORE_Y(clamp(float(x[i]) + (av > p.threshold ? 1.0 : av), 0.0, 1.0));
 #else
 #error "alpha_blend.comp needs MIX, SPLIT or PERSON_ALPHA"
 #endif

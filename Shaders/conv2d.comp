@@ -1,11 +1,12 @@
 #version 450
+#include "include/storage.glsl"
 // Direct 2-D convolution, NCHW, batch 1: groups, stride, zero padding, optional bias. One invocation per
-// output element; weights [Cout, Cin/groups, KH, KW] as in PyTorch.
+// output element; weights [Cout, Cin/groups, KH, KW] as in PyTorch. X_F16 / Y_F16: fp16 activations.
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
 layout(std430, binding = 1) readonly buffer W { float w[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params {
     uint Cin, H, W, Cout, OH, OW, KH, KW;
     uint strideY, strideX, padY, padX, groups, hasBias;
@@ -26,9 +27,9 @@ void main() {
             for (uint kx = 0; kx < p.KW; kx++) {
                 int ix = int(ox * p.strideX + kx) - int(p.padX);
                 if (ix < 0 || ix >= int(p.W)) continue;
-                acc = fma(x[(c * p.H + uint(iy)) * p.W + uint(ix)], w[((co * cinPerGroup + ci) * p.KH + ky) * p.KW + kx], acc);
+                acc = fma(float(x[(c * p.H + uint(iy)) * p.W + uint(ix)]), w[((co * cinPerGroup + ci) * p.KH + ky) * p.KW + kx], acc);
             }
         }
     }
-    y[i] = acc;
+    y[i] = STORE_Y(acc);
 }

@@ -7,6 +7,7 @@
 // window index is constant after unrolling. The host guarantees W % 4 == 0 (rows start on a texel),
 // Cout % 4 == 0, padX ≤ 4 and KW − 1 − padX ≤ 4 (the window covers the run's taps).
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 layout(constant_id = 0) const uint WX = 8;
 layout(constant_id = 1) const uint WY = 2;
@@ -15,7 +16,7 @@ layout(constant_id = 3) const uint PADX = 1;
 layout(binding = 0) uniform samplerBuffer X;
 layout(binding = 1) uniform samplerBuffer Wt;
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y { Y_T y[]; };
 // Conv2dPush; kw, strides, padX and groups are fixed by the host (KW, PADX above, stride 1, groups 1).
 layout(push_constant) uniform Params {
     uint Cin, H, W, Cout, OH, OW, KH, KWp;
@@ -68,7 +69,7 @@ void main() {
             float b = p.hasBias != 0u ? bias[co] : 0.0;
             uint base = co * pixels + oy * p.OW + ox0;
             [[unroll]] for (uint j = 0; j < 8; j++) {
-                if (ox0 + j < p.OW) y[base + j] = acc[m][j][c] + b;
+                if (ox0 + j < p.OW) y[base + j] = STORE_Y(acc[m][j][c] + b);
             }
         }
     }

@@ -7,6 +7,7 @@
 // (a quarter of the dense work for 3×3; the same products as conv_transpose2d with the flipped, transposed kernel).
 // strideY/strideX must be 2 (the insertion factor); groups 1; KH, KW ≤ 4.
 #include "include/common.glsl"
+#include "include/storage.glsl"
 #ifndef TM
 #define TM 16
 #endif
@@ -22,13 +23,13 @@ layout(binding = 1) uniform samplerBuffer Wt;
 #define LOAD_X(i) texelFetch(X, int((i) >> 2))[(i) & 3u]
 #define LOAD_W(i) texelFetch(Wt, int((i) >> 2))[(i) & 3u]
 #else
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
-#define LOAD_X(i) x[i]
+#define LOAD_X(i) float(x[i])
 #define LOAD_W(i) w[i]
 #endif
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params {
     uint Cin, H, W, Cout, OH, OW, KH, KW;
     uint strideY, strideX, padY, padX, groups, hasBias;
@@ -89,7 +90,7 @@ void main() {
         float b = p.hasBias != 0u ? bias[co] : 0.0;
         [[unroll]] for (uint j = 0; j < TN; j++) {
             uint pix = pix0 + j * WX;
-            if (pix < pixels) y[co * outPixels + (2u * (pix / nx) + py) * p.OW + 2u * (pix % nx) + px] = acc[i][j] + b;
+            if (pix < pixels) y[co * outPixels + (2u * (pix / nx) + py) * p.OW + 2u * (pix % nx) + px] = STORE_Y(acc[i][j] + b);
         }
     }
 }

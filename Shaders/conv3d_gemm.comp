@@ -4,6 +4,7 @@
 // TN voxels, voxels strided by the workgroup width so neighbouring invocations read neighbouring addresses.
 // The validity of the (kz, ky) row is tested once per row; only the x tap is tested per element.
 #include "include/common.glsl"
+#include "include/storage.glsl"
 #ifndef TM
 #define TM 16
 #endif
@@ -19,13 +20,13 @@ layout(binding = 1) uniform samplerBuffer Wt;
 #define LOAD_X(i) texelFetch(X, int((i) >> 2))[(i) & 3u]
 #define LOAD_W(i) texelFetch(Wt, int((i) >> 2))[(i) & 3u]
 #else
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
-#define LOAD_X(i) x[i]
+#define LOAD_X(i) float(x[i])
 #define LOAD_W(i) w[i]
 #endif
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params {
     uint Cin, D, H, W, Cout, OD, OH, OW;
     uint KD, KH, KW, sD, sH, sW, pD, pH, pW, groups, hasBias;
@@ -83,7 +84,7 @@ void main() {
         float b = p.hasBias != 0u ? bias[co] : 0.0;
         [[unroll]] for (uint j = 0; j < TN; j++) {
             uint v = vox0 + j * WX;
-            if (v < voxels) y[co * voxels + v] = acc[i][j] + b;
+            if (v < voxels) y[co * voxels + v] = STORE_Y(acc[i][j] + b);
         }
     }
 }

@@ -5,11 +5,12 @@
 // zero-insertion phase with an integer modulo per tap, which CPU drivers run as scalar divisions; here the
 // taps are plain offsets.
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
 layout(std430, binding = 1) readonly buffer F { float f[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 3) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params {
     uint C, H, W, OH, OW, KH, KW;
     int padY0, padX0;
@@ -31,9 +32,9 @@ void main() {
         for (uint kx = 0; kx < p.KW; kx++) {
             int ix = x0 + int(kx);
             if (ix < 0 || ix >= int(p.W)) continue;
-            acc = fma(x[row + uint(ix)], f[frow - kx], acc);
+            acc = fma(float(x[row + uint(ix)]), f[frow - kx], acc);
         }
     }
     acc += bias[c];
-    y[i] = (acc >= 0.0 ? acc : acc * p.slope) * p.gain;
+    y[i] = STORE_Y((acc >= 0.0 ? acc : acc * p.slope) * p.gain);
 }

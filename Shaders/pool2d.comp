@@ -3,9 +3,10 @@
 //   MAX: padding counts as −inf;  AVG: count_include_pad=True (divisor = window clipped to the padded
 //   input, as avg_pool2d's default). 1-D pooling is the H = 1 case.
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params { uint C, H, W, OH, OW, KH, KW, sY, sX, pY, pX; } p;
 
 void main() {
@@ -29,7 +30,7 @@ void main() {
         for (uint kx = 0; kx < p.KW; kx++) {
             int ix = x0 + int(kx);
             if (ix < 0 || ix >= int(p.W)) continue;
-            float v = x[base + uint(iy) * p.W + uint(ix)];
+            float v = float(x[base + uint(iy) * p.W + uint(ix)]);
 #if defined(MAX)
             acc = max(acc, v);
 #else
@@ -40,5 +41,5 @@ void main() {
 #if defined(AVG)
     acc /= divisor;
 #endif
-    y[i] = acc;
+    y[i] = STORE_Y(acc);
 }

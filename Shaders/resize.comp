@@ -6,9 +6,10 @@
 //                          downscaling, weights normalized; align_corners=False)
 //   NEAREST                src = floor(dst·scale) (mode='nearest')
 #include "include/common.glsl"
+#include "include/storage.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { X_T x[]; };
+layout(std430, binding = 1) writeonly buffer Y { Y_T y[]; };
 layout(push_constant) uniform Params { uint C, H, W, OH, OW; } p;
 
 #if defined(BILINEAR)
@@ -54,15 +55,15 @@ void main() {
 #if defined(NEAREST)
     uint sy = min(uint(floor(float(oy) * (float(p.H) / float(p.OH)))), p.H - 1u);
     uint sx = min(uint(floor(float(ox) * (float(p.W) / float(p.OW)))), p.W - 1u);
-    y[i] = x[base + sy * p.W + sx];
+    y[i] = x[base + sy * p.W + sx];  // X_T and Y_T are one type in every variant
 #elif defined(BILINEAR)
     float fy = source(oy, p.H, p.OH), fx = source(ox, p.W, p.OW);
     uint y0 = min(uint(fy), p.H - 1u), x0 = min(uint(fx), p.W - 1u);
     uint y1 = min(y0 + 1u, p.H - 1u), x1 = min(x0 + 1u, p.W - 1u);
     float ly = fy - float(y0), lx = fx - float(x0);
-    float top = mix(x[base + y0 * p.W + x0], x[base + y0 * p.W + x1], lx);
-    float bottom = mix(x[base + y1 * p.W + x0], x[base + y1 * p.W + x1], lx);
-    y[i] = mix(top, bottom, ly);
+    float top = mix(float(x[base + y0 * p.W + x0]), float(x[base + y0 * p.W + x1]), lx);
+    float bottom = mix(float(x[base + y1 * p.W + x0]), float(x[base + y1 * p.W + x1]), lx);
+    y[i] = STORE_Y(mix(top, bottom, ly));
 #elif defined(ANTIALIAS)
     uint ylo, xlo;
     float wy[MAX_TAPS], wx[MAX_TAPS];
@@ -71,10 +72,10 @@ void main() {
     float acc = 0.0;
     for (uint a = 0; a < ny; a++) {
         float row = 0.0;
-        for (uint b = 0; b < nx; b++) row += x[base + (ylo + a) * p.W + xlo + b] * wx[b];
+        for (uint b = 0; b < nx; b++) row += float(x[base + (ylo + a) * p.W + xlo + b]) * wx[b];
         acc += row * wy[a];
     }
-    y[i] = acc;
+    y[i] = STORE_Y(acc);
 #else
 #error "resize.comp needs NEAREST, BILINEAR or ANTIALIAS"
 #endif

@@ -42,13 +42,13 @@ void main() {
 #elif defined(ROW_LAYER_NORM)
     uint base = r * p.D;
     float sum = 0.0;
-    for (uint i = 0u; i < p.D; i++) sum += x[base + i];
+    for (uint i = 0u; i < p.D; i++) sum += float(x[base + i]);
     float mean = sum / float(p.D), ss = 0.0;
-    for (uint i = 0u; i < p.D; i++) { float dv = x[base + i] - mean; ss += dv * dv; }
+    for (uint i = 0u; i < p.D; i++) { float dv = float(x[base + i]) - mean; ss += dv * dv; }
     float inv = inversesqrt(ss / float(p.D) + p.eps);
     for (uint i = 0u; i < p.D; i++) {
-        float v = (x[base + i] - mean) * inv * gamma[i];
-        y[base + i] = p.hasBeta != 0u ? v + beta[i] : v;
+        float v = (float(x[base + i]) - mean) * inv * gamma[i];
+        y[base + i] = STORE_Y(p.hasBeta != 0u ? v + beta[i] : v);
     }
 #else
     uint l = r % p.L, h = (r / p.L) % p.heads, s = r / (p.L * p.heads);

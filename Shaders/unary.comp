@@ -14,22 +14,22 @@ void main() {
 #if defined(OP_GELU)
     y[i] = STORE_Y(gelu_erf(v));
 #elif defined(OP_SILU)
-    y[i] = v * sigmoid_stable(v);
+    y[i] = STORE_Y(v * sigmoid_stable(v));
 #elif defined(OP_RELU)
-    y[i] = max(v, 0.0);
+    y[i] = STORE_Y(max(v, 0.0));
 #elif defined(OP_LEAKY_RELU)
     // alpha: negative slope; beta: output gain (StyleGAN's lrelu·√2 uses beta = √2).
-    y[i] = (v >= 0.0 ? v : v * p.alpha) * p.beta;
+    y[i] = STORE_Y((v >= 0.0 ? v : v * p.alpha) * p.beta);
 #elif defined(OP_SOFTPLUS)
     // PyTorch Softplus(beta=1, threshold=20).
-    y[i] = v > 20.0 ? v : log(1.0 + exp(v));
+    y[i] = STORE_Y(v > 20.0 ? v : log(1.0 + exp(v)));
 #elif defined(OP_SIGMOID)
-    y[i] = sigmoid_stable(v);
+    y[i] = STORE_Y(sigmoid_stable(v));
 #elif defined(OP_TANH)
-    y[i] = tanh(v);
+    y[i] = STORE_Y(tanh(v));
 #elif defined(OP_CLAMP)
     // alpha: lower bound; beta: upper bound.
-    y[i] = clamp(v, p.alpha, p.beta);
+    y[i] = STORE_Y(clamp(v, p.alpha, p.beta));
 #else
 #error "unary.comp needs an OP_* define"
 #endif

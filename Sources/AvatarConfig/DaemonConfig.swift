@@ -35,6 +35,8 @@ public struct DaemonConfig: Sendable, Equatable {
         /// every avatar's weights; sessions go to the least busy one. nil: 1 on GPUs, one per CPU core (at
         /// most 4) on a CPU driver, whose single queue would otherwise run every session's work in turn.
         public var replicas: Int?
+        /// fp32 | fp16: activation storage of the MimicTalk renderer (fp16: fp32 arithmetic, see docs/renderer.md).
+        public var rendererPrecision = "fp32"
         public init() {}
     }
 
@@ -149,6 +151,7 @@ public struct DaemonConfig: Sendable, Equatable {
             config.device.name = try d.string("name")
             config.device.cacheDirectory = try d.string("cache_directory")
             config.device.replicas = try d.int("replicas", range: 1...16)
+            config.device.rendererPrecision = try d.oneOf("renderer_precision", ["fp32", "fp16"]) ?? "fp32"
             try d.rejectUnknownKeys()
         }
         if var l = try top.table("log") {

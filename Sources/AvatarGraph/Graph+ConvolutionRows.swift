@@ -26,11 +26,16 @@ extension Graph {
         let oh = Operators.convOutput(h, kernel: kh, stride: 1, padding: pad.0)
         let ow = Operators.convOutput(w, kernel: kw, stride: 1, padding: pad.1)
         try require(oh > 0 && ow > 0, label, "empty output for \(x.shape), kernel \(kh)×\(kw), padding \(pad)")
-        let tapMajor = try permute(weight, [1, 2, 3, 0])
+        try requireActivation(x, label)
+        try requireParameters([bias], label)
+        let type = try x.elementType.tensorType(label)
+        // The weights stay fp32 under fp16 activations (the permute of a constant is folded at plan time).
+        let tapMajor = try withActivations(.float32) { try permute(weight, [1, 2, 3, 0]) }
         let ops = self.ops
-        return try node(label, reads: [x, tapMajor] + (bias.map { [$0] } ?? []), output: [cout, oh, ow]) { seq, b, y in
+        return try node(label, reads: [x, tapMajor] + (bias.map { [$0] } ?? []), output: [cout, oh, ow], type: activations,
+                        halfAware: true) { seq, b, y in
             try ops.conv2dRows(seq, x: b[x], tapMajorWeight: b[tapMajor], bias: bias.map { b[$0] }, y: b[y], cin: cin, h: h, w: w,
-                               cout: cout, kernel: (kh, kw), padding: pad)
+                               cout: cout, kernel: (kh, kw), padding: pad, type: type)
         }
     }
 }

@@ -81,13 +81,17 @@ extension Graph {
     }
 
     /// LayerNorm over the last dimension with one invocation per row (`layerNorm` runs a workgroup per row):
-    /// for many short rows, where the workgroup's barriers dominate on CPU devices.
+    /// for many short rows, where the workgroup's barriers dominate on CPU devices. Two-pass fp32 statistics
+    /// under fp16 activations too.
     public func rowLayerNorm(_ x: GraphValue, weight: GraphValue, bias: GraphValue?, eps: Float) throws -> GraphValue {
         let d = x.dim(-1)
         try require(weight.count == d && (bias?.count ?? d) == d, "row_layer_norm", "γ \(weight.shape) / β \(bias?.shape ?? []) for rows of \(d) in \(x.shape)")
+        try requireActivation(x, "row_layer_norm")
+        try requireParameters([weight, bias], "row_layer_norm")
+        let type = try x.elementType.tensorType("row_layer_norm")
         let ops = self.ops
-        return try node("row_layer_norm", reads: [x, weight] + (bias.map { [$0] } ?? []), output: x.shape) { seq, b, y in
-            try ops.rowLayerNorm(seq, x: b[x], gamma: b[weight], beta: bias.map { b[$0] }, y: b[y], rows: x.count / d, d: d, eps: eps)
+        return try node("row_layer_norm", reads: [x, weight] + (bias.map { [$0] } ?? []), output: x.shape, type: activations, halfAware: true) { seq, b, y in
+            try ops.rowLayerNorm(seq, x: b[x], gamma: b[weight], beta: bias.map { b[$0] }, y: b[y], rows: x.count / d, d: d, eps: eps, type: type)
         }
     }
 

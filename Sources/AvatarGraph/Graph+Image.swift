@@ -17,11 +17,14 @@ extension Graph {
         let oh = Operators.convOutput(h, kernel: kh, stride: stride, padding: pad)
         let ow = Operators.convOutput(w, kernel: kw, stride: stride, padding: padX)
         try require(oh > 0 && ow > 0, label, "empty output for \(x.shape), kernel \(kh)×\(kw), stride \(stride), padding \(pad)")
+        try requireActivation(x, label)
+        let type = try x.elementType.tensorType(label)
         let ops = self.ops
         let weightType: Tensor.ElementType = weight.elementType == .float16 ? .float16 : .float32
-        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, oh, ow]) { seq, b, y in
+        try require(type == .float32 || weightType == .float32, label, "fp16 activations take fp32 weights")
+        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, oh, ow], type: activations, halfAware: true) { seq, b, y in
             try ops.conv2d(seq, x: b[x], weight: b[weight], bias: bias.map { b[$0] }, y: b[y], cin: cin, h: h, w: w, cout: cout,
-                           kernel: (kh, kw), stride: (stride, stride), padding: (pad, padX), groups: groups, weightType: weightType)
+                           kernel: (kh, kw), stride: (stride, stride), padding: (pad, padX), groups: groups, weightType: weightType, type: type)
         }
     }
 
@@ -37,10 +40,14 @@ extension Graph {
         let oh = Operators.convOutput(h, kernel: k.1, stride: 1, padding: p.1)
         let ow = Operators.convOutput(w, kernel: k.2, stride: 1, padding: p.2)
         try require(od > 0 && oh > 0 && ow > 0, label, "empty output for \(x.shape) and kernel \(weight.shape)")
+        try requireActivation(x, label)
+        try requireParameters([weight, bias], label)
+        let type = try x.elementType.tensorType(label)
+        try require(type == .float32 || cout >= 4, label, "fp16 activations need ≥ 4 output channels (the implicit-GEMM kernel)")
         let ops = self.ops
-        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, od, oh, ow]) { seq, b, y in
+        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, od, oh, ow], type: activations, halfAware: true) { seq, b, y in
             try ops.conv3d(seq, x: b[x], weight: b[weight], bias: bias.map { b[$0] }, y: b[y], cin: cin, size: (d, h, w), cout: cout,
-                           kernel: k, padding: p)
+                           kernel: k, padding: p, type: type)
         }
     }
 
@@ -64,9 +71,12 @@ extension Graph {
     public func resize(_ x: GraphValue, to size: (Int, Int), mode: Operators.ResizeMode) throws -> GraphValue {
         try require(x.rank >= 3 && size.0 > 0 && size.1 > 0, "resize_\(mode.rawValue)", "x \(x.shape) to \(size)")
         let (h, w) = (x.dim(-2), x.dim(-1)), c = x.count / (h * w)
+        try requireActivation(x, "resize_\(mode.rawValue)")
+        let type = try x.elementType.tensorType("resize")
         let ops = self.ops
-        return try node("resize_\(mode.rawValue)", reads: [x], output: Array(x.shape.dropLast(2)) + [size.0, size.1]) { seq, b, y in
-            try ops.resize(seq, mode, x: b[x], y: b[y], channels: c, from: (h, w), to: size)
+        return try node("resize_\(mode.rawValue)", reads: [x], output: Array(x.shape.dropLast(2)) + [size.0, size.1], type: activations,
+                        halfAware: true) { seq, b, y in
+            try ops.resize(seq, mode, x: b[x], y: b[y], channels: c, from: (h, w), to: size, type: type)
         }
     }
 
@@ -78,9 +88,11 @@ extension Graph {
         let oh = Operators.convOutput(h, kernel: kernel.0, stride: stride.0, padding: padding.0)
         let ow = Operators.convOutput(w, kernel: kernel.1, stride: stride.1, padding: padding.1)
         try require(oh > 0 && ow > 0, label, "empty output for \(x.shape)")
+        try requireActivation(x, label)
+        let type = try x.elementType.tensorType(label)
         let ops = self.ops
-        return try node(label, reads: [x], output: Array(x.shape.dropLast(2)) + [oh, ow]) { seq, b, y in
-            try ops.pool2d(seq, mode, x: b[x], y: b[y], channels: c, h: h, w: w, kernel: kernel, stride: stride, padding: padding)
+        return try node(label, reads: [x], output: Array(x.shape.dropLast(2)) + [oh, ow], type: activations, halfAware: true) { seq, b, y in
+            try ops.pool2d(seq, mode, x: b[x], y: b[y], channels: c, h: h, w: w, kernel: kernel, stride: stride, padding: padding, type: type)
         }
     }
 

@@ -15,10 +15,13 @@ extension Graph {
         let padY = padding ?? kh - 1, padX = padding ?? kw - 1
         let oh = Operators.upConvOutput(h, kernel: kh, padding: padY), ow = Operators.upConvOutput(w, kernel: kw, padding: padX)
         try require(oh > 0 && ow > 0, label, "empty output for \(x.shape), kernel \(kh)×\(kw), padding \(padY)")
+        try requireActivation(x, label)
+        try requireParameters([weight, bias], label)
+        let type = try x.elementType.tensorType(label)
         let ops = self.ops
-        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, oh, ow]) { seq, b, y in
+        return try node(label, reads: [x, weight] + (bias.map { [$0] } ?? []), output: [cout, oh, ow], type: activations, halfAware: true) { seq, b, y in
             try ops.upConv2d(seq, x: b[x], weight: b[weight], bias: bias.map { b[$0] }, y: b[y], cin: cin, h: h, w: w, cout: cout,
-                             kernel: (kh, kw), padding: (padY, padX))
+                             kernel: (kh, kw), padding: (padY, padX), type: type)
         }
     }
 
@@ -36,16 +39,18 @@ extension Graph {
         var phases: [GraphValue] = []
         for phase in 0..<4 {
             let (py, px) = (phase / 2, phase % 2)
-            let kernel = try gather(weight, shape: [cout, cin, 2 - py, 2 - px], strides: [cin * 9, 9, 6, 2],
-                                    offset: 3 * py + px, label: "up_phase_kernel")
+            let kernel = try withActivations(.float32) {
+                try gather(weight, shape: [cout, cin, 2 - py, 2 - px], strides: [cin * 9, 9, 6, 2], offset: 3 * py + px, label: "up_phase_kernel")
+            }
             phases.append(try conv2dRows(x, weight: kernel, bias: nil, padY: 1 - py, padX: 1 - px))
         }
         let (oh, ow) = (2 * h + 1, 2 * w + 1)
+        let type = try activations.tensorType("up_phase_interleave")
         let ops = self.ops
-        return try node("up_phase_interleave", reads: phases, output: [cout, oh, ow]) { seq, b, y in
+        return try node("up_phase_interleave", reads: phases, output: [cout, oh, ow], type: activations, halfAware: true) { seq, b, y in
             for (i, p) in phases.enumerated() {
                 try ops.copy(seq, x: b[p], y: b[y], shape: p.shape, srcStrides: Operators.strides(p.shape),
-                             dstStrides: [oh * ow, 2 * ow, 2], dstOffset: (i / 2) * ow + i % 2)
+                             dstStrides: [oh * ow, 2 * ow, 2], dstOffset: (i / 2) * ow + i % 2, xType: type, yType: type)
             }
         }
     }
@@ -61,10 +66,13 @@ extension Graph {
         let oh = Operators.upfirdnOutput(h, up: 1, down: 1, pad: padY, taps: taps.0)
         let ow = Operators.upfirdnOutput(w, up: 1, down: 1, pad: padX, taps: taps.1)
         try require(oh > 0 && ow > 0, label, "empty output for \(x.shape)")
+        try requireActivation(x, label)
+        try requireParameters([filter, bias], label)
+        let type = try x.elementType.tensorType(label)
         let ops = self.ops
-        return try node(label, reads: [x, filter, bias], output: [c, oh, ow]) { seq, b, y in
+        return try node(label, reads: [x, filter, bias], output: [c, oh, ow], type: activations, halfAware: true) { seq, b, y in
             try ops.firBiasActivation(seq, x: b[x], filter: b[filter], bias: b[bias], y: b[y], channels: c, h: h, w: w, taps: taps,
-                                      padY: padY, padX: padX, slope: slope, gain: gain)
+                                      padY: padY, padX: padX, slope: slope, gain: gain, type: type)
         }
     }
 }

@@ -14,11 +14,12 @@ public import AvatarVulkan
 /// intermediate is stored as fp16 (half the arena and the memory traffic) while arithmetic, accumulation and
 /// norm statistics stay fp32 in the shaders; inputs and outputs stay fp32 for the host, converted by copies at
 /// the boundary. It is a property of the graph, not of the plan, because value types are inferred (and checked)
-/// as the graph is built.
+/// as the graph is built. `withActivations` changes it for a part of the graph (a mixed-precision model keeps
+/// fragile parts in fp32) and `cast` converts values at the borders of such parts.
 public final class Graph {
     public let name: String
     public let ops: Operators
-    public let activations: GraphElementType
+    public private(set) var activations: GraphElementType
     public var device: VulkanDevice { ops.device }
 
     enum Kind {
@@ -119,6 +120,31 @@ public final class Graph {
         }
     }
 
+    /// `x` stored as `type` (.float32 or .float16): x itself when it already is, else a converting copy.
+    public func cast(_ x: GraphValue, to type: GraphElementType) throws -> GraphValue {
+        try check(x, "cast")
+        guard x.elementType != type else { return x }
+        guard type != .uint32, x.elementType != .uint32 else { throw GraphError("\(site("cast")): \(x) cannot become \(type.rawValue)") }
+        if type == .float16 {
+            do { try Operators.checkHalfActivations(device.info) } catch { throw GraphError("\(site("cast")): \(error)") }
+        }
+        return try convert(x, to: type, label: type == .float16 ? "to_f16" : "to_f32")
+    }
+
+    /// Runs `body` with the builder calls producing `type` activations (the graph's own type again afterwards):
+    /// the part of a mixed-precision graph that stays fp32, or the fp16 part of an fp32 graph. Values crossing
+    /// the border are converted with `cast`.
+    public func withActivations<T>(_ type: GraphElementType, _ body: () throws -> T) throws -> T {
+        guard type != .uint32 else { throw GraphError("\(name): activations are float32 or float16, not uint32") }
+        if type == .float16 {
+            do { try Operators.checkHalfActivations(device.info) } catch { throw GraphError("\(name): \(error)") }
+        }
+        let saved = activations
+        activations = type
+        defer { activations = saved }
+        return try body()
+    }
+
     /// Whether an input or output already has this name.
     private func isNamed(_ name: String) -> Bool {
         values.contains { v in
@@ -201,7 +227,7 @@ public final class Graph {
         for r in reads { try check(r, label) }
         if !halfAware, let half = reads.first(where: isHalfActivation) {
             throw GraphError("\(site(label)): reads the fp16 activation \(half), and \(label) has no fp16-activation variant "
-                             + "(they cover the operators of HuBERT and ICS-A2M; build this graph with fp32 activations)")
+                             + "(cast the value to float32 and build this part under withActivations(.float32), or use fp32 activations)")
         }
         for shape in outputs where shape.isEmpty || !shape.allSatisfy({ $0 > 0 }) {
             throw GraphError("\(site(label)): output shape \(shape)")

@@ -1,5 +1,6 @@
 public import AvatarBundle
 public import AvatarOperators
+public import AvatarRenderer
 public import AvatarStages
 import AvatarFace
 import AvatarMotion
@@ -8,13 +9,14 @@ import AvatarMotion
 /// weights onto the context's device and computes the style prompts' features. Any problem is a
 /// `BundleError` naming the bundle, so the daemon reports and skips it.
 public enum AvatarFactory {
-    public static func makeAvatar(_ bundle: AvatarBundle, context: ComputeContext) throws -> any Avatar {
-        try makeAvatar(bundle, contexts: [context])
+    public static func makeAvatar(_ bundle: AvatarBundle, context: ComputeContext, rendererPrecision: RendererPrecision = .fp32) throws -> any Avatar {
+        try makeAvatar(bundle, contexts: [context], rendererPrecision: rendererPrecision)
     }
 
     /// Loads the models onto every context (device replicas, see `[device] replicas`); sessions are spread
-    /// over them.
-    public static func makeAvatar(_ bundle: AvatarBundle, contexts: [ComputeContext]) throws -> any Avatar {
+    /// over them. `rendererPrecision`: activations of a MimicTalk renderer (`[device] renderer_precision`).
+    public static func makeAvatar(_ bundle: AvatarBundle, contexts: [ComputeContext],
+                                  rendererPrecision: RendererPrecision = .fp32) throws -> any Avatar {
         guard let context = contexts.first else { throw BundleError(bundle: bundle.name, "no device to load the avatar on") }
         let manifest = bundle.manifest
         func fail(_ message: String) -> BundleError { BundleError(bundle: bundle.name, message) }
@@ -71,7 +73,7 @@ public enum AvatarFactory {
                         throw fail("a MimicTalk renderer needs a motion model of \(MimicTalkMotionStage.expressionCount) expression "
                                    + "coefficients, this one gives \(config.motionDim)")
                     }
-                    let face = try MimicTalkFace(bundle: bundle, context: replica)
+                    let face = try MimicTalkFace(bundle: bundle, context: replica, precision: rendererPrecision)
                     return BundleAvatar.Replica(frontEnd: front, motion: motion, makeFrames: { try face.makeFrames(options: $0) }, face: face)
                 }
                 return BundleAvatar.Replica(frontEnd: front, motion: motion,

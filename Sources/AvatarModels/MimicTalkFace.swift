@@ -22,7 +22,9 @@ public final class MimicTalkFace: Sendable {
     /// Identity tensors the session stage reads (besides the renderer's gt_img, id, src_kp).
     static let constantNames = ["ref_torso_img", "bg_img", "segmap"]
 
-    public init(bundle: AvatarBundle, context: ComputeContext) throws {
+    public let precision: RendererPrecision
+
+    public init(bundle: AvatarBundle, context: ComputeContext, precision: RendererPrecision = .fp32) throws {
         func fail(_ message: String) -> BundleError { BundleError(bundle: bundle.name, message) }
         let manifest = bundle.manifest
         guard let component = manifest.renderer, component.kind == ModelKind.mimicTalkRenderer else {
@@ -79,6 +81,7 @@ public final class MimicTalkFace: Sendable {
         }
         let id = identity["id"]!
         self.config = config
+        self.precision = precision
         ops = context.ops
         weights = try WeightStore(file: rendererFile, device: context.device)
         keypoints = try TorsoKeypoints(face: face, identity: id)
@@ -94,7 +97,7 @@ public final class MimicTalkFace: Sendable {
     }
 
     func makeRenderer() throws -> MimicTalkRenderer {
-        let renderer = MimicTalkRenderer(config: config, weights: weights, identity: identity, ops: ops)
+        let renderer = MimicTalkRenderer(config: config, weights: weights, identity: identity, ops: ops, precision: precision)
         try renderer.prepare()
         return renderer
     }

@@ -1,24 +1,27 @@
 public import AvatarVulkan
 
 extension Operators {
-    /// y = x·a + t·(1 − a) over [channels, pixels] images, a [pixels] broadcast over channels.
+    /// y = x·a + t·(1 − a) over [channels, pixels] images, a [pixels] broadcast over channels. `type`: of x, t
+    /// and y (the alpha is fp32 either way).
     public func alphaMix(_ seq: CommandSequence, x: BufferSlice, t: BufferSlice, alpha: BufferSlice, y: BufferSlice,
-                         channels: Int, pixels: Int) throws {
+                         channels: Int, pixels: Int, type: Tensor.ElementType = .float32) throws {
         let n = channels * pixels
         try check(channels > 0 && pixels > 0, "alpha_mix over an empty shape")
-        try check(x.count >= n && t.count >= n && alpha.count >= pixels && y.count >= n, "alpha_mix sizes")
+        try check(Self.elements(x, type) >= n && Self.elements(t, type) >= n && alpha.count >= pixels && Self.elements(y, type) >= n,
+                  "alpha_mix sizes")
         let push = AlphaBlendPush(pixels: Self.u(pixels), cx: Self.u(channels), ct: Self.u(channels), threshold: 0)
-        try seq.dispatch(try library.pipeline(Shader.alphaMix), buffers: [alpha, x, y, t], push: push, groups: Self.groups(n, local: 256))
+        try seq.dispatch(try library.pipeline(type == .float16 ? Shader.alphaMixH : Shader.alphaMix), buffers: [alpha, x, y, t], push: push, groups: Self.groups(n, local: 256))
     }
 
     /// y = cat(x·a, t·(1 − a)) along channels: x [cx, pixels], t [ct, pixels] → [cx + ct, pixels].
     public func alphaSplit(_ seq: CommandSequence, x: BufferSlice, t: BufferSlice, alpha: BufferSlice, y: BufferSlice,
-                           xChannels cx: Int, tChannels ct: Int, pixels: Int) throws {
+                           xChannels cx: Int, tChannels ct: Int, pixels: Int, type: Tensor.ElementType = .float32) throws {
         let n = (cx + ct) * pixels
         try check(cx > 0 && ct > 0 && pixels > 0, "alpha_split over an empty shape")
-        try check(x.count >= cx * pixels && t.count >= ct * pixels && alpha.count >= pixels && y.count >= n, "alpha_split sizes")
+        try check(Self.elements(x, type) >= cx * pixels && Self.elements(t, type) >= ct * pixels && alpha.count >= pixels
+                  && Self.elements(y, type) >= n, "alpha_split sizes")
         let push = AlphaBlendPush(pixels: Self.u(pixels), cx: Self.u(cx), ct: Self.u(ct), threshold: 0)
-        try seq.dispatch(try library.pipeline(Shader.alphaSplit), buffers: [alpha, x, y, t], push: push, groups: Self.groups(n, local: 256))
+        try seq.dispatch(try library.pipeline(type == .float16 ? Shader.alphaSplitH : Shader.alphaSplit), buffers: [alpha, x, y, t], push: push, groups: Self.groups(n, local: 256))
     }
 
     /// The renderer's person alpha: y = clamp(torso + (head > threshold ? 1 : head), 0, 1), all [pixels].

@@ -29,6 +29,9 @@ extension Operators {
         case (.softplus, .float32): Shader.unarySoftplus
         case (.sigmoid, .float32): Shader.unarySigmoid
         case (.tanh, .float32): Shader.unaryTanh
+        case (.relu, .float16): Shader.unaryReluH
+        case (.leakyRelu, .float16): Shader.unaryLeakyReluH
+        case (.sigmoid, .float16): Shader.unarySigmoidH
         default: throw unsupported(kind.rawValue, [("x/y", type)])
         }
     }
@@ -40,6 +43,8 @@ extension Operators {
         case (.mul, .float32, .float32): Shader.binaryMul
         case (.add, .float16, .float16): Shader.binaryAddH
         case (.add, .float16, .float32): Shader.binaryAddHB32
+        case (.mul, .float16, .float16): Shader.binaryMulH
+        case (.mul, .float16, .float32): Shader.binaryMulHB32
         default: throw unsupported(op.rawValue, [("a/y", a), ("b", b)])
         }
     }
@@ -66,6 +71,32 @@ extension Operators {
         case (false, .float32): Shader.softmax
         case (true, .float16): Shader.softmaxRowsH
         case (false, .float16): Shader.softmaxH
+        }
+    }
+
+    public static func rowLayerNormVariant(type: Tensor.ElementType) -> ShaderVariant<NormPush> {
+        type == .float16 ? Shader.rowLayerNormH : Shader.rowLayerNorm
+    }
+
+    public static func resizeVariant(_ mode: ResizeMode, type: Tensor.ElementType) -> ShaderVariant<ResizePush> {
+        switch (mode, type) {
+        case (.nearest, .float16): Shader.resizeNearestH
+        case (.bilinear, .float16): Shader.resizeBilinearH
+        case (.bilinearAlignCorners, .float16): Shader.resizeBilinearAlignH
+        case (.antialias, .float16): Shader.resizeAntialiasH
+        case (.nearest, _): Shader.resizeNearest
+        case (.bilinear, _): Shader.resizeBilinear
+        case (.bilinearAlignCorners, _): Shader.resizeBilinearAlign
+        case (.antialias, _): Shader.resizeAntialias
+        }
+    }
+
+    public static func pool2dVariant(_ mode: PoolMode, type: Tensor.ElementType) -> ShaderVariant<Pool2dPush> {
+        switch (mode, type) {
+        case (.max, .float16): Shader.pool2dMaxH
+        case (.avg, .float16): Shader.pool2dAvgH
+        case (.max, _): Shader.pool2dMax
+        case (.avg, _): Shader.pool2dAvg
         }
     }
 

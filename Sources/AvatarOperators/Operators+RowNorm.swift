@@ -18,11 +18,11 @@ extension Operators {
     /// LayerNorm over rows of `d`: the same result as `layerNorm`, one invocation per row (many short rows: the
     /// motion adapter's tokens).
     public func rowLayerNorm(_ seq: CommandSequence, x: BufferSlice, gamma: BufferSlice, beta: BufferSlice? = nil, y: BufferSlice,
-                             rows: Int, d: Int, eps: Float) throws {
+                             rows: Int, d: Int, eps: Float, type: Tensor.ElementType = .float32) throws {
         try check(rows > 0 && d > 0, "row_layer_norm over \(rows)×\(d)")
-        try check(x.count >= rows * d && y.count >= rows * d && gamma.count >= d, "row_layer_norm sizes")
+        try check(Self.elements(x, type) >= rows * d && Self.elements(y, type) >= rows * d && gamma.count >= d, "row_layer_norm sizes")
         if let beta { try check(beta.count >= d, "row_layer_norm beta holds \(beta.count) < \(d)") }
-        let pipeline = try library.pipeline(Shader.rowLayerNorm)
+        let pipeline = try library.pipeline(Self.rowLayerNormVariant(type: type))
         try seq.dispatch(pipeline, buffers: [x, gamma, beta ?? gamma, y],
                          push: NormPush(rows: Self.u(rows), d: Self.u(d), eps: eps, scale: 1, hasBeta: beta == nil ? 0 : 1),
                          groups: Self.groups(rows, local: 64))

@@ -14,20 +14,14 @@ extension Operators {
 
     /// Resizes x [C, H, W] to [C, OH, OW].
     public func resize(_ seq: CommandSequence, _ mode: ResizeMode, x: BufferSlice, y: BufferSlice,
-                       channels c: Int, from size: (h: Int, w: Int), to out: (h: Int, w: Int)) throws {
+                       channels c: Int, from size: (h: Int, w: Int), to out: (h: Int, w: Int), type: Tensor.ElementType = .float32) throws {
         try check(c > 0 && size.h > 0 && size.w > 0 && out.h > 0 && out.w > 0, "resize \(size) → \(out)")
-        try check(x.count >= c * size.h * size.w && y.count >= c * out.h * out.w, "resize sizes")
+        try check(Self.elements(x, type) >= c * size.h * size.w && Self.elements(y, type) >= c * out.h * out.w, "resize sizes")
         if mode == .antialias {
             // The shader's tap window holds 64 taps: downscale factors up to 31.
             try check(size.h < 31 * out.h && size.w < 31 * out.w, "antialiased downscale beyond 31×")
         }
-        let variant = switch mode {
-        case .nearest: Shader.resizeNearest
-        case .bilinear: Shader.resizeBilinear
-        case .bilinearAlignCorners: Shader.resizeBilinearAlign
-        case .antialias: Shader.resizeAntialias
-        }
-        let pipeline = try library.pipeline(variant)
+        let pipeline = try library.pipeline(Self.resizeVariant(mode, type: type))
         try seq.dispatch(pipeline, buffers: [x, y],
                          push: ResizePush(c: Self.u(c), h: Self.u(size.h), w: Self.u(size.w), oh: Self.u(out.h), ow: Self.u(out.w)),
                          groups: Self.groups(c * out.h * out.w, local: 64))
@@ -38,15 +32,16 @@ extension Operators {
     /// 2-D pooling of x [C, H, W] (max: padding is −inf; avg: count_include_pad=True). For 1-D pooling pass
     /// h = 1 and kernel/stride/padding 1/1/0 along y.
     public func pool2d(_ seq: CommandSequence, _ mode: PoolMode, x: BufferSlice, y: BufferSlice, channels c: Int,
-                       h: Int, w: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) throws {
+                       h: Int, w: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0),
+                       type: Tensor.ElementType = .float32) throws {
         try check(kernel.0 > 0 && kernel.1 > 0 && stride.0 > 0 && stride.1 > 0, "pool kernel/stride")
         try check(padding.0 >= 0 && padding.1 >= 0 && 2 * padding.0 <= kernel.0 && 2 * padding.1 <= kernel.1,
                   "pool padding must be at most half the kernel (as in PyTorch)")
         let oh = Self.convOutput(h, kernel: kernel.0, stride: stride.0, padding: padding.0)
         let ow = Self.convOutput(w, kernel: kernel.1, stride: stride.1, padding: padding.1)
         try check(oh > 0 && ow > 0, "pool output is empty")
-        try check(x.count >= c * h * w && y.count >= c * oh * ow, "pool sizes")
-        let pipeline = try library.pipeline(mode == .max ? Shader.pool2dMax : Shader.pool2dAvg)
+        try check(Self.elements(x, type) >= c * h * w && Self.elements(y, type) >= c * oh * ow, "pool sizes")
+        let pipeline = try library.pipeline(Self.pool2dVariant(mode, type: type))
         let push = Pool2dPush(c: Self.u(c), h: Self.u(h), w: Self.u(w), oh: Self.u(oh), ow: Self.u(ow), kh: Self.u(kernel.0),
                               kw: Self.u(kernel.1), strideY: Self.u(stride.0), strideX: Self.u(stride.1),
                               padY: Self.u(padding.0), padX: Self.u(padding.1))

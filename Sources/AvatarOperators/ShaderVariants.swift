@@ -119,6 +119,31 @@ public enum Shader {
     public static let copyH = ShaderVariant<CopyPush>("copy_h", bindings: 2, texelBindings: [])
     public static let copyF32H = ShaderVariant<CopyPush>("copy_f32_h", bindings: 2, texelBindings: [])
     public static let copyHF32 = ShaderVariant<CopyPush>("copy_h_f32", bindings: 2, texelBindings: [])
+    public static let conv2dH = ShaderVariant<Conv2dPush>("conv2d_h", bindings: 4, texelBindings: [])
+    public static let conv2dGemmH = ShaderVariant<Conv2dPush>("conv2d_gemm_h", bindings: 4, texelBindings: [])
+    public static let conv2dGemmTexelH = ShaderVariant<Conv2dPush>("conv2d_gemm_texel_h", bindings: 4, texelBindings: [0, 1])
+    public static let conv2dRowsH = ShaderVariant<Conv2dPush>("conv2d_rows_h", bindings: 4, texelBindings: [0, 1])
+    public static let conv3dGemmH = ShaderVariant<Conv3dPush>("conv3d_gemm_h", bindings: 4, texelBindings: [])
+    public static let conv3dGemmTexelH = ShaderVariant<Conv3dPush>("conv3d_gemm_texel_h", bindings: 4, texelBindings: [0, 1])
+    public static let conv3dGemmM8H = ShaderVariant<Conv3dPush>("conv3d_gemm_m8_h", bindings: 4, texelBindings: [])
+    public static let conv3dGemmM8TexelH = ShaderVariant<Conv3dPush>("conv3d_gemm_m8_texel_h", bindings: 4, texelBindings: [0, 1])
+    public static let conv2dUpGemmH = ShaderVariant<Conv2dPush>("conv2d_up_gemm_h", bindings: 4, texelBindings: [])
+    public static let conv2dUpGemmTexelH = ShaderVariant<Conv2dPush>("conv2d_up_gemm_texel_h", bindings: 4, texelBindings: [0, 1])
+    public static let firBiasActH = ShaderVariant<FirBiasActPush>("fir_bias_act_h", bindings: 4, texelBindings: [])
+    public static let resizeNearestH = ShaderVariant<ResizePush>("resize_nearest_h", bindings: 2, texelBindings: [])
+    public static let resizeBilinearH = ShaderVariant<ResizePush>("resize_bilinear_h", bindings: 2, texelBindings: [])
+    public static let resizeBilinearAlignH = ShaderVariant<ResizePush>("resize_bilinear_align_h", bindings: 2, texelBindings: [])
+    public static let resizeAntialiasH = ShaderVariant<ResizePush>("resize_antialias_h", bindings: 2, texelBindings: [])
+    public static let pool2dMaxH = ShaderVariant<Pool2dPush>("pool2d_max_h", bindings: 2, texelBindings: [])
+    public static let pool2dAvgH = ShaderVariant<Pool2dPush>("pool2d_avg_h", bindings: 2, texelBindings: [])
+    public static let unaryReluH = ShaderVariant<UnaryPush>("unary_relu_h", bindings: 2, texelBindings: [])
+    public static let unaryLeakyReluH = ShaderVariant<UnaryPush>("unary_leaky_relu_h", bindings: 2, texelBindings: [])
+    public static let unarySigmoidH = ShaderVariant<UnaryPush>("unary_sigmoid_h", bindings: 2, texelBindings: [])
+    public static let binaryMulH = ShaderVariant<BinaryPush>("binary_mul_h", bindings: 3, texelBindings: [])
+    public static let binaryMulHB32 = ShaderVariant<BinaryPush>("binary_mul_h_b32", bindings: 3, texelBindings: [])
+    public static let rowLayerNormH = ShaderVariant<NormPush>("row_layer_norm_h", bindings: 4, texelBindings: [])
+    public static let alphaMixH = ShaderVariant<AlphaBlendPush>("alpha_mix_h", bindings: 4, texelBindings: [])
+    public static let alphaSplitH = ShaderVariant<AlphaBlendPush>("alpha_split_h", bindings: 4, texelBindings: [])
 
     /// All variants (tests create each and compare it with its SPIR-V).
     public static let all: [AnyShaderVariant] = [
@@ -239,5 +264,30 @@ public enum Shader {
         AnyShaderVariant(copyH),
         AnyShaderVariant(copyF32H),
         AnyShaderVariant(copyHF32),
+        AnyShaderVariant(conv2dH),
+        AnyShaderVariant(conv2dGemmH),
+        AnyShaderVariant(conv2dGemmTexelH),
+        AnyShaderVariant(conv2dRowsH),
+        AnyShaderVariant(conv3dGemmH),
+        AnyShaderVariant(conv3dGemmTexelH),
+        AnyShaderVariant(conv3dGemmM8H),
+        AnyShaderVariant(conv3dGemmM8TexelH),
+        AnyShaderVariant(conv2dUpGemmH),
+        AnyShaderVariant(conv2dUpGemmTexelH),
+        AnyShaderVariant(firBiasActH),
+        AnyShaderVariant(resizeNearestH),
+        AnyShaderVariant(resizeBilinearH),
+        AnyShaderVariant(resizeBilinearAlignH),
+        AnyShaderVariant(resizeAntialiasH),
+        AnyShaderVariant(pool2dMaxH),
+        AnyShaderVariant(pool2dAvgH),
+        AnyShaderVariant(unaryReluH),
+        AnyShaderVariant(unaryLeakyReluH),
+        AnyShaderVariant(unarySigmoidH),
+        AnyShaderVariant(binaryMulH),
+        AnyShaderVariant(binaryMulHB32),
+        AnyShaderVariant(rowLayerNormH),
+        AnyShaderVariant(alphaMixH),
+        AnyShaderVariant(alphaSplitH),
     ]
 }

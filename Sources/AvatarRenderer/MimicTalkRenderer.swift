@@ -12,6 +12,8 @@ import AvatarFormats
 public final class MimicTalkRenderer {
     public let config: RendererConfig
     public let ops: Operators
+    /// fp32, or fp16 activations in the frame graph (`RendererPrecision`).
+    public let precision: RendererPrecision
     let weights: WeightStore
     /// person_ds of the bundle: gt_img [1,3,S,S], id [1,80], src_kp [68,3].
     public let identity: [String: [Float]]
@@ -33,16 +35,19 @@ public final class MimicTalkRenderer {
     public static let dumpNames = ["planes", "feature_image", "weights_image", "depth_image", "rgb_torso", "torso_alpha",
                                    "person_alpha", "sr_image", "image"]
 
-    public init(config: RendererConfig, weights: WeightStore, identity: [String: [Float]] = [:], ops: Operators) {
+    public init(config: RendererConfig, weights: WeightStore, identity: [String: [Float]] = [:], ops: Operators,
+                precision: RendererPrecision = .fp32) {
         self.config = config
+        self.precision = precision
         self.weights = weights
         self.identity = identity
         self.ops = ops
     }
 
     /// From a bundle with a `renderer` of kind mimictalk_renderer (and optionally its `identity`). Builds the frame
-    /// graph once, so every tensor's name and shape is checked here.
-    public convenience init(bundle: AvatarBundle, device: VulkanDevice, ops: Operators, timestamps: Bool = false) throws {
+    /// graph once, so every tensor's name and shape is checked here (and, for `.fp16`, that the device has 16-bit storage).
+    public convenience init(bundle: AvatarBundle, device: VulkanDevice, ops: Operators, timestamps: Bool = false,
+                            precision: RendererPrecision = .fp32) throws {
         guard let component = bundle.manifest.renderer, component.kind == "mimictalk_renderer" else {
             throw RendererError("bundle \(bundle.name) has no renderer of kind mimictalk_renderer")
         }
@@ -61,7 +66,7 @@ public final class MimicTalkRenderer {
                 }
             }
         }
-        self.init(config: config, weights: store, identity: identity, ops: ops)
+        self.init(config: config, weights: store, identity: identity, ops: ops, precision: precision)
         self.timestamps = timestamps
         _ = try network(dumps: false)
     }
@@ -140,6 +145,13 @@ public final class MimicTalkRenderer {
         return shapes
     }
 
+    /// The frame graph's device memory for activations: the arena with memory reuse, and the bytes its nodes
+    /// write per frame (every temporary and retained value counted once, without reuse).
+    public func activationBytes() throws -> (arena: Int, written: Int) {
+        let n = try network(dumps: false)
+        return (n.planBytes, n.unsharedBytes)
+    }
+
     /// GPU seconds per module group of the last run (with `timestamps`).
     public func groupTimings(depth: Int = 1) -> [(group: String, seconds: Double)] {
         last?.groupTimings(depth: depth) ?? []
@@ -188,34 +200,48 @@ public final class MimicTalkRenderer {
 
     private func build(dumps: Bool) throws -> GraphNetwork {
         let c = config, s = c.img, m = c.rays
-        let g = Graph(name: "mimictalk_renderer", ops: ops)
+        let g = try Graph(name: "mimictalk_renderer", ops: ops, activations: precision.activations)
         let b = RendererGraphBuilder(graph: g, weights: weights, config: c)
-        let cano = try g.input("cond_cano", [3, s, s])
-        let src = c.seccIn == 9 ? try g.input("cond_src", [3, s, s]) : nil
-        let tgt = try g.input("cond_tgt", [3, s, s])
-        // Per-identity values, computed by the identity graph.
-        let h = c.srRes, t = c.torsoRes
-        let torsoFeatures = try g.input("torso_features", [c.appC, c.appD, t, t])
-        let torsoSeg = try g.input("torso_seg", [2, t, t])
-        let torso256 = try g.input("torso_256", [3, h, h])
-        let background256 = try g.input("bg_256", [3, h, h])
-        let backgroundFeatures = try g.input("bg_features", [c.srCh, h, h])
-        let kpS = try g.input("kp_s", [68, 3]), kpD = try g.input("kp_d", [68, 3])
-        let camera = try g.input("camera", [25])
-        let randStratified = try g.input("rand_stratified", [m, c.samplesCoarse])
-        let randImportance = try g.input("rand_importance", [m, c.samplesFine])
+        // Inputs (under .fp16 the activations' conversions to fp16 run in this group).
+        let (cano, src, tgt, torsoFeatures, torsoSeg, torso256, background256, backgroundFeatures, kpS, kpD, camera, randStratified,
+             randImportance) = try g.group("inputs") {
+            let cano = try g.input("cond_cano", [3, s, s])
+            let src = c.seccIn == 9 ? try g.input("cond_src", [3, s, s]) : nil
+            let tgt = try g.input("cond_tgt", [3, s, s])
+            // Per-identity values, computed by the identity graph.
+            let h = c.srRes, t = c.torsoRes
+            let torsoFeatures = try g.input("torso_features", [c.appC, c.appD, t, t])
+            let torsoSeg = try g.input("torso_seg", [2, t, t])
+            // fp32 under .fp16 too: the rgb images (the output's path), keypoints, camera and draws (geometry, depths).
+            let torso256 = try g.input("torso_256", [3, h, h], .float32)
+            let background256 = try g.input("bg_256", [3, h, h], .float32)
+            let backgroundFeatures = try g.input("bg_features", [c.srCh, h, h])
+            let kpS = try g.input("kp_s", [68, 3], .float32), kpD = try g.input("kp_d", [68, 3], .float32)
+            let camera = try g.input("camera", [25], .float32)
+            let randStratified = try g.input("rand_stratified", [m, c.samplesCoarse], .float32)
+            let randImportance = try g.input("rand_importance", [m, c.samplesFine], .float32)
+            return (cano, src, tgt, torsoFeatures, torsoSeg, torso256, background256, backgroundFeatures, kpS, kpD, camera, randStratified,
+                    randImportance)
+        }
+        let h = c.srRes
 
         let planes = try g.group("adapter") {
             try b.planes(secc: try g.concat([cano] + (src.map { [$0] } ?? []) + [tgt], axis: 0))
         }
+        // The NeRF stays fp32 (planes is fp32 under .fp16 too): ray geometry, depths, draws, transmittance.
         let nerf = try g.group("nerf") {
-            try b.nerf(planes: planes, camera: camera, randStratified: randStratified, randImportance: randImportance)
+            try g.withActivations(.float32) {
+                try b.nerf(planes: planes, camera: camera, randStratified: randStratified, randImportance: randImportance)
+            }
         }
+        // fp32: the weights are the head/torso alpha and the person alpha's threshold input; the rgb is the image path.
         let resized = try g.group("sr_inputs") {
-            let r = c.nerfRes
-            let rgb = try g.view(nerf.feature, elementOffset: 0, shape: [3, r, r])
-            return (rgb: try g.resize(rgb, to: (h, h), mode: .antialias), weights: try g.resize(nerf.weights, to: (h, h), mode: .antialias),
-                    torso: torso256, background: background256)
+            try g.withActivations(.float32) {
+                let r = c.nerfRes
+                let rgb = try g.view(nerf.feature, elementOffset: 0, shape: [3, r, r])
+                return (rgb: try g.resize(rgb, to: (h, h), mode: .antialias), weights: try g.resize(nerf.weights, to: (h, h), mode: .antialias),
+                        torso: torso256, background: background256)
+            }
         }
         let torso = try g.group("torso") {
             try b.torsoModel(appearance: (torsoFeatures, torsoSeg), kpS: kpS, kpD: kpD, headRGB: resized.rgb, headWeights: resized.weights)

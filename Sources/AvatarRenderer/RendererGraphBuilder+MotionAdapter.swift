@@ -25,11 +25,12 @@ extension RendererGraphBuilder {
         }
     }
 
-    /// learnable_triplane + seccPlanesRaw: the planes the NeRF samples.
+    /// seccPlanesRaw + learnable_triplane: the planes the NeRF samples, fp32 under fp16 activations too (the NeRF
+    /// samples them in fp32; the sum is rounded once).
     public func planes(secc: GraphValue) throws -> GraphValue {
         let raw = try seccPlanesRaw(secc)
         let triplane = try weight("learnable_triplane", raw.shape)
-        return try g.add(triplane, raw)
+        return try fp32 { try g.add(try g.cast(raw, to: .float32), triplane) }
     }
 
     // MARK: mit_b0
@@ -115,13 +116,13 @@ extension RendererGraphBuilder {
     /// stage is fused at its own resolution and nothing at stage 1's size is 4·head_dim channels wide.
     func segFormerHead(_ stages: [MixStageOutput]) throws -> GraphValue {
         let size = stages[0].size, hd = c.headDim
-        let fuse = try g.reshape(try weight(Self.secc + "fuse_head.linear_fuse.weight", [hd, 4 * hd, 1, 1]), [hd, 4 * hd])
+        let fuse = try g.reshape(try weight(Self.secc + "fuse_head.linear_fuse.weight", [hd, 4 * hd, 1, 1]), [hd, 4 * hd])  // fp32 weights
         let fuseBias = try weight(Self.secc + "fuse_head.linear_fuse.bias", [hd])
         var sum: GraphValue?
         for (part, i) in [4, 3, 2, 1].enumerated() {
             let stage = stages[i - 1]
             let projected = try linear(stage.tokens, "\(Self.secc)fuse_head.linear_c\(i).proj.", out: hd)
-            let slice = try g.slice(fuse, axis: 1, start: part * hd, length: hd)  // [out, in] of part i
+            let slice = try fp32 { try g.slice(fuse, axis: 1, start: part * hd, length: hd) }  // [out, in] of part i
             let fused = try g.matmul(projected, slice, transposeB: true, bias: i == 1 ? fuseBias : nil)
             let image = try tokensToImage(fused, stage.size.h, stage.size.w)
             let full = i == 1 ? image : try g.resize(image, to: size, mode: .bilinear)

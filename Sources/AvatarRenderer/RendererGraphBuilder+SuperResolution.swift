@@ -37,14 +37,15 @@ extension RendererGraphBuilder {
         // The reference "resizes" the torso alpha to sr_res with antialiasing; at the same size that is the identity.
         try expect(torso.alpha, [1, n, n], "torso alpha")
         return try g.group("superresolution") {
-            var (x, rgb) = try g.group("block0") { try styleBlock(feature, image: try rgbOf(feature), p + "block0.", out: ch, up: true) }
+            // Under fp16 activations the features are fp16 and the rgb image path (3 channels, to the output) fp32.
+            var (x, rgb) = try g.group("block0") { try styleBlock(try asActivation(feature), image: try rgbOf(feature), p + "block0.", out: ch, up: true) }
             let xTorso = try g.group("torso_encoder") { try conv(torso.hidden, p + "torso_encoder.0.", out: ch, kernel: 1) }
             let xBackground = try backgroundFeatures ?? self.backgroundFeatures(resized.background)
             try expect(xBackground, [ch, n, n], "background features")
             // Head/torso fusion v2: α = the resized NeRF weights.
             let a = resized.weights
             (x, rgb) = try g.group("head_torso") {
-                let rgb = try g.alphaMix(rgb, torso.rgb, alpha: a)
+                let rgb = try fp32 { try g.alphaMix(rgb, try g.cast(torso.rgb, to: .float32), alpha: a) }
                 var x = try g.alphaSplit(x, xTorso, alpha: a)
                 x = try leakyRelu(try conv(x, p + "fuse_head_torso_convs.0.", out: ch, kernel: 3), slope: Self.fuseSlope)
                 x = try conv(x, p + "fuse_head_torso_convs.2.", out: ch, kernel: 3)
@@ -52,7 +53,7 @@ extension RendererGraphBuilder {
             }
             let personAlpha = try g.personAlpha(head: a, torso: torso.alpha, threshold: c.headThreshold)
             x = try g.group("fg_bg") {
-                rgb = try g.alphaMix(rgb, resized.background, alpha: personAlpha)
+                rgb = try fp32 { try g.alphaMix(rgb, resized.background, alpha: personAlpha) }
                 var x = try g.alphaSplit(x, xBackground, alpha: personAlpha)
                 x = try leakyRelu(try conv(x, p + "fuse_fg_bg_convs.0.", out: c.fuseMid, kernel: 1, padding: 0), slope: Self.fuseSlope)
                 x = try leakyRelu(try conv(x, p + "fuse_fg_bg_convs.2.", out: ch, kernel: 3), slope: Self.fuseSlope)
@@ -98,16 +99,19 @@ extension RendererGraphBuilder {
             try leakyRelu(try conv(x, prefix + "conv1.", out: out, kernel: 3), slope: Self.styleSlope, gain: Self.styleGain)
         }
         let y = try g.group("torgb") { try toRGB(x, prefix + "torgb.") }
-        return (x, try g.add(image, y))
+        return (x, try fp32 { try g.add(image, y) })
     }
 
     /// ToRGB, a 1×1 conv to 3 channels, as the product W [3, C] · x [C, H·W] plus the bias: with 3 output channels
-    /// `conv2d` takes its direct kernel (one output per invocation), 10× slower than the matmul at 512².
+    /// `conv2d` takes its direct kernel (one output per invocation), 10× slower than the matmul at 512². The result is
+    /// fp32 (the image path) from fp16 features too: fp32 weights times fp16 x, accumulated and stored in fp32.
     private func toRGB(_ x: GraphValue, _ name: String) throws -> GraphValue {
         let (ch, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let kernel = try g.reshape(try weight(name + "weight", [3, ch, 1, 1]), [3, ch])
-        let y = try g.reshape(try g.matmul(kernel, try g.reshape(x, [ch, h * w])), [3, h, w])
-        return try g.scaleShift(y, scale: try g.constant("ones", values: [1, 1, 1], shape: [3]), shift: try weight(name + "bias", [3]), axis: 0)
+        return try fp32 {
+            let y = try g.reshape(try g.matmul(kernel, try g.reshape(x, [ch, h * w])), [3, h, w])
+            return try g.scaleShift(y, scale: try g.constant("ones", values: [1, 1, 1], shape: [3]), shift: try weight(name + "bias", [3]), axis: 0)
+        }
     }
 
     /// The first three channels of the feature image (its rgb), a view without a copy.

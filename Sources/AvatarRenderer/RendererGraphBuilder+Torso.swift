@@ -78,13 +78,14 @@ extension RendererGraphBuilder {
             let fused = try g.group("fuser") { try torsoHeadFuser(try g.concat([inp, y], axis: 0), head: head) }
             return (fused, try g.group("mask") { try conv3d(fused, me + "mask_conv.", out: k1, kernel: 7) })
         }
-        let deformation = try torsoDeformation(logits: logits, kpS: kpS, kpD: kpD)
+        // The softmax over the keypoint motions and the sampling grid stay fp32 (coordinates).
+        let deformation = try fp32 { try torsoDeformation(logits: try g.cast(logits, to: .float32), kpS: kpS, kpD: kpD) }
         let occlusion = try g.group("torso_occlusion") {
             let o = try conv(try g.reshape(fused, [c.headHid * d, t, t]), me + "occlusion_conv2.", out: 1, kernel: 7)
             return try torsoGradientScale(try g.activation(.sigmoid, o))
         }
         return try g.group("torso_generator") {
-            let warped = try g.gridSample3D(fs, grid: deformation, border: true, alignCorners: true)
+            let warped = try asActivation(try fp32 { try g.gridSample3D(try g.cast(fs, to: .float32), grid: deformation, border: true, alignCorners: true) })
             var x = try leakyRelu(try conv(try g.reshape(warped, [c.appC * d, t, t]), ge + "in_conv.", out: c.genCh[0], kernel: 3), slope: 0.2)
             x = try res(try conv(x, ge + "mid_conv.", out: c.genCh[0], kernel: 1), ge + "res.", c.genRes)
             for i in 0..<(c.genCh.count - 1) {
@@ -97,7 +98,9 @@ extension RendererGraphBuilder {
             var o = try g.concat([x, try g.resize(occlusion, to: (sr, sr), mode: .bilinear)], axis: 0)
             o = try g.activation(.relu, try conv(o, p + "0.", out: c.occHid, kernel: 3))
             o = try g.activation(.relu, try conv(o, p + "2.", out: c.occHid, kernel: 3))
-            let alpha = try g.activation(.sigmoid, try conv(o, p + "4.", out: 1, kernel: 3))
+            // The torso alpha is a fusion alpha: its sigmoid and storage are fp32.
+            let logit = try conv(o, p + "4.", out: 1, kernel: 3)
+            let alpha = try fp32 { try g.activation(.sigmoid, try g.cast(logit, to: .float32)) }
             return TorsoOutputs(rgb: rgb, hidden: x, alpha: alpha)
         }
     }
@@ -108,10 +111,12 @@ extension RendererGraphBuilder {
         let landmarks = c.kpIndex, variance = c.kpVariance
         try torsoRequire(c.motionIn == (landmarks.count + 1) * (1 + ch), "motion input \(c.motionIn) channels for \(landmarks.count) keypoints and \(ch) features")
         let ops = g.ops
-        return try g.node("torso_motion_input", reads: [kpS, kpD, fc], output: [c.motionIn, d, h, w]) { seq, b, y in
-            try ops.torsoMotionInput(seq, kpS: b[kpS], kpD: b[kpD], fc: b[fc], y: b[y], channels: ch, size: (d, h, w),
+        // The kernel reads and writes fp32 (keypoint geometry, sampling coordinates); fp16 activations are cast around it.
+        let fc32 = try g.cast(fc, to: .float32)
+        return try asActivation(try g.node("torso_motion_input", reads: [kpS, kpD, fc32], output: [c.motionIn, d, h, w]) { seq, b, y in
+            try ops.torsoMotionInput(seq, kpS: b[kpS], kpD: b[kpD], fc: b[fc32], y: b[y], channels: ch, size: (d, h, w),
                                      landmarks: landmarks, variance: variance)
-        }
+        })
     }
 
     /// Σ_k motion_k·softmax_k(logits) with the gradient-scale expression: the generator's sampling grid [D·T·T, 3].
@@ -136,19 +141,23 @@ extension RendererGraphBuilder {
         try torsoRequire(head.shape == [ch, h, w], "head features \(head.shape) for the fuser over \(x.shape)")
         let tap = k * k * k, cin = cv + ch
         let weight = try self.weight(name + "weight", [cout, cin, k, k, k])
-        let wx = try g.reshape(try g.gather(weight, shape: [cout, cv * tap], strides: [cin * tap, 1], label: "fuser_weight_volume"),
+        // Weight slices stay fp32 under fp16 activations, and so does the small band product of the head share.
+        let wx = try g.reshape(try fp32 { try g.gather(weight, shape: [cout, cv * tap], strides: [cin * tap, 1], label: "fuser_weight_volume") },
                                [cout, cv, k, k, k])
         let volume = try g.conv3d(x, weight: wx, bias: try self.weight(name + "bias", [cout]))
         // W_head regrouped as [kz, cout, ch, ky·kx] → KD stacked 2-D kernels.
-        let wh = try g.gather(weight, shape: [k, cout, ch, k * k], strides: [k * k, cin * tap, tap, 1], offset: cv * tap,
-                              label: "fuser_weight_head")
+        let wh = try fp32 {
+            try g.gather(weight, shape: [k, cout, ch, k * k], strides: [k * k, cin * tap, tap, 1], offset: cv * tap, label: "fuser_weight_head")
+        }
         let taps = try g.conv2d(head, weight: try g.reshape(wh, [k * cout, ch, k, k]), bias: nil)
         let pad = k / 2
         var band = [Float](repeating: 0, count: d * k)
         for od in 0..<d { for kz in 0..<k where (0..<d).contains(od + kz - pad) { band[od * k + kz] = 1 } }
-        let summed = try g.matmul(try g.constant("fuser_depth_band", values: band, shape: [d, k]),
-                                  try g.reshape(taps, [k, cout * h * w]))
-        let headShare = try g.permute(try g.reshape(summed, [d, cout, h * w]), [1, 0, 2])
+        let headShare = try fp32 {
+            let summed = try g.matmul(try g.constant("fuser_depth_band", values: band, shape: [d, k]),
+                                      try g.reshape(taps, [k, cout * h * w]))
+            return try g.permute(try g.reshape(summed, [d, cout, h * w]), [1, 0, 2])
+        }
         return try g.add(volume, try g.reshape(headShare, [cout, d, h, w]))
     }
 
@@ -156,7 +165,7 @@ extension RendererGraphBuilder {
     /// resized to the torso feature size → [head_hid, T, T].
     func torsoHeadFeatures(rgb: GraphValue, weights: GraphValue) throws -> GraphValue {
         let (px, t, me) = (c.headResPx, c.torsoRes, Self.torsoMotionKeys)
-        var h = try g.resize(try g.concat([rgb, weights], axis: 0), to: (px, px), mode: .bilinear)
+        var h = try g.resize(try g.concat([try asActivation(rgb), try asActivation(weights)], axis: 0), to: (px, px), mode: .bilinear)
         h = try g.activation(.relu, try conv(h, me + "tgt_head_encoder.0.", out: c.headHid, kernel: 7))
         for i in stride(from: 1, through: c.headRes, by: 1) {
             let p = "\(me)tgt_head_encoder.\(i).layers."

@@ -74,6 +74,12 @@ public struct RendererGraphBuilder {
         return try g.reshape(try g.scaleShift(try g.reshape(x, [1, x.count]), scale: s, shift: b, axis: 0), x.shape)
     }
 
+    /// x as the current activation type (a no-op in fp32 graphs).
+    public func asActivation(_ x: GraphValue) throws -> GraphValue { try g.cast(x, to: g.activations) }
+
+    /// Runs `body` with fp32 activations (a no-op in fp32 graphs): the parts of an fp16 graph that stay fp32.
+    public func fp32<T>(_ body: () throws -> T) throws -> T { try g.withActivations(.float32, body) }
+
     /// LeakyReLU with PyTorch's slope (and an output gain, StyleGAN's √2).
     public func leakyRelu(_ x: GraphValue, slope: Float, gain: Float = 1) throws -> GraphValue {
         try g.activation(.leakyRelu, x, alpha: slope, gain: gain)

@@ -1,6 +1,7 @@
 import AvatarBundle
 import AvatarModels
 import AvatarOperators
+import AvatarRenderer
 import AvatarStages
 import Foundation
 import Logging
@@ -16,7 +17,7 @@ enum AvatarLoader {
         var failures: [String] = []
     }
 
-    static func load(directories: [URL], contexts: [ComputeContext], logger: Logger) -> Result {
+    static func load(directories: [URL], contexts: [ComputeContext], logger: Logger, rendererPrecision: RendererPrecision = .fp32) -> Result {
         let scan = BundleDirectoryScan(directories: directories, supportedKinds: supportedKinds)
         var result = Result()
         for failure in scan.failures {
@@ -25,7 +26,7 @@ enum AvatarLoader {
         }
         for bundle in scan.bundles {
             do {
-                result.avatars.append(try AvatarFactory.makeAvatar(bundle, contexts: contexts))
+                result.avatars.append(try AvatarFactory.makeAvatar(bundle, contexts: contexts, rendererPrecision: rendererPrecision))
                 logger.info("avatar loaded", metadata: ["avatar": "\(bundle.name)", "gpu.replicas": "\(contexts.count)"])
             } catch {
                 logger.error("avatar bundle skipped", metadata: ["avatar": "\(bundle.name)", "error.message": "\(error)"])
@@ -36,8 +37,8 @@ enum AvatarLoader {
     }
 
     /// Loads one bundle directory (for `render --avatar DIR` and `bundle verify`).
-    static func load(directory: URL, context: ComputeContext) throws -> any Avatar {
+    static func load(directory: URL, context: ComputeContext, rendererPrecision: RendererPrecision = .fp32) throws -> any Avatar {
         let bundle = try AvatarBundle(directory: directory, supportedKinds: supportedKinds)
-        return try AvatarFactory.makeAvatar(bundle, context: context)
+        return try AvatarFactory.makeAvatar(bundle, context: context, rendererPrecision: rendererPrecision)
     }
 }

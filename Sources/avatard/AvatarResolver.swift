@@ -1,5 +1,6 @@
 import AvatarConfig
 import AvatarOperators
+import AvatarRenderer
 import AvatarStages
 import Foundation
 import Logging
@@ -9,12 +10,14 @@ enum AvatarResolver {
     static func resolve(_ nameOrPath: String, config: DaemonConfig, context: ComputeContext, logger: Logger) throws -> any Avatar {
         var isDirectory: ObjCBool = false
         if nameOrPath.contains("/") || FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDirectory) && isDirectory.boolValue {
-            return try AvatarLoader.load(directory: URL(fileURLWithPath: nameOrPath), context: context)
+            return try AvatarLoader.load(directory: URL(fileURLWithPath: nameOrPath), context: context,
+                                         rendererPrecision: RendererPrecision(rawValue: config.device.rendererPrecision) ?? .fp32)
         }
         var directories: [URL] = []
         if let d = config.avatarsDirectory { directories.append(URL(fileURLWithPath: d)) }
         if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
-        let loaded = AvatarLoader.load(directories: directories, contexts: [context], logger: logger)
+        let loaded = AvatarLoader.load(directories: directories, contexts: [context], logger: logger,
+                                       rendererPrecision: RendererPrecision(rawValue: config.device.rendererPrecision) ?? .fp32)
         guard let avatar = loaded.avatars.first(where: { $0.name == nameOrPath }) else {
             let names = loaded.avatars.map(\.name)
             throw ValidationErrorMessage("no avatar named '\(nameOrPath)' (loaded: \(names.isEmpty ? "none" : names.joined(separator: ", "))); pass a bundle directory to use one directly")

@@ -2,6 +2,7 @@ import AvatarConfig
 import AvatarMedia
 import AvatarOperators
 import AvatarPipeline
+import AvatarRenderer
 import AvatarServer
 import AvatarVulkan
 import Foundation
@@ -72,7 +73,8 @@ struct DaemonSetup {
         var directories: [URL] = []
         if let d = config.avatarsDirectory { directories.append(URL(fileURLWithPath: d)) }
         if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
-        let loaded = AvatarLoader.load(directories: directories, contexts: compute, logger: logger)
+        let loaded = AvatarLoader.load(directories: directories, contexts: compute, logger: logger,
+                                       rendererPrecision: RendererPrecision(rawValue: config.device.rendererPrecision) ?? .fp32)
         if loaded.avatars.isEmpty { readiness.set("avatars", notReady: "no avatar loaded") }
 
         // Capacity: what one frame of each avatar costs here, measured with its real stages.

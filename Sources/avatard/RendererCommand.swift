@@ -30,6 +30,8 @@ struct RendererCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Output .npy file (the final image).") var out: String
         @Option(name: .long, help: "Directory for the intermediates.") var dump: String?
         @Option(name: .long, help: "Seed of the draws not given in --inputs.") var seed: UInt64 = 0
+        @Flag(name: .long, help: "fp16 activations (fp32 arithmetic; default: [device] renderer_precision of --config, else fp32).")
+        var fp16 = false
         @Option(name: .long, help: "Configuration file (for avatar names).") var config: String?
         @Option(name: .long, help: "Vulkan device index (default: the preferred device).") var device: Int?
         @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.") var require = "any"
@@ -38,7 +40,10 @@ struct RendererCommand: AsyncParsableCommand {
             do {
                 let bundle = try RendererCommand.bundle(avatar, configPath: config)
                 let dev = try VulkanDevice(requirement: try DeviceRequirement(parsing: require, index: device), fenceTimeout: .seconds(900))
-                let renderer = try MimicTalkRenderer(bundle: bundle, device: dev, ops: Operators(library: ShaderLibrary(device: dev)))
+                let configured = try ConfigFile.load(config).device.rendererPrecision
+                let precision: RendererPrecision = fp16 ? .fp16 : RendererPrecision(rawValue: configured) ?? .fp32
+                let renderer = try MimicTalkRenderer(bundle: bundle, device: dev, ops: Operators(library: ShaderLibrary(device: dev)),
+                                                     precision: precision)
                 let values = try renderer.readInputs(URL(fileURLWithPath: inputs))
                 let start = Date()
                 let frame = try renderer.frame(values, seed: seed, dumps: dump != nil)
@@ -52,7 +57,7 @@ struct RendererCommand: AsyncParsableCommand {
                         try NumpyArray(shape: shapes[name]!, values: values).write(to: dir.appendingPathComponent(name + ".npy"))
                     }
                 }
-                FileHandle.standardError.write(Data("avatard: wrote \(out) (\(bundle.name), \(renderer.config.img)² frame in \(String(format: "%.2f", seconds)) s on \(dev.info.name))\n".utf8))
+                FileHandle.standardError.write(Data("avatard: wrote \(out) (\(bundle.name), \(renderer.config.img)² frame in \(String(format: "%.2f", seconds)) s, \(precision.rawValue), on \(dev.info.name))\n".utf8))
             } catch let error as ExitCode {
                 throw error
             } catch {

@@ -41,6 +41,7 @@ import Testing
         index = 0
         name = "llvmpipe"
         replicas = 2
+        renderer_precision = "fp16"
         [log]
         format = "json"
         level = "debug"
@@ -54,6 +55,7 @@ import Testing
         #expect(c.limits.maxSessions == 2 && c.limits.maxBufferSeconds == 3 && c.limits.idleTimeoutSeconds == 5.5)
         #expect(c.device.requireDeviceType == "cpu" && c.device.index == 0 && c.device.name == "llvmpipe")
         #expect(c.device.replicas == 2)
+        #expect(c.device.rendererPrecision == "fp16")
         #expect(c.log.format == "json")
     }
 
