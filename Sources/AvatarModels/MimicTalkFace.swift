@@ -15,6 +15,8 @@ public final class MimicTalkFace: Sendable {
     let weights: WeightStore
     let identity: [String: [Float]]
     let constants: [String: [Float]]
+    /// The renderer's identity graph outputs for `constants`, computed once at load and shared by the sessions.
+    let identityOutputs: [String: [Float]]
     let secc: SECCRenderer
     let keypoints: TorsoKeypoints
     public let poses: PoseSource
@@ -30,9 +32,10 @@ public final class MimicTalkFace: Sendable {
         guard let component = manifest.renderer, component.kind == ModelKind.mimicTalkRenderer else {
             throw fail("no renderer of kind \(ModelKind.mimicTalkRenderer)")
         }
-        guard let faceComponent = manifest.faceModel, faceComponent.weights.count == 1,
+        guard let faceComponent = manifest.faceModel, faceComponent.kind == BFMFaceModel.kind, faceComponent.weights.count == 1,
               let faceFile = bundle.file(faceComponent.weights[0]) else {
-            throw fail("renderer \(ModelKind.mimicTalkRenderer) needs a face_model (BFM, `convert.py face-model`) with one weight file")
+            throw fail("renderer \(ModelKind.mimicTalkRenderer) needs a face_model of kind \(BFMFaceModel.kind) (`convert.py mimictalk`) "
+                       + "with one weight file")
         }
         guard let person = manifest.identity, person.weights.count == 1, let identityFile = bundle.file(person.weights[0]) else {
             throw fail("renderer \(ModelKind.mimicTalkRenderer) needs an identity (kind \(ModelKind.mimicTalkPerson)) with one weight file")
@@ -45,6 +48,8 @@ public final class MimicTalkFace: Sendable {
         guard manifest.video.width == s, manifest.video.height == s else {
             throw fail("video is \(manifest.video.width)×\(manifest.video.height), the renderer makes \(s)×\(s) frames")
         }
+        // MimicTalk's motion runs at 25 fps: two 50 Hz HuBERT rows per frame.
+        guard manifest.video.fps == 25 else { throw fail("video.fps is \(manifest.video.fps); a MimicTalk avatar runs at 25 fps") }
         let face = try BFMFaceModel(file: faceFile)
         guard face.expCount == MimicTalkMotionStage.expressionCount, face.idCount == 80 else {
             throw fail("face_model has \(face.idCount) identity and \(face.expCount) expression bases; MimicTalk needs 80 and "
@@ -69,11 +74,15 @@ public final class MimicTalkFace: Sendable {
         case "track":
             guard let euler = identityFile.tensors["pose_euler"], let trans = identityFile.tensors["pose_trans"],
                   euler.shape.count == 2, euler.shape[1] == 3, trans.shape == euler.shape, euler.shape[0] > 0 else {
-                throw fail("identity.config.pose is track: pose_euler and pose_trans [L, 3] are required")
+                let found = ["pose_euler", "pose_trans"].map { "\($0) \(identityFile.tensors[$0].map { "\($0.shape)" } ?? "missing")" }
+                throw fail("identity.config.pose is track: pose_euler and pose_trans [L, 3] (L ≥ 1) are required; found "
+                           + found.joined(separator: ", "))
             }
             let e = try identityFile.tensor("pose_euler", shape: euler.shape).floats()
             let t = try identityFile.tensor("pose_trans", shape: trans.shape).floats()
-            guard e.allSatisfy(\.isFinite), t.allSatisfy(\.isFinite) else { throw fail("the pose track contains NaN or Inf") }
+            for (name, values) in [("pose_euler", e), ("pose_trans", t)] where !values.allSatisfy(\.isFinite) {
+                throw fail("identity tensor \(name) contains NaN or Inf")
+            }
             let track = try (0..<euler.shape[0]).map { try HeadPose(euler: Array(e[3 * $0..<3 * $0 + 3]), trans: Array(t[3 * $0..<3 * $0 + 3])) }
             poses = try .track(track, reference: reference)
         default:
@@ -91,14 +100,19 @@ public final class MimicTalkFace: Sendable {
         constants["cond_cano"] = try SECCPass(renderer: secc).render(exp: [Float](repeating: 0, count: MimicTalkMotionStage.expressionCount),
                                                                     firstFaceQuirk: true)
         self.constants = constants
-        self.identity = identity.filter { ["gt_img", "id", "src_kp"].contains($0.key) }
-        // Plan once at load so every tensor's name and shape is checked before a session needs it.
-        _ = try makeRenderer()
+        let rendererIdentity = identity.filter { ["gt_img", "id", "src_kp"].contains($0.key) }
+        self.identity = rendererIdentity
+        // Plan once at load, so every tensor's name and shape is checked before a session needs it, and run the
+        // identity graph (torso appearance, background encoder) once for all sessions.
+        let first = MimicTalkRenderer(config: config, weights: weights, identity: rendererIdentity, ops: ops, precision: precision)
+        try first.prepare()
+        identityOutputs = try first.identityValues(for: constants)
     }
 
     func makeRenderer() throws -> MimicTalkRenderer {
         let renderer = MimicTalkRenderer(config: config, weights: weights, identity: identity, ops: ops, precision: precision)
         try renderer.prepare()
+        renderer.adoptIdentity(inputs: constants, outputs: identityOutputs)
         return renderer
     }
 

@@ -57,10 +57,11 @@ public final class MimicTalkMotionStage: MotionStage {
         inner.interrupt(lastRendered: lastRendered.map {
             MotionFrame(index: $0.index, coefficients: Array($0.coefficients.prefix(Self.expressionCount)))
         })
-        // The frames held by the filter were never shown; the pose continues after the last one that was.
+        // The frames held by the filter were never shown; the pose continues after the frame on screen (the session
+        // numbers it as the frame it is shown at, also through skipped frames), or from the start.
         pending.removeAll()
         smoother.reset()
-        if let shown = lastRendered { nextFrame = shown.index + 1 }
+        nextFrame = lastRendered.map { $0.index + 1 } ?? 0
     }
 
     // MARK: -

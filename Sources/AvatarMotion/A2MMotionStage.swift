@@ -110,7 +110,13 @@ public final class A2MMotionStage: MotionStage {
 
     public func flush() throws -> [MotionFrame] {
         var out: [MotionFrame] = []
-        // Whole frames only (2 rows each); a trailing odd row is dropped.
+        if fullWindow && (pendingRows.count / a) % 2 == 1 {
+            // An utterance of an odd number of rows (`render --window full` hands the stages the file's own samples,
+            // not a whole number of frames) ends in a frame that half covers it: its second row is the first of
+            // the rows the sample pads with (upstream's zero rows), so the session still gets a frame per 40 ms.
+            pendingRows += padRowsMultiple > 1 ? [Float](repeating: 0, count: a) : silenceRow
+        }
+        // Whole frames only (2 rows each); in streaming a trailing odd row is dropped.
         let frames = pendingRows.count / (2 * a)
         pendingRows.removeLast(pendingRows.count - frames * 2 * a)
         if fullWindow {

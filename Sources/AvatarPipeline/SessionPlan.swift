@@ -17,10 +17,12 @@ public struct SessionPlan: Sendable {
     public var maxBufferSeconds: Double
     /// Motion only (`render --motion-out` without video): no output pipeline, frames are not rendered.
     public var motionOnly: Bool
-    /// Offline only: the source file's audio at 16 kHz. The stages read these samples at the positions of the
-    /// decoded packets (Opus is lossy and delays by its pre-skip) and nothing after them (not the silence that
-    /// rounds the utterance up to whole frames), so a full-window render sees the file's waveform as upstream's
-    /// offline inference does; the output still carries the Opus packets.
+    /// Offline sessions only (`avatard render --window full`: one utterance, no interruption): the source file's
+    /// audio at 16 kHz. The stages read these samples at the timeline's positions instead of the decoded packets'
+    /// (Opus is lossy and delays by its pre-skip), and nothing past their end (not the silence that rounds the
+    /// utterance up to whole frames), so a full-window render sees the file's waveform as upstream's offline
+    /// inference does; the timeline and the output keep the decoded packets. Packets should cover
+    /// ⌈count / 320⌉ × 20 ms, so the session's frames are the ones the stages emit.
     public var sourceAudio: [Float]?
 
     public init(sessionID: String, avatar: any Avatar, stageOptions: SessionStageOptions, preset: OutputPreset,

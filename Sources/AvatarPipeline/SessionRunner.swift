@@ -222,11 +222,7 @@ final class SessionRunner {
             appendSilence(filler, ts: packet.ts &- UInt64(filler.count * 3))
         }
         gap = max(gap, 0)
-        var own = gap > 0 ? Array(result.samples[gap...]) : result.samples
-        if let source = plan.sourceAudio {
-            let start = min(timeline.end, source.count)
-            own = Array(source[start..<min(start + own.count, source.count)])
-        }
+        let own = gap > 0 ? Array(result.samples[gap...]) : result.samples
         timeline.append(own, ts: packet.ts, arrival: arrival, packet: packet.data, duration48k: packet.duration48k)
     }
 
@@ -270,7 +266,7 @@ final class SessionRunner {
         if let c = closeFrame { closeFrame = min(c, nextFrame) }
         stages.features.reset()
         try? drainPendingVideo()
-        stages.motion.interrupt(lastRendered: lastMotion)
+        stages.motion.interrupt(lastRendered: shownMotion(at: nextFrame - 1))
         // The next packet continues at the end of the (truncated) timeline, not after a gap.
         receiver.reset()
         if droppedFrames > 0 { SessionMetrics.framesDroppedInterrupted.increment(by: Int64(droppedFrames)) }
@@ -286,10 +282,12 @@ final class SessionRunner {
         while true {
             let limit = flushPositions.first.map { min(position, $0) } ?? position
             var samples = timeline.takeUnfed(upTo: limit)
-            if let source = plan.sourceAudio {
-                // The stages see the file's samples only, not the silence that rounds the utterance up to whole
-                // frames (utterance-mode features normalise over everything they get, as upstream's over the file).
-                samples = Array(samples.prefix(max(0, source.count - (timeline.fedEnd - samples.count))))
+            if let source = plan.sourceAudio, !isLive {
+                // The stages read the file's own samples at these positions, and nothing past its end (not the silence
+                // that rounds the utterance up to whole frames: utterance-mode features normalise over everything
+                // they get, as upstream's over the file). The timeline and the output keep the decoded packets.
+                let start = timeline.fedEnd - samples.count, end = min(timeline.fedEnd, source.count)
+                samples = start < end ? Array(source[start..<end]) : []
             }
             if !samples.isEmpty {
                 let start = clock.now
@@ -303,6 +301,13 @@ final class SessionRunner {
             let features = try stages.features.flush()
             motionQueue += try stages.motion.append(features)
             motionQueue += try stages.motion.flush()
+            // Offline, the utterance's frames must all come: a stage that ends short of them (a full-window sample
+            // of upstream's length can end half a frame before the file's audio) has its last frame repeated, so
+            // the session never waits for frames that will not come.
+            let covering = framesCovering(flushAt), have = nextFrame + motionQueue.count
+            if !isLive, have < covering, let last = motionQueue.last ?? lastMotion {
+                motionQueue += (have..<covering).map { MotionFrame(index: $0, coefficients: last.coefficients) }
+            }
             SessionMetrics.motionDuration.recordNanoseconds(Int64(Self.seconds(clock.now - start) * 1e9))
             if timeline.fedEnd >= position { return }
         }
@@ -351,6 +356,15 @@ final class SessionRunner {
         if motionQueue.isEmpty { try feedStages(upTo: timeline.end) }
     }
 
+    /// The motion of the picture on screen at frame `frame`: the last rendered one (late and skipped frames repeat
+    /// it), numbered as that frame, so a stage that numbers its frames (a head pose along a track) resumes in step
+    /// with the session.
+    private func shownMotion(at frame: Int) -> MotionFrame? {
+        guard var shown = lastMotion else { return nil }
+        shown.index = max(shown.index, frame)
+        return shown
+    }
+
     private func appendUnderrunSilence(_ count: Int) {
         appendSilence([Float](repeating: 0, count: count), ts: nil)
         underrunSinceLastPacket += count
@@ -372,7 +386,8 @@ final class SessionRunner {
         flushPositions.removeAll { $0 <= timeline.fedEnd }
         motionQueue.removeAll()
         stages.features.reset()
-        stages.motion.interrupt(lastRendered: lastMotion)
+        // The last picture stays on screen through the skipped frames.
+        stages.motion.interrupt(lastRendered: shownMotion(at: target - 1))
         let skipped = target - nextFrame
         if !warnedOverload {
             warnedOverload = true

@@ -74,6 +74,20 @@ public final class MimicTalkRenderer {
     /// Plans the frame graph now (sessions do it before their first frame, so every tensor is checked at start).
     public func prepare() throws { _ = try network(dumps: false) }
 
+    /// The identity graph's outputs for the identity inputs among `inputs` (ref_torso_img, segmap, bg_img), computed
+    /// now unless they are the ones of the last frame.
+    public func identityValues(for inputs: [String: [Float]]) throws -> [String: [Float]] {
+        try updateIdentity(inputs)
+        return identityOutputs
+    }
+
+    /// Takes the identity graph's outputs another renderer of the same weights computed for the same identity
+    /// inputs (`identityValues(for:)`), so this one does not run its identity graph for them (the same bits).
+    public func adoptIdentity(inputs: [String: [Float]], outputs: [String: [Float]]) {
+        identityInputs = inputs.filter { Self.identityInputNames.contains($0.key) }
+        identityOutputs = outputs
+    }
+
     /// Shapes of the frame inputs as the `.npy` files carry them (batch 1 kept).
     public var inputShapes: [String: [Int]] {
         let s = config.img, m = config.rays

@@ -78,7 +78,7 @@ struct RenderCommand: AsyncParsableCommand {
         if out != nil && !avatar.rendersVideo {
             throw ValidationErrorMessage("avatar '\(avatar.name)' has no renderer; use --motion-out only")
         }
-        let packets = try AudioFileReader.opusPackets(path: audio)
+        var packets = try AudioFileReader.opusPackets(path: audio)
         guard !packets.isEmpty else { throw ValidationErrorMessage("\(audio): no audio") }
 
         // The output: a file preset with this file as its location.
@@ -102,7 +102,12 @@ struct RenderCommand: AsyncParsableCommand {
         var plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline.text,
                                pipelineBindings: pipeline.bindings, outputFile: out, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: out == nil)
         // Full window reproduces upstream's offline result: the stages read the file's own samples, not Opus's.
-        if window == "full" { plan.sourceAudio = try AudioFileReader.pcm(path: audio, rate: 16000) }
+        if window == "full" {
+            let source = try AudioFileReader.pcm(path: audio, rate: 16000)
+            plan.sourceAudio = source
+            // The session covers the file's frames, not the packet the encoder's look-ahead adds after them.
+            packets = Array(packets.prefix(max(1, (source.count + 319) / 320)))
+        }
 
         let csv = try motionOut.map { try MotionCSVWriter(path: $0, names: avatar.motionNames, fps: avatar.fps) }
         let bar = ProgressReporter(label: "rendering")

@@ -213,4 +213,27 @@ import Testing
         print("the same session on the decoded Opus waveform: \(opus.frames.count) frames, exp max |Δ| \(opusError)")
         #expect(opusError > 100 * limit)
     }
+
+    /// A file that is not a whole number of frames: the session's frames are the ones the stages emit (the last one
+    /// half covered by the file), for either half of a frame (N mod 640 ≤ 320 gives an odd number of rows).
+    @Test(.timeLimit(.minutes(1))) func renderCommandRouteEndsOnFilesOfAnyLength() async throws {
+        let bundle = try AvatarBundle(directory: Self.bundleDirectory, supportedKinds: ModelKind.supported)
+        let avatar = try AvatarFactory.makeAvatar(bundle, context: try ComputeContext(requirement: DeviceRequirement(), cacheDirectory: nil))
+        let wave = try Golden().floats("wave")
+        let root = Self.bundleDirectory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let preset = try #require(PresetCatalog.load(directory: root.appendingPathComponent("Pipelines").path, operatorPresets: [])["file-mp4"])
+        for count in [16000 - 640 + 100, 16000 - 640 + 500] {
+            let source = Array(wave.prefix(count))
+            // As `avatard render` cuts them: ⌈N / 320⌉ packets of 20 ms.
+            let packets = Array(try TestAudio.packets(wave.flatMap { [$0, $0, $0] }).prefix((count + 319) / 320)).map { ($0, 960) }
+            var plan = SessionPlan(sessionID: "odd", avatar: avatar, stageOptions: SessionStageOptions(seed: 1, fullWindow: true),
+                                   preset: preset, pipeline: "", outputFile: nil, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: true)
+            plan.sourceAudio = source
+            let frames = Mutex<[MotionFrameRecord]>([])
+            let ended = try await OfflineRender.run(plan: plan, packets: packets, makeOutput: { _, _, _ in throw NoOutput() },
+                                                    logger: Logger(label: "t"), onMotion: { f in frames.withLock { $0.append(f) } })
+            let want = (count + 639) / 640
+            #expect(ended.frames == want && frames.withLock { $0.map(\.index) } == Array(0..<want), "\(count) samples")
+        }
+    }
 }
