@@ -33,4 +33,31 @@ extension Graph {
                                cout: cout, kernel: (kh, kw), padding: pad)
         }
     }
+
+    /// Conv3d, stride 1, groups 1, "same" padding unless given, through the row-run kernel (conv3d_rows.comp,
+    /// conv2d_rows with a depth axis): x [Cin, D, H, W], weight [Cout, Cin, KD, KH, KW] as stored →
+    /// [Cout, OD, OH, OW]. The weight is permuted on the graph to tap-major [Cin, KD, KH, KW, Cout] (folded into
+    /// plan time for constants). Shapes the kernel does not run (`Operators.conv3dRowsSupports`) go to `conv3d`.
+    public func conv3dRows(_ x: GraphValue, weight: GraphValue, bias: GraphValue?, padding: Int? = nil) throws -> GraphValue {
+        let label = "conv3d_rows"
+        try require(x.rank == 4 && weight.rank == 5 && weight.shape[1] == x.shape[0], label, "x \(x.shape), weight \(weight.shape)")
+        let (cin, d, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let cout = weight.shape[0], k = (weight.shape[2], weight.shape[3], weight.shape[4])
+        let pad = (padding ?? k.0 / 2, padding ?? k.1 / 2, padding ?? k.2 / 2)
+        guard weight.elementType == .float32, Operators.conv3dRowsSupports(w: w, cout: cout, kernel: k, padding: pad) else {
+            return try conv3d(x, weight: weight, bias: bias, padding: padding)
+        }
+        if let bias { try require(bias.count == cout, label, "bias \(bias.shape) for \(cout) channels") }
+        let od = Operators.convOutput(d, kernel: k.0, stride: 1, padding: pad.0)
+        let oh = Operators.convOutput(h, kernel: k.1, stride: 1, padding: pad.1)
+        let ow = Operators.convOutput(w, kernel: k.2, stride: 1, padding: pad.2)
+        try require(od > 0 && oh > 0 && ow > 0, label, "empty output for \(x.shape) and kernel \(weight.shape), padding \(pad)")
+        // [Cout, Cin, KD·KH·KW] → [Cin, KD·KH·KW, Cout] (gathers go up to rank 4).
+        let tapMajor = try permute(try reshape(weight, [cout, cin, k.0 * k.1 * k.2]), [1, 2, 0])
+        let ops = self.ops
+        return try node(label, reads: [x, tapMajor] + (bias.map { [$0] } ?? []), output: [cout, od, oh, ow]) { seq, b, y in
+            try ops.conv3dRows(seq, x: b[x], tapMajorWeight: b[tapMajor], bias: bias.map { b[$0] }, y: b[y], cin: cin,
+                               size: (d, h, w), cout: cout, kernel: k, padding: pad)
+        }
+    }
 }

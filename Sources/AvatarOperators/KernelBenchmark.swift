@@ -69,6 +69,30 @@ public struct KernelBenchmark: Sendable {
                       rate: 2 * Double(c * c * 9 * hw * hw) / s / 1e9, unit: "GFLOP/s")
     }
 
+    /// Conv3d, stride 1, "same" padding, on the implicit-GEMM kernel (conv3d_gemm) or the row-run kernel
+    /// (conv3d_rows, tap-major weights): the torso model's hourglass and fuser shapes.
+    public func conv3d(cin: Int, cout: Int, size: (d: Int, h: Int, w: Int), kernel k: Int, rows: Bool) throws -> Result {
+        let voxels = size.d * size.h * size.w, taps = k * k * k
+        let s = try time(repeats: 1, arenaBytes: ((cin + cout) * voxels + cin * cout * taps + cout) * 4 + (1 << 16)) { seq, arena in
+            let x = try arena.allocate(floats: cin * voxels), w = try arena.allocate(floats: cin * cout * taps)
+            let y = try arena.allocate(floats: cout * voxels), bias = try arena.allocate(floats: cout)
+            try Self.fill(x, seed: 6)
+            try Self.fill(w, seed: 7)
+            try Self.fill(bias, seed: 8)
+            if rows {
+                try ops.conv3dRows(seq, x: x, tapMajorWeight: w, bias: bias, y: y, cin: cin, size: size, cout: cout,
+                                   kernel: (k, k, k), padding: (k / 2, k / 2, k / 2))
+            } else {
+                try ops.conv3d(seq, x: x, weight: w, bias: bias, y: y, cin: cin, size: size, cout: cout, kernel: (k, k, k),
+                               padding: (k / 2, k / 2, k / 2))
+            }
+        }
+        let shape = "\(size.d)x\(size.h)x\(size.w)"
+        return Result(name: "conv3d_\(rows ? "rows" : "gemm")_k\(k)_\(shape)_c\(cin)_\(cout)",
+                      description: "conv3d \(k)³ \(rows ? "rows" : "gemm"), \(cin)→\(cout) ch, \(shape)", seconds: s,
+                      rate: 2 * Double(cin * cout * taps * voxels) / s / 1e9, unit: "GFLOP/s")
+    }
+
     /// 8 heads × 64, sequence n: softmax(10·QKᵀ)·V (the A2M attention shape at 768 frames), fused or composed.
     public func attention(sequence n: Int = 768, fused: Bool = true) throws -> Result {
         let heads = 8, d = 64

@@ -33,3 +33,40 @@ extension Operators {
                          groups: ((runs + wx - 1) / wx, (cout + 16 * wy - 1) / (16 * wy), 1))
     }
 }
+
+extension Operators {
+    /// Whether `conv3dRows` runs this convolution: the `conv2dRowsSupports` conditions on the last two axes.
+    public static func conv3dRowsSupports(w: Int, cout: Int, kernel: (Int, Int, Int), padding: (Int, Int, Int)) -> Bool {
+        kernel.0 > 0 && padding.0 >= 0 && conv2dRowsSupports(w: w, cout: cout, kernel: (kernel.1, kernel.2), padding: (padding.1, padding.2))
+    }
+
+    /// Conv3d (groups 1, stride 1) with tap-major weights [Cin, KD, KH, KW, Cout]: 16 channels × 8 adjacent voxels
+    /// of one (depth, row) line per invocation, input rows and weights read 4 floats per texel fetch
+    /// (conv3d_rows.comp, conv2d_rows with a depth axis).
+    public func conv3dRows(_ seq: CommandSequence, x: BufferSlice, tapMajorWeight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
+                           cin: Int, size: (d: Int, h: Int, w: Int), cout: Int, kernel: (Int, Int, Int),
+                           padding: (Int, Int, Int)) throws {
+        try check(Self.conv3dRowsSupports(w: size.w, cout: cout, kernel: kernel, padding: padding),
+                  "conv3d_rows needs W % 4 == 0, Cout % 4 == 0, padW ≤ 4 and KW − 1 − padW ≤ 4 (W \(size.w), Cout \(cout), kernel \(kernel), padding \(padding))")
+        let od = Self.convOutput(size.d, kernel: kernel.0, stride: 1, padding: padding.0)
+        let oh = Self.convOutput(size.h, kernel: kernel.1, stride: 1, padding: padding.1)
+        let ow = Self.convOutput(size.w, kernel: kernel.2, stride: 1, padding: padding.2)
+        try check(od > 0 && oh > 0 && ow > 0, "conv3d_rows output is empty")
+        let taps = kernel.0 * kernel.1 * kernel.2
+        try check(x.count >= cin * size.d * size.h * size.w && tapMajorWeight.count >= cin * taps * cout && y.count >= cout * od * oh * ow,
+                  "conv3d_rows sizes")
+        if let bias { try check(bias.count >= cout, "conv3d_rows bias too small") }
+        let align = device.texelAlignment
+        try check(x.texelViewable(alignment: align) && tapMajorWeight.texelViewable(alignment: align),
+                  "conv3d_rows input and weights must be texel-aligned slices")
+        let push = Conv3dPush(cin: Self.u(cin), d: Self.u(size.d), h: Self.u(size.h), w: Self.u(size.w), cout: Self.u(cout),
+                              od: Self.u(od), oh: Self.u(oh), ow: Self.u(ow), kd: Self.u(kernel.0), kh: Self.u(kernel.1),
+                              kw: Self.u(kernel.2), strideD: 1, strideH: 1, strideW: 1, padD: Self.u(padding.0), padH: Self.u(padding.1),
+                              padW: Self.u(padding.2), groups: 1, hasBias: bias == nil ? 0 : 1)
+        let wx = Self.subgroupWidth(device), wy = 2
+        let pipeline = try library.pipeline(Shader.conv3dRows, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.2), Self.u(padding.2)])
+        let runs = od * oh * ((ow + 7) / 8)
+        try seq.dispatch(pipeline, buffers: [x, tapMajorWeight, bias ?? tapMajorWeight, y], push: push,
+                         groups: ((runs + wx - 1) / wx, (cout + 16 * wy - 1) / (16 * wy), 1))
+    }
+}

@@ -25,6 +25,13 @@ struct BenchKernelsCommand: AsyncParsableCommand {
         var cases: [(String, () throws -> KernelBenchmark.Result)] = []
         for n in quick ? [512, 1024] : [512, 1024, 2048] { cases.append(("matmul_\(n)", { try bench.matmul(n) })) }
         for c in quick ? [64] : [64, 256] { cases.append(("conv3x3_256x256_c\(c)", { try bench.conv3x3(channels: c) })) }
+        // The torso model's 3-D convs (hourglass levels, fuser), each on both kernels in the same run.
+        for (cin, cout, d, hw, k) in [(64, 128, 16, 32, 3), (256, 512, 16, 8, 3), (512, 1024, 16, 4, 3), (57, 32, 16, 32, 7)] {
+            for rows in [false, true] {
+                let name = "conv3d_\(rows ? "rows" : "gemm")_k\(k)_\(d)x\(hw)x\(hw)_c\(cin)_\(cout)"
+                cases.append((name, { try bench.conv3d(cin: cin, cout: cout, size: (d, hw, hw), kernel: k, rows: rows) }))
+            }
+        }
         cases.append(("attention_768", { try bench.attention() }))
         cases.append(("attention_768_composed", { try bench.attention(fused: false) }))
         cases.append(("grid_sample_1.5M", { try bench.gridSample() }))

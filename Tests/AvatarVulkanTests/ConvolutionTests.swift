@@ -159,6 +159,40 @@ import Testing
         #expect(try run.guardsIntact())
     }
 
+    /// conv3d_rows.comp against the CPU reference: OW 12 ends each line with a half run, Cout 20 and 36 leave a
+    /// clamped channel group, depth and row padding are skipped at both ends, 1³, 5³ and 7³ windows reach both sides.
+    @Test(arguments: [
+        // (cin, d, h, w, cout, k, pad)
+        (3, 5, 7, 12, 20, 3, 1),
+        (2, 6, 5, 8, 36, 5, 2),
+        (5, 4, 9, 8, 8, 7, 3),
+        (4, 3, 6, 16, 12, 1, 0),
+        (3, 6, 8, 12, 4, 3, 0),
+    ])
+    func conv3dRows(_ shape: (Int, Int, Int, Int, Int, Int, Int)) throws {
+        let gpu = try gpu
+        let (cin, d, h, w, cout, k, pad) = shape
+        let taps = k * k * k
+        let x = GPUHarness.random(cin * d * h * w, seed: 31), wt = GPUHarness.random(cout * cin * taps, seed: 32)
+        let b = GPUHarness.random(cout, seed: 33)
+        // Tap-major [Cin, KD, KH, KW, Cout], as the graph permutes the stored [Cout, Cin, KD, KH, KW].
+        var tapMajor = [Float](repeating: 0, count: wt.count)
+        for co in 0..<cout { for ci in 0..<cin { for t in 0..<taps { tapMajor[(ci * taps + t) * cout + co] = wt[(co * cin + ci) * taps + t] } } }
+        let o = { (n: Int) in n + 2 * pad - k + 1 }
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * o(d) * o(h) * o(w))
+            try gpu.ops.conv3dRows(seq, x: try r.input(x), tapMajorWeight: try r.input(tapMajor), bias: try r.input(b), y: out,
+                                   cin: cin, size: (d, h, w), cout: cout, kernel: (k, k, k), padding: (pad, pad, pad))
+        }
+        let want = CPUReference.conv3d(x, wt, b, cin: cin, d: d, h: h, wd: w, cout: cout, k: k, stride: 1, pad: pad)
+        let got = try out.read()
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+        print("conv3d_rows \(shape): max |Δ| \(worst), NMSE \(GPUHarness.nmse(got, want))")
+        GPUHarness.expectClose(got, want, nmse: 1e-11, "conv3d_rows \(k)^3 \(shape)")
+        #expect(try run.guardsIntact())
+    }
+
     @Test func convTranspose2dMatchesPyTorch() throws {
         let gpu = try gpu
         let g = GPUHarness.golden

@@ -1,0 +1,80 @@
+#version 450
+// Conv3d (groups 1, stride 1) by row runs: conv2d_rows.comp with a depth axis. Each invocation computes 16
+// output channels × a run of 8 adjacent output voxels of one (depth, row) line. Per (input channel, kernel
+// depth, kernel row) it fetches the 16-float input window around the run as 4 RGBA32F texels; per kernel tap it
+// fetches the 16 channels' weights as 4 texels from tap-major weights [Cin, KD, KH, KW, Cout]. KW and padX are
+// specialization constants so the window index is constant after unrolling. The host guarantees W % 4 == 0,
+// Cout % 4 == 0, padX ≤ 4 and KW − 1 − padX ≤ 4 (the window covers the run's taps).
+#include "include/common.glsl"
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+layout(constant_id = 0) const uint WX = 8;
+layout(constant_id = 1) const uint WY = 2;
+layout(constant_id = 2) const uint KW = 3;
+layout(constant_id = 3) const uint PADX = 1;
+layout(binding = 0) uniform samplerBuffer X;
+layout(binding = 1) uniform samplerBuffer Wt;
+layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+// Conv3dPush; kw, strides, padW and groups are fixed by the host (KW, PADX above, stride 1, groups 1).
+layout(push_constant) uniform Params {
+    uint Cin, D, H, W, Cout, OD, OH, OW;
+    uint KD, KH, KWp, sD, sH, sW, pD, pH, pWp, groups, hasBias;
+} p;
+
+void main() {
+    uint runsPerRow = (p.OW + 7u) / 8u;
+    uint run = gl_GlobalInvocationID.x;
+    if (run >= runsPerRow * p.OH * p.OD) return;
+    uint line = run / runsPerRow, ox0 = (run % runsPerRow) * 8u;
+    uint oy = line % p.OH, oz = line / p.OH;
+    uint co0 = (gl_WorkGroupID.y * WY + gl_LocalInvocationID.y) * 16u;
+    uint W4 = p.W / 4u, C4 = p.Cout / 4u;
+    // Weight texel column of each 4-channel group (clamped past Cout; those outputs are not written).
+    uint cg[4];
+    [[unroll]] for (uint m = 0; m < 4; m++) cg[m] = min(co0 / 4u + m, C4 - 1u);
+    // The window's texels: columns ox0 − 4 … ox0 + 11, i.e. texel columns ox0/4 − 1 + t.
+    int t0 = int(ox0 / 4u) - 1;
+    bool colOK[4];
+    [[unroll]] for (uint t = 0; t < 4; t++) colOK[t] = t0 + int(t) >= 0 && t0 + int(t) < int(W4);
+    vec4 acc[4][8];
+    [[unroll]] for (uint m = 0; m < 4; m++) [[unroll]] for (uint j = 0; j < 8; j++) acc[m][j] = vec4(0.0);
+    // Kernel depths and rows that land in the zero padding contribute nothing: skip them.
+    int z0 = int(oz) - int(p.pD), y0 = int(oy) - int(p.pH);
+    uint kz0 = uint(max(-z0, 0)), kz1 = uint(clamp(int(p.D) - z0, 0, int(p.KD)));
+    uint ky0 = uint(max(-y0, 0)), ky1 = uint(clamp(int(p.H) - y0, 0, int(p.KH)));
+    for (uint ci = 0; ci < p.Cin; ci++) {
+        for (uint kz = kz0; kz < kz1; kz++) {
+            uint plane = ci * p.D + uint(z0 + int(kz));
+            for (uint ky = ky0; ky < ky1; ky++) {
+                float win[16];
+                uint rowBase = (plane * p.H + uint(y0 + int(ky))) * W4;
+                [[unroll]] for (uint t = 0; t < 4; t++) {
+                    vec4 v = colOK[t] ? texelFetch(X, int(rowBase) + t0 + int(t)) : vec4(0.0);
+                    win[4u * t] = v.x; win[4u * t + 1u] = v.y; win[4u * t + 2u] = v.z; win[4u * t + 3u] = v.w;
+                }
+                uint wBase = ((ci * p.KD + kz) * p.KH + ky) * KW * C4;
+                [[unroll]] for (uint kx = 0; kx < KW; kx++) {
+                    vec4 wv[4];
+                    [[unroll]] for (uint m = 0; m < 4; m++) wv[m] = texelFetch(Wt, int(wBase + kx * C4 + cg[m]));
+                    // Output ox0 + j reads input column ox0 + j − PADX + kx = window element j + 4 − PADX + kx.
+                    [[unroll]] for (uint j = 0; j < 8; j++) {
+                        float xv = win[j + 4u - PADX + kx];
+                        [[unroll]] for (uint m = 0; m < 4; m++) acc[m][j] = fma(wv[m], vec4(xv), acc[m][j]);
+                    }
+                }
+            }
+        }
+    }
+    uint voxels = p.OD * p.OH * p.OW;
+    [[unroll]] for (uint m = 0; m < 4; m++) {
+        [[unroll]] for (uint c = 0; c < 4; c++) {
+            uint co = co0 + 4u * m + c;
+            if (co >= p.Cout) continue;
+            float b = p.hasBias != 0u ? bias[co] : 0.0;
+            uint base = co * voxels + (oz * p.OH + oy) * p.OW + ox0;
+            [[unroll]] for (uint j = 0; j < 8; j++) {
+                if (ox0 + j < p.OW) y[base + j] = acc[m][j][c] + b;
+            }
+        }
+    }
+}
