@@ -138,7 +138,7 @@ extension RendererGraphBuilder {
         let weight = try self.weight(name + "weight", [cout, cin, k, k, k])
         let wx = try g.reshape(try g.gather(weight, shape: [cout, cv * tap], strides: [cin * tap, 1], label: "fuser_weight_volume"),
                                [cout, cv, k, k, k])
-        let volume = try g.conv3d(x, weight: wx, bias: try self.weight(name + "bias", [cout]))
+        let volume = try g.conv3dRows(x, weight: wx, bias: try self.weight(name + "bias", [cout]))
         // W_head regrouped as [kz, cout, ch, ky·kx] → KD stacked 2-D kernels.
         let wh = try g.gather(weight, shape: [k, cout, ch, k * k], strides: [k * k, cin * tap, tap, 1], offset: cv * tap,
                               label: "fuser_weight_head")
