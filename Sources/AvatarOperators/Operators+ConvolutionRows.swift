@@ -8,10 +8,12 @@ extension Operators {
             && kernel.1 - 1 - padding.1 <= 4
     }
 
-    /// Conv2d (groups 1, stride 1) with tap-major weights [Cin, KH, KW, Cout]: 16 channels × 8 adjacent pixels of
-    /// one row per invocation, input rows and weights read 4 floats per texel fetch (conv2d_rows.comp).
+    /// Conv2d (groups 1, stride 1) with tap-major weights [Cin, KH, KW, Cout]: 16 channels × a run of 8 or 16
+    /// adjacent pixels of one row per invocation (`tile`, nil = `RowsTile.preferred`), input rows and weights read
+    /// 4 floats per texel fetch (conv2d_rows.comp).
     public func conv2dRows(_ seq: CommandSequence, x: BufferSlice, tapMajorWeight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
-                           cin: Int, h: Int, w: Int, cout: Int, kernel: (Int, Int), padding: (Int, Int)) throws {
+                           cin: Int, h: Int, w: Int, cout: Int, kernel: (Int, Int), padding: (Int, Int),
+                           tile: RowsTile? = nil) throws {
         try check(Self.conv2dRowsSupports(w: w, cout: cout, kernel: kernel, padding: padding),
                   "conv2d_rows needs W % 4 == 0, Cout % 4 == 0, padX ≤ 4 and KW − 1 − padX ≤ 4 (W \(w), Cout \(cout), kernel \(kernel), padding \(padding))")
         let oh = Self.convOutput(h, kernel: kernel.0, stride: 1, padding: padding.0)
@@ -27,10 +29,11 @@ extension Operators {
                               kh: Self.u(kernel.0), kw: Self.u(kernel.1), strideY: 1, strideX: 1, padY: Self.u(padding.0),
                               padX: Self.u(padding.1), groups: 1, hasBias: bias == nil ? 0 : 1)
         let wx = Self.subgroupWidth(device), wy = 2
-        let pipeline = try library.pipeline(Shader.conv2dRows, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.1), Self.u(padding.1)])
-        let runs = oh * ((ow + 7) / 8)
+        let tile = tile ?? .preferred(ow: ow, kw: kernel.1)
+        let pipeline = try library.pipeline(tile.variant, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.1), Self.u(padding.1)])
+        let runs = oh * ((ow + tile.run - 1) / tile.run)
         try seq.dispatch(pipeline, buffers: [x, tapMajorWeight, bias ?? tapMajorWeight, y], push: push,
-                         groups: ((runs + wx - 1) / wx, (cout + 16 * wy - 1) / (16 * wy), 1))
+                         groups: ((runs + wx - 1) / wx, (cout + tile.channels * wy - 1) / (tile.channels * wy), 1))
     }
 }
 
@@ -40,12 +43,12 @@ extension Operators {
         kernel.0 > 0 && padding.0 >= 0 && conv2dRowsSupports(w: w, cout: cout, kernel: (kernel.1, kernel.2), padding: (padding.1, padding.2))
     }
 
-    /// Conv3d (groups 1, stride 1) with tap-major weights [Cin, KD, KH, KW, Cout]: 16 channels × 8 adjacent voxels
-    /// of one (depth, row) line per invocation, input rows and weights read 4 floats per texel fetch
+    /// Conv3d (groups 1, stride 1) with tap-major weights [Cin, KD, KH, KW, Cout]: 16 channels × a run of 8 or 16
+    /// adjacent voxels of one (depth, row) line per invocation (`tile` as for `conv2dRows`), input rows and weights read 4 floats per texel fetch
     /// (conv3d_rows.comp, conv2d_rows with a depth axis).
     public func conv3dRows(_ seq: CommandSequence, x: BufferSlice, tapMajorWeight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
                            cin: Int, size: (d: Int, h: Int, w: Int), cout: Int, kernel: (Int, Int, Int),
-                           padding: (Int, Int, Int)) throws {
+                           padding: (Int, Int, Int), tile: RowsTile? = nil) throws {
         try check(Self.conv3dRowsSupports(w: size.w, cout: cout, kernel: kernel, padding: padding),
                   "conv3d_rows needs W % 4 == 0, Cout % 4 == 0, padW ≤ 4 and KW − 1 − padW ≤ 4 (W \(size.w), Cout \(cout), kernel \(kernel), padding \(padding))")
         let od = Self.convOutput(size.d, kernel: kernel.0, stride: 1, padding: padding.0)
@@ -64,9 +67,27 @@ extension Operators {
                               kw: Self.u(kernel.2), strideD: 1, strideH: 1, strideW: 1, padD: Self.u(padding.0), padH: Self.u(padding.1),
                               padW: Self.u(padding.2), groups: 1, hasBias: bias == nil ? 0 : 1)
         let wx = Self.subgroupWidth(device), wy = 2
-        let pipeline = try library.pipeline(Shader.conv3dRows, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.2), Self.u(padding.2)])
-        let runs = od * oh * ((ow + 7) / 8)
+        let tile = tile ?? .preferred(ow: ow, kw: kernel.2)
+        let pipeline = try library.pipeline(tile.variant3D, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.2), Self.u(padding.2)])
+        let runs = od * oh * ((ow + tile.run - 1) / tile.run)
         try seq.dispatch(pipeline, buffers: [x, tapMajorWeight, bias ?? tapMajorWeight, y], push: push,
-                         groups: ((runs + wx - 1) / wx, (cout + 16 * wy - 1) / (16 * wy), 1))
+                         groups: ((runs + wx - 1) / wx, (cout + tile.channels * wy - 1) / (tile.channels * wy), 1))
+    }
+}
+
+extension Operators {
+    /// The row-run kernels' tile per invocation: `run` adjacent output pixels × `channels` output channels. 16-pixel
+    /// runs halve the window fetches per FMA and run 3×3 kernels ~1.25× faster on lavapipe (bench kernels
+    /// --cpu-time); 8-pixel runs stay for narrow rows and wide kernels (a 7³ kernel gains nothing from 16).
+    public enum RowsTile: String, Sendable, CaseIterable {
+        case r8c16, r16c16
+        public var run: Int { self == .r8c16 ? 8 : 16 }
+        public var channels: Int { 16 }
+
+        /// The tile for an output row of `ow` pixels and a kernel `kw` wide.
+        public static func preferred(ow: Int, kw: Int) -> RowsTile { ow >= 16 && kw <= 3 ? .r16c16 : .r8c16 }
+
+        var variant: ShaderVariant<Conv2dPush> { self == .r8c16 ? Shader.conv2dRows : Shader.conv2dRowsR16C4 }
+        var variant3D: ShaderVariant<Conv3dPush> { self == .r8c16 ? Shader.conv3dRows : Shader.conv3dRowsR16C4 }
     }
 }
