@@ -17,6 +17,15 @@ extension Graph {
         let (cin, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
         let pad = (padY, padX)
+        if cout % 4 != 0, weight.elementType == .float32,
+           Operators.conv2dRowsSupports(w: w, cout: cout + 4 - cout % 4, kernel: (kh, kw), padding: pad) {
+            // A few output channels (the torso's 7×7 RGB conv): zero output channels up to a multiple of 4 (folded
+            // into plan time for constant weights), then the first `cout` channels of the result (a small copy: a
+            // view could not be a graph output).
+            let (wide, bias4) = try zeroPaddedOutputChannels(weight: weight, bias: bias, to: cout + 4 - cout % 4)
+            let y = try conv2dRows(x, weight: try reshape(wide, [wide.shape[0], cin, kh, kw]), bias: bias4, padY: padY, padX: padX)
+            return try slice(y, axis: 0, start: 0, length: cout)
+        }
         guard weight.elementType == .float32,
               Operators.conv2dRowsSupports(w: w, cout: cout, kernel: (kh, kw), padding: pad) else {
             try require(padY == padX, label, "padding (\(padY), \(padX)) differs per axis, which only the row-run kernel runs")
@@ -44,6 +53,13 @@ extension Graph {
         let (cin, d, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let cout = weight.shape[0], k = (weight.shape[2], weight.shape[3], weight.shape[4])
         let pad = (padding ?? k.0 / 2, padding ?? k.1 / 2, padding ?? k.2 / 2)
+        if cout % 4 != 0, weight.elementType == .float32,
+           Operators.conv3dRowsSupports(w: w, cout: cout + 4 - cout % 4, kernel: k, padding: pad) {
+            // As in conv2dRows: zero output channels up to a multiple of 4 (the torso's 5-channel mask conv).
+            let (wide, bias4) = try zeroPaddedOutputChannels(weight: weight, bias: bias, to: cout + 4 - cout % 4)
+            let y = try conv3dRows(x, weight: try reshape(wide, [wide.shape[0], cin, k.0, k.1, k.2]), bias: bias4, padding: padding)
+            return try slice(y, axis: 0, start: 0, length: cout)
+        }
         guard weight.elementType == .float32, Operators.conv3dRowsSupports(w: w, cout: cout, kernel: k, padding: pad) else {
             return try conv3d(x, weight: weight, bias: bias, padding: padding)
         }
@@ -59,5 +75,17 @@ extension Graph {
             try ops.conv3dRows(seq, x: b[x], tapMajorWeight: b[tapMajor], bias: bias.map { b[$0] }, y: b[y], cin: cin,
                                size: (d, h, w), cout: cout, kernel: k, padding: pad)
         }
+    }
+
+    /// weight [Cout, …] and bias [Cout] with zero output channels appended up to `channels`: weight as
+    /// [channels, Cin·taps].
+    private func zeroPaddedOutputChannels(weight: GraphValue, bias: GraphValue?, to channels: Int) throws -> (GraphValue, GraphValue?) {
+        let cout = weight.shape[0], row = weight.count / cout, extra = channels - cout
+        let zeros = try constant("conv_rows_zero_channels", values: [Float](repeating: 0, count: extra * row), shape: [extra, row])
+        let wide = try concat([try reshape(weight, [cout, row]), zeros], axis: 0)
+        let wideBias = try bias.map {
+            try concat([try reshape($0, [cout]), try constant("conv_rows_zero_bias", values: [Float](repeating: 0, count: extra), shape: [extra])], axis: 0)
+        }
+        return (wide, wideBias)
     }
 }
