@@ -30,6 +30,60 @@ layout(push_constant) uniform Params {
     uint KD, KH, KWp, sD, sH, sW, pD, pH, pWp, groups, hasBias;
 } p;
 
+#ifdef PAIR
+// Rows 4 wide (the hourglass's 4² levels): an 8-voxel run would hold 4 idle voxels, so each invocation takes the
+// two lines oy, oy + 1 of one depth instead (the host guarantees W == OW == 4 and OH even). A row is one texel;
+// taps that land in the row's zero padding are left out at compile time.
+void main() {
+    uint pairs = p.OD * (p.OH / 2u);
+    uint run = gl_GlobalInvocationID.x;
+    if (run >= pairs) return;
+    uint oz = run / (p.OH / 2u), oy = (run % (p.OH / 2u)) * 2u;
+    uint co0 = (gl_WorkGroupID.y * WY + gl_LocalInvocationID.y) * (4u * CG);
+    uint C4 = p.Cout / 4u;
+    uint cg[CG];
+    [[unroll]] for (uint m = 0; m < CG; m++) cg[m] = min(co0 / 4u + m, C4 - 1u);
+    vec4 acc[CG][8];
+    [[unroll]] for (uint m = 0; m < CG; m++) [[unroll]] for (uint j = 0; j < 8; j++) acc[m][j] = vec4(0.0);
+    int z0 = int(oz) - int(p.pD), y0 = int(oy) - int(p.pH);
+    uint kz0 = uint(max(-z0, 0)), kz1 = uint(clamp(int(p.D) - z0, 0, int(p.KD)));
+    for (uint ci = 0; ci < p.Cin; ci++) {
+        for (uint kz = kz0; kz < kz1; kz++) {
+            uint plane = ci * p.D + uint(z0 + int(kz));
+            for (uint ky = 0; ky < p.KH; ky++) {
+                // The two input rows (one texel each), zero where they fall in the padding.
+                vec4 rows[2];
+                [[unroll]] for (uint l = 0; l < 2; l++) {
+                    int iy = y0 + int(ky + l);
+                    rows[l] = iy >= 0 && iy < int(p.H) ? texelFetch(X, int(plane * p.H) + iy) : vec4(0.0);
+                }
+                uint wBase = ((ci * p.KD + kz) * p.KH + ky) * KW * C4;
+                [[unroll]] for (uint kx = 0; kx < KW; kx++) {
+                    vec4 wv[CG];
+                    [[unroll]] for (uint m = 0; m < CG; m++) wv[m] = texelFetch(Wt, int(wBase + kx * C4 + cg[m]));
+                    // Voxel j of line l reads input column j + kx − PADX of row l.
+                    [[unroll]] for (uint j = 0; j < 8; j++) {
+                        int col = int(j % 4u + kx) - int(PADX);
+                        if (col < 0 || col > 3) continue;
+                        float xv = rows[j / 4u][col];
+                        [[unroll]] for (uint m = 0; m < CG; m++) acc[m][j] = fma(wv[m], vec4(xv), acc[m][j]);
+                    }
+                }
+            }
+        }
+    }
+    uint voxels = p.OD * p.OH * 4u;
+    [[unroll]] for (uint m = 0; m < CG; m++) {
+        [[unroll]] for (uint c = 0; c < 4; c++) {
+            uint co = co0 + 4u * m + c;
+            if (co >= p.Cout) continue;
+            float b = p.hasBias != 0u ? bias[co] : 0.0;
+            uint base = co * voxels + (oz * p.OH + oy) * 4u;
+            [[unroll]] for (uint j = 0; j < 8; j++) y[base + j] = acc[m][j][c] + b;
+        }
+    }
+}
+#else
 void main() {
     uint runsPerRow = (p.OW + RUN - 1u) / RUN;
     uint run = gl_GlobalInvocationID.x;
@@ -87,3 +141,4 @@ void main() {
         }
     }
 }
+#endif

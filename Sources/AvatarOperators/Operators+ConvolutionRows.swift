@@ -30,7 +30,7 @@ extension Operators {
                               padX: Self.u(padding.1), groups: 1, hasBias: bias == nil ? 0 : 1)
         let wx = Self.subgroupWidth(device), wy = 2
         let tile = tile ?? .preferred(ow: ow, kw: kernel.1)
-        let pipeline = try library.pipeline(tile.variant, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.1), Self.u(padding.1)])
+        let pipeline = try library.pipeline(try tile.variant, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.1), Self.u(padding.1)])
         let runs = oh * ((ow + tile.run - 1) / tile.run)
         try seq.dispatch(pipeline, buffers: [x, tapMajorWeight, bias ?? tapMajorWeight, y], push: push,
                          groups: ((runs + wx - 1) / wx, (cout + tile.channels * wy - 1) / (tile.channels * wy), 1))
@@ -67,9 +67,10 @@ extension Operators {
                               kw: Self.u(kernel.2), strideD: 1, strideH: 1, strideW: 1, padD: Self.u(padding.0), padH: Self.u(padding.1),
                               padW: Self.u(padding.2), groups: 1, hasBias: bias == nil ? 0 : 1)
         let wx = Self.subgroupWidth(device), wy = 2
-        let tile = tile ?? .preferred(ow: ow, kw: kernel.2)
+        let tile = tile ?? (RowsTile.pairs4.runs(w: size.w, oh: oh, ow: ow) ? .pairs4 : .preferred(ow: ow, kw: kernel.2))
+        try check(tile.runs(w: size.w, oh: oh, ow: ow), "conv3d_rows tile \(tile) needs rows 4 wide and an even number of them (W \(size.w), OH \(oh), OW \(ow))")
         let pipeline = try library.pipeline(tile.variant3D, specialization: [Self.u(wx), Self.u(wy), Self.u(kernel.2), Self.u(padding.2)])
-        let runs = od * oh * ((ow + tile.run - 1) / tile.run)
+        let runs = tile == .pairs4 ? od * oh / 2 : od * oh * ((ow + tile.run - 1) / tile.run)
         try seq.dispatch(pipeline, buffers: [x, tapMajorWeight, bias ?? tapMajorWeight, y], push: push,
                          groups: ((runs + wx - 1) / wx, (cout + tile.channels * wy - 1) / (tile.channels * wy), 1))
     }
@@ -79,15 +80,34 @@ extension Operators {
     /// The row-run kernels' tile per invocation: `run` adjacent output pixels × `channels` output channels. 16-pixel
     /// runs halve the window fetches per FMA and run 3×3 kernels ~1.25× faster on lavapipe (bench kernels
     /// --cpu-time); 8-pixel runs stay for narrow rows and wide kernels (a 7³ kernel gains nothing from 16).
+    /// `pairs4` (conv3d only, rows 4 wide, an even number of them) covers two 4-voxel lines per invocation instead
+    /// of one 8-voxel run half idle.
     public enum RowsTile: String, Sendable, CaseIterable {
-        case r8c16, r16c16
-        public var run: Int { self == .r8c16 ? 8 : 16 }
+        case r8c16, r16c16, pairs4
+        public var run: Int { self == .r16c16 ? 16 : 8 }
         public var channels: Int { 16 }
 
         /// The tile for an output row of `ow` pixels and a kernel `kw` wide.
         public static func preferred(ow: Int, kw: Int) -> RowsTile { ow >= 16 && kw <= 3 ? .r16c16 : .r8c16 }
 
-        var variant: ShaderVariant<Conv2dPush> { self == .r8c16 ? Shader.conv2dRows : Shader.conv2dRowsR16C4 }
-        var variant3D: ShaderVariant<Conv3dPush> { self == .r8c16 ? Shader.conv3dRows : Shader.conv3dRowsR16C4 }
+        /// Whether the tile runs a conv with input rows `w` wide and an output `oh` × `ow`.
+        public func runs(w: Int, oh: Int, ow: Int) -> Bool { self != .pairs4 || (w == 4 && ow == 4 && oh % 2 == 0) }
+
+        var variant: ShaderVariant<Conv2dPush> {
+            get throws {
+                switch self {
+                case .r8c16: Shader.conv2dRows
+                case .r16c16: Shader.conv2dRowsR16C4
+                case .pairs4: throw OperatorError.shape("conv2d_rows has no \(rawValue) tile")
+                }
+            }
+        }
+        var variant3D: ShaderVariant<Conv3dPush> {
+            switch self {
+            case .r8c16: Shader.conv3dRows
+            case .r16c16: Shader.conv3dRowsR16C4
+            case .pairs4: Shader.conv3dRowsPairs
+            }
+        }
     }
 }
