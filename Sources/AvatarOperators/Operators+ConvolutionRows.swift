@@ -44,8 +44,9 @@ extension Operators {
     }
 
     /// Conv3d (groups 1, stride 1) with tap-major weights [Cin, KD, KH, KW, Cout]: 16 channels × a run of 8 or 16
-    /// adjacent voxels of one (depth, row) line per invocation (`tile` as for `conv2dRows`), input rows and weights read 4 floats per texel fetch
-    /// (conv3d_rows.comp, conv2d_rows with a depth axis).
+    /// adjacent voxels of one (depth, row) line per invocation, or two 4-wide lines (`tile`, nil = `.pairs4` where
+    /// it runs, else `RowsTile.preferred`); input rows and weights read 4 floats per texel fetch (conv3d_rows.comp,
+    /// conv2d_rows with a depth axis).
     public func conv3dRows(_ seq: CommandSequence, x: BufferSlice, tapMajorWeight: BufferSlice, bias: BufferSlice?, y: BufferSlice,
                            cin: Int, size: (d: Int, h: Int, w: Int), cout: Int, kernel: (Int, Int, Int),
                            padding: (Int, Int, Int), tile: RowsTile? = nil) throws {
