@@ -17,7 +17,21 @@ public struct KernelBenchmark: Sendable {
     public let ops: Operators
     public var device: VulkanDevice { ops.library.device }
 
-    public init(ops: Operators) { self.ops = ops }
+    /// What a replay is timed by: wall time, or the process's CPU time (all of a CPU driver's worker threads),
+    /// steadier on a shared machine for comparing kernels on lavapipe; meaningless for a GPU.
+    public enum Timing: Sendable { case wall, processCPU }
+    public var timing: Timing
+
+    public init(ops: Operators, timing: Timing = .wall) {
+        self.ops = ops
+        self.timing = timing
+    }
+
+    static func processCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
 
     /// Records once, runs once to warm up (pipelines, caches), then times `repeats` replays (best of).
     func time(repeats: Int, arenaBytes: Int, _ record: (CommandSequence, BufferArena) throws -> Void) throws -> Double {
@@ -27,6 +41,12 @@ public struct KernelBenchmark: Sendable {
         try seq.run()
         var best = Double.infinity
         for _ in 0..<max(1, repeats) {
+            if timing == .processCPU {
+                let t = Self.processCPUSeconds()
+                try seq.run()
+                best = min(best, Self.processCPUSeconds() - t)
+                continue
+            }
             let t = ContinuousClock.now
             try seq.run()
             let d = ContinuousClock.now - t
@@ -67,6 +87,47 @@ public struct KernelBenchmark: Sendable {
         }
         return Result(name: "conv3x3_\(hw)x\(hw)_c\(c)", description: "conv2d 3×3, \(c)→\(c) ch, \(hw)², pad 1", seconds: s,
                       rate: 2 * Double(c * c * 9 * hw * hw) / s / 1e9, unit: "GFLOP/s")
+    }
+
+    /// 3×3 conv, stride 1, padding 1, c→c channels at hw² on the row-run kernel (conv2d_rows) with the given tile.
+    public func conv3x3Rows(channels c: Int, size hw: Int, tile: Operators.RowsTile) throws -> Result {
+        let s = try time(repeats: 3, arenaBytes: (2 * c * hw * hw + c * c * 9 + c) * 4 + (1 << 16)) { seq, arena in
+            let x = try arena.allocate(floats: c * hw * hw), w = try arena.allocate(floats: c * c * 9), y = try arena.allocate(floats: c * hw * hw)
+            let bias = try arena.allocate(floats: c)
+            try Self.fill(x, seed: 3)
+            try Self.fill(w, seed: 4)
+            try Self.fill(bias, seed: 5)
+            try ops.conv2dRows(seq, x: x, tapMajorWeight: w, bias: bias, y: y, cin: c, h: hw, w: hw, cout: c, kernel: (3, 3),
+                               padding: (1, 1), tile: tile)
+        }
+        return Result(name: "conv3x3_rows_\(tile.rawValue)_\(hw)x\(hw)_c\(c)",
+                      description: "conv2d_rows 3×3 \(tile.run) px × \(tile.channels) ch, \(c)→\(c) ch, \(hw)²", seconds: s,
+                      rate: 2 * Double(c * c * 9 * hw * hw) / s / 1e9, unit: "GFLOP/s")
+    }
+
+    /// Conv3d, stride 1, "same" padding, on the implicit-GEMM kernel (conv3d_gemm) or the row-run kernel
+    /// (conv3d_rows, tap-major weights): the torso model's hourglass and fuser shapes.
+    public func conv3d(cin: Int, cout: Int, size: (d: Int, h: Int, w: Int), kernel k: Int, rows: Operators.RowsTile?) throws -> Result {
+        let voxels = size.d * size.h * size.w, taps = k * k * k
+        let s = try time(repeats: 1, arenaBytes: ((cin + cout) * voxels + cin * cout * taps + cout) * 4 + (1 << 16)) { seq, arena in
+            let x = try arena.allocate(floats: cin * voxels), w = try arena.allocate(floats: cin * cout * taps)
+            let y = try arena.allocate(floats: cout * voxels), bias = try arena.allocate(floats: cout)
+            try Self.fill(x, seed: 6)
+            try Self.fill(w, seed: 7)
+            try Self.fill(bias, seed: 8)
+            if let rows {
+                try ops.conv3dRows(seq, x: x, tapMajorWeight: w, bias: bias, y: y, cin: cin, size: size, cout: cout,
+                                   kernel: (k, k, k), padding: (k / 2, k / 2, k / 2), tile: rows)
+            } else {
+                try ops.conv3d(seq, x: x, weight: w, bias: bias, y: y, cin: cin, size: size, cout: cout, kernel: (k, k, k),
+                               padding: (k / 2, k / 2, k / 2))
+            }
+        }
+        let shape = "\(size.d)x\(size.h)x\(size.w)"
+        let kind = rows.map { "rows_\($0.rawValue)" } ?? "gemm"
+        return Result(name: "conv3d_\(kind)_k\(k)_\(shape)_c\(cin)_\(cout)",
+                      description: "conv3d \(k)³ \(kind), \(cin)→\(cout) ch, \(shape)", seconds: s,
+                      rate: 2 * Double(cin * cout * taps * voxels) / s / 1e9, unit: "GFLOP/s")
     }
 
     /// 8 heads × 64, sequence n: softmax(10·QKᵀ)·V (the A2M attention shape at 768 frames), fused or composed.

@@ -30,6 +30,10 @@ public enum Shader {
     public static let geglu = ShaderVariant<GegluPush>("geglu", bindings: 2, texelBindings: [])
     public static let rowLayerNorm = ShaderVariant<NormPush>("row_layer_norm", bindings: 4, texelBindings: [])
     public static let conv2dRows = ShaderVariant<Conv2dPush>("conv2d_rows", bindings: 4, texelBindings: [0, 1])
+    public static let conv2dRowsR16C4 = ShaderVariant<Conv2dPush>("conv2d_rows_r16_c4", bindings: 4, texelBindings: [0, 1])
+    public static let conv3dRows = ShaderVariant<Conv3dPush>("conv3d_rows", bindings: 4, texelBindings: [0, 1])
+    public static let conv3dRowsR16C4 = ShaderVariant<Conv3dPush>("conv3d_rows_r16_c4", bindings: 4, texelBindings: [0, 1])
+    public static let conv3dRowsPairs = ShaderVariant<Conv3dPush>("conv3d_rows_pairs", bindings: 4, texelBindings: [0, 1])
     public static let rotary = ShaderVariant<RotaryPush>("rotary", bindings: 4, texelBindings: [])
     public static let rowL2Norm = ShaderVariant<NormPush>("row_l2_norm", bindings: 4, texelBindings: [])
     public static let qkNormRotary = ShaderVariant<QKNormRotaryPush>("qk_norm_rotary", bindings: 5, texelBindings: [])
@@ -175,6 +179,10 @@ public enum Shader {
         AnyShaderVariant(geglu),
         AnyShaderVariant(rowLayerNorm),
         AnyShaderVariant(conv2dRows),
+        AnyShaderVariant(conv2dRowsR16C4),
+        AnyShaderVariant(conv3dRows),
+        AnyShaderVariant(conv3dRowsR16C4),
+        AnyShaderVariant(conv3dRowsPairs),
         AnyShaderVariant(rotary),
         AnyShaderVariant(rowL2Norm),
         AnyShaderVariant(qkNormRotary),

@@ -144,7 +144,7 @@ extension RendererGraphBuilder {
         // Weight slices stay fp32 under fp16 activations, and so does the small band product of the head share.
         let wx = try g.reshape(try fp32 { try g.gather(weight, shape: [cout, cv * tap], strides: [cin * tap, 1], label: "fuser_weight_volume") },
                                [cout, cv, k, k, k])
-        let volume = try g.conv3d(x, weight: wx, bias: try self.weight(name + "bias", [cout]))
+        let volume = try g.conv3dRows(x, weight: wx, bias: try self.weight(name + "bias", [cout]))
         // W_head regrouped as [kz, cout, ch, ky·kx] → KD stacked 2-D kernels.
         let wh = try fp32 {
             try g.gather(weight, shape: [k, cout, ch, k * k], strides: [k * k, cin * tap, tap, 1], offset: cv * tap, label: "fuser_weight_head")

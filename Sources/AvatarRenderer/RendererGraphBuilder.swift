@@ -37,7 +37,8 @@ public struct RendererGraphBuilder {
     /// Conv3d with `<name>weight` [out, in, k, k, k] and `<name>bias`, "same" padding.
     public func conv3d(_ x: GraphValue, _ name: String, out: Int, kernel: Int) throws -> GraphValue {
         let weight = try weight(name + "weight", [out, x.shape[0], kernel, kernel, kernel])
-        return try g.conv3d(x, weight: weight, bias: try self.weight(name + "bias", [out]))
+        // The row-run kernel (it falls back to conv3d for shapes it does not run, e.g. the 5-channel mask conv).
+        return try g.conv3dRows(x, weight: weight, bias: try self.weight(name + "bias", [out]))
     }
 
     /// Linear over the last axis: `<name>weight` [out, in], `<name>bias` [out].

@@ -16,15 +16,31 @@ struct BenchKernelsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Vulkan device index (default: the preferred device).") var device: Int?
     @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.") var require = "any"
     @Option(name: .long, help: "Only cases whose name contains this text.") var only: String?
+    @Flag(name: .customLong("cpu-time"), help: "Time replays by the process's CPU time (a CPU driver's threads together), steadier than wall time on a shared machine.")
+    var cpuTime = false
 
     func run() async throws {
         let requirement = try DeviceRequirement(parsing: require, index: device)
         // Long cases on the CPU driver take minutes; allow them before calling the device hung.
         let dev = try VulkanDevice(requirement: requirement, fenceTimeout: .seconds(1200))
-        let bench = KernelBenchmark(ops: Operators(library: ShaderLibrary(device: dev)))
+        let bench = KernelBenchmark(ops: Operators(library: ShaderLibrary(device: dev)), timing: cpuTime ? .processCPU : .wall)
         var cases: [(String, () throws -> KernelBenchmark.Result)] = []
         for n in quick ? [512, 1024] : [512, 1024, 2048] { cases.append(("matmul_\(n)", { try bench.matmul(n) })) }
         for c in quick ? [64] : [64, 256] { cases.append(("conv3x3_256x256_c\(c)", { try bench.conv3x3(channels: c) })) }
+        // The super-resolution's 256-channel 3×3 convs on conv2d_rows, per tile shape.
+        for tile in Operators.RowsTile.allCases {
+            cases.append(("conv3x3_rows_\(tile.rawValue)_128x128_c256", { try bench.conv3x3Rows(channels: 256, size: 128, tile: tile) }))
+        }
+        // The torso model's 3-D convs (hourglass levels, fuser), each on both kernels in the same run.
+        for (cin, cout, d, hw, k) in [(64, 128, 16, 32, 3), (256, 512, 16, 8, 3), (512, 1024, 16, 4, 3), (57, 32, 16, 32, 7), (32, 5, 16, 32, 7)] {
+            let name = "conv3d_gemm_k\(k)_\(d)x\(hw)x\(hw)_c\(cin)_\(cout)"
+            cases.append((name, { try bench.conv3d(cin: cin, cout: cout, size: (d, hw, hw), kernel: k, rows: nil) }))
+            for tile in Operators.RowsTile.allCases where tile.runs(w: hw, oh: hw, ow: hw) {
+                let name = "conv3d_rows_\(tile.rawValue)_k\(k)_\(d)x\(hw)x\(hw)_c\(cin)_\(cout)"
+                // The row-run kernel needs Cout % 4 == 0; the graph zero-pads the mask conv's 5 channels to 8.
+                cases.append((name, { try bench.conv3d(cin: cin, cout: (cout + 3) / 4 * 4, size: (d, hw, hw), kernel: k, rows: tile) }))
+            }
+        }
         cases.append(("attention_768", { try bench.attention() }))
         cases.append(("attention_768_composed", { try bench.attention(fused: false) }))
         cases.append(("grid_sample_1.5M", { try bench.gridSample() }))

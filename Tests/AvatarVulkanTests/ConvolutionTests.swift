@@ -159,6 +159,77 @@ import Testing
         #expect(try run.guardsIntact())
     }
 
+    /// conv3d_rows.comp against the CPU reference, every tile that runs the shape: OW 12 and 36 end each line with
+    /// a partial run, Cout 20 and 36 leave a clamped channel group, depth and row padding are skipped at both ends,
+    /// 1³, 5³ and 7³ windows reach both sides; W 4 with even OH takes line pairs (3³ and 5³).
+    @Test(arguments: [
+        // (cin, d, h, w, cout, k, pad)
+        (3, 5, 7, 12, 20, 3, 1),
+        (2, 6, 5, 8, 36, 5, 2),
+        (5, 4, 9, 8, 8, 7, 3),
+        (4, 3, 6, 16, 12, 1, 0),
+        (3, 6, 8, 12, 4, 3, 0),
+        (2, 3, 5, 36, 20, 3, 1),
+        (5, 3, 4, 4, 20, 3, 1),
+        (3, 2, 6, 4, 8, 5, 2),
+    ], Operators.RowsTile.allCases)
+    func conv3dRows(_ shape: (Int, Int, Int, Int, Int, Int, Int), tile: Operators.RowsTile) throws {
+        let gpu = try gpu
+        let (cin, d, h, w, cout, k, pad) = shape
+        let taps = k * k * k
+        let o = { (n: Int) in n + 2 * pad - k + 1 }
+        if !tile.runs(w: w, oh: o(h), ow: o(w)) { return }
+        let x = GPUHarness.random(cin * d * h * w, seed: 31), wt = GPUHarness.random(cout * cin * taps, seed: 32)
+        let b = GPUHarness.random(cout, seed: 33)
+        // Tap-major [Cin, KD, KH, KW, Cout], as the graph permutes the stored [Cout, Cin, KD, KH, KW].
+        var tapMajor = [Float](repeating: 0, count: wt.count)
+        for co in 0..<cout { for ci in 0..<cin { for t in 0..<taps { tapMajor[(ci * taps + t) * cout + co] = wt[(co * cin + ci) * taps + t] } } }
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * o(d) * o(h) * o(w))
+            try gpu.ops.conv3dRows(seq, x: try r.input(x), tapMajorWeight: try r.input(tapMajor), bias: try r.input(b), y: out,
+                                   cin: cin, size: (d, h, w), cout: cout, kernel: (k, k, k), padding: (pad, pad, pad), tile: tile)
+        }
+        let want = CPUReference.conv3d(x, wt, b, cin: cin, d: d, h: h, wd: w, cout: cout, k: k, stride: 1, pad: pad)
+        let got = try out.read()
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+        print("conv3d_rows \(tile) \(shape): max |Δ| \(worst), NMSE \(GPUHarness.nmse(got, want))")
+        GPUHarness.expectClose(got, want, nmse: 1e-11, "conv3d_rows \(tile) \(k)^3 \(shape)")
+        #expect(try run.guardsIntact())
+    }
+
+    /// conv2d_rows.comp against the CPU reference, both tiles: OW 36 and 20 end rows with partial runs (4 of 16,
+    /// 4 of 8), Cout 20 a clamped channel group, 3×3 / 5×5 / 7×7 windows reaching both sides, "valid" padding.
+    @Test(arguments: [
+        // (cin, h, w, cout, k, pad)
+        (3, 7, 36, 20, 3, 1),
+        (2, 5, 20, 12, 5, 2),
+        (4, 6, 24, 8, 7, 3),
+        (3, 6, 16, 4, 3, 0),
+    ], [Operators.RowsTile.r8c16, .r16c16])
+    func conv2dRows(_ shape: (Int, Int, Int, Int, Int, Int), tile: Operators.RowsTile) throws {
+        let gpu = try gpu
+        let (cin, h, w, cout, k, pad) = shape
+        let taps = k * k
+        let x = GPUHarness.random(cin * h * w, seed: 34), wt = GPUHarness.random(cout * cin * taps, seed: 35)
+        let b = GPUHarness.random(cout, seed: 36)
+        var tapMajor = [Float](repeating: 0, count: wt.count)
+        for co in 0..<cout { for ci in 0..<cin { for t in 0..<taps { tapMajor[(ci * taps + t) * cout + co] = wt[(co * cin + ci) * taps + t] } } }
+        let o = { (n: Int) in n + 2 * pad - k + 1 }
+        var out: BufferSlice!
+        let run = try gpu.run { seq, r in
+            out = try r.output(cout * o(h) * o(w))
+            try gpu.ops.conv2dRows(seq, x: try r.input(x), tapMajorWeight: try r.input(tapMajor), bias: try r.input(b), y: out,
+                                   cin: cin, h: h, w: w, cout: cout, kernel: (k, k), padding: (pad, pad), tile: tile)
+        }
+        let want = CPUReference.conv2d(x, wt, b, cin: cin, h: h, wd: w, cout: cout, kh: k, kw: k, stride: 1, pad: pad, groups: 1)
+        let got = try out.read()
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+        print("conv2d_rows \(tile) \(shape): max |Δ| \(worst), NMSE \(GPUHarness.nmse(got, want))")
+        GPUHarness.expectClose(got, want, nmse: 1e-11, "conv2d_rows \(tile) \(k)x\(k) \(shape)")
+        #expect(try run.guardsIntact())
+    }
+
     @Test func convTranspose2dMatchesPyTorch() throws {
         let gpu = try gpu
         let g = GPUHarness.golden
