@@ -118,7 +118,7 @@ public final class MimicTalkFace: Sendable {
 
     /// A session's frame stage.
     public func makeFrames(options: SessionStageOptions) throws -> any FrameStage {
-        MimicTalkFrameStage(renderer: try makeRenderer(), secc: try SECCPass(renderer: secc), constants: constants,
+        try MimicTalkFrameStage(renderer: try makeRenderer(), secc: try SECCPass(renderer: secc), constants: constants,
                             fullWindow: options.fullWindow, seed: options.seed)
     }
 

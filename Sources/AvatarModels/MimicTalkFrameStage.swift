@@ -24,7 +24,9 @@ public final class MimicTalkFrameStage: FrameStage {
     private var rendered: I420Frame?
 
     /// `constants`: the per-identity renderer inputs (cond_cano, ref_torso_img, bg_img, segmap).
-    public init(renderer: MimicTalkRenderer, secc: SECCPass, constants: [String: [Float]], fullWindow: Bool, seed: UInt64) {
+    public init(renderer: MimicTalkRenderer, secc: SECCPass, constants: [String: [Float]], fullWindow: Bool, seed: UInt64) throws {
+        // Checked and written once, not per frame.
+        try renderer.setFixedInputs(constants)
         self.renderer = renderer
         self.secc = secc
         self.constants = constants
@@ -46,9 +48,12 @@ public final class MimicTalkFrameStage: FrameStage {
         }
         guard motion.isFinite else { throw RendererError("MimicTalk frame \(motion.index): the motion contains NaN or Inf") }
         let exp = Array(motion.coefficients[0..<e])
-        var inputs = constants
-        if source == nil { source = try secc.render(exp: exp, firstFaceQuirk: true) }
-        inputs["cond_src"] = source
+        if source == nil {
+            let src = try secc.render(exp: exp, firstFaceQuirk: true)
+            source = src
+            try renderer.setFixedInputs(constants.merging(["cond_src": src]) { $1 })
+        }
+        var inputs: [String: [Float]] = [:]
         inputs["cond_tgt"] = try secc.render(exp: exp, firstFaceQuirk: fullWindow && motion.index % 50 == 0)
         var kp = [Float](repeating: 0, count: 68 * 3)
         for p in 0..<68 {

@@ -26,7 +26,12 @@ public final class MimicTalkRenderer {
     private var identityNetwork: GraphNetwork?
     private var identityInputs: [String: [Float]] = [:]
     private var identityOutputs: [String: [Float]] = [:]
-    private var identityWritten: [Bool: [String: [Float]]] = [:]
+    /// Bumped whenever `identityOutputs` change; each frame graph records the generation it holds.
+    private var identityGeneration = 0
+    private var identityWritten: [Bool: Int] = [:]
+    /// Inputs that stay the same from frame to frame (`setFixedInputs`), and which of them each frame graph holds.
+    private var fixedInputs: [String: [Float]] = [:]
+    private var fixedWritten: [Bool: Set<String>] = [:]
     /// Frame inputs that depend only on the identity.
     static let identityInputNames = ["ref_torso_img", "segmap", "bg_img"]
     static let identityOutputNames = ["torso_features", "torso_seg", "torso_256", "bg_256", "bg_features"]
@@ -86,6 +91,7 @@ public final class MimicTalkRenderer {
     public func adoptIdentity(inputs: [String: [Float]], outputs: [String: [Float]]) {
         identityInputs = inputs.filter { Self.identityInputNames.contains($0.key) }
         identityOutputs = outputs
+        identityGeneration += 1
     }
 
     /// Shapes of the frame inputs as the `.npy` files carry them (batch 1 kept).
@@ -106,15 +112,9 @@ public final class MimicTalkRenderer {
     /// from a generator seeded with `seed`. Returns "image" (clamped to [-1, 1]) and "sr_image", plus `dumpNames`
     /// (planes in upstream orientation) and the draws used when `dumps`. A frame with NaN/Inf is an error.
     public func frame(_ inputs: [String: [Float]], seed: UInt64 = 0, dumps: Bool = false) throws -> [String: [Float]] {
+        try validate(inputs)
         var inputs = inputs
-        for (name, shape) in inputShapes {
-            if let values = inputs[name] {
-                guard values.count == shape.reduce(1, *) else {
-                    throw RendererError("input \(name) holds \(values.count) values, expected \(shape)")
-                }
-                guard values.allSatisfy(\.isFinite) else { throw RendererError("input \(name) contains NaN or Inf") }
-                continue
-            }
+        for (name, shape) in inputShapes where inputs[name] == nil && fixedInputs[name] == nil {
             guard isOptional(name) else { throw RendererError("input \(name) \(shape) is missing") }
             if name == "kp_s", let kp = identity["src_kp"] {
                 inputs[name] = kp.enumerated().map { $0.offset % 3 == 2 ? 0 : $0.element }
@@ -124,14 +124,25 @@ public final class MimicTalkRenderer {
             }
         }
         let network = try network(dumps: dumps)
-        try updateIdentity(inputs)
-        if identityWritten[dumps] != identityInputs {
+        if identityOutputs.isEmpty || inputs.keys.contains(where: Self.identityInputNames.contains) {
+            try updateIdentity(fixedInputs.merging(inputs) { $1 })
+        }
+        if identityWritten[dumps] != identityGeneration {
             for name in Self.identityOutputNames { try network.write(name, identityOutputs[name]!) }
-            identityWritten[dumps] = identityInputs
+            identityWritten[dumps] = identityGeneration
         }
+        // A fixed input is written once per frame graph; one given to this frame replaces it until the next frame.
+        var held = fixedWritten[dumps] ?? []
         for name in inputShapes.keys where !Self.identityInputNames.contains(name) && !(name == "cond_src" && config.seccIn == 6) {
-            try network.write(name, inputs[name]!)
+            if let values = inputs[name] {
+                try network.write(name, values)
+                held.remove(name)
+            } else if !held.contains(name), let values = fixedInputs[name] {
+                try network.write(name, values)
+                held.insert(name)
+            }
         }
+        fixedWritten[dumps] = held
         try network.run()
         last = network
         var out: [String: [Float]] = [:]
@@ -147,6 +158,30 @@ public final class MimicTalkRenderer {
             out["rand_importance"] = inputs["rand_importance"]
         }
         return out
+    }
+
+    /// Inputs that stay the same from frame to frame (a session's cano and src maps and identity images): checked
+    /// once here, written to each frame graph once and the identity graph run for them once; `frame` then needs only
+    /// the inputs that change, and any it is given replace these for that frame.
+    public func setFixedInputs(_ inputs: [String: [Float]]) throws {
+        try validate(inputs)
+        if Self.identityInputNames.allSatisfy({ inputs[$0] != nil }) { try updateIdentity(inputs) }
+        fixedInputs = inputs
+        fixedWritten = [:]
+    }
+
+    /// Known names, the documented number of values, finite.
+    private func validate(_ inputs: [String: [Float]]) throws {
+        let shapes = inputShapes
+        for (name, values) in inputs {
+            guard let shape = shapes[name] else {
+                throw RendererError("input \(name) is not a renderer input (expected \(shapes.keys.sorted().joined(separator: ", ")))")
+            }
+            guard values.count == shape.reduce(1, *) else {
+                throw RendererError("input \(name) holds \(values.count) values, expected \(shape)")
+            }
+            guard values.allSatisfy(\.isFinite) else { throw RendererError("input \(name) contains NaN or Inf") }
+        }
     }
 
     /// Shapes of `frame`'s outputs as the reference writes them (batch 1 kept).
@@ -185,6 +220,7 @@ public final class MimicTalkRenderer {
         identityOutputs = [:]
         for name in Self.identityOutputNames { identityOutputs[name] = try network.read(name) }
         identityInputs = current
+        identityGeneration += 1
     }
 
     private func buildIdentity() throws -> GraphNetwork {

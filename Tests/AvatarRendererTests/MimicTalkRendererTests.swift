@@ -99,4 +99,26 @@ import Testing
         try NumpyArray(shape: [1], values: [0]).write(to: dir.appendingPathComponent("cameras.npy"))
         #expect(readRefusal().contains("cameras.npy: unknown input name"))
     }
+
+    /// Fixed inputs (a session's constants) are checked and written once: frames that pass only what changes give
+    /// the same bits as frames given everything, and an input given to one frame replaces the fixed one for that
+    /// frame only.
+    @Test func fixedInputsGiveTheSameFramesAsFullInputs() throws {
+        let (full, fixture) = try Self.renderer("small")
+        let (session, _) = try Self.renderer("small")
+        let all = try Self.inputs(fixture)
+        let perFrame: Set<String> = ["cond_tgt", "kp_d", "camera", "rand_stratified", "rand_importance"]
+        try session.setFixedInputs(all.filter { !perFrame.contains($0.key) })
+        let changing = all.filter { perFrame.contains($0.key) }
+        let want = try full.frame(all)["image"]
+        #expect(try session.frame(changing)["image"] == want)
+        #expect(try session.frame(changing)["image"] == want)
+        var other = changing
+        other["cond_cano"] = all["cond_cano"]!.map { -$0 }
+        let overridden = try session.frame(other)["image"]
+        let direct = try full.frame(all.merging(other) { $1 })["image"]
+        #expect(overridden != want && overridden == direct)
+        #expect(try session.frame(changing)["image"] == want, "the fixed cond_cano is back on the next frame")
+        #expect(throws: (any Error).self) { try session.setFixedInputs(["no_such_input": [0]]) }
+    }
 }
