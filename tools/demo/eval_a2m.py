@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from tools.reference import safetensors_io
-from tools.demo import visemes
+from tools.demo import targets, visemes
 from tools.reference import a2m as ref
 from tools.reference.logmel import LogMelConfig, log_mel
 from tools.reference.safetensors_io import read as read_safetensors
@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FPS = 25
 SPF = 640  # samples per motion frame at 16 kHz
 REPO = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_FACE = os.path.join(REPO, "Tests", "Fixtures", "demo", "face_tiny.safetensors")
+DEFAULT_FACE = os.path.join(REPO, "Avatars", "demo", "face.safetensors")
 # alternatives to the manifest's streaming plan (hop, lookahead, left_context)
 ALTERNATIVE_PLANS = [(4, 0, 25), (4, 2, 8), (4, 2, 25), (4, 2, 50), (8, 4, 25)]
 # syllables of the alsa-utils phrases ("Front Center" = front·cen·ter)
@@ -101,12 +101,15 @@ class Bundle:
 # ---------------------------------------------------------------------------------------------------------------
 # data
 
-def load_val(data_dir, count, max_seconds, skip_audio=()):
-    """Held-out utterances: dicts with id, text, voice, wave (float32), targets [F, D], phonemes, unseen_voice.
-    Utterances whose voice (accent + variant) never occurs in training come first."""
-    with open(os.path.join(data_dir, "manifest.json")) as f:
-        manifest = json.load(f)
-    meta = [json.loads(line) for line in open(os.path.join(data_dir, "utterances.jsonl"))]
+def load_val(data_dirs, count, max_seconds, skip_audio=()):
+    """Held-out utterances of one or more corpus directories: dicts with id, text, voice, wave (float32),
+    targets [F, D] (targets.utterance_targets, as the trainer computes them), visemes [F], phonemes, unseen_voice.
+    Utterances whose voice never occurs in training (in any of the directories) come first."""
+    if isinstance(data_dirs, str):
+        data_dirs = [data_dirs]
+    meta = []
+    for d in data_dirs:
+        meta += [dict(json.loads(line), _dir=d) for line in open(os.path.join(d, "utterances.jsonl"))]
     train_voice = {m["voice"] for m in meta if m["split"] == "train"}
     val = [m for m in meta if m["split"] == "val"]
     val = [m for m in val if m["voice"] not in train_voice] + [m for m in val if m["voice"] in train_voice]
@@ -115,20 +118,21 @@ def load_val(data_dir, count, max_seconds, skip_audio=()):
     for m in val:
         if len(out) >= count:
             break
-        if m["shard"] not in shards:
-            shards[m["shard"]] = safetensors_io.load_arrays(os.path.join(data_dir, m["shard"]))[0]
-        t = shards[m["shard"]]
+        key = os.path.join(m["_dir"], m["shard"])
+        if key not in shards:
+            shards[key] = safetensors_io.load_arrays(key)[0]
+        t = shards[key]
         i = m["index_in_shard"]
         a0, a1 = int(t["audio_offsets"][i]), int(t["audio_offsets"][i + 1])
-        f0, f1 = int(t["target_offsets"][i]), int(t["target_offsets"][i + 1])
         w = t["audio"][a0:a1].astype(np.float32) / 32768.0
         if any(len(w) >= len(s) and np.array_equal(w[:len(s)], s) for s in skip_audio):
             continue  # a style clip of the bundle comes from this utterance
-        frames = min(f1 - f0, int(max_seconds * FPS), (len(w) - 80) // SPF)
+        y, vis, _ = targets.utterance_targets(m, w)
+        frames = min(y.shape[0], int(max_seconds * FPS), (len(w) - 80) // SPF)
         out.append({"id": m["id"], "text": m["text"], "voice": m["voice"], "wave": w[:frames * SPF + 80],
-                    "targets": torch.from_numpy(t["targets"][f0:f0 + frames].copy()), "phonemes": m["phonemes"],
+                    "targets": torch.from_numpy(y[:frames].copy()), "visemes": vis[:frames], "phonemes": m["phonemes"],
                     "unseen_voice": m["voice"] not in train_voice})
-    return out, meta, manifest["exp_names"]
+    return out, meta, list(targets.MOTION_NAMES)
 
 
 def split_report(meta):
@@ -183,6 +187,51 @@ def bilabial_windows(phonemes, frames):
         lo, hi = s0 // SPF - 1, max(s0, s1 - 1) // SPF + 1
         if lo >= 0 and hi < frames:
             out.append((lo, hi))
+    return out
+
+
+REST_CLOSED_MM = 1.0
+
+
+def rest_frames(vis):
+    """Frames of a pause from 200 ms after the end of speech on (viseme 0 = silence)."""
+    out = np.zeros(len(vis), bool)
+    since = 10 ** 6
+    for k, v in enumerate(vis):
+        since = 0 if v != 0 else since + 1
+        out[k] = v == 0 and since > 5
+    return out
+
+
+def head_figures(runs, key, names):
+    """Head pose in degrees: per axis, the spread while speaking and in silence (std within each stretch of
+    speech or silence around its own mean, pooled, so that slow set-point changes between stretches do not
+    count as movement), mean angular speed, and the largest frame-to-frame step of any axis."""
+    idx = [names.index(n) for n in targets.HEAD_NAMES]
+    out = {"axes": [n.replace("head_", "") for n in targets.HEAD_NAMES]}
+    pooled = {True: [[], [], []], False: [[], [], []]}
+    speed = {True: [], False: []}
+    step = 0.0
+    for r in runs:
+        deg = r[key][:, idx].double().numpy() * targets.HEAD_UNIT_DEG
+        sp = r["speaking"].numpy()
+        if len(deg) > 1:
+            d = np.abs(np.diff(deg, axis=0))
+            step = max(step, float(d.max()))
+            for k in range(len(d)):
+                speed[bool(sp[k + 1])].append(float(np.sqrt((d[k] ** 2).sum())) * FPS)
+        start = 0
+        for k in range(1, len(sp) + 1):
+            if k == len(sp) or sp[k] != sp[start]:
+                seg = deg[start:k]
+                if len(seg) >= 5:
+                    for a in range(3):
+                        pooled[bool(sp[start])][a] += list(seg[:, a] - seg[:, a].mean())
+                start = k
+    for flag, label in ((True, "speaking"), (False, "silence")):
+        out[label + "_std_deg"] = [round(float(np.sqrt(np.mean(np.square(v)))), 2) if v else None for v in pooled[flag]]
+        out[label + "_speed_deg_s"] = round(float(np.mean(speed[flag])), 2) if speed[flag] else None
+    out["max_step_deg"] = round(step, 2)
     return out
 
 
@@ -279,6 +328,8 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
         for n in other:
             r["style:" + n] = run_stream(b, feats, b.style(n), noise, plans[0])
         r["windows"] = bilabial_windows(u["phonemes"], F_)
+        r["rest"] = torch.from_numpy(rest_frames(u["visemes"][:F_]))
+        r["speaking"] = torch.from_numpy(u["visemes"][:F_] != 0)
         r["unseen_voice"] = u["unseen_voice"]
         runs.append(r)
         log(f"eval {k + 1}/{len(utts)} {u['id']} {F_} frames, {time.time() - t0:.0f} s")
@@ -310,6 +361,13 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
         "bilabial_target": closure_figures(gaps("tgt"), closed_mm),
         "streaming": [], "styles": {},
     }
+    R = torch.cat([r["rest"] for r in runs])
+    res["rest"] = {"frames": int(R.sum()), "rest_closed_mm": REST_CLOSED_MM,
+                   "closed_stream": float((gap(P)[R] <= REST_CLOSED_MM).double().mean()) if R.any() else None,
+                   "closed_target": float((gap(Tg)[R] <= REST_CLOSED_MM).double().mean()) if R.any() else None,
+                   "median_gap_stream_mm": float(gap(P)[R].median()) if R.any() else None}
+    if all(n in names for n in targets.HEAD_NAMES):
+        res["head"] = {"stream": head_figures(runs, plans[0], names), "target": head_figures(runs, "tgt", names)}
     unseen = [r for r in runs if r["unseen_voice"]]
     if unseen:
         def sel(r):
@@ -459,6 +517,19 @@ def markdown(res):
         u = c["unseen_voice"]
         L += [f"unseen voices only ({u['utterances']} utterances): jaw correlation {u['jaw_corr_stream']:.2f}, "
               f"bilabials closed {pct(u['bilabial_stream'].get('closed'))} (target {pct(u['bilabial_target'].get('closed'))})", ""]
+    if c.get("rest", {}).get("closed_stream") is not None:
+        r = c["rest"]
+        L += [f"rest (pause frames from 200 ms after speech, {r['frames']} frames): lips closed (gap ≤ {r['rest_closed_mm']} mm) "
+              f"{pct(r['closed_stream'])} streaming (target {pct(r['closed_target'])}), median gap {r['median_gap_stream_mm']:.2f} mm", ""]
+    if c.get("head"):
+        L += ["| head pose | pitch / yaw / roll std speaking | std in silence | speed speaking / silence | largest step |",
+              "|---|---|---|---|---|"]
+        for key in ("stream", "target"):
+            h = c["head"][key]
+            fmt = lambda v: " / ".join("—" if x is None else f"{x:.1f}°" for x in v)  # noqa: E731
+            L.append(f"| {key} | {fmt(h['speaking_std_deg'])} | {fmt(h['silence_std_deg'])} | "
+                     f"{h['speaking_speed_deg_s']}°/s / {h['silence_speed_deg_s']}°/s | {h['max_step_deg']}° |")
+        L += [""]
     L += ["| hop | look-ahead | left context | latency | evaluations/s | rel. error vs offline (all / mouth) | "
           "mouth error vs target | jaw corr | bilabials closed | utterances |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in c["streaming"]:
@@ -488,7 +559,7 @@ def markdown(res):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bundle", default=os.path.join(REPO, "Avatars", "demo"))
-    p.add_argument("--data", default="/work/demo-data/a2m")
+    p.add_argument("--data", action="append", help="corpus directory, repeatable (default /work/demo-data/a2m)")
     p.add_argument("--face", default=DEFAULT_FACE, help="face model for the lip gap (keypoints 62/66)")
     p.add_argument("--count", type=int, default=12, help="held-out utterances to evaluate")
     p.add_argument("--max-seconds", type=float, default=8.0)
@@ -505,6 +576,7 @@ def main():
     p.add_argument("--out", help="write the figures as JSON here")
     p.add_argument("--markdown", help="read figures from this JSON (an earlier --out) and print the tables")
     args = p.parse_args()
+    args.data = args.data or ["/work/demo-data/a2m"]
     if args.markdown:
         with open(args.markdown) as f:
             print(markdown(json.load(f)))

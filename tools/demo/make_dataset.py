@@ -8,8 +8,9 @@ Sources (all generated here, nothing downloaded or copied):
   accents, other languages, voice variants, and random rate / pitch / pitch range / word gap.
   MBROLA voices are not used: Debian ships them outside main.
 * Timings: espeak-ng phoneme events (sample-accurate start of every phoneme; see espeak.py).
-* Targets: visemes.py (phoneme -> viseme targets with dominance-function coarticulation), plus
-  blinks, brow movement, gaze shifts and a faint smile (visemes.idle_motion); silences are neutral.
+* Targets: targets.py (18 expression dimensions and the head pose, MOTION_NAMES): visemes.py's phoneme ->
+  viseme trajectory (lips sealed at bilabials and at rest), brows and a faint smile, and a head pose that
+  follows the prosody. The trainer and the evaluation recompute them from the stored phonemes and audio.
 * Augmentation: level, random EQ, synthetic reverb, additive noise (white/pink/brown, hum,
   synthetic babble from other utterances) so the model also copes with real microphones.
 
@@ -35,7 +36,7 @@ import numpy as np
 from tools.reference import safetensors_io
 from tools.demo import visemes
 from tools.demo.espeak import Espeak
-from tools.demo.make_head import EXP_NAMES
+from tools.demo.targets import MOTION_NAMES, utterance_targets
 
 SR = 16000
 SAMPLES_PER_FRAME = SR // visemes.FPS
@@ -231,7 +232,7 @@ def make_utterance(i, rng, pool, babble_pool, small):
     prange = int(rng.uniform(15, 90))
     wordgap = int(rng.choice([0, 0, 0, 1, 2]))
     sr_tts, synths = pool.apply(_synth_sentences, (sents, voice, rate, pitch, prange, wordgap, rng.integers(1 << 31)))
-    pieces, phones, words = [], [], []
+    pieces, phones = [], []
     pos = 0
     lead = int(rng.uniform(0.15, 0.8) * sr_tts)
     pieces.append(np.zeros(lead))
@@ -239,7 +240,6 @@ def make_utterance(i, rng, pool, babble_pool, small):
     for k, s in enumerate(sents):
         a, ph, wd = synths[k]
         phones += [(p_, s_ + pos) for p_, s_ in ph]
-        words += [s_ + pos for _, _, s_ in wd]
         pieces.append(a.astype(np.float64) / 32768.0)
         pos += len(a)
         gap = int(rng.uniform(0.2, 1.2) * sr_tts) if k + 1 < len(sents) else int(rng.uniform(0.2, 0.9) * sr_tts)
@@ -249,7 +249,6 @@ def make_utterance(i, rng, pool, babble_pool, small):
     x = np.concatenate(pieces)
     x16 = resample(x, sr_tts, SR)
     phones16 = [(p_, int(round(s_ * SR / sr_tts))) for p_, s_ in phones]
-    words_s = [s_ / sr_tts for s_ in words]
     if phones16 and phones16[0][1] > 0:
         phones16.insert(0, ("_:", 0))
     clean = x16.copy()
@@ -260,18 +259,13 @@ def make_utterance(i, rng, pool, babble_pool, small):
         peak = rng.uniform(-12, -1)
         x16 = x16 / max(np.abs(x16).max(), 1e-9) * 10 ** (peak / 20)
         aug = {"peak_dbfs": round(peak, 1)}
-    n_frames = len(x16) // SAMPLES_PER_FRAME
-    segs = visemes.segments_from_events(phones16, len(x16), SR)
     gain = float(np.clip(1.15 - (rate - 125) / 400, 0.85, 1.15))
-    speech = visemes.trajectory(segs, n_frames, gain=gain)
-    idle = visemes.idle_motion(n_frames, rng, word_times=words_s)
-    targets = speech + idle
-    vis = visemes.frame_visemes(segs, n_frames)
-    speech_mask = (vis != 0).astype(np.float32)
-    pcm = np.clip(np.round(x16 * 32767), -32768, 32767).astype(np.int16)
     meta = {"text": " ".join(sents), "voice": voice, "rate": rate, "pitch": pitch, "range": prange,
             "wordgap": wordgap, "articulation_gain": round(gain, 3), "augmentation": aug,
-            "samples": int(len(pcm)), "frames": int(n_frames), "phonemes": phones16}
+            "samples": int(len(x16)), "frames": int(len(x16) // SAMPLES_PER_FRAME), "phonemes": phones16}
+    pcm = np.clip(np.round(x16 * 32767), -32768, 32767).astype(np.int16)
+    # from the stored samples, as train_a2m.py and eval_a2m.py recompute them
+    targets, vis, speech_mask = utterance_targets({"id": f"u{i:06d}", **meta}, pcm.astype(np.float32) / 32768.0)
     return pcm, targets.astype(np.float32), vis, speech_mask, meta, clean
 
 
@@ -308,7 +302,7 @@ def main(argv=None):
         safetensors_io.save_arrays(os.path.join(args.out, name), {
             "audio": audio, "audio_offsets": aoff, "targets": targ, "target_offsets": toff,
             "viseme": np.concatenate([s[2] for s in shard]), "speech": np.concatenate([s[3] for s in shard]),
-        }, {"exp_names": ",".join(EXP_NAMES), "sample_rate": str(SR), "fps": str(visemes.FPS)})
+        }, {"exp_names": ",".join(MOTION_NAMES), "sample_rate": str(SR), "fps": str(visemes.FPS)})
         names.append(name)
         shard, shard_idx = [], shard_idx + 1
 
@@ -334,7 +328,7 @@ def main(argv=None):
     pool.close()
     pool.join()
     jl.close()
-    manifest = {"format": "avatard-demo-a2m-data", "version": 1, "exp_names": EXP_NAMES, "fps": visemes.FPS,
+    manifest = {"format": "avatard-demo-a2m-data", "version": 1, "exp_names": MOTION_NAMES, "fps": visemes.FPS,
                 "sample_rate": SR, "samples_per_frame": SAMPLES_PER_FRAME, "seed": args.seed,
                 "viseme_names": list(visemes.VISEMES), "shards": names, **totals,
                 "hours": round(totals["samples"] / SR / 3600, 3)}

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tools.demo import targets
 from tools.reference import conversion, safetensors_io
 from tools.reference import a2m as ref
 from tools.reference.logmel import LogMelConfig, log_mel
@@ -63,39 +64,55 @@ def demo_config(motion_dim, audio_dim=80):
 # ---------------------------------------------------------------------------------------------------------------
 # data
 
-def load_corpus(data_dir, cache):
-    """Per utterance: log-mel rows [2F, 80] (float32), targets [F, D], speech flags [F], split."""
+def load_corpus(data_dirs, cache):
+    """Per utterance: log-mel rows [2F, 80] (float32), targets [F, D] (targets.utterance_targets, recomputed from
+    the stored phoneme events and audio, so every corpus directory gets today's definition), speech flags [F],
+    split. `data_dirs`: one or more make_dataset.py outputs (e.g. espeak-ng and the other engines)."""
+    key = "|".join(os.path.abspath(d) for d in data_dirs)
     if os.path.exists(cache):
         z = torch.load(cache)
-        return z
-    with open(os.path.join(data_dir, "manifest.json")) as f:
-        manifest = json.load(f)
-    meta = [json.loads(line) for line in open(os.path.join(data_dir, "utterances.jsonl"))]
-    by_shard = {}
-    for m in meta:
-        by_shard.setdefault(m["shard"], []).append(m)
+        if z.get("key") == key:
+            return z
+        print(f"corpus cache {cache} is for other data; rebuilding", file=sys.stderr)
     mel_cfg = LogMelConfig()
     utts = []
     t0 = time.time()
-    for shard in manifest["shards"]:
-        t, _ = safetensors_io.load_arrays(os.path.join(data_dir, shard))
-        for m in by_shard.get(shard, []):
-            i = m["index_in_shard"]
-            a0, a1 = t["audio_offsets"][i], (t["audio_offsets"][i + 1] if i + 1 < len(t["audio_offsets"]) else len(t["audio"]))
-            f0, f1 = t["target_offsets"][i], (t["target_offsets"][i + 1] if i + 1 < len(t["target_offsets"]) else len(t["targets"]))
-            wave = t["audio"][a0:a1].astype(np.float32) / 32768.0
-            frames = f1 - f0
-            mel = log_mel(wave, mel_cfg).numpy()
-            rows = min(mel.shape[0] // 2, frames)
-            utts.append({"id": m["id"], "split": m["split"], "mel": torch.from_numpy(mel[:2 * rows].copy()),
-                         "wave": torch.from_numpy(wave[:rows * 640 + 80].copy()),
-                         "targets": torch.from_numpy(t["targets"][f0:f0 + rows].copy()),
-                         "speech": torch.from_numpy(t["speech"][f0:f0 + rows].copy()),
-                         "phonemes": m.get("phonemes", []), "voice": m.get("voice", "")})
-        print(f"features: {shard} done, {len(utts)} utterances, {time.time() - t0:.0f} s", file=sys.stderr)
-    z = {"exp_names": manifest["exp_names"], "utts": utts}
+    for data_dir in data_dirs:
+        with open(os.path.join(data_dir, "manifest.json")) as f:
+            manifest = json.load(f)
+        meta = [json.loads(line) for line in open(os.path.join(data_dir, "utterances.jsonl"))]
+        by_shard = {}
+        for m in meta:
+            by_shard.setdefault(m["shard"], []).append(m)
+        for shard in manifest["shards"]:
+            t, _ = safetensors_io.load_arrays(os.path.join(data_dir, shard))
+            for m in by_shard.get(shard, []):
+                i = m["index_in_shard"]
+                a0, a1 = t["audio_offsets"][i], (t["audio_offsets"][i + 1] if i + 1 < len(t["audio_offsets"]) else len(t["audio"]))
+                wave = t["audio"][a0:a1].astype(np.float32) / 32768.0
+                y, _, speech = targets.utterance_targets(m, wave)
+                mel = log_mel(wave, mel_cfg).numpy()
+                rows = min(mel.shape[0] // 2, y.shape[0])
+                utts.append({"id": f"{os.path.basename(data_dir)}/{m['id']}", "split": m["split"],
+                             "mel": torch.from_numpy(mel[:2 * rows].copy()),
+                             "wave": torch.from_numpy(wave[:rows * 640 + 80].copy()),
+                             "targets": torch.from_numpy(y[:rows].copy()),
+                             "speech": torch.from_numpy(speech[:rows].copy()),
+                             "phonemes": m.get("phonemes", []), "voice": m.get("voice", "")})
+            print(f"features: {data_dir}/{shard} done, {len(utts)} utterances, {time.time() - t0:.0f} s", file=sys.stderr)
+    z = {"key": key, "exp_names": list(targets.MOTION_NAMES), "utts": utts}
     torch.save(z, cache)
     return z
+
+
+def lip_gap_weights(face_path, names):
+    """Inner-lip gap (keypoints 62/66) per unit of each motion dimension, in mm (the face model is linear)."""
+    t, meta = safetensors_io.load_arrays(face_path)
+    face_names = meta["exp_names"].split(",")
+    kp, basis = t["keypoints"], t["exp_basis"]
+    b = basis.reshape(t["mean_shape"].shape[0], 3, -1)
+    d = b[kp[62], 1] - b[kp[66], 1]
+    return torch.tensor([100.0 * float(d[face_names.index(n)]) if n in face_names else 0.0 for n in names])
 
 
 class Batcher:
@@ -261,7 +278,11 @@ class TrainA2M(torch.nn.Module):
         h = F.normalize(h, dim=-1, eps=cfg.norm_eps) * (cfg.dim ** 0.5) * w("final_norm.gamma")
         return F.linear(h, w("output_proj.weight"))
 
-    def loss(self, mel, y, mask, cfg_drop, gen):
+    def loss(self, mel, y, mask, cfg_drop, gen, gap_mm=None, gap_weight=0.0, closed_weight=3.0):
+        """Flow-matching loss on the target rows, plus (gap_weight > 0) the error along the inner-lip-gap
+        direction of motion space (gap_mm: mm per unit of each dimension), weighted (1 + closed_weight) on frames
+        whose target lips are sealed: the short bilabial closures and the rest pose are what an unweighted
+        loss averages away."""
         B, N, D = y.shape
         x0 = torch.randn(B, N, D, generator=gen)
         t = torch.rand(B, generator=gen)
@@ -269,7 +290,13 @@ class TrainA2M(torch.nn.Module):
         drop = torch.rand(B, generator=gen) < cfg_drop
         v = self.velocity(xt, t, self.condition(mel), y, mask, drop)
         err = (v - (y - x0))[:, mask]
-        return (err ** 2).mean()
+        loss = (err ** 2).mean()
+        if gap_weight > 0 and gap_mm is not None:
+            unit = gap_mm / gap_mm.abs().max()
+            gap_err = err @ unit
+            sealed = ((y[:, mask] @ gap_mm) <= 1.0).to(err.dtype)
+            loss = loss + gap_weight * ((1 + closed_weight * sealed) * gap_err ** 2).mean() / D
+        return loss
 
     def bundle_tensors(self):
         """Bundle tensors (docs/motion.md §4.3) with the input normalisation folded into audio_encoder.conv0."""
@@ -288,7 +315,8 @@ def train(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     os.makedirs(args.work, exist_ok=True)
-    corpus = load_corpus(args.data, os.path.join(args.work, "corpus.pt"))
+    data = [args.data] if isinstance(args.data, str) else args.data
+    corpus = load_corpus(data, os.path.join(args.work, "corpus.pt"))
     exp_names = corpus["exp_names"]
     train_utts = [u for u in corpus["utts"] if u["split"] == "train"]
     floor = math.log(LogMelConfig().log_floor)
@@ -296,22 +324,27 @@ def train(args):
     mean, std = allmel.mean(0), allmel.std(0).clamp(min=1e-3)
     cfg = demo_config(len(exp_names))
     model = TrainA2M(cfg, mean, std, seed=args.seed)
+    gap_mm = lip_gap_weights(args.face, exp_names)
     ckpt = os.path.join(args.work, "ckpt.pt")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
-    step = 0
+    step, before = 0, 0.0
     if os.path.exists(ckpt) and not args.fresh:
         z = torch.load(ckpt)
+        if z.get("exp_names") != exp_names:
+            raise SystemExit(f"{ckpt}: trained for motion {z.get('exp_names')}, the corpus has {exp_names}; use --fresh")
         model.load_state_dict(z["model"])
         opt.load_state_dict(z["opt"])
-        step = z["step"]
-        print(f"resumed at step {step}", file=sys.stderr)
+        step, before = z["step"], float(z.get("elapsed", 0.0))
+        # --minutes is the whole run's budget: a resumed run (e.g. with more corpus directories) continues the
+        # cosine schedule where the checkpoint left it
+        print(f"resumed at step {step} after {before / 60:.1f} min", file=sys.stderr)
     batcher = Batcher(train_utts, exp_names, args.seed + step, floor)
     gen = torch.Generator().manual_seed(args.seed + 1 + step)
     params = sum(p.numel() for p in model.parameters())
     print(f"model: {params / 1e6:.2f} M parameters, config {json.dumps(cfg.manifest())}", file=sys.stderr)
-    t0 = time.time()
+    t0 = time.time() - before
     deadline = t0 + args.minutes * 60
-    last_save = t0
+    last_save = time.time()
     ema = None
     while (args.steps and step < args.steps) or (not args.steps and time.time() < deadline):
         frac = (time.time() - t0) / (args.minutes * 60) if not args.steps else step / args.steps
@@ -319,7 +352,8 @@ def train(args):
         for gparam in opt.param_groups:
             gparam["lr"] = lr
         mel, y, mask = batcher.batch(args.batch)
-        loss = model.loss(mel, y, mask, args.cfg_drop, gen)
+        loss = model.loss(mel, y, mask, args.cfg_drop, gen, gap_mm=gap_mm, gap_weight=args.gap_weight,
+                          closed_weight=args.closed_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -332,10 +366,10 @@ def train(args):
                   f"left {max(0, deadline - time.time()) / 60:.1f} min", file=sys.stderr, flush=True)
         if time.time() - last_save > 180 or (args.steps and step == args.steps):
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.manifest(),
-                        "exp_names": exp_names}, ckpt)
+                        "exp_names": exp_names, "elapsed": time.time() - t0}, ckpt)
             last_save = time.time()
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.manifest(),
-                "exp_names": exp_names}, ckpt)
+                "exp_names": exp_names, "elapsed": time.time() - t0}, ckpt)
     print(f"trained {step} steps in {(time.time() - t0) / 60:.1f} min, loss {ema:.4f}", file=sys.stderr)
     return model, corpus
 
@@ -398,25 +432,32 @@ def export(model, exp_names, corpus, out_dir, defaults):
           f"styles.safetensors, manifest.json", file=sys.stderr)
 
 
-SAMPLER_DEFAULTS = {"steps": 3, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 2,
+SAMPLER_DEFAULTS = {"steps": 2, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 1,
                     "stream_left_context": 8}  # docs/motion.md §2.3
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="/work/demo-data/a2m")
+    p.add_argument("--data", action="append",
+                   help="make_dataset.py output directory; repeat for several (default /work/demo-data/a2m)")
+    p.add_argument("--face", default=os.path.join(os.path.dirname(os.path.dirname(HERE)), "Avatars", "demo", "face.safetensors"),
+                   help="face model whose inner-lip keypoints define the lip-gap loss")
+    p.add_argument("--gap-weight", type=float, default=8.0, help="weight of the lip-gap direction in the loss (0: off)")
+    p.add_argument("--closed-weight", type=float, default=3.0, help="extra weight of sealed-lip frames in that term")
     p.add_argument("--work", default="/work/demo-data/train")
     p.add_argument("--minutes", type=float, default=50)
     p.add_argument("--steps", type=int, default=0, help="stop after this many steps instead of --minutes")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--cfg-drop", type=float, default=0.15)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads; 1 is fastest on a shared 2-core machine (2 threads ran 7× slower next to a build)")
     p.add_argument("--seed", type=int, default=20251122)
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--export", help="bundle directory to write a2m.safetensors, styles.safetensors, manifest.json")
     p.add_argument("--export-only", action="store_true", help="export the checkpoint in --work without training")
     args = p.parse_args()
+    args.data = args.data or ["/work/demo-data/a2m"]
     if args.export_only:
         model, exp_names = load_checkpoint(args.work)
         corpus = load_corpus(args.data, os.path.join(args.work, "corpus.pt"))

@@ -6,8 +6,12 @@ Phonemes are espeak-ng mnemonics (see espeak.py). Each phoneme maps to one or tw
 weight that decays with distance from the segment's centre; critical articulations (lip closure for
 /p b m/, lower lip to upper teeth for /f v/, rounding for /w u/) have high dominance on the
 dimensions that make them, so neighbours cannot wash them out, and rounding is anticipated earlier
-than it is carried over. A final pass guarantees the closure of bilabials and a closed, neutral
-mouth in pauses.
+than it is carried over. A final pass guarantees the closure of bilabials and a closed mouth at rest in
+pauses.
+
+Sealed lips: the face model's lips touch at neutral (inner-lip gap 0), so a model that lands a little above
+neutral shows a slit and the teeth. Bilabials and rest therefore aim slightly *past* contact (REST: jaw_open
+−0.03, about −0.9 mm of gap, lips lightly pressed): the lips stay sealed within the model's error.
 """
 import math
 
@@ -20,8 +24,8 @@ K = len(EXP_NAMES)
 IDX = {n: i for i, n in enumerate(EXP_NAMES)}
 
 VISEMES = {
-    "sil": {},
-    "PBM": {"lips_pressed": 0.9},
+    "sil": {"jaw_open": -0.03, "lips_pressed": 0.2},
+    "PBM": {"lips_pressed": 0.9, "jaw_open": -0.05},
     "FV": {"lower_lip_tuck": 0.85, "upper_lip_raise": 0.3, "jaw_open": 0.08},
     "TH": {"tongue_up": 0.9, "jaw_open": 0.22, "lip_stretch": 0.1},
     "TDN": {"jaw_open": 0.18, "tongue_up": 0.45, "lip_stretch": 0.15},
@@ -48,6 +52,8 @@ VISEMES = {
     "YU": {"jaw_open": 0.2, "lip_pucker": 0.8, "lip_stretch": 0.1},
 }
 VISEME_IDS = {v: i for i, v in enumerate(VISEMES)}
+REST = VISEMES["sil"]
+CLOSED_JAW = -0.04  # jaw_open during a bilabial closure: ≈ −1.2 mm of inner-lip gap
 
 # (base dominance, {dimension: extra factor}) per viseme
 DOMINANCE = {
@@ -154,27 +160,29 @@ def trajectory(segs, n_frames, gain=1.0, rate=100):
         dt = t[:, None] - c
         tt = np.where(dt < 0, -dt / tau_before, dt / tau)
         d = alpha * np.exp(-tt ** 1.5)
-        num += d * (_target(v) * (gain if v != "sil" else 1.0))
+        num += d * (_target(v) * (gain if v not in ("sil", "PBM") else 1.0))
         den += d
     traj = num / den
-    # guaranteed closures: bilabials press the lips with the jaw nearly shut
+    # guaranteed closures: bilabials seal the lips (slightly past contact) with the jaw nearly shut, held
+    # over the whole closure and released over ≈25 ms
+    j, lp = IDX["jaw_open"], IDX["lips_pressed"]
     for v, t0, t1 in segs:
         if v != "PBM":
             continue
-        c = 0.5 * (t0 + t1)
-        w = np.exp(-((t - c) / (0.5 * (t1 - t0) + 0.015)) ** 2)
-        j, lp = IDX["jaw_open"], IDX["lips_pressed"]
-        traj[:, j] = traj[:, j] * (1 - w) + np.minimum(traj[:, j], 0.05) * w
+        edge = np.maximum(np.maximum(t0 + 0.01 - t, t - (t1 - 0.01)), 0.0)
+        w = np.exp(-(edge / 0.025) ** 2)
+        traj[:, j] = traj[:, j] * (1 - w) + np.minimum(traj[:, j], CLOSED_JAW) * w
         traj[:, lp] = np.maximum(traj[:, lp], 0.75 * w)
         for k in ("lower_lip_depress", "lip_funnel", "upper_lip_raise", "tongue_up"):
-            traj[:, IDX[k]] *= (1 - 0.8 * w)
-    # long pauses: exactly neutral (from the very start / to the very end at the utterance edges)
+            traj[:, IDX[k]] *= (1 - w)
+    # pauses of ≥ 0.25 s: exactly the rest pose (from the very start / to the very end at the utterance edges)
     t_end = n_frames / FPS
+    rest = _target("sil")
     for v, t0, t1 in segs:
         if v == "sil" and t1 - t0 >= 0.25:
             lo = t0 + 0.1 if t0 > 0 else -1.0
             hi = t1 - 0.1 if t1 < t_end - 1e-6 else t_end + 1.0
-            traj[(t >= lo) & (t <= hi)] = 0.0
+            traj[(t >= lo) & (t <= hi)] = rest
     return traj.reshape(n_frames, rate // FPS, K).mean(1)
 
 

@@ -43,6 +43,7 @@ class DatasetTests(unittest.TestCase):
                     self.assertLess(tg[pbm, visemes.IDX["jaw_open"]].mean(), 0.15)
                 sil = vis == 0
                 self.assertLess(np.abs(tg[sil, visemes.IDX["jaw_open"]]).mean(), 0.1)
+                self.assertEqual(man["exp_names"][-3:], ["head_pitch", "head_yaw", "head_roll"])
                 self.assertGreater(tg[~sil, visemes.IDX["jaw_open"]].mean(), 0.1)
             self.assertGreater(n_pbm, 0)
             for u in lines:

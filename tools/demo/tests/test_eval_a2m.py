@@ -26,7 +26,8 @@ class EvalA2MSmokeTests(unittest.TestCase):
         cls.bundle = os.path.join(d, "bundle")
         make_dataset.main(["--small", "--out", cls.data])
         args = argparse.Namespace(data=cls.data, work=cls.work, minutes=1, steps=3, batch=2, lr=1e-3, cfg_drop=0.5,
-                                  threads=1, seed=7, fresh=True, export=cls.bundle, export_only=False)
+                                  threads=1, seed=7, fresh=True, export=cls.bundle, export_only=False,
+                                  face=eval_a2m.DEFAULT_FACE, gap_weight=8.0, closed_weight=3.0)
         torch.set_num_threads(1)
         cls.model, cls.corpus = train_a2m.train(args)
         cls.exp_names = cls.corpus["exp_names"]
@@ -72,6 +73,26 @@ class EvalA2MSmokeTests(unittest.TestCase):
         self.assertLess(float(np.abs(y - ref_y).max()), 1e-3)
         db, sp = eval_a2m.speech_frames(np.concatenate([x[:16000], np.zeros(16000, np.float32)]))
         self.assertEqual(int(sp.sum()), 25)
+        # rest frames start 200 ms (5 frames) into a pause
+        vis = np.array([0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 3])
+        self.assertEqual(eval_a2m.rest_frames(vis).tolist(),
+                         [True, True, False, False, False, False, False, False, False, True, True, True, False])
+
+    def test_head_figures(self):
+        names = list(eval_a2m.targets.MOTION_NAMES)
+        F_ = 100
+        m = torch.zeros(F_, len(names))
+        t = torch.arange(F_, dtype=torch.float32)
+        m[:50, names.index("head_yaw")] = 0.2 * torch.sin(t[:50] / 3)  # ±2° while speaking
+        m[50:, names.index("head_yaw")] = 0.05 * torch.sin(t[50:] / 3)  # ±0.5° in silence
+        m[60, names.index("head_pitch")] = 0.1                         # one 1° spike
+        speaking = torch.zeros(F_, dtype=torch.bool)
+        speaking[:50] = True
+        h = eval_a2m.head_figures([{"x": m, "speaking": speaking}], "x", names)
+        self.assertAlmostEqual(h["speaking_std_deg"][1], 2 / math.sqrt(2), delta=0.15)
+        self.assertAlmostEqual(h["silence_std_deg"][1], 0.5 / math.sqrt(2), delta=0.05)
+        self.assertAlmostEqual(h["max_step_deg"], 1.0, places=4)
+        self.assertGreater(h["speaking_speed_deg_s"], h["silence_speed_deg_s"])
 
 
 if __name__ == "__main__":

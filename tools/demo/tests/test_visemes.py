@@ -43,12 +43,23 @@ class VisemeTests(unittest.TestCase):
                 k = int(np.argmin(np.abs(tf - 0.5 * (t0 + t1))))
                 self.assertGreater(tr[k, J], 0.35)
 
-    def test_silence_is_neutral(self):
+    def test_silence_is_the_sealed_rest_pose(self):
         segs, n = segs_for([("_:", 1.0), ("u:", 0.2), ("_:", 1.0)])
         tr = vz.trajectory(segs, n // 640)
-        np.testing.assert_array_equal(tr[:10], 0.0)
-        np.testing.assert_array_equal(tr[-10:], 0.0)
+        rest = vz._target("sil")
+        self.assertLess(rest[J], 0.0)  # past contact: the lips stay sealed within a model's error
+        np.testing.assert_array_equal(tr[:10], np.tile(rest, (10, 1)))
+        np.testing.assert_array_equal(tr[-10:], np.tile(rest, (10, 1)))
         self.assertGreater(tr[:, PU].max(), 0.5)  # rounded vowel puckers
+
+    def test_bilabial_closure_is_held_past_contact(self):
+        segs, n = segs_for([("_:", 0.3), ("A:", 0.2), ("m", 0.12), ("A:", 0.2), ("_:", 0.3)])
+        tr = vz.trajectory(segs, n // 640)
+        tf = (np.arange(len(tr)) + 0.5) / 25
+        (t0, t1), = [(a, b) for v, a, b in segs if v == "PBM"]
+        inside = (tf > t0 + 0.01) & (tf < t1 - 0.01)
+        self.assertTrue(inside.any())
+        np.testing.assert_allclose(tr[inside, J], vz.CLOSED_JAW, atol=0.01)
 
     def test_labiodental_tucks_lower_lip(self):
         segs, n = segs_for([("_:", 0.3), ("A:", 0.15), ("f", 0.12), ("A:", 0.15), ("_:", 0.3)])
