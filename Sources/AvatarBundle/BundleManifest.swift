@@ -77,6 +77,9 @@ public struct BundleManifest: Sendable, Equatable, Codable {
     public var defaultStyle: String?
     /// Names of the motion dimensions (CSV header of `--motion-out`).
     public var motionNames: [String]?
+    /// Optional per-session eye process (blinks, gaze) that overrides the motion model's `blink_left`, `blink_right`,
+    /// `eyes_left`, `eyes_up` (docs/demo-avatar.md §6); its keys are checked where the avatar is built.
+    public var eyeMotion: [String: JSONValue]?
 
     public init(name: String, video: Video) {
         self.format = Self.formatName
@@ -93,6 +96,7 @@ public struct BundleManifest: Sendable, Equatable, Codable {
         case renderer, identity, styles
         case defaultStyle = "default_style"
         case motionNames = "motion_names"
+        case eyeMotion = "eye_motion"
     }
 
     /// Components by role, in pipeline order.

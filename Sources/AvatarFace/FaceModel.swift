@@ -18,6 +18,11 @@ public struct FaceModel: Sendable {
     public let regionColors: [Float]
     public let regionSpecular: [Float]
     public let vertexColor: [Float]
+    /// The head pose rig (`pose_pivot` [3], `pose_weight` [N]), nil when the file has none: such a model renders
+    /// only the canonical pose and refuses head_* motion (`FaceRenderPass`).
+    public let posePivot: [Float]?
+    public let poseWeight: [Float]?
+    public var hasPoseRig: Bool { posePivot != nil }
     public var triangleCount: Int { triangles.count / 3 }
     public var expCount: Int { expNames.count }
 
@@ -72,6 +77,22 @@ public struct FaceModel: Sendable {
             vertexColor = vc.floats()
         } else {
             vertexColor = vertexRegion.flatMap { Array(regions.floats()[(3 * $0)..<(3 * $0 + 3)]) }
+        }
+        switch (file.tensors["pose_pivot"] != nil, file.tensors["pose_weight"] != nil) {
+        case (true, true):
+            let pivot = try view("pose_pivot", rank: 1).floats()
+            guard pivot.count == 3, pivot.allSatisfy(\.isFinite) else { throw FaceModelError("\(name): pose_pivot must hold 3 finite values") }
+            let weight = try view("pose_weight", rank: 1).floats()
+            guard weight.count == n, weight.allSatisfy({ $0 >= 0 && $0 <= 1 }) else {
+                throw FaceModelError("\(name): pose_weight must hold \(n) weights in [0, 1], has \(weight.count)")
+            }
+            posePivot = pivot
+            poseWeight = weight
+        case (false, false):
+            posePivot = nil
+            poseWeight = nil
+        case (let hasPivot, _):
+            throw FaceModelError("\(name): tensor '\(hasPivot ? "pose_weight" : "pose_pivot")' is missing (the pose rig needs both)")
         }
         for (t, values) in [("mean_shape", meanShape), ("exp_basis", expBasis), ("id_basis", idBasis), ("ncc", ncc)] where !values.allSatisfy(\.isFinite) {
             throw FaceModelError("\(name): tensor '\(t)' contains NaN or Inf")

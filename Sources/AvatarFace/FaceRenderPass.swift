@@ -4,9 +4,9 @@ public import AvatarStages
 import AvatarGraph
 import AvatarVulkan
 
-/// One session's rasterizer: the whole frame (expression → vertices → normals → rasterize at ss× → shade →
-/// I420) is a graph planned once per slot and replayed per frame; only the coefficients go up and the I420
-/// bytes come back. Two slots keep two frames in flight (`submit` / `complete`).
+/// One session's rasterizer: the whole frame (expression → vertices → head pose → normals → rasterize at ss× →
+/// shade → I420) is a graph planned once per slot and replayed per frame; only the coefficients (and the 12 pose
+/// values) go up and the I420 bytes come back. The lights stay fixed to the camera while the head turns. Two slots keep two frames in flight (`submit` / `complete`).
 public final class FaceRenderPass: FrameStage {
     public let renderer: FaceRenderer
     public let width: Int
@@ -14,6 +14,9 @@ public final class FaceRenderPass: FrameStage {
     public let supersampling: Int
     /// Motion coefficient index → face expression column (nil = not driven).
     private let mapping: [Int?]
+    /// Motion coefficient indices of head_pitch, head_yaw, head_roll (nil = not driven, 0); empty when the session
+    /// drives no head pose (the frame then has no pose pass).
+    private let poseIndices: [Int?]
     private let slots: [GraphNetwork]
     private var submitted = 0
     private var completed = 0
@@ -21,7 +24,9 @@ public final class FaceRenderPass: FrameStage {
     public var framesInFlight: Int { slots.count }
 
     /// `motionNames`: the names of the motion coefficients the session produces (mapped by name onto the face
-    /// model's expression columns; with no names, coefficients are taken in the face model's order).
+    /// model's expression columns; with no names, coefficients are taken in the face model's order). Names
+    /// `head_pitch`, `head_yaw`, `head_roll` (`HeadRotation`, 1 = 10°) drive the face model's pose rig; a face model
+    /// without one (no `pose_pivot` / `pose_weight`) refuses them.
     /// `timestamps`: record GPU time per pass (`passTimings()`), for benchmarks.
     public init(renderer: FaceRenderer, width: Int, height: Int, supersampling: Int = 2, motionNames: [String] = [],
                 background: (Float, Float, Float) = (0.80, 0.83, 0.86), timestamps: Bool = false, framesInFlight: Int = 2) throws {
@@ -34,22 +39,31 @@ public final class FaceRenderPass: FrameStage {
         self.supersampling = supersampling
         let face = renderer.face
         mapping = motionNames.isEmpty ? (0..<face.expCount).map { $0 } : motionNames.map { face.expNames.firstIndex(of: $0) }
-        let graph = try Self.graph(renderer: renderer, width: width, height: height, supersampling: supersampling, background: background)
+        let pose = HeadRotation.motionNames.map { motionNames.firstIndex(of: $0) }
+        poseIndices = pose.contains { $0 != nil } ? pose : []
+        if !poseIndices.isEmpty && !face.hasPoseRig {
+            let driven = HeadRotation.motionNames.filter(motionNames.contains).joined(separator: ", ")
+            throw FaceModelError("motion names \(driven) drive the head pose, but the face model has no tensors 'pose_pivot' and "
+                                 + "'pose_weight' (its pose rig; tools/demo/make_head.py writes them)")
+        }
+        let graph = try Self.graph(renderer: renderer, width: width, height: height, supersampling: supersampling, background: background,
+                                   posed: !poseIndices.isEmpty)
         slots = try (0..<max(1, framesInFlight)).map { _ in try graph.plan(GraphPlanOptions(timestamps: timestamps)) }
-        for slot in slots { try slot.write("coefficients", [Float](repeating: 0, count: renderer.paddedExpCount)) }
+        for slot in slots {
+            try slot.write("coefficients", [Float](repeating: 0, count: renderer.paddedExpCount))
+            if let pivot = face.posePivot, !poseIndices.isEmpty { try slot.write("pose", HeadRotation.identity.passValues(pivot: pivot)) }
+        }
     }
 
     /// The frame as a graph (one line a pass).
     static func graph(renderer r: FaceRenderer, width: Int, height: Int, supersampling ss: Int,
-                      background: (Float, Float, Float)) throws -> Graph {
+                      background: (Float, Float, Float), posed: Bool = false) throws -> Graph {
         let g = Graph(name: "preview", ops: r.ops)
-        let n = r.face.vertexCount
         let constants = try r.graphConstants(g)
         let coefficients = try g.input("coefficients", [1, r.paddedExpCount])
+        let pose = posed ? try g.input("pose", [12]) : nil
         let camera = PreviewCamera.preview(width: width * ss, height: height * ss)
-        let vertices = try g.group("vertices") {
-            try g.reshape(try g.add(try g.matmul(coefficients, constants.expBasis, transposeB: true), constants.base), [n, 3])
-        }
+        let vertices = try r.posedVertices(g, constants: constants, coefficients: coefficients, pose: pose)
         let normals = try g.group("normals") {
             try g.vertexNormals(vertices, triangles: constants.triangles, offsets: constants.adjacencyOffsets, adjacent: constants.adjacency)
         }
@@ -81,6 +95,10 @@ public final class FaceRenderPass: FrameStage {
         }
         let slot = slots[submitted % slots.count]
         try slot.write("coefficients", exp)
+        if !poseIndices.isEmpty, let pivot = renderer.face.posePivot {
+            let angles = poseIndices.map { index in index.flatMap { $0 < motion.coefficients.count ? motion.coefficients[$0] : nil } ?? 0 }
+            try slot.write("pose", HeadRotation(motionUnits: angles[0], yaw: angles[1], roll: angles[2]).passValues(pivot: pivot))
+        }
         try slot.submit()
         submitted += 1
     }

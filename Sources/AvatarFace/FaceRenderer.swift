@@ -24,6 +24,8 @@ public final class FaceRenderer: @unchecked Sendable {
     let material: BufferSlice
     let adjacencyOffsets: BufferSlice
     let adjacency: BufferSlice
+    /// `pose_weight` [N] of the pose rig (nil without one).
+    let poseWeight: BufferSlice?
     /// Front-most z of the lips at neutral (the preview's mouth-interior occlusion reference).
     let zLip: Float
 
@@ -63,7 +65,7 @@ public final class FaceRenderer: @unchecked Sendable {
         paddedExpCount = e4
         var padded = [Float](repeating: 0, count: 3 * n * e4)
         for r in 0..<(3 * n) { for k in 0..<e { padded[r * e4 + k] = face.expBasis[r * e + k] } }
-        let sizes = [padded.count, 3 * n, 3 * f, f, 3 * n, 3 * n, 2 * n, n + 1, adjacent.count]
+        let sizes = [padded.count, 3 * n, 3 * f, f, 3 * n, 3 * n, 2 * n, n + 1, adjacent.count, face.poseWeight == nil ? 0 : n]
         let storage = try DeviceBuffer(device: device, byteCount: sizes.map(bytes).reduce(0, +), placement: .hostMapped)
         var slices: [BufferSlice] = []
         var offset = 0
@@ -75,6 +77,7 @@ public final class FaceRenderer: @unchecked Sendable {
         expBasis = slices[0]; base = slices[1]; triangles = slices[2]; excluded = slices[3]
         ncc = slices[4]; albedo = slices[5]; material = slices[6]
         adjacencyOffsets = slices[7]; adjacency = slices[8]
+        poseWeight = face.poseWeight == nil ? nil : slices[9]
         try expBasis.write(padded)
         try base.write(neutral)
         try Self.write(face.triangles, to: triangles)
@@ -84,6 +87,7 @@ public final class FaceRenderer: @unchecked Sendable {
         try material.write(materials)
         try Self.write(offsets, to: adjacencyOffsets)
         try Self.write(adjacent, to: adjacency)
+        if let poseWeight, let weights = face.poseWeight { try poseWeight.write(weights) }
     }
 
     static func write(_ values: [UInt32], to slice: BufferSlice) throws {
@@ -94,6 +98,7 @@ public final class FaceRenderer: @unchecked Sendable {
 /// The renderer's device data as constants of one graph.
 struct FaceGraphConstants {
     let expBasis, base, triangles, excluded, ncc, albedo, material, adjacencyOffsets, adjacency: GraphValue
+    let poseWeight: GraphValue?
 }
 
 extension FaceRenderer {
@@ -108,10 +113,41 @@ extension FaceRenderer {
             albedo: try g.constant(albedo, shape: [n, 3], .float32),
             material: try g.constant(material, shape: [n, 2], .float32),
             adjacencyOffsets: try g.constant(adjacencyOffsets, shape: [n + 1], .uint32),
-            adjacency: try g.constant(adjacency, shape: [3 * f], .uint32))
+            adjacency: try g.constant(adjacency, shape: [3 * f], .uint32),
+            poseWeight: try poseWeight.map { try g.constant($0, shape: [n], .float32) })
     }
 
-    /// SECC map [3, H, W] (spec §4.2) of the given vertices [N, 3] with the SECC camera.
+    /// Vertices [N, 3] of expression `exp` (in the face model's column order, missing = 0) turned by `rotation`, computed
+    /// on the device by the frame's own passes (expression, then the pose rig); the posed geometry the preview shades.
+    public func posedVertices(exp: [Float], rotation: HeadRotation) throws -> [Float] {
+        guard let pivot = face.posePivot else { throw FaceModelError("the face model has no tensor 'pose_pivot' / 'pose_weight' (no pose rig)") }
+        let g = Graph(name: "posed_vertices", ops: ops)
+        let c = try graphConstants(g)
+        let coefficients = try g.input("coefficients", [1, paddedExpCount])
+        let pose = try g.input("pose", [12])
+        try g.output("vertices", try posedVertices(g, constants: c, coefficients: coefficients, pose: pose))
+        let network = try g.plan()
+        var padded = [Float](repeating: 0, count: paddedExpCount)
+        for (k, value) in exp.prefix(face.expCount).enumerated() { padded[k] = value }
+        try network.write("coefficients", padded)
+        try network.write("pose", rotation.passValues(pivot: pivot))
+        try network.run()
+        return try network.read("vertices")
+    }
+
+    /// Expression pass (V = base + exp_basis·exp), then the pose rig when `pose` is given.
+    func posedVertices(_ g: Graph, constants c: FaceGraphConstants, coefficients: GraphValue, pose: GraphValue?) throws -> GraphValue {
+        let n = face.vertexCount
+        let vertices = try g.group("vertices") {
+            try g.reshape(try g.add(try g.matmul(coefficients, c.expBasis, transposeB: true), c.base), [n, 3])
+        }
+        guard let pose else { return vertices }
+        guard let weights = c.poseWeight else { throw FaceModelError("the face model has no tensor 'pose_weight' (no pose rig)") }
+        return try g.group("pose") { try g.headPose(vertices, weights: weights, pose: pose) }
+    }
+
+    /// SECC map [3, H, W] (spec §4.2) of the given vertices [N, 3] with the SECC camera. No pose is applied here:
+    /// callers pass canonical vertices (or, in tests, posed ones from `posedVertices`).
     public func seccMap(vertices: [Float], width: Int, height: Int) throws -> [Float] {
         guard vertices.count == 3 * face.vertexCount else {
             throw FaceModelError("secc needs \(3 * face.vertexCount) vertex values, got \(vertices.count)")

@@ -14,6 +14,18 @@ extension Graph {
         }
     }
 
+    /// Vertices [N, 3] turned by a head pose: v + w·(R(v − p) − (v − p)) with per-vertex `weights` [N] and
+    /// `pose` [12] (R row-major, then the pivot p), typically a per-frame input so the plan replays with new angles.
+    public func headPose(_ vertices: GraphValue, weights: GraphValue, pose: GraphValue) throws -> GraphValue {
+        let n = vertices.shape[0]
+        try require(vertices.rank == 2 && vertices.shape[1] == 3 && weights.count == n && pose.count == 12, "head_pose",
+                    "vertices \(vertices.shape), weights \(weights.shape), pose \(pose.shape) (needs 12 values)")
+        let ops = self.ops
+        return try node("head_pose", reads: [vertices, weights, pose], output: [n, 3]) { seq, b, y in
+            try ops.headPose(seq, vertices: b[vertices], weights: b[weights], pose: b[pose], posed: b[y], vertexCount: n)
+        }
+    }
+
     /// Face index per pixel [height, width] (uint32, 0xFFFFFFFF = none) of triangles [F, 3] over vertices [N, 3]
     /// seen by `camera`: nearest depth, then the lowest triangle at that depth.
     public func rasterize(_ vertices: GraphValue, triangles: GraphValue, width: Int, height: Int, camera: RasterCamera) throws -> GraphValue {

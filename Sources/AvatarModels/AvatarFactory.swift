@@ -46,6 +46,16 @@ public enum AvatarFactory {
             if let names = manifest.motionNames, names.count != config.motionDim {
                 throw fail("motion_names lists \(names.count) names, the motion model has \(config.motionDim) dims")
             }
+            var eyeMotion: EyeMotionConfig?
+            if let object = manifest.eyeMotion {
+                guard manifest.renderer?.kind != ModelKind.mimicTalkRenderer else {
+                    throw fail("eye_motion drives blink_left, blink_right, eyes_left, eyes_up; a MimicTalk avatar has no such dimensions")
+                }
+                let names = manifest.motionNames ?? []
+                let missing = EyeMotionConfig.motionNames.filter { !names.contains($0) }
+                guard missing.isEmpty else { throw fail("eye_motion needs motion_names to include \(missing.joined(separator: ", "))") }
+                eyeMotion = try EyeMotionConfig(manifest: object)
+            }
             var prompts: [String: StylePrompt] = [:]
             for style in manifest.styles ?? [] {
                 guard let file = bundle.file(style.file) else { throw fail("style '\(style.name)': file \(style.file) is not open") }
@@ -79,7 +89,8 @@ public enum AvatarFactory {
                 return BundleAvatar.Replica(frontEnd: front, motion: motion,
                                             makeFrames: try previewFrames(bundle, context: replica, motionNames: manifest.motionNames ?? []))
             }
-            return BundleAvatar(manifest: manifest, replicas: replicas, stylePrompts: prompts, silenceRow: try frontEnd.silenceRow())
+            return BundleAvatar(manifest: manifest, replicas: replicas, stylePrompts: prompts, silenceRow: try frontEnd.silenceRow(),
+                                eyeMotion: eyeMotion)
         } catch let error as BundleError {
             throw error
         } catch {

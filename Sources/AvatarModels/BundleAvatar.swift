@@ -57,12 +57,15 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
     let replicas: [Replica]
     let stylePrompts: [String: StylePrompt]
     let silenceRow: [Float]
+    /// The bundle's `eye_motion` process settings (nil: the model's own blinks and gaze).
+    let eyeMotion: EyeMotionConfig?
     private let load: ReplicaLoad
 
     var frontEnd: AudioFrontEnd { replicas[0].frontEnd }
     var motion: ICSA2MModel { replicas[0].motion }
 
-    init(manifest: BundleManifest, replicas: [Replica], stylePrompts: [String: StylePrompt], silenceRow: [Float]) {
+    init(manifest: BundleManifest, replicas: [Replica], stylePrompts: [String: StylePrompt], silenceRow: [Float],
+         eyeMotion: EyeMotionConfig? = nil) {
         precondition(!replicas.isEmpty)
         let motion = replicas[0].motion
         name = manifest.name
@@ -80,6 +83,7 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         self.stylePrompts = stylePrompts
         // What the front-end gives for digital silence (the daemon's underrun fill and the context padding).
         self.silenceRow = silenceRow
+        self.eyeMotion = eyeMotion
         load = ReplicaLoad(replicas: replicas.count)
     }
 
@@ -114,7 +118,12 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         let stage = A2MMotionStage(runner: ICSA2MRunner(model: replica.motion), style: style, sampler: sampler, plan: plan,
                                    seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow,
                                    padRowsMultiple: padRows)
-        let motion = replica.face.map { $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
+        var motion: any MotionStage = replica.face.map { $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
+        if let eyeMotion {
+            // Seeded from the session seed, so a session replays identically; a pure function of the frame index.
+            motion = try EyeMotionStage(inner: motion, process: EyeMotionProcess(config: eyeMotion, fps: fps, seed: options.seed),
+                                        motionNames: motionNames)
+        }
         return SessionStages(features: try replica.frontEnd.makeStage(utterance: options.fullWindow), motion: motion,
                              frames: try replica.makeFrames?(options), lease: lease)
     }

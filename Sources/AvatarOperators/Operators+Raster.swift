@@ -55,6 +55,18 @@ extension Operators {
                          groups: Self.groups(vertexCount, local: 64))
     }
 
+    /// Head pose of a face model's rig: posed = v + w·(R(v − p) − (v − p)) per vertex. `vertices`/`posed` [N, 3],
+    /// `weights` [N], `pose` 12 floats: R row-major (9) then the pivot p (3), read by the shader at run time.
+    public func headPose(_ seq: CommandSequence, vertices: BufferSlice, weights: BufferSlice, pose: BufferSlice, posed: BufferSlice,
+                         vertexCount: Int) throws {
+        try check(vertices.count >= 3 * vertexCount && posed.count >= 3 * vertexCount && weights.count >= vertexCount && pose.count >= 12,
+                  "head pose of \(vertexCount) vertices: vertices \(vertices.count), weights \(weights.count), pose \(pose.count) (needs 12), "
+                  + "posed \(posed.count)")
+        let pipeline = try library.pipeline(Shader.rasterPose)
+        try seq.dispatch(pipeline, buffers: [vertices, weights, pose, posed], push: RasterCountPush(n: Self.u(vertexCount)),
+                         groups: Self.groups(vertexCount, local: 64))
+    }
+
     /// The shaded preview at width×height from a face buffer rasterized at (width·ss)×(height·ss) with the
     /// same camera scaled by ss; output sRGB [H, W, 3] in [0, 1].
     public func shadePreview(_ seq: CommandSequence, vertices: BufferSlice, triangles: BufferSlice, face: BufferSlice,

@@ -96,6 +96,7 @@ public enum Shader {
     public static let rasterFace = ShaderVariant<RasterTrianglesPush>("raster_face", bindings: 4, texelBindings: [])
     public static let rasterSecc = ShaderVariant<RasterSECCPush>("raster_secc", bindings: 6, texelBindings: [])
     public static let rasterNormals = ShaderVariant<RasterCountPush>("raster_normals", bindings: 5, texelBindings: [])
+    public static let rasterPose = ShaderVariant<RasterCountPush>("raster_pose", bindings: 4, texelBindings: [])
     public static let rasterShade = ShaderVariant<RasterShadePush>("raster_shade", bindings: 7, texelBindings: [0, 1, 2, 3, 4, 5])
     public static let rgbToI420 = ShaderVariant<RasterSizePush>("rgb_to_i420", bindings: 2, texelBindings: [])
     public static let matmulH = ShaderVariant<MatmulPush>("matmul_h", bindings: 4, texelBindings: [])
@@ -245,6 +246,7 @@ public enum Shader {
         AnyShaderVariant(rasterFace),
         AnyShaderVariant(rasterSecc),
         AnyShaderVariant(rasterNormals),
+        AnyShaderVariant(rasterPose),
         AnyShaderVariant(rasterShade),
         AnyShaderVariant(rgbToI420),
         AnyShaderVariant(matmulH),

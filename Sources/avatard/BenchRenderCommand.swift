@@ -6,7 +6,8 @@ import AvatarVulkan
 import Foundation
 
 /// `avatard bench render`: the preview rasterizer of a face model (the demo head by default) frame by frame:
-/// GPU time per pass from timestamps, and host time per frame (coefficients up, replay, I420 back).
+/// GPU time per pass from timestamps, and host time per frame (coefficients up, replay, I420 back). `--pose` adds
+/// the head pose pass (the head turns and nods across the run).
 struct BenchRenderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
@@ -16,6 +17,7 @@ struct BenchRenderCommand: AsyncParsableCommand {
     var facePath: String?
     @Option(name: .long, help: "Sizes and supersampling as SIZExSS, comma-separated.") var sizes = "256x1,384x2"
     @Option(name: .long, help: "Timed frames per size (after one warm-up frame).") var frames = 30
+    @Flag(name: .long, help: "Also turn the head (head_pitch/head_yaw/head_roll through the face model's pose rig).") var pose = false
     @Flag(name: .long, help: "Print JSON.") var json = false
     @Option(name: .long, help: "Vulkan device index (default: the preferred device).") var device: Int?
     @Option(name: .long, help: "Require a device type: discrete | integrated | cpu | any.") var require = "any"
@@ -54,14 +56,20 @@ struct BenchRenderCommand: AsyncParsableCommand {
         var results: [Figures] = []
         for (size, ss) in cases {
             FileHandle.standardError.write(Data("bench: \(size)² supersampling \(ss)…\n".utf8))
-            let pass = try FaceRenderPass(renderer: renderer, width: size, height: size, supersampling: ss, timestamps: true)
-            var coefficients = [Float](repeating: 0, count: face.expCount)
+            let names = pose ? face.expNames + HeadRotation.motionNames : []
+            let pass = try FaceRenderPass(renderer: renderer, width: size, height: size, supersampling: ss, motionNames: names,
+                                          timestamps: true)
+            var coefficients = [Float](repeating: 0, count: face.expCount + (pose ? 3 : 0))
             _ = try pass.render(MotionFrame(index: 0, coefficients: coefficients))
             var host: [Double] = []
             var gpu: [String: [Double]] = [:]
             for i in 0..<frames {
                 // The mouth opens and closes across the run, so coverage changes as in speech.
                 coefficients[0] = Float(0.5 - 0.5 * cos(Double(i) * 0.4))
+                if pose {
+                    coefficients[face.expCount] = Float(0.5 * sin(Double(i) * 0.3))
+                    coefficients[face.expCount + 1] = Float(sin(Double(i) * 0.1))
+                }
                 let start = Date()
                 _ = try pass.render(MotionFrame(index: i + 1, coefficients: coefficients))
                 host.append(Date().timeIntervalSince(start) * 1000)
@@ -79,7 +87,7 @@ struct BenchRenderCommand: AsyncParsableCommand {
             return
         }
         print("device: \(dev.info.name) [\(dev.info.type.rawValue)]; face: \(face.vertexCount) vertices, \(face.triangleCount) triangles")
-        let passes = ["vertices", "normals", "rasterize", "shade", "i420"]
+        let passes = ["vertices"] + (pose ? ["pose"] : []) + ["normals", "rasterize", "shade", "i420"]
         print("| size, supersampling | " + passes.joined(separator: " | ") + " | host per frame (median / p95) |")
         print("|---|" + passes.map { _ in "---:|" }.joined() + "---:|")
         for r in results {

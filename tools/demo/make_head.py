@@ -1003,6 +1003,30 @@ def orient_outward(M):
             F[idx] = F[idx][:, ::-1]
 
 
+# --------------------------------------------------------------------------------------------
+# Head pose rig
+# --------------------------------------------------------------------------------------------
+
+NECK_BOTTOM_Y = -2.0  # the field's bottom cut of the neck (original coordinates)
+
+
+def pose_rig(M):
+    """Pivot and per-vertex weights of the head rotation (original coordinates, before re-centring).
+
+    The pivot sits on the neck's axis a little above the chin's height: behind and below the jaw, roughly
+    where the skull meets the spine. Weight 1 on everything that is not skin (eyes, teeth, tongue, mouth
+    interior, ears) and on the skin of the head; on the neck it falls smoothly (smoothstep) from 1 just below
+    the chin to 0 a little above the bottom cut, so the neck bends and its bottom stays where it is.
+    """
+    V, part, a = M["V"], M["part"], M["anatomy"]
+    y_pivot = a.chin[1] + 0.10
+    pivot = np.array([0.0, y_pivot, -0.24 + 0.12 * (y_pivot + 0.6)])  # the field's neck centre at that height
+    w = np.ones(len(V))
+    sk = part == "skin"
+    w[sk] = smoothstep(NECK_BOTTOM_Y + 0.1, a.chin[1] - 0.1, V[sk, 1])
+    return pivot, w
+
+
 def build_model(res="full"):
     layout = Layout(res)
     M = assemble(BASE_PARAMS, layout)
@@ -1029,6 +1053,8 @@ def build_model(res="full"):
     lo, hi = V.min(0), V.max(0)
     M["ncc"] = (V - lo) / (hi - lo)
     M["eye_faces"] = np.where(np.isin(M["part"][M["F"][:, 0]], ["eye_l", "eye_r"]))[0].astype(np.int32)
+    pivot, weight = pose_rig(dict(M, V=V0))
+    M["pose_pivot"], M["pose_weight"] = pivot - centre, weight
     return M
 
 
@@ -1046,6 +1072,8 @@ def to_tensors(M):
         "region_colors": np.array([REGION_COLORS[r] for r in REGIONS], np.float32),
         "region_specular": np.array([REGION_SPECULAR[r] for r in REGIONS], np.float32),
         "vertex_color": M["albedo"].astype(np.float32),
+        "pose_pivot": M["pose_pivot"].astype(np.float32),
+        "pose_weight": M["pose_weight"].astype(np.float32),
     }
     meta = {
         "format": FORMAT, "version": VERSION,
@@ -1058,6 +1086,8 @@ def to_tensors(M):
         "eye_faces": "indices into triangles; excluded from SECC (pixels whose nearest face is one become background)",
         "ncc": "[N,3] = (mean_shape - min) / (max - min) per axis over all vertices",
         "vertex_color": "[N,3] sRGB albedo: region colours blended softly across region borders",
+        "pose": ("head rotation v' = v + pose_weight*(R(v - pose_pivot) - (v - pose_pivot)), R = R_yaw R_pitch R_roll "
+                 "(right-handed about +y, +x, +z; tools/demo/raster_ref.py pose_vertices)"),
     }
     return t, meta
 

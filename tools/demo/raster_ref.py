@@ -135,6 +135,38 @@ def secc_map(V, F, ncc, eye_faces, W, H):
     return secc.transpose(2, 0, 1).astype(np.float32)
 
 
+# ------------------------------------------------------------------------------------------
+# Head pose (docs/demo-avatar.md §1): rotation about the face model's pose_pivot, blended per vertex
+# ------------------------------------------------------------------------------------------
+
+POSE_NAMES = ("head_pitch", "head_yaw", "head_roll")
+POSE_UNIT_DEGREES = 10.0  # motion value 1 = 10°
+
+
+def head_rotation(pitch, yaw, roll):
+    """R = R_yaw · R_pitch · R_roll (radians), each right-handed about the model's axes: pitch about +x
+    (positive moves the nose, +z, down: a nod), yaw about +y (positive turns the nose towards +x), roll about
+    +z (positive tilts the top of the head towards −x)."""
+    cp, sp = math.cos(pitch), math.sin(pitch)
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    cr, sr = math.cos(roll), math.sin(roll)
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def pose_vertices(V, t, angles):
+    """v' = v + w·(R(v − p) − (v − p)) with p = pose_pivot, w = pose_weight; `angles` = (head_pitch, head_yaw,
+    head_roll) in motion units (1 = 10°). float64."""
+    a = np.radians(np.asarray(angles, np.float64) * POSE_UNIT_DEGREES)
+    R = head_rotation(*a)
+    p = np.asarray(t["pose_pivot"], np.float64)
+    w = np.asarray(t["pose_weight"], np.float64)[:, None]
+    d = np.asarray(V, np.float64) - p
+    return V + w * (d @ R.T - d)
+
+
 def secc_from_model(t, id_coef=None, exp_coef=None, size=64):
     from tools.demo.make_head import expressed
     V = expressed(t, id_coef, exp_coef)
@@ -256,6 +288,8 @@ PREVIEW_POSES = {
     "half_blink_brows": {"blink_left": 0.5, "blink_right": 0.5, "brow_raise": 1.0},
     "frown_look": {"brow_down": 1.0, "eyes_left": 0.8, "eyes_up": 0.4},
     "tongue": {"jaw_open": 0.6, "tongue_up": 1.0},
+    "nod": {"head_pitch": 1.5, "jaw_open": 0.3},
+    "turn_tilt": {"head_yaw": 2.0, "head_roll": 1.0, "eyes_left": -0.5},
 }
 
 
@@ -273,7 +307,10 @@ def write_previews(t, out_dir, size=512, poses=None):
     from tools.demo import make_head
     names = make_head.EXP_NAMES
     for nm, pose in (poses or PREVIEW_POSES).items():
-        V = expressed(t, None, coef_vector(names, pose))
+        exp = {k: v for k, v in pose.items() if k not in POSE_NAMES}
+        V = expressed(t, None, coef_vector(names, exp))
+        if any(k in POSE_NAMES for k in pose):
+            V = pose_vertices(V, t, [pose.get(k, 0.0) for k in POSE_NAMES])
         write_png(os.path.join(out_dir, f"head_{nm}.png"), shade(V, t, size, size))
         print("wrote", os.path.join(out_dir, f"head_{nm}.png"))
     write_png(os.path.join(out_dir, "secc_neutral.png"), secc_to_png(secc_map(

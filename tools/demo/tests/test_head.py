@@ -98,6 +98,44 @@ class HeadTests(unittest.TestCase):
         reg = self.t["vertex_region"][F[self.t["eye_faces"]]]
         self.assertTrue(np.isin(reg, [make_head.R["eye_white"], make_head.R["iris"], make_head.R["pupil"]]).all())
 
+    def test_pose_rig(self):
+        V, part = self.t["mean_shape"].astype(np.float64), self.M["part"]
+        w, p = self.t["pose_weight"], self.t["pose_pivot"].astype(np.float64)
+        self.assertEqual(w.shape, (len(V),))
+        self.assertTrue(((w >= 0) & (w <= 1)).all())
+        self.assertTrue((w[part != "skin"] == 1).all())  # eyes, teeth, tongue, mouth interior, ears
+        self.assertTrue((w[V[:, 1] > -0.7] == 1).all())   # the whole head above the chin
+        bottom = V[:, 1] < V[:, 1].min() + 0.05
+        self.assertTrue((w[bottom] == 0).all())
+        chin = V[self.t["keypoints"][8]]
+        # upper neck: below the jaw line, behind the face, on the midline
+        self.assertEqual(p[0], 0.0)
+        self.assertTrue(chin[1] - 0.2 < p[1] < chin[1] + 0.3, (p, chin))
+        self.assertTrue(p[2] < chin[2] - 0.5, (p, chin))
+
+    def test_pose_convention(self):
+        from tools.demo import raster_ref as rr
+        V = self.t["mean_shape"].astype(np.float64)
+        nose = self.t["keypoints"][30]
+        top = int(np.argmax(V[:, 1]))
+        pitch = rr.pose_vertices(V, self.t, (1.0, 0, 0))
+        self.assertLess(pitch[nose, 1], V[nose, 1] - 0.05)  # a nod: the nose goes down
+        yaw = rr.pose_vertices(V, self.t, (0, 1.0, 0))
+        self.assertGreater(yaw[nose, 0], V[nose, 0] + 0.05)  # towards +x
+        roll = rr.pose_vertices(V, self.t, (0, 0, 1.0))
+        self.assertLess(roll[top, 0], V[top, 0] - 0.05)  # the top of the head towards -x
+        # rigid on the head: distances between head vertices keep, the neck bottom stays
+        R = rr.pose_vertices(V, self.t, (0.5, -1.2, 0.7))
+        head = np.where(self.t["pose_weight"] == 1)[0][:200]
+        d0 = np.linalg.norm(V[head, None] - V[None, head], axis=-1)
+        d1 = np.linalg.norm(R[head, None] - R[None, head], axis=-1)
+        np.testing.assert_allclose(d1, d0, atol=1e-12)
+        still = self.t["pose_weight"] == 0
+        self.assertTrue(still.sum() > 10)
+        np.testing.assert_array_equal(R[still], V[still])
+        np.testing.assert_allclose(rr.head_rotation(0.3, 0.2, 0.1), rr.head_rotation(0, 0.2, 0) @ rr.head_rotation(0.3, 0, 0)
+                                   @ rr.head_rotation(0, 0, 0.1), atol=1e-15)
+
     def test_deterministic_against_fixture(self):
         ft, fmeta = safetensors_io.load_arrays(FIXTURE)
         self.assertEqual(sorted(ft), sorted(self.t))

@@ -114,6 +114,18 @@ class RasterTests(unittest.TestCase):
                 n += 1
         self.assertGreaterEqual(n, 5)
 
+    def test_pose_goldens_reproduce(self):
+        t, _ = safetensors_io.load_arrays(os.path.join(FIX, "face_tiny.safetensors"))
+        g, _ = safetensors_io.load_arrays(os.path.join(FIX, "pose_golden.safetensors"))
+        cases = sorted({k.split("_")[0] for k in g})
+        self.assertGreaterEqual(len(cases), 2)
+        for case in cases:
+            V = rr.pose_vertices(make_head.expressed(t, None, g[case + "_exp"]), t, g[case + "_angles"])
+            np.testing.assert_allclose(V, g[case + "_vertices"], atol=1e-6, err_msg=case)
+            s = rr.secc_map(V, t["triangles"], t["ncc"], t["eye_faces"], 64, 64)
+            np.testing.assert_allclose(s, g[case + "_secc64"], atol=1e-6, err_msg=case)
+            self.assertGreater(np.abs(V - make_head.expressed(t, None, g[case + "_exp"])).max(), 0.05)
+
     def test_png_roundtrip_header(self):
         import tempfile
         import zlib
