@@ -213,8 +213,64 @@ def _synth_sentences(sents, voice, rate, pitch, prange, wordgap, seed):
     return tts.sample_rate, [tts.synth(s, voice, rate, pitch, prange, wordgap) for s in sents]
 
 
-def make_utterance(i, rng, pool, babble_pool, small):
+# voices of the other engines, with their usual f0 mean / range (Hz) around which pitch is varied
+FLITE_F0 = {"kal": (95.0, 11.0), "kal16": (95.0, 11.0), "awb": (125.0, 20.0), "rms": (110.0, 15.0),
+            "slt": (160.0, 25.0)}
+FESTIVAL_F0 = {"kal": (105.0, 14.0), "ked": (105.0, 15.0), "slt": (165.0, 34.0)}
+ENGINE_VOICES = {"flite": list(FLITE_F0), "festival": list(FESTIVAL_F0)}
+
+
+def _synth_other(engine, sents, voice, stretch, f0_mean, f0_std):
+    """Runs in a fresh forked process (libflite keeps registered voices and their features globally);
+    both engines are deterministic, so nothing needs seeding."""
+    from tools.demo import voices
+    if engine == "flite":
+        tts = voices.Flite()
+        return [tts.synth(s, voice, stretch, f0_mean, f0_std) for s in sents]
+    return voices.Festival().synth_many(sents, voice, stretch, f0_mean, f0_std)
+
+
+def pick_engine(rng, engines, weights):
+    """Engine for one utterance; no draw when there is only one (keeps espeak-only data as it was)."""
+    if len(engines) == 1:
+        return engines[0]
+    w = np.asarray(weights, float)
+    return engines[int(rng.choice(len(engines), p=w / w.sum()))]
+
+
+def pick_voice(rng, engine, holdout, holdout_weight):
+    """Voice of another engine; held-out voices are drawn less often (they only feed the val split)."""
+    names = ENGINE_VOICES[engine]
+    w = np.array([holdout_weight if f"{engine}:{v}" in holdout else 1.0 for v in names])
+    return names[int(rng.choice(len(names), p=w / w.sum()))]
+
+
+def make_other_utterance(rng, pool, engine, holdout, holdout_weight, small):
+    """Sentences, voice, rate and pitch for flite / festival; returns (synth results, meta, articulation gain)."""
+    voice = pick_voice(rng, engine, holdout, holdout_weight)
+    sents = [make_sentence(rng) for _ in range(1 if small else rng.integers(1, 4))]
+    stretch = float(rng.uniform(0.8, 1.35))
+    m0, s0 = (FLITE_F0 if engine == "flite" else FESTIVAL_F0)[voice]
+    f0_mean = round(m0 * 2 ** (rng.uniform(-4, 4) / 12), 1)  # within a major third of the voice's own
+    f0_std = round(s0 * rng.uniform(0.6, 1.7), 1)
+    synths = pool.apply(_synth_other, (engine, sents, voice, stretch, f0_mean, f0_std))
+    meta = {"engine": engine, "voice": f"{engine}:{voice}", "duration_stretch": round(stretch, 3),
+            "f0_mean_hz": f0_mean, "f0_std_hz": f0_std}
+    # espeak's rate ~ 175 wpm at stretch 1: same articulation gain rule as for espeak's rate
+    gain = float(np.clip(1.15 - (175 / stretch - 125) / 400, 0.85, 1.15))
+    return sents, synths, meta, gain
+
+
+def make_utterance(i, rng, pool, babble_pool, small, engine="espeak", holdout=(), holdout_weight=0.25):
     """Synthesize one utterance of 1-3 sentences with pauses; return dict with audio and targets."""
+    if engine != "espeak":
+        sents, synths, head, gain = make_other_utterance(rng, pool, engine, holdout, holdout_weight, small)
+        srs = {r[1] for r in synths}
+        if len(srs) != 1:
+            raise RuntimeError(f"{head['voice']}: sentences at different sample rates {sorted(srs)}")
+        sr_tts = srs.pop()
+        synths = [(a, ph, [(0, 0, w) for w in wd]) for a, _, ph, wd in synths]
+        return assemble(rng, sents, synths, sr_tts, babble_pool, gain, head)
     other = (not small) and rng.random() < 0.12
     if other:
         lang = list(OTHER_LANGS)[rng.integers(len(OTHER_LANGS))]
@@ -231,6 +287,13 @@ def make_utterance(i, rng, pool, babble_pool, small):
     prange = int(rng.uniform(15, 90))
     wordgap = int(rng.choice([0, 0, 0, 1, 2]))
     sr_tts, synths = pool.apply(_synth_sentences, (sents, voice, rate, pitch, prange, wordgap, rng.integers(1 << 31)))
+    gain = float(np.clip(1.15 - (rate - 125) / 400, 0.85, 1.15))
+    head = {"engine": "espeak", "voice": voice, "rate": rate, "pitch": pitch, "range": prange, "wordgap": wordgap}
+    return assemble(rng, sents, synths, sr_tts, babble_pool, gain, head)
+
+
+def assemble(rng, sents, synths, sr_tts, babble_pool, gain, head):
+    """Sentences with pauses between them, resampled to 16 kHz, augmented; targets from the phone timings."""
     pieces, phones, words = [], [], []
     pos = 0
     lead = int(rng.uniform(0.15, 0.8) * sr_tts)
@@ -262,15 +325,13 @@ def make_utterance(i, rng, pool, babble_pool, small):
         aug = {"peak_dbfs": round(peak, 1)}
     n_frames = len(x16) // SAMPLES_PER_FRAME
     segs = visemes.segments_from_events(phones16, len(x16), SR)
-    gain = float(np.clip(1.15 - (rate - 125) / 400, 0.85, 1.15))
     speech = visemes.trajectory(segs, n_frames, gain=gain)
     idle = visemes.idle_motion(n_frames, rng, word_times=words_s)
     targets = speech + idle
     vis = visemes.frame_visemes(segs, n_frames)
     speech_mask = (vis != 0).astype(np.float32)
     pcm = np.clip(np.round(x16 * 32767), -32768, 32767).astype(np.int16)
-    meta = {"text": " ".join(sents), "voice": voice, "rate": rate, "pitch": pitch, "range": prange,
-            "wordgap": wordgap, "articulation_gain": round(gain, 3), "augmentation": aug,
+    meta = {"text": " ".join(sents), **head, "articulation_gain": round(gain, 3), "augmentation": aug,
             "samples": int(len(pcm)), "frames": int(n_frames), "phonemes": phones16}
     return pcm, targets.astype(np.float32), vis, speech_mask, meta, clean
 
@@ -283,7 +344,28 @@ def main(argv=None):
     ap.add_argument("--shard-size", type=int, default=250)
     ap.add_argument("--val-fraction", type=float, default=0.05)
     ap.add_argument("--small", action="store_true", help="tiny set (8 short utterances) for smoke tests")
+    ap.add_argument("--engines", default="espeak",
+                    help="comma-separated speech engines: espeak, flite, festival (see voices.py)")
+    ap.add_argument("--mix", default="", help="comma-separated relative weights of --engines (default: equal)")
+    ap.add_argument("--holdout", default="",
+                    help="comma-separated engine:voice (e.g. flite:rms,festival:ked) used only in the val split")
+    ap.add_argument("--holdout-weight", type=float, default=0.25,
+                    help="how often a held-out voice is drawn relative to a training voice of its engine")
+    ap.add_argument("--id-prefix", default="u", help="utterance id prefix (distinct ids when data sets are mixed)")
     args = ap.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for e in engines:
+        if e not in ("espeak", "flite", "festival"):
+            ap.error(f"unknown engine {e!r}")
+    weights = [float(w) for w in args.mix.split(",")] if args.mix else [1.0] * len(engines)
+    if len(weights) != len(engines):
+        ap.error(f"--mix has {len(weights)} weights for {len(engines)} engines")
+    holdout = {h.strip() for h in args.holdout.split(",") if h.strip()}
+    for h in holdout:
+        e, _, v = h.partition(":")
+        if e not in ENGINE_VOICES or v not in ENGINE_VOICES[e]:
+            ap.error(f"--holdout {h!r}: not an engine:voice of flite {FLITE_F0.keys()} / festival "
+                     f"{FESTIVAL_F0.keys()}")
     if args.small:
         args.count = 8
         args.shard_size = 4
@@ -314,11 +396,15 @@ def main(argv=None):
 
     for i in range(args.count):
         rng = np.random.default_rng([args.seed, i])  # per-utterance stream: any subset is reproducible
-        pcm, targ, vis, sp, meta, clean = make_utterance(i, rng, pool, babble_pool, args.small)
+        engine = pick_engine(rng, engines, weights)
+        pcm, targ, vis, sp, meta, clean = make_utterance(i, rng, pool, babble_pool, args.small, engine, holdout,
+                                                         args.holdout_weight)
         if len(babble_pool) < 32:
             babble_pool.append(clean * 0.5)
         split = "val" if (i % max(1, int(round(1 / max(args.val_fraction, 1e-9))))) == 7 else "train"
-        meta = {"id": f"u{i:06d}", "split": split, "shard": f"shard-{shard_idx:04d}.safetensors",
+        if meta["voice"] in holdout:
+            split = "val"
+        meta = {"id": f"{args.id_prefix}{i:06d}", "split": split, "shard": f"shard-{shard_idx:04d}.safetensors",
                 "index_in_shard": len(shard), **meta}
         jl.write(json.dumps(meta) + "\n")
         shard.append((pcm, targ, vis, sp))
@@ -337,6 +423,7 @@ def main(argv=None):
     manifest = {"format": "avatard-demo-a2m-data", "version": 1, "exp_names": EXP_NAMES, "fps": visemes.FPS,
                 "sample_rate": SR, "samples_per_frame": SAMPLES_PER_FRAME, "seed": args.seed,
                 "viseme_names": list(visemes.VISEMES), "shards": names, **totals,
+                "engines": dict(zip(engines, weights)), "holdout": sorted(holdout),
                 "hours": round(totals["samples"] / SR / 3600, 3)}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
