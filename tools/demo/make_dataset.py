@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from tools.reference import safetensors_io
-from tools.demo import visemes
+from tools.demo import visemes, voices
 from tools.demo.espeak import Espeak
 from tools.demo.make_head import EXP_NAMES
 
@@ -223,7 +223,6 @@ ENGINE_VOICES = {"flite": list(FLITE_F0), "festival": list(FESTIVAL_F0)}
 def _synth_other(engine, sents, voice, stretch, f0_mean, f0_std):
     """Runs in a fresh forked process (libflite keeps registered voices and their features globally);
     both engines are deterministic, so nothing needs seeding."""
-    from tools.demo import voices
     if engine == "flite":
         tts = voices.Flite()
         return [tts.synth(s, voice, stretch, f0_mean, f0_std) for s in sents]
@@ -253,6 +252,8 @@ def make_other_utterance(rng, pool, engine, holdout, holdout_weight, small):
     m0, s0 = (FLITE_F0 if engine == "flite" else FESTIVAL_F0)[voice]
     f0_mean = round(m0 * 2 ** (rng.uniform(-4, 4) / 12), 1)  # within a major third of the voice's own
     f0_std = round(s0 * rng.uniform(0.6, 1.7), 1)
+    if (engine, voice) in voices.FIXED_PITCH:  # drawn anyway so every voice uses the random stream alike
+        f0_mean = f0_std = None
     synths = pool.apply(_synth_other, (engine, sents, voice, stretch, f0_mean, f0_std))
     meta = {"engine": engine, "voice": f"{engine}:{voice}", "duration_stretch": round(stretch, 3),
             "f0_mean_hz": f0_mean, "f0_std_hz": f0_std}

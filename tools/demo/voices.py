@@ -8,11 +8,14 @@ mapped to the espeak-ng mnemonics that visemes.classify understands (PHONE_TO_ES
   loaded with ctypes; a voice is registered from its libflite_cmu_us_<voice>.so, flite_synth_text
   returns an utterance whose "Segment" relation holds every phone with its end time (seconds), and
   whose wave is the synthesised audio. Rate: duration_stretch; pitch: int_f0_target_mean (and
-  _stddev), both voice features.
+  _stddev), both voice features; rms ignores the f0 targets (measured: 101 Hz whatever the target).
 * Festival (Debian `festival` with `festvox-kallpc16k`, `festvox-kdlpc16k`, `festvox-us-slt-hts`):
   a Scheme script per call synthesises each sentence, saves the wave (RIFF) and prints the Segment
-  relation's names and end times. Rate: Duration_Stretch; pitch: the target mean / range of the
-  linear-regression intonation model (int_lr_params) for the diphone voices, hts_f0_mean offset for HTS.
+  relation's names and end times. Rate: Duration_Stretch (diphone voices) or the hts_engine speed
+  rate "-r" (HTS); pitch: the target mean / range of the linear-regression intonation model
+  (int_lr_params) for the diphone voices; none for HTS (festival's hts_engine wrapper ignores the
+  engine's half-tone shift and all-pass options, measured: same f0 and spectrum). For HTS, festival writes the hts_engine's state durations back into the
+  Segment relation, so the saved end times are the ones the waveform was generated with.
 
 Every synth() returns (int16 samples, sample_rate, [(espeak mnemonic, start sample)], [word start
 samples]) like espeak.Espeak.synth, with phone starts taken from the previous phone's end.
@@ -68,6 +71,10 @@ class _Wave(ctypes.Structure):
 
 class _Voice(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("features", ctypes.c_void_p), ("ffunctions", ctypes.c_void_p)]
+
+
+# (engine, voice) whose pitch cannot be set (see the module notes)
+FIXED_PITCH = {("flite", "rms"), ("festival", "slt")}
 
 
 class Flite:
@@ -215,20 +222,19 @@ class Festival:
             raise ValueError(f"festival voice {voice!r} not supported (have {', '.join(FESTIVAL_VOICES)})")
         fn, (m0, s0) = FESTIVAL_VOICES[voice]
         pitch = ""
-        if f0_mean is not None or f0_std is not None:
+        if voice != "slt" and (f0_mean is not None or f0_std is not None):
             m = m0 if f0_mean is None else float(f0_mean)
             s = s0 if f0_std is None else float(f0_std)
-            if voice == "slt":  # HTS: the f0 model's mean / range are ignored; shift the generated f0 in Hz
-                pitch = f"(set! hts_f0_mean {m - m0:.2f})\n(set! hts_f0_std {s / s0:.3f})"
-            else:
-                pitch = (f"(set! int_lr_params '((target_f0_mean {m:.2f}) (target_f0_std {s:.2f}) "
-                         f"(model_f0_mean 170) (model_f0_std 34)))")
+            pitch = (f"(set! int_lr_params '((target_f0_mean {m:.2f}) (target_f0_std {s:.2f}) "
+                     f"(model_f0_mean 170) (model_f0_std 34)))")
         with tempfile.TemporaryDirectory(prefix="festival-") as d:
             segs_path = os.path.join(d, "segs.txt")
             body = []
             for k, text in enumerate(sentences):
                 clean = re.sub(r'["\\]', " ", text)
                 body.append(_SENT.format(text=clean, wav=os.path.join(d, f"s{k}.wav")))
+            if voice == "slt":  # HTS ignores Duration_Stretch; its speech speed rate is the inverse
+                pitch += f'\n(set! hts_engine_params (append hts_engine_params (list (list "-r" {1 / stretch:.4f}))))'
             script = _SCHEME.format(voice_fn=fn, stretch=float(stretch), pitch=pitch, segs=segs_path,
                                     sentences="".join(body))
             path = os.path.join(d, "run.scm")
