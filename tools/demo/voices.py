@@ -244,7 +244,8 @@ class Festival:
                                env={**os.environ, "LC_ALL": "C"})
             if r.returncode != 0 or not os.path.exists(segs_path):
                 raise RuntimeError(f"festival failed ({r.returncode}): {r.stderr.strip()[-500:]}")
-            utts = open(segs_path).read().split("UTT\n")[1:]
+            with open(segs_path) as f:
+                utts = f.read().split("UTT\n")[1:]
             if len(utts) != len(sentences):
                 raise RuntimeError(f"festival wrote {len(utts)} utterances for {len(sentences)} sentences")
             out = []

@@ -1,0 +1,118 @@
+"""Real human speech recordings that Debian packages ship, for evaluating the demo A2M model.
+
+Sources (all read from where the packages install them; nothing is copied into the repository):
+* alsa-utils (GPL-2+, "The ALSA developers"): /usr/share/sounds/alsa/{Front,Rear,Side}_*.wav, one
+  speaker saying the channel names, 48 kHz mono. (sound-theme-freedesktop's audio-channel-*.oga are
+  the same recordings, so they are not listed again.)
+* pocketsphinx-testdata (BSD-2, Carnegie Mellon University): /usr/share/pocketsphinx/test/data/
+  - cards/00[1-5].wav: one speaker naming playing cards ("ten of clubs"), 16 kHz;
+  - librivox/*.wav: five sentences read from Sense and Sensibility (LibriVox, public-domain reading), 16 kHz;
+  - goforward.raw, numbers.raw, something.raw, tidigits/dhd.2934z.raw: headerless 16 kHz 16-bit mono
+    command and digit utterances.
+Transcripts come from the package's own transcription files where it has them.
+
+recordings() returns what is installed, each as 16 kHz mono float32 in [-1, 1] with its name.
+"""
+import os
+import re
+import wave
+
+import numpy as np
+
+SR = 16000
+ALSA_DIR = "/usr/share/sounds/alsa"
+SPHINX_DIR = "/usr/share/pocketsphinx/test/data"
+ALSA_NAMES = ["Front_Center", "Front_Left", "Front_Right", "Rear_Center", "Rear_Left", "Rear_Right",
+              "Side_Left", "Side_Right"]
+SPHINX_RAW = {  # headerless 16 kHz s16le files -> transcript (None where the package has none)
+    "goforward.raw": "go forward ten meters",
+    "numbers.raw": None,
+    "something.raw": None,
+    "tidigits/dhd.2934z.raw": None,
+}
+
+
+def _resample(x, sr_in, sr_out):
+    """Band-limited FFT resampling of a whole (short) signal."""
+    if sr_in == sr_out:
+        return x
+    n, m = len(x), int(round(len(x) * sr_out / sr_in))
+    X = np.fft.rfft(x)
+    Y = np.zeros(m // 2 + 1, complex)
+    k = min(len(X), len(Y))
+    Y[:k] = X[:k]
+    return np.fft.irfft(Y, m) * (m / n)
+
+
+def read_audio(path, raw_rate=SR):
+    """WAV (16-bit PCM, channels averaged) or headerless s16le -> (float64 mono, sample rate)."""
+    if path.endswith(".raw"):
+        with open(path, "rb") as f:
+            data = f.read()
+        if len(data) % 2:
+            raise ValueError(f"{path}: odd byte count {len(data)} for 16-bit samples")
+        return np.frombuffer(data, "<i2").astype(np.float64) / 32768.0, raw_rate
+    with wave.open(path) as w:
+        sr, ch, sw = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        raw = w.readframes(w.getnframes())
+    if sw != 2:
+        raise ValueError(f"{path}: {8 * sw}-bit samples, only 16-bit PCM is read")
+    return np.frombuffer(raw, "<i2").astype(np.float64).reshape(-1, ch).mean(1) / 32768.0, sr
+
+
+def _transcripts(path):
+    """pocketsphinx transcription file: '<s> words </s> (id)' per line -> {id: words}."""
+    out = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"\s*(?:<s>)?\s*(.*?)\s*(?:</s>)?\s*\(([^)]+)\)\s*$", line)
+                if m:
+                    out[m.group(2)] = m.group(1)
+    return out
+
+
+def catalogue(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR):
+    """Every known recording that is installed: dicts with name, path, package, licence, transcript."""
+    items = []
+    for n in ALSA_NAMES:
+        p = os.path.join(alsa_dir, n + ".wav")
+        if os.path.exists(p):
+            items.append({"name": f"alsa/{n}", "path": p, "package": "alsa-utils", "licence": "GPL-2+",
+                          "transcript": n.replace("_", " ").lower()})
+    cards = _transcripts(os.path.join(sphinx_dir, "cards", "cards.transcription"))
+    for k in sorted(cards):
+        p = os.path.join(sphinx_dir, "cards", k + ".wav")
+        if os.path.exists(p):
+            items.append({"name": f"sphinx/cards-{k}", "path": p, "package": "pocketsphinx-testdata",
+                          "licence": "BSD-2", "transcript": cards[k]})
+    books = _transcripts(os.path.join(sphinx_dir, "librivox", "transcription"))
+    for k in sorted(books):
+        p = os.path.join(sphinx_dir, "librivox", k + ".wav")
+        if os.path.exists(p):
+            items.append({"name": f"sphinx/librivox-{k[-4:]}", "path": p, "package": "pocketsphinx-testdata",
+                          "licence": "BSD-2 (package); LibriVox reading, public domain", "transcript": books[k]})
+    for rel, text in SPHINX_RAW.items():
+        p = os.path.join(sphinx_dir, rel)
+        if os.path.exists(p):
+            items.append({"name": "sphinx/" + os.path.basename(rel)[:-4], "path": p,
+                          "package": "pocketsphinx-testdata", "licence": "BSD-2", "transcript": text})
+    return items
+
+
+def recordings(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR):
+    """Installed human recordings: dicts with name, wave (float32, 16 kHz mono, [-1, 1]), seconds,
+    sample_rate (16000), source_rate, package, licence, path, transcript (or None)."""
+    out = []
+    for item in catalogue(alsa_dir, sphinx_dir):
+        x, sr = read_audio(item["path"])
+        w = _resample(x, sr, SR).astype(np.float32)
+        out.append({**item, "wave": w, "sample_rate": SR, "source_rate": sr, "seconds": round(len(w) / SR, 2)})
+    return out
+
+
+if __name__ == "__main__":
+    for r in recordings():
+        peak = float(np.abs(r["wave"]).max())
+        print(f"{r['name']:32s} {r['seconds']:5.2f} s  {r['source_rate']:5d} Hz  peak {peak:.2f}  "
+              f"{r['package']:22s} {r['transcript'] or ''}")
