@@ -11,7 +11,8 @@ Sources (all read from where the packages install them; nothing is copied into t
     command and digit utterances.
 Transcripts come from the package's own transcription files where it has them.
 
-recordings() returns what is installed, each as 16 kHz mono float32 in [-1, 1] with its name.
+recordings() returns what is installed, each as 16 kHz mono float32 in [-1, 1] with its name (and, on
+request, a syllable count from the transcript for the evaluation's mouth-opening peaks).
 """
 import os
 import re
@@ -100,19 +101,37 @@ def catalogue(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR):
     return items
 
 
-def recordings(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR):
+_VOWELS = {"AA", "AE", "EH", "ER", "AH", "SCHWA", "IY", "IH", "AO", "OW", "UW", "UH", "YU"}
+
+
+def count_syllables(text):
+    """Syllables of an English transcript: vowels (a diphthong is one) and syllabic l in espeak-ng's
+    en-us phonemes; None when espeak-ng is not installed."""
+    from tools.demo import visemes
+    try:
+        from tools.demo.espeak import Espeak
+        _, phones, _ = Espeak().synth(text, "en-us")
+    except OSError:
+        return None
+    return sum(1 for p, _ in phones if visemes.classify(p)[0] in _VOWELS or p.startswith("@L"))
+
+
+def recordings(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR, syllables=False):
     """Installed human recordings: dicts with name, wave (float32, 16 kHz mono, [-1, 1]), seconds,
-    sample_rate (16000), source_rate, package, licence, path, transcript (or None)."""
+    sample_rate (16000), source_rate, package, licence, path, transcript (or None), and with
+    syllables=True also syllables (from the transcript, or None)."""
     out = []
     for item in catalogue(alsa_dir, sphinx_dir):
         x, sr = read_audio(item["path"])
         w = _resample(x, sr, SR).astype(np.float32)
         out.append({**item, "wave": w, "sample_rate": SR, "source_rate": sr, "seconds": round(len(w) / SR, 2)})
+        if syllables:
+            out[-1]["syllables"] = count_syllables(item["transcript"]) if item["transcript"] else None
     return out
 
 
 if __name__ == "__main__":
-    for r in recordings():
+    for r in recordings(syllables=True):
         peak = float(np.abs(r["wave"]).max())
         print(f"{r['name']:32s} {r['seconds']:5.2f} s  {r['source_rate']:5d} Hz  peak {peak:.2f}  "
-              f"{r['package']:22s} {r['transcript'] or ''}")
+              f"{r['package']:22s} {r['syllables'] or '-':>3} syl  {r['transcript'] or ''}")

@@ -146,6 +146,13 @@ class HumanSpeechTests(unittest.TestCase):
             self.assertGreater(10 * np.log10(e[-1] / max(e[n // 10], 1e-12)), 15, r["name"])
         self.assertEqual(len({r["name"] for r in recs}), len(recs))
 
+    def test_syllables_from_transcripts(self):
+        if human_speech.count_syllables("hi") is None:
+            self.skipTest("espeak-ng not installed")
+        for text, n in (("front center", 3), ("side left", 2), ("seven of clubs", 4),
+                        ("he was not an ill disposed young man", 9), ("a little bottle", 5)):
+            self.assertEqual(human_speech.count_syllables(text), n, text)
+
     def test_raw_reader_refuses_odd_lengths(self):
         with tempfile.NamedTemporaryFile(suffix=".raw") as f:
             f.write(b"\0\0\0")
