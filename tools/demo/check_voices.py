@@ -7,8 +7,11 @@ Two measurements on a fixed set of sentences:
   loudest frame, searched within ±150 ms); reported as median / 90th percentile |error| in ms.
 * stop closures: the RMS level inside the first half of voiceless stops (p t k, the closure) relative
   to the neighbouring vowels' level; a closure that lines up with the labels is 15+ dB quieter.
+* bilabial dips: for /p b/ inside speech, whether the quietest 5 ms within 40 ms of the label lies
+  inside the label, and where (espeak-ng's phoneme event for a stop comes at its release: the closure
+  lies before the event, in the previous phoneme's time).
 
-Usage: python3 -m tools.demo.check_voices [--engines espeak,flite,festival]
+Usage: python3 -m tools.demo.check_voices [--engines espeak,flite,festival] [--stretch 1.0]
 """
 import argparse
 
@@ -84,34 +87,58 @@ def closure_depths(x, sr, phones):
     return out
 
 
+def bilabial_dips(x, sr, phones, margin_s=0.04):
+    """For /p b/ between two speech phones: (is the quietest 5 ms of [start - 40 ms, end + 40 ms] inside the
+    label, i.e. the lip closure where the label puts it; its time after the label's start in ms; the
+    label's length in ms)."""
+    db, hop = rms_db(x, sr)
+    ends = [p[1] for p in phones[1:]] + [len(x)]
+    out = []
+    for k in range(1, len(phones) - 1):
+        if phones[k][0] not in ("p", "b") or phones[k - 1][0].startswith("_") or phones[k + 1][0].startswith("_"):
+            continue
+        s0, s1 = phones[k][1], ends[k]
+        lo, hi = max(0, (s0 - int(margin_s * sr)) // hop), min(len(db), (s1 + int(margin_s * sr)) // hop + 1)
+        if hi - lo < 3:
+            continue
+        j = lo + int(np.argmin(db[lo:hi]))
+        out.append((s0 // hop <= j <= s1 // hop, (j * hop - s0) / sr * 1000, (s1 - s0) / sr * 1000))
+    return out
+
+
 def voices_of(engine):
     if engine == "espeak":
         return ["en-us", "en-gb-x-rp", "en-us+f3"]
     return list(voices.Flite.VOICES if engine == "flite" else voices.Festival.VOICES)
 
 
-def synth(engine, voice, text):
+def synth(engine, voice, text, stretch=1.0):
     if engine == "espeak":
         tts = Espeak()
-        a, ph, _ = tts.synth(text, voice)
+        a, ph, _ = tts.synth(text, voice, rate=int(round(175 / stretch)))
         return a, tts.sample_rate, ph
     tts = voices.Flite() if engine == "flite" else voices.Festival()
-    a, sr, ph, _ = tts.synth(text, voice)
+    a, sr, ph, _ = tts.synth(text, voice, stretch)
     return a, sr, ph
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--engines", default="espeak,flite,festival")
+    ap.add_argument("--stretch", type=float, default=1.0, help="duration stretch (espeak: rate 175 / stretch)")
     args = ap.parse_args(argv)
+    import multiprocessing
+    # a fresh process per synthesis, as in make_dataset (libespeak-ng keeps prosody state between calls)
+    pool = multiprocessing.get_context("fork").Pool(1, maxtasksperchild=1)
     rows = []
     for engine in args.engines.split(","):
         for voice in voices_of(engine):
-            errs, depths = [], []
+            errs, depths, dips = [], [], []
             for text in SENTENCES:
-                a, sr, ph = synth(engine, voice, text)
+                a, sr, ph = pool.apply(synth, (engine, voice, text, args.stretch))
                 errs += pause_edge_errors(a, sr, ph)
                 depths += closure_depths(a, sr, ph)
+                dips += bilabial_dips(a, sr, ph)
             e = np.array(errs)
             ae = np.abs(e)
             rows.append((engine, voice, len(e), np.median(ae), np.percentile(ae, 90), np.mean(e), len(depths),
@@ -119,7 +146,11 @@ def main(argv=None):
             print(f"{engine:9s} {voice:12s} pause edges {len(e):3d}: |err| median {np.median(ae):5.1f} ms, "
                   f"p90 {np.percentile(ae, 90):5.1f} ms, mean signed {np.mean(e):+6.1f} ms; "
                   f"voiceless stop closures {len(depths):3d}: "
-                  f"median {rows[-1][-1]:6.1f} dB re vowel", flush=True)
+                  f"median {rows[-1][-1]:6.1f} dB re vowel; /p b/ dip inside label "
+                  f"{sum(d[0] for d in dips)}/{len(dips)}, dip at {np.median([d[1] for d in dips]):+4.0f} ms "
+                  f"from a {np.median([d[2] for d in dips]):3.0f} ms label's start (medians)", flush=True)
+    pool.close()
+    pool.join()
     return rows
 
 
