@@ -11,14 +11,14 @@ Two measurements on a fixed set of sentences:
   inside the label, and where (espeak-ng's phoneme event for a stop comes at its release: the closure
   lies before the event, in the previous phoneme's time).
 
-Usage: python3 -m tools.demo.check_voices [--engines espeak,flite,festival] [--stretch 1.0]
+Usage: python3 -m tools.demo.check_voices [--engines espeak,flite,festival] [--stretch 1.0] [--espeak-closure-ms 60]
 """
 import argparse
 
 import numpy as np
 
 from tools.demo import voices
-from tools.demo.espeak import Espeak
+from tools.demo.espeak import Espeak, stop_closures
 
 SENTENCES = [
     "Bob bought a big blue bike, but Pam preferred the purple one.",
@@ -39,6 +39,7 @@ def rms_db(x, sr, hop_s=0.005):
 
 
 STOPS = {"p", "b", "t", "d", "k", "g", "tS", "dZ"}
+STOPS_CHECKED = ("p", "b")
 
 
 def pause_edge_errors(x, sr, phones, thresh_db=-30.0, search_s=0.15):
@@ -95,7 +96,7 @@ def bilabial_dips(x, sr, phones, margin_s=0.04):
     ends = [p[1] for p in phones[1:]] + [len(x)]
     out = []
     for k in range(1, len(phones) - 1):
-        if phones[k][0] not in ("p", "b") or phones[k - 1][0].startswith("_") or phones[k + 1][0].startswith("_"):
+        if phones[k][0] not in STOPS_CHECKED or phones[k - 1][0].startswith("_") or phones[k + 1][0].startswith("_"):
             continue
         s0, s1 = phones[k][1], ends[k]
         lo, hi = max(0, (s0 - int(margin_s * sr)) // hop), min(len(db), (s1 + int(margin_s * sr)) // hop + 1)
@@ -112,10 +113,12 @@ def voices_of(engine):
     return list(voices.Flite.VOICES if engine == "flite" else voices.Festival.VOICES)
 
 
-def synth(engine, voice, text, stretch=1.0):
+def synth(engine, voice, text, stretch=1.0, espeak_closure_ms=0.0):
     if engine == "espeak":
         tts = Espeak()
         a, ph, _ = tts.synth(text, voice, rate=int(round(175 / stretch)))
+        if espeak_closure_ms > 0:
+            ph = stop_closures(ph, tts.sample_rate, espeak_closure_ms / 1000)
         return a, tts.sample_rate, ph
     tts = voices.Flite() if engine == "flite" else voices.Festival()
     a, sr, ph, _ = tts.synth(text, voice, stretch)
@@ -126,6 +129,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--engines", default="espeak,flite,festival")
     ap.add_argument("--stretch", type=float, default=1.0, help="duration stretch (espeak: rate 175 / stretch)")
+    ap.add_argument("--espeak-closure-ms", type=float, default=0.0, help="as make_dataset's option")
     args = ap.parse_args(argv)
     import multiprocessing
     # a fresh process per synthesis, as in make_dataset (libespeak-ng keeps prosody state between calls)
@@ -135,7 +139,7 @@ def main(argv=None):
         for voice in voices_of(engine):
             errs, depths, dips = [], [], []
             for text in SENTENCES:
-                a, sr, ph = pool.apply(synth, (engine, voice, text, args.stretch))
+                a, sr, ph = pool.apply(synth, (engine, voice, text, args.stretch, args.espeak_closure_ms))
                 errs += pause_edge_errors(a, sr, ph)
                 depths += closure_depths(a, sr, ph)
                 dips += bilabial_dips(a, sr, ph)

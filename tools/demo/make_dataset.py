@@ -34,7 +34,7 @@ import numpy as np
 
 from tools.reference import safetensors_io
 from tools.demo import visemes, voices
-from tools.demo.espeak import Espeak
+from tools.demo.espeak import Espeak, stop_closures
 from tools.demo.make_head import EXP_NAMES
 
 SR = 16000
@@ -262,7 +262,8 @@ def make_other_utterance(rng, pool, engine, holdout, holdout_weight, small):
     return sents, synths, meta, gain
 
 
-def make_utterance(i, rng, pool, babble_pool, small, engine="espeak", holdout=(), holdout_weight=0.25):
+def make_utterance(i, rng, pool, babble_pool, small, engine="espeak", holdout=(), holdout_weight=0.25,
+                   espeak_closure_ms=0.0):
     """Synthesize one utterance of 1-3 sentences with pauses; return dict with audio and targets."""
     if engine != "espeak":
         sents, synths, head, gain = make_other_utterance(rng, pool, engine, holdout, holdout_weight, small)
@@ -290,6 +291,9 @@ def make_utterance(i, rng, pool, babble_pool, small, engine="espeak", holdout=()
     sr_tts, synths = pool.apply(_synth_sentences, (sents, voice, rate, pitch, prange, wordgap, rng.integers(1 << 31)))
     gain = float(np.clip(1.15 - (rate - 125) / 400, 0.85, 1.15))
     head = {"engine": "espeak", "voice": voice, "rate": rate, "pitch": pitch, "range": prange, "wordgap": wordgap}
+    if espeak_closure_ms > 0:  # stop events mark the release: take the closure into the stop's segment
+        synths = [(a, stop_closures(ph, sr_tts, espeak_closure_ms / 1000), wd) for a, ph, wd in synths]
+        head["stop_closure_ms"] = espeak_closure_ms
     return assemble(rng, sents, synths, sr_tts, babble_pool, gain, head)
 
 
@@ -353,6 +357,9 @@ def main(argv=None):
     ap.add_argument("--holdout-weight", type=float, default=0.25,
                     help="how often a held-out voice is drawn relative to a training voice of its engine")
     ap.add_argument("--id-prefix", default="u", help="utterance id prefix (distinct ids when data sets are mixed)")
+    ap.add_argument("--espeak-closure-ms", type=float, default=0.0,
+                    help="move espeak stops' starts back over their closure by up to this much (0: as the "
+                         "events say; 60 puts 95 %% of /p b/ closures inside their segment, see check_voices)")
     args = ap.parse_args(argv)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     for e in engines:
@@ -399,7 +406,7 @@ def main(argv=None):
         rng = np.random.default_rng([args.seed, i])  # per-utterance stream: any subset is reproducible
         engine = pick_engine(rng, engines, weights)
         pcm, targ, vis, sp, meta, clean = make_utterance(i, rng, pool, babble_pool, args.small, engine, holdout,
-                                                         args.holdout_weight)
+                                                         args.holdout_weight, args.espeak_closure_ms)
         if len(babble_pool) < 32:
             babble_pool.append(clean * 0.5)
         split = "val" if (i % max(1, int(round(1 / max(args.val_fraction, 1e-9))))) == 7 else "train"

@@ -10,7 +10,7 @@ import unittest
 
 import numpy as np
 
-from tools.demo import human_speech, make_dataset, visemes, voices
+from tools.demo import check_voices, espeak, human_speech, make_dataset, visemes, voices
 
 # CMU / radio phone -> the viseme it must become
 EXPECTED = {
@@ -45,6 +45,30 @@ class PhoneMappingTests(unittest.TestCase):
         ev = voices.events_from_ends([("pau", 0.1), ("pau", 0.2), ("b", 0.25), ("aa", 0.4), ("pau", 0.5)],
                                      16000, 7000)
         self.assertEqual(ev, [("_:", 0), ("b", 3200), ("A:", 4000), ("_:", 6400)])
+
+
+class EspeakClosureTests(unittest.TestCase):
+    def test_stop_starts_move_back_over_the_closure(self):
+        ph = [("_:", 0), ("a", 1000), ("p", 3000), ("_:", 4000), ("b", 5000), ("I", 5100), ("t#", 5300)]
+        self.assertEqual(espeak.stop_closures(ph, 10000, 0.06),
+                         [("_:", 0), ("a", 1000), ("p", 2400), ("_:", 4000), ("b", 5000), ("I", 5100),
+                          ("t#", 5200)])  # 60 ms back, at most half the previous phone; never after a pause
+
+    def test_closures_fall_inside_the_moved_segments(self):
+        try:
+            tts = espeak.Espeak()
+        except OSError:
+            self.skipTest("espeak-ng not installed")
+        before, after = [], []
+        for text in check_voices.SENTENCES:
+            a, ph, _ = tts.synth(text, "en-us")
+            before += check_voices.bilabial_dips(a, tts.sample_rate, ph)
+            after += check_voices.bilabial_dips(a, tts.sample_rate, espeak.stop_closures(ph, tts.sample_rate))
+        inside = lambda d: sum(x[0] for x in d) / len(d)  # noqa: E731
+        print(f"\nespeak en-us /p b/ closure inside its segment: events {inside(before):.0%}, "
+              f"moved {inside(after):.0%} of {len(after)}")
+        self.assertLess(inside(before), 0.5)
+        self.assertGreaterEqual(inside(after), 0.7)
 
 
 class EngineCase:
