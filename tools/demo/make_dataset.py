@@ -7,7 +7,12 @@ Sources (all generated here, nothing downloaded or copied):
 * Speech: espeak-ng (Debian 12 `espeak-ng`, formant synthesis) through libespeak-ng, with English
   accents, other languages, voice variants, and random rate / pitch / pitch range / word gap.
   MBROLA voices are not used: Debian ships them outside main.
-* Timings: espeak-ng phoneme events (sample-accurate start of every phoneme; see espeak.py).
+  With --engines also (or only) Flite and Festival (voices.py: flite kal, kal16, awb, rms, slt; festival
+  kal, ked, slt), English sentences with random duration stretch and f0 target; --holdout names voices
+  that only go to the val split.
+* Timings: espeak-ng phoneme events (sample-accurate start of every phoneme; see espeak.py; a stop's
+  event marks its release, --espeak-closure-ms moves it back over the closure); flite / festival phone
+  end times from the engine's Segment relation, mapped to espeak mnemonics.
 * Targets: visemes.py (phoneme -> viseme targets with dominance-function coarticulation), plus
   blinks, brow movement, gaze shifts and a faint smile (visemes.idle_motion); silences are neutral.
 * Augmentation: level, random EQ, synthetic reverb, additive noise (white/pink/brown, hum,
@@ -15,14 +20,15 @@ Sources (all generated here, nothing downloaded or copied):
 
 Output (under --out, default /work/demo-data/a2m):
   manifest.json          names of the expression dimensions, fps, sample rate, shards, totals
-  utterances.jsonl       one line per utterance: id, split, shard, text, voice, synthesis and
+  utterances.jsonl       one line per utterance: id, split, shard, text, engine, voice, synthesis and
                          augmentation parameters, phoneme timings (phoneme, start sample at 16 kHz)
   shard-NNNN.safetensors audio I16 [S] (16 kHz mono), audio_offsets I64 [U+1],
                          targets F32 [T, K] (25 fps), target_offsets I64 [U+1],
                          viseme I32 [T] (viseme id per frame, 0 = silence), speech F32 [T] (1 in speech)
 Frame k of an utterance is centred at (k + 0.5)/25 s; it has floor(samples / 640) frames.
 
-Usage: make_dataset.py [--out DIR] [--count N] [--seed S] [--small]
+Usage: make_dataset.py [--out DIR] [--count N] [--seed S] [--small] [--engines espeak,flite,festival]
+                       [--mix W,W,W] [--holdout ENGINE:VOICE,...] [--id-prefix P] [--espeak-closure-ms MS]
 """
 import argparse
 import json
@@ -245,7 +251,8 @@ def pick_voice(rng, engine, holdout, holdout_weight):
 
 
 def make_other_utterance(rng, pool, engine, holdout, holdout_weight, small):
-    """Sentences, voice, rate and pitch for flite / festival; returns (synth results, meta, articulation gain)."""
+    """Sentences, voice, rate and pitch for flite / festival; returns (sentences, synth results, meta,
+    articulation gain)."""
     voice = pick_voice(rng, engine, holdout, holdout_weight)
     sents = [make_sentence(rng) for _ in range(1 if small else rng.integers(1, 4))]
     stretch = float(rng.uniform(0.8, 1.35))
