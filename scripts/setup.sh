@@ -28,7 +28,7 @@ packages=(
 
 # Only the tests need these: the browser page's test (chromium + chromium-driver), the Janus fan-out's, and the
 # demo data's other speech engines and human recordings (flite, festival with three English voices,
-# pocketsphinx's test recordings; about 15 MB, see docs/demo-avatar.md §4).
+# pocketsphinx's test recordings; about 27 MB to download, see docs/demo-avatar.md §4).
 if [ "$mode" != run ]; then
   packages+=(chromium chromium-driver janus)
   packages+=(libflite1 festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts alsa-utils pocketsphinx-testdata)
