@@ -160,7 +160,8 @@ class Flite:
             words, last_word, t = [], None, 0.0
             item = self._lib.relation_head(self._lib.utt_relation(utt, b"Segment"))
             while item:  # a word starts where the first segment under it (SylStructure) starts
-                syl = self._lib.item_parent(self._lib.item_as(item, b"SylStructure"))
+                in_syl = self._lib.item_as(item, b"SylStructure")  # NULL for pauses
+                syl = self._lib.item_parent(in_syl) if in_syl else None
                 word = self._lib.item_parent(syl) if syl else None
                 if word and word != last_word:
                     words.append(int(round(t * sr)))
