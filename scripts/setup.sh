@@ -26,9 +26,12 @@ packages=(
   python3-venv libopus0
 )
 
-# Only the tests need these: the browser page's test (chromium + chromium-driver) and the Janus fan-out's.
+# Only the tests need these: the browser page's test (chromium + chromium-driver), the Janus fan-out's, and the
+# demo data's other speech engines and human recordings (flite, festival with three English voices,
+# pocketsphinx's test recordings; about 27 MB to download, see docs/demo-avatar.md §4).
 if [ "$mode" != run ]; then
   packages+=(chromium chromium-driver janus)
+  packages+=(libflite1 festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts alsa-utils pocketsphinx-testdata)
 fi
 
 missing=()

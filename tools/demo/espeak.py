@@ -79,3 +79,23 @@ class Espeak:
                 raise RuntimeError(f"espeak_Synth failed ({err})")
             audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
             return audio, list(self._phones), list(self._words)
+
+
+STOPS = ("p", "b", "t", "d", "k", "g", "tS", "dZ")
+
+
+def stop_closures(phones, sample_rate, closure_s=0.06, max_fraction=0.5):
+    """Move the start of every stop that follows a speech phone back over its closure.
+
+    espeak-ng's phoneme event for a stop comes at the release; the silent closure before it is
+    synthesised in the previous phoneme's time (measured by check_voices: for /p b/ the quietest 5 ms
+    lies a median 30 ms before the event, and inside the event's segment for 27 % of cases). The new
+    start is closure_s earlier, but takes at most max_fraction of the previous phoneme; with 60 ms,
+    95 % of /p b/ dips fall inside the segment (labels ≈ 90 ms, as with flite and festival)."""
+    out = list(phones)
+    for k in range(1, len(out)):
+        ph, s = out[k]
+        prev_ph, prev_s = out[k - 1]
+        if ph.rstrip("0123456789#") in STOPS and not prev_ph.startswith("_") and s > prev_s:
+            out[k] = (ph, max(prev_s + int((s - prev_s) * (1 - max_fraction)), s - int(closure_s * sample_rate)))
+    return out

@@ -7,7 +7,12 @@ Sources (all generated here, nothing downloaded or copied):
 * Speech: espeak-ng (Debian 12 `espeak-ng`, formant synthesis) through libespeak-ng, with English
   accents, other languages, voice variants, and random rate / pitch / pitch range / word gap.
   MBROLA voices are not used: Debian ships them outside main.
-* Timings: espeak-ng phoneme events (sample-accurate start of every phoneme; see espeak.py).
+  With --engines also (or only) Flite and Festival (voices.py: flite kal, kal16, awb, rms, slt; festival
+  kal, ked, slt), English sentences with random duration stretch and f0 target; --holdout names voices
+  that only go to the val split.
+* Timings: espeak-ng phoneme events (sample-accurate start of every phoneme; see espeak.py; a stop's
+  event marks its release, --espeak-closure-ms moves it back over the closure); flite / festival phone
+  end times from the engine's Segment relation, mapped to espeak mnemonics.
 * Targets: targets.py (18 expression dimensions and the head pose, MOTION_NAMES): visemes.py's phoneme ->
   viseme trajectory (lips sealed at bilabials and at rest), brows and a faint smile, and a head pose that
   follows the prosody. The trainer and the evaluation recompute them from the stored phonemes and audio.
@@ -16,14 +21,15 @@ Sources (all generated here, nothing downloaded or copied):
 
 Output (under --out, default /work/demo-data/a2m):
   manifest.json          names of the expression dimensions, fps, sample rate, shards, totals
-  utterances.jsonl       one line per utterance: id, split, shard, text, voice, synthesis and
+  utterances.jsonl       one line per utterance: id, split, shard, text, engine, voice, synthesis and
                          augmentation parameters, phoneme timings (phoneme, start sample at 16 kHz)
   shard-NNNN.safetensors audio I16 [S] (16 kHz mono), audio_offsets I64 [U+1],
                          targets F32 [T, K] (25 fps), target_offsets I64 [U+1],
                          viseme I32 [T] (viseme id per frame, 0 = silence), speech F32 [T] (1 in speech)
 Frame k of an utterance is centred at (k + 0.5)/25 s; it has floor(samples / 640) frames.
 
-Usage: make_dataset.py [--out DIR] [--count N] [--seed S] [--small]
+Usage: make_dataset.py [--out DIR] [--count N] [--seed S] [--small] [--engines espeak,flite,festival]
+                       [--mix W,W,W] [--holdout ENGINE:VOICE,...] [--id-prefix P] [--espeak-closure-ms MS]
 """
 import argparse
 import json
@@ -34,8 +40,8 @@ import time
 import numpy as np
 
 from tools.reference import safetensors_io
-from tools.demo import visemes
-from tools.demo.espeak import Espeak
+from tools.demo import visemes, voices
+from tools.demo.espeak import Espeak, stop_closures
 from tools.demo.targets import MOTION_NAMES, utterance_targets
 
 SR = 16000
@@ -214,8 +220,67 @@ def _synth_sentences(sents, voice, rate, pitch, prange, wordgap, seed):
     return tts.sample_rate, [tts.synth(s, voice, rate, pitch, prange, wordgap) for s in sents]
 
 
-def make_utterance(i, rng, pool, babble_pool, small):
-    """Synthesize one utterance of 1-3 sentences with pauses; return dict with audio and targets."""
+# voices of the other engines, with their usual f0 mean / range (Hz) around which pitch is varied
+FLITE_F0 = {"kal": (95.0, 11.0), "kal16": (95.0, 11.0), "awb": (125.0, 20.0), "rms": (110.0, 15.0),
+            "slt": (160.0, 25.0)}
+FESTIVAL_F0 = {"kal": (105.0, 14.0), "ked": (105.0, 15.0), "slt": (165.0, 34.0)}
+ENGINE_VOICES = {"flite": list(FLITE_F0), "festival": list(FESTIVAL_F0)}
+
+
+def _synth_other(engine, sents, voice, stretch, f0_mean, f0_std):
+    """Runs in a fresh forked process (libflite keeps registered voices and their features globally);
+    both engines are deterministic, so nothing needs seeding."""
+    if engine == "flite":
+        tts = voices.Flite()
+        return [tts.synth(s, voice, stretch, f0_mean, f0_std) for s in sents]
+    return voices.Festival().synth_many(sents, voice, stretch, f0_mean, f0_std)
+
+
+def pick_engine(rng, engines, weights):
+    """Engine for one utterance; no draw when there is only one (keeps espeak-only data as it was)."""
+    if len(engines) == 1:
+        return engines[0]
+    w = np.asarray(weights, float)
+    return engines[int(rng.choice(len(engines), p=w / w.sum()))]
+
+
+def pick_voice(rng, engine, holdout, holdout_weight):
+    """Voice of another engine; held-out voices are drawn less often (they only feed the val split)."""
+    names = ENGINE_VOICES[engine]
+    w = np.array([holdout_weight if f"{engine}:{v}" in holdout else 1.0 for v in names])
+    return names[int(rng.choice(len(names), p=w / w.sum()))]
+
+
+def make_other_utterance(rng, pool, engine, holdout, holdout_weight, small):
+    """Sentences, voice, rate and pitch for flite / festival; returns (sentences, synth results, meta,
+    articulation gain)."""
+    voice = pick_voice(rng, engine, holdout, holdout_weight)
+    sents = [make_sentence(rng) for _ in range(1 if small else rng.integers(1, 4))]
+    stretch = float(rng.uniform(0.8, 1.35))
+    m0, s0 = (FLITE_F0 if engine == "flite" else FESTIVAL_F0)[voice]
+    f0_mean = round(m0 * 2 ** (rng.uniform(-4, 4) / 12), 1)  # within a major third of the voice's own
+    f0_std = round(s0 * rng.uniform(0.6, 1.7), 1)
+    if (engine, voice) in voices.FIXED_PITCH:  # drawn anyway so every voice uses the random stream alike
+        f0_mean = f0_std = None
+    synths = pool.apply(_synth_other, (engine, sents, voice, stretch, f0_mean, f0_std))
+    meta = {"engine": engine, "voice": f"{engine}:{voice}", "duration_stretch": round(stretch, 3),
+            "f0_mean_hz": f0_mean, "f0_std_hz": f0_std}
+    # espeak's rate ~ 175 wpm at stretch 1: same articulation gain rule as for espeak's rate
+    gain = float(np.clip(1.15 - (175 / stretch - 125) / 400, 0.85, 1.15))
+    return sents, synths, meta, gain
+
+
+def make_utterance(i, rng, pool, babble_pool, small, engine="espeak", holdout=(), holdout_weight=0.25,
+                   espeak_closure_ms=0.0):
+    """Synthesize one utterance of 1-3 sentences with pauses: (int16 samples at 16 kHz, record, clean audio)."""
+    if engine != "espeak":
+        sents, synths, head, gain = make_other_utterance(rng, pool, engine, holdout, holdout_weight, small)
+        srs = {r[1] for r in synths}
+        if len(srs) != 1:
+            raise RuntimeError(f"{head['voice']}: sentences at different sample rates {sorted(srs)}")
+        sr_tts = srs.pop()
+        synths = [(a, ph, [(0, 0, w) for w in wd]) for a, _, ph, wd in synths]
+        return assemble(rng, sents, synths, sr_tts, babble_pool, gain, head)
     other = (not small) and rng.random() < 0.12
     if other:
         lang = list(OTHER_LANGS)[rng.integers(len(OTHER_LANGS))]
@@ -232,6 +297,16 @@ def make_utterance(i, rng, pool, babble_pool, small):
     prange = int(rng.uniform(15, 90))
     wordgap = int(rng.choice([0, 0, 0, 1, 2]))
     sr_tts, synths = pool.apply(_synth_sentences, (sents, voice, rate, pitch, prange, wordgap, rng.integers(1 << 31)))
+    gain = float(np.clip(1.15 - (rate - 125) / 400, 0.85, 1.15))
+    head = {"engine": "espeak", "voice": voice, "rate": rate, "pitch": pitch, "range": prange, "wordgap": wordgap}
+    if espeak_closure_ms > 0:  # stop events mark the release: take the closure into the stop's segment
+        synths = [(a, stop_closures(ph, sr_tts, espeak_closure_ms / 1000), wd) for a, ph, wd in synths]
+        head["stop_closure_ms"] = espeak_closure_ms
+    return assemble(rng, sents, synths, sr_tts, babble_pool, gain, head)
+
+
+def assemble(rng, sents, synths, sr_tts, babble_pool, gain, head):
+    """Sentences with pauses between them, resampled to 16 kHz, augmented; targets from the phone timings."""
     pieces, phones = [], []
     pos = 0
     lead = int(rng.uniform(0.15, 0.8) * sr_tts)
@@ -259,14 +334,10 @@ def make_utterance(i, rng, pool, babble_pool, small):
         peak = rng.uniform(-12, -1)
         x16 = x16 / max(np.abs(x16).max(), 1e-9) * 10 ** (peak / 20)
         aug = {"peak_dbfs": round(peak, 1)}
-    gain = float(np.clip(1.15 - (rate - 125) / 400, 0.85, 1.15))
-    meta = {"text": " ".join(sents), "voice": voice, "rate": rate, "pitch": pitch, "range": prange,
-            "wordgap": wordgap, "articulation_gain": round(gain, 3), "augmentation": aug,
-            "samples": int(len(x16)), "frames": int(len(x16) // SAMPLES_PER_FRAME), "phonemes": phones16}
     pcm = np.clip(np.round(x16 * 32767), -32768, 32767).astype(np.int16)
-    # from the stored samples, as train_a2m.py and eval_a2m.py recompute them
-    targets, vis, speech_mask = utterance_targets({"id": f"u{i:06d}", **meta}, pcm.astype(np.float32) / 32768.0)
-    return pcm, targets.astype(np.float32), vis, speech_mask, meta, clean
+    meta = {"text": " ".join(sents), **head, "articulation_gain": round(gain, 3), "augmentation": aug,
+            "samples": int(len(pcm)), "frames": int(len(pcm) // SAMPLES_PER_FRAME), "phonemes": phones16}
+    return pcm, meta, clean
 
 
 def main(argv=None):
@@ -277,7 +348,31 @@ def main(argv=None):
     ap.add_argument("--shard-size", type=int, default=250)
     ap.add_argument("--val-fraction", type=float, default=0.05)
     ap.add_argument("--small", action="store_true", help="tiny set (8 short utterances) for smoke tests")
+    ap.add_argument("--engines", default="espeak",
+                    help="comma-separated speech engines: espeak, flite, festival (see voices.py)")
+    ap.add_argument("--mix", default="", help="comma-separated relative weights of --engines (default: equal)")
+    ap.add_argument("--holdout", default="",
+                    help="comma-separated engine:voice (e.g. flite:rms,festival:ked) used only in the val split")
+    ap.add_argument("--holdout-weight", type=float, default=0.25,
+                    help="how often a held-out voice is drawn relative to a training voice of its engine")
+    ap.add_argument("--id-prefix", default="u", help="utterance id prefix (distinct ids when data sets are mixed)")
+    ap.add_argument("--espeak-closure-ms", type=float, default=0.0,
+                    help="move espeak stops' starts back over their closure by up to this much (0: as the "
+                         "events say; 60 puts 95 %% of /p b/ closures inside their segment, see check_voices)")
     args = ap.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for e in engines:
+        if e not in ("espeak", "flite", "festival"):
+            ap.error(f"unknown engine {e!r}")
+    weights = [float(w) for w in args.mix.split(",")] if args.mix else [1.0] * len(engines)
+    if len(weights) != len(engines):
+        ap.error(f"--mix has {len(weights)} weights for {len(engines)} engines")
+    holdout = {h.strip() for h in args.holdout.split(",") if h.strip()}
+    for h in holdout:
+        e, _, v = h.partition(":")
+        if e not in ENGINE_VOICES or v not in ENGINE_VOICES[e]:
+            ap.error(f"--holdout {h!r}: not an engine:voice of flite {FLITE_F0.keys()} / festival "
+                     f"{FESTIVAL_F0.keys()}")
     if args.small:
         args.count = 8
         args.shard_size = 4
@@ -308,13 +403,19 @@ def main(argv=None):
 
     for i in range(args.count):
         rng = np.random.default_rng([args.seed, i])  # per-utterance stream: any subset is reproducible
-        pcm, targ, vis, sp, meta, clean = make_utterance(i, rng, pool, babble_pool, args.small)
+        engine = pick_engine(rng, engines, weights)
+        pcm, meta, clean = make_utterance(i, rng, pool, babble_pool, args.small, engine, holdout,
+                                          args.holdout_weight, args.espeak_closure_ms)
         if len(babble_pool) < 32:
             babble_pool.append(clean * 0.5)
         split = "val" if (i % max(1, int(round(1 / max(args.val_fraction, 1e-9))))) == 7 else "train"
-        meta = {"id": f"u{i:06d}", "split": split, "shard": f"shard-{shard_idx:04d}.safetensors",
+        if meta["voice"] in holdout:
+            split = "val"
+        meta = {"id": f"{args.id_prefix}{i:06d}", "split": split, "shard": f"shard-{shard_idx:04d}.safetensors",
                 "index_in_shard": len(shard), **meta}
         jl.write(json.dumps(meta) + "\n")
+        # from the stored samples and record, as train_a2m.py and eval_a2m.py recompute them
+        targ, vis, sp = utterance_targets(meta, pcm.astype(np.float32) / 32768.0)
         shard.append((pcm, targ, vis, sp))
         totals["utterances"] += 1
         totals["samples"] += len(pcm)
@@ -331,6 +432,7 @@ def main(argv=None):
     manifest = {"format": "avatard-demo-a2m-data", "version": 1, "exp_names": MOTION_NAMES, "fps": visemes.FPS,
                 "sample_rate": SR, "samples_per_frame": SAMPLES_PER_FRAME, "seed": args.seed,
                 "viseme_names": list(visemes.VISEMES), "shards": names, **totals,
+                "engines": dict(zip(engines, weights)), "holdout": sorted(holdout),
                 "hours": round(totals["samples"] / SR / 3600, 3)}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)

@@ -172,8 +172,8 @@ def closure_aligned(phones, meta):
     (measured on clean synthesis: the quietest 5 ms lie before the event in 7 of 10 cases) and the label is
     ≈37 ms long. Start those phonemes 35 ms earlier (taken from the previous phoneme) so the sealed-lip target
     covers the closure. flite and festival label the closure itself."""
-    if meta.get("engine", "espeak") != "espeak":
-        return phones
+    if meta.get("engine", "espeak") != "espeak" or meta.get("stop_closure_ms"):
+        return phones  # other engines label the closure; make_dataset --espeak-closure-ms already moved it
     out = list(phones)
     lead = int(ESPEAK_RELEASE_LEAD_S * 16000)
     for i in range(1, len(out)):
