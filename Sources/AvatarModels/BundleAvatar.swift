@@ -95,6 +95,12 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         return 1000 * (c.streamHop + c.streamLookahead + keypointLookahead) / fps + frontEnd.lookaheadMs
     }
 
+    public func poseRefusal(_ pose: SessionPose) -> String? {
+        guard pose != .avatar else { return nil }
+        guard let face = replicas[0].face else { return "avatar '\(name)' has no head pose" }
+        return face.poseRefusal(pose).map { "avatar '\(name)' \($0)" }
+    }
+
     public func makeStages(options: SessionStageOptions) throws -> SessionStages {
         let c = motion.config
         let style: StylePrompt
@@ -114,7 +120,7 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         let stage = A2MMotionStage(runner: ICSA2MRunner(model: replica.motion), style: style, sampler: sampler, plan: plan,
                                    seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow,
                                    padRowsMultiple: padRows)
-        let motion = replica.face.map { $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
+        let motion = try replica.face.map { try $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
         return SessionStages(features: try replica.frontEnd.makeStage(utterance: options.fullWindow), motion: motion,
                              frames: try replica.makeFrames?(options), lease: lease)
     }
