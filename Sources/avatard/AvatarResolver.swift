@@ -22,8 +22,8 @@ enum AvatarResolver {
         let variants = PoseVariantAvatar.make(config.avatarVariants, of: loaded.avatars)
         let avatars = loaded.avatars + variants.avatars
         guard let avatar = avatars.first(where: { $0.name == nameOrPath }) else {
-            if config.avatarVariants.contains(where: { $0.name == nameOrPath }), let problem = variants.problems.first(where: {
-                $0.contains("avatars.variants.\(nameOrPath).") }) {
+            // A configured variant that could not be made: say why.
+            if let problem = variants.problems.first(where: { $0.contains("avatars.variants.\(nameOrPath).") }) {
                 throw ValidationErrorMessage(problem)
             }
             let names = avatars.map(\.name)
