@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Converts official checkpoints into avatard bundles (docs/avatars.md "From your checkpoints to a bundle").
 
-  /usr/bin/python3 -m tools.convert mimictalk --person P --a2m A --hubert H --bfm-dir B --upstream U --segmap FILE
+  /usr/bin/python3 -m tools.convert mimictalk --person P --a2m A --hubert H --bfm-dir B --upstream U
+        (--segmap FILE | --segment-model MODEL.tflite)
         [--pose TRACK.npy [--ref-pose "rx,ry,rz,tx,ty,tz"] | --pose-static "rx,ry,rz,tx,ty,tz"]
         [--style NAME=EXP.npy,AUDIO.wav ...] [--default-style NAME] [--name N] --out BUNDLE_DIR
   /usr/bin/python3 -m tools.convert a2m --checkpoint model_ckpt_steps_N.ckpt (--hubert HF_DIR | --frontend log_mel)
@@ -319,8 +320,15 @@ def convert_mimictalk(args, progress):
         raise ValueError(f"--style: the name(s) {', '.join(dup)} are given twice")
     if args.default_style is not None and args.default_style not in names:
         raise ValueError(f"--default-style '{args.default_style}' is not among the --style names ({', '.join(names) or 'none'})")
-    progress(f"reading segmentation {args.segmap}")
-    seg = person_identity.load_segmap(args.segmap)
+    if args.segmap is not None:
+        progress(f"reading segmentation {args.segmap}")
+        seg = person_identity.load_segmap(args.segmap)
+        seg_source = args.segmap
+    else:  # segmented once the reference frame is read; the model file and the package are checked now
+        if not os.path.isfile(args.segment_model):
+            raise person_identity.IdentityError(f"{args.segment_model}: file not found (--segment-model)")
+        person_identity.import_mediapipe()
+        seg, seg_source = None, args.segment_model
     styles = {}
     for name, exp_path, wav_path in style_args:
         styles[name] = read_style(name, exp_path, wav_path, face_model.EXP_DIM, progress)
@@ -337,20 +345,24 @@ def convert_mimictalk(args, progress):
                                      "expression coefficients")
     progress("renderer")
     cfg, renderer, ident, video_id, ckpt = person_parts(args.person, out, progress)
+    tensors = {k: v.numpy().astype(np.float32) for k, v in ident.items()}
+    if seg is None:
+        progress(f"segmenting the reference frame with MediaPipe and {args.segment_model}")
+        seg = person_identity.mediapipe_segmap(tensors["gt_img"], args.segment_model)
     if seg.shape[1:] != (cfg.img, cfg.img):
-        raise person_identity.IdentityError(f"{args.segmap}: segmentation of {seg.shape[2]}x{seg.shape[1]} px, "
+        raise person_identity.IdentityError(f"{seg_source}: segmentation of {seg.shape[2]}x{seg.shape[1]} px, "
                                             f"expected {cfg.img}x{cfg.img} (the reference frame person_ds.gt_img)")
 
     progress("identity: torso reference (inpainted) and KNN background from the segmentation")
-    tensors = {k: v.numpy().astype(np.float32) for k, v in ident.items()}
-    tensors.update(person_identity.identity_images(tensors["gt_img"], seg, args.segmap))
+    tensors.update(person_identity.identity_images(tensors["gt_img"], seg, seg_source))
     tensors.update(pose_tensors)
     path = os.path.join(out, "identity.safetensors")
     progress(f"writing {path}")
     safetensors_io.save_arrays(path, tensors, {"format": "avatard", "kind": "mimictalk_person"})
     identity_config = {
         "video_id": video_id, "image_range": [-1.0, 1.0],
-        "segmentation": {"file": os.path.basename(args.segmap), "sha256": sha256(args.segmap, progress),
+        "segmentation": {"file" if args.segmap is not None else "mediapipe_model": os.path.basename(seg_source),
+                         "sha256": sha256(seg_source, progress),
                          "classes": list(person_identity.SEG_CLASSES)},
         "background": "knn", "torso_reference": "inpaint_torso",
         **pose_config,
@@ -405,9 +417,13 @@ def main(argv=None):
     m.add_argument("--bfm-dir", required=True, help="upstream's deep_3drecon/BFM (BFM_model_front.mat, or the six "
                    "files it is built from)")
     m.add_argument("--upstream", required=True, help="MimicTalk checkout (deep_3drecon/ncc_code.npy, eye faces)")
-    m.add_argument("--segmap", required=True, help="segmentation of the reference frame exported by upstream's "
-                   "extract_segment_imgs.py: data/processed/videos/<video_id>/segmaps/00000000.png (class colours), "
-                   "or a one-hot [6,S,S] .npy")
+    seg = m.add_mutually_exclusive_group(required=True)
+    seg.add_argument("--segmap", help="segmentation of the reference frame exported by upstream's "
+                     "extract_segment_imgs.py: data/processed/videos/<video_id>/segmaps/00000000.png (class colours), "
+                     "or a one-hot [6,S,S] .npy")
+    seg.add_argument("--segment-model", help="instead of --segmap: segment the reference frame here as upstream's "
+                     "inference does, with MediaPipe (the optional 'mediapipe' package) and this model file "
+                     "(upstream's selfie_multiclass_256x256.tflite)")
     pose = m.add_mutually_exclusive_group()
     pose.add_argument("--pose", help="pose track .npy: upstream's 3DMM fit of a video (dict with 'euler', 'trans' "
                       "[L,3]) or a plain [L,6] array; looped ping-pong")

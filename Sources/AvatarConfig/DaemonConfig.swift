@@ -55,6 +55,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var avatarsDirectory: String?
     /// Also load the avatars shipped with avatard.
     public var builtinAvatars = true
+    /// Loaded avatars served under other names with their own session pose (`[avatars.variants.NAME]`).
+    public var avatarVariants: [AvatarVariant] = []
     /// Directory under which file outputs are written.
     public var outputDirectory = "recordings"
     /// Fixed output delay: frame k is due at k/fps plus this, on the session timeline.
@@ -118,6 +120,13 @@ public struct DaemonConfig: Sendable, Equatable {
         if var a = try top.table("avatars") {
             config.avatarsDirectory = try a.string("directory")
             config.builtinAvatars = try a.bool("builtin") ?? true
+            if var variants = try a.table("variants") {
+                variants.consumeAll()
+                for name in variants.table.keys.sorted() {
+                    guard var v = try variants.table(name) else { continue }
+                    config.avatarVariants.append(try AvatarVariant.parse(&v, name: name))
+                }
+            }
             try a.rejectUnknownKeys()
         }
         if var o = try top.table("output") {

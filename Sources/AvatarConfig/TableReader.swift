@@ -85,6 +85,26 @@ public struct TableReader {
         }
     }
 
+    /// An array of exactly `count` finite numbers (integers or floats).
+    public mutating func numbers(_ key: String, count: Int) throws(ConfigError) -> [Double]? {
+        consumed.insert(key)
+        switch table[key] {
+        case nil: return nil
+        case .array(let items)?:
+            var out: [Double] = []
+            for item in items {
+                switch item {
+                case .integer(let i): out.append(Double(i))
+                case .float(let f) where f.isFinite: out.append(f)
+                default: throw error(key, "expected an array of \(count) finite numbers, found \(item.typeName) in it")
+                }
+            }
+            guard out.count == count else { throw error(key, "expected \(count) numbers, found \(out.count)") }
+            return out
+        case let other?: throw mismatch(key, "an array of \(count) numbers", other)
+        }
+    }
+
     public mutating func table(_ key: String) throws(ConfigError) -> TableReader? {
         consumed.insert(key)
         switch table[key] {

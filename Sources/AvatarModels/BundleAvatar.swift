@@ -99,6 +99,12 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         return 1000 * (c.streamHop + c.streamLookahead + keypointLookahead) / fps + frontEnd.lookaheadMs
     }
 
+    public func poseRefusal(_ pose: SessionPose) -> String? {
+        guard pose != .avatar else { return nil }
+        guard let face = replicas[0].face else { return "avatar '\(name)' has no head pose" }
+        return face.poseRefusal(pose).map { "avatar '\(name)' \($0)" }
+    }
+
     public func makeStages(options: SessionStageOptions) throws -> SessionStages {
         let c = motion.config
         let style: StylePrompt
@@ -118,7 +124,7 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         let stage = A2MMotionStage(runner: ICSA2MRunner(model: replica.motion), style: style, sampler: sampler, plan: plan,
                                    seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow,
                                    padRowsMultiple: padRows)
-        var motion: any MotionStage = replica.face.map { $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
+        var motion: any MotionStage = try replica.face.map { try $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
         if let eyeMotion {
             // Seeded from the session seed, so a session replays identically; a pure function of the frame index.
             motion = try EyeMotionStage(inner: motion, process: EyeMotionProcess(config: eyeMotion, fps: fps, seed: options.seed),

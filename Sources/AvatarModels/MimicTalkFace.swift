@@ -122,10 +122,25 @@ public final class MimicTalkFace: Sendable {
                             fullWindow: options.fullWindow, seed: options.seed)
     }
 
+    /// Why a session cannot take `pose` (an explicit track on an avatar converted without one), or nil.
+    public func poseRefusal(_ pose: SessionPose) -> String? {
+        guard pose == .track, poses.track.isEmpty else { return nil }
+        return "has no pose track (converted with --pose-static or without --pose)"
+    }
+
+    /// The pose source a session with `pose` uses.
+    public func poseSource(_ pose: SessionPose) throws -> PoseSource {
+        if let refusal = poseRefusal(pose) { throw FaceModelError("the avatar \(refusal)") }
+        switch pose {
+        case .avatar, .track: return poses
+        case .reference: return .static(poses.reference)
+        case .fixed(let euler, let trans): return .static(try HeadPose(euler: euler, trans: trans))
+        }
+    }
+
     /// A session's motion stage around the model's expression stage.
-    public func wrap(_ motion: any MotionStage, options: SessionStageOptions, padRowsMultiple: Int) -> any MotionStage {
-        MimicTalkMotionStage(inner: motion, keypoints: keypoints, poses: options.staticPose ? .static(poses.reference) : poses,
-                             fullWindow: options.fullWindow,
+    public func wrap(_ motion: any MotionStage, options: SessionStageOptions, padRowsMultiple: Int) throws -> any MotionStage {
+        MimicTalkMotionStage(inner: motion, keypoints: keypoints, poses: try poseSource(options.pose), fullWindow: options.fullWindow,
                              padRowsMultiple: padRowsMultiple)
     }
 }

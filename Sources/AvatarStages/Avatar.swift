@@ -16,8 +16,14 @@ public protocol Avatar: Sendable {
     /// compute margin, so real-time clients never cause underruns.
     var algorithmicLatencyMs: Int { get }
     func makeStages(options: SessionStageOptions) throws -> SessionStages
+    /// Why this avatar's sessions cannot take `pose`, or nil when they can.
+    func poseRefusal(_ pose: SessionPose) -> String?
 }
 
 extension Avatar {
     public var algorithmicLatencyMs: Int { 0 }
+
+    public func poseRefusal(_ pose: SessionPose) -> String? {
+        pose == .avatar ? nil : "avatar '\(name)' has no head pose"
+    }
 }

@@ -8,17 +8,17 @@ public struct SessionStageOptions: Sendable, Equatable {
     public var cfgScale: Float?
     /// Full-utterance (offline, upstream-identical) motion instead of the sliding window.
     public var fullWindow: Bool
-    /// Hold the avatar's reference pose instead of its pose track (avatars with a head pose: MimicTalk).
-    public var staticPose: Bool
+    /// Where the head poses come from (avatars with a head pose: MimicTalk).
+    public var pose: SessionPose
 
     public init(style: String? = nil, seed: UInt64 = 0, temperature: Float? = nil, steps: Int? = nil,
-                cfgScale: Float? = nil, fullWindow: Bool = false, staticPose: Bool = false) {
+                cfgScale: Float? = nil, fullWindow: Bool = false, pose: SessionPose = .avatar) {
         self.style = style
         self.seed = seed
         self.temperature = temperature
         self.steps = steps
         self.cfgScale = cfgScale
         self.fullWindow = fullWindow
-        self.staticPose = staticPose
+        self.pose = pose
     }
 }

@@ -1,5 +1,6 @@
 import AvatarConfig
 import AvatarOperators
+import AvatarPipeline
 import AvatarRenderer
 import AvatarStages
 import Foundation
@@ -18,8 +19,14 @@ enum AvatarResolver {
         if config.builtinAvatars, let builtin = DataPaths.builtinAvatars { directories.append(builtin) }
         let loaded = AvatarLoader.load(directories: directories, contexts: [context], logger: logger,
                                        rendererPrecision: RendererPrecision(rawValue: config.device.rendererPrecision) ?? .fp32)
-        guard let avatar = loaded.avatars.first(where: { $0.name == nameOrPath }) else {
-            let names = loaded.avatars.map(\.name)
+        let variants = PoseVariantAvatar.make(config.avatarVariants, of: loaded.avatars)
+        let avatars = loaded.avatars + variants.avatars
+        guard let avatar = avatars.first(where: { $0.name == nameOrPath }) else {
+            // A configured variant that could not be made: say why.
+            if let problem = variants.problems.first(where: { $0.contains("avatars.variants.\(nameOrPath).") }) {
+                throw ValidationErrorMessage(problem)
+            }
+            let names = avatars.map(\.name)
             throw ValidationErrorMessage("no avatar named '\(nameOrPath)' (loaded: \(names.isEmpty ? "none" : names.joined(separator: ", "))); pass a bundle directory to use one directly")
         }
         return avatar

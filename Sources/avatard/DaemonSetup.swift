@@ -76,6 +76,10 @@ struct DaemonSetup {
         let loaded = AvatarLoader.load(directories: directories, contexts: compute, logger: logger,
                                        rendererPrecision: RendererPrecision(rawValue: config.device.rendererPrecision) ?? .fp32)
         if loaded.avatars.isEmpty { readiness.set("avatars", notReady: "no avatar loaded") }
+        let variants = PoseVariantAvatar.make(config.avatarVariants, of: loaded.avatars)
+        for problem in variants.problems {
+            logger.error("avatar variant skipped", metadata: ["error.message": "\(problem)"])
+        }
 
         // Capacity: what one frame of each avatar costs here, measured with its real stages.
         var costs: [String: (cost: Duration, fps: Int)] = [:]
@@ -93,13 +97,15 @@ struct DaemonSetup {
                 }
             }
         }
+        // A variant's frames cost what its avatar's do.
+        for case let variant as PoseVariantAvatar in variants.avatars { costs[variant.name] = costs[variant.base.name] }
         let capacity = CapacityModel(frameCosts: costs, replicas: compute.count, headroom: config.limits.capacityHeadroom)
         if let budget = capacity.budget {
             logger.notice("capacity", metadata: ["device_budget": "\(budget)",
                                                  "sessions_per_avatar": "\(capacity.loadPerSession.mapValues { min(config.limits.maxSessions, Int(budget / max($0, 1e-9))) })"])
         }
 
-        return DaemonSetup(presets: presets, avatars: AvatarRegistry(loaded.avatars),
+        return DaemonSetup(presets: presets, avatars: AvatarRegistry(loaded.avatars + variants.avatars),
                            makeOutput: GStreamerSessionOutput.factory(allowedElements: allowed,
                                                                       maxViewers: config.limits.maxViewersPerSession),
                            readiness: readiness,

@@ -98,7 +98,7 @@ struct RenderCommand: AsyncParsableCommand {
         }
         let options = SessionStageOptions(style: style ?? avatar.defaultStyle, seed: seed, temperature: temperature,
                                           steps: steps.map { $0 + 1 }, cfgScale: cfgScale, fullWindow: window == "full",
-                                          staticPose: pose == "static")
+                                          pose: pose == "static" ? .reference : .avatar)
         var plan = SessionPlan(sessionID: "render", avatar: avatar, stageOptions: options, preset: preset, pipeline: pipeline.text,
                                pipelineBindings: pipeline.bindings, outputFile: out, outputDelayMs: 0, maxBufferSeconds: 30, motionOnly: out == nil)
         // Full window reproduces upstream's offline result: the stages read the file's own samples, not Opus's.

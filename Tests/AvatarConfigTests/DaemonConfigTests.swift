@@ -67,6 +67,19 @@ import Testing
         ("[limits]\nmax_sessions = 0\n", "limits.max_sessions", 2, "out of range"),
         ("[output.presets.x]\nmode = \"live\"\npipeline = \"a {nope}\"\n", "output.presets.x.pipeline", 3, "placeholder"),
         ("[bogus]\n", "bogus", 1, "unknown key"),
+        ("[avatars.variants.still]\navatar = \"a\"\npose = \"frozen\"\n", "avatars.variants.still.pose", 3, "is not one of 'static', 'track'"),
+        ("[avatars.variants.still]\navatar = \"a\"\n", "avatars.variants.still.pose", 1, "required: 'static' or 'track'"),
+        ("[avatars.variants.still]\npose = \"static\"\n", "avatars.variants.still.avatar", 1, "required"),
+        ("[avatars.variants.still]\navatar = \"a\"\npose = \"static\"\nstatic_pose = [0, 0.1, 0]\n",
+         "avatars.variants.still.static_pose", 4, "expected 6 numbers, found 3"),
+        ("[avatars.variants.still]\navatar = \"a\"\npose = \"static\"\nstatic_pose = [0, 0, 0, 0, 0, \"x\"]\n",
+         "avatars.variants.still.static_pose", 4, "finite numbers, found a string"),
+        ("[avatars.variants.still]\navatar = \"a\"\npose = \"static\"\nstatic_pose = [0, 0, 0, 0, 0, 1e9]\n",
+         "avatars.variants.still.static_pose", 4, "out of range"),
+        ("[avatars.variants.moving]\navatar = \"a\"\npose = \"track\"\nstatic_pose = [0, 0, 0, 0, 0, 0]\n",
+         "avatars.variants.moving.static_pose", 4, "goes with pose = \"static\""),
+        ("[avatars.variants.still]\navatar = \"a\"\npose = \"static\"\nstyle = \"calm\"\n", "avatars.variants.still.style", 4, "unknown key"),
+        ("[avatars]\nvariants = 3\n", "avatars.variants", 2, "expected a table"),
     ])
     func errorsNameKeyAndLine(text: String, key: String, line: Int, fragment: String) {
         do {
@@ -78,6 +91,30 @@ import Testing
             #expect(error.message.contains(fragment), "\(error)")
             #expect(error.description.hasPrefix("c.toml:\(line): \(key):"))
         }
+    }
+
+    @Test func avatarVariantsChooseTheSessionPose() throws {
+        let c = try DaemonConfig.parse("""
+        [avatars]
+        directory = "/srv/avatars"
+        [avatars.variants.alice_still]
+        avatar = "alice"
+        pose = "static"
+        [avatars.variants.alice_left]
+        avatar = "alice"
+        pose = "static"
+        static_pose = [0, 0.3, 0, 0.01, 0, 0]
+        [avatars.variants.alice_moving]
+        avatar = "alice"
+        pose = "track"
+        """, file: "c.toml")
+        #expect(c.avatarVariants == [
+            AvatarVariant(name: "alice_left", avatar: "alice", pose: .static, staticPose: [0, 0.3, 0, 0.01, 0, 0], file: "c.toml"),
+            AvatarVariant(name: "alice_moving", avatar: "alice", pose: .track, file: "c.toml"),
+            AvatarVariant(name: "alice_still", avatar: "alice", pose: .static, file: "c.toml"),
+        ])
+        #expect(c.avatarVariants[0].location("pose") == "c.toml: avatars.variants.alice_left.pose")
+        #expect(DaemonConfig().avatarVariants.isEmpty)
     }
 
     @Test func syntaxErrorsCarryTheLine() {

@@ -33,7 +33,7 @@ import Testing
     @Test func thePoseTrackMovesTheCameraAndStaticPoseHoldsIt() throws {
         let camera = MimicTalkMotionStage.expressionCount + MimicTalkMotionStage.keypointValues
         let track = try motion(SessionStageOptions(seed: 1))
-        let held = try motion(SessionStageOptions(seed: 1, staticPose: true))
+        let held = try motion(SessionStageOptions(seed: 1, pose: .reference))
         #expect(track.count == 25 && held.count == 25)
         #expect(Set(track.map { Array($0.coefficients[camera...]) }).count > 20, "the track moves the head")
         // A static pose holds it (the 7-frame rotation mean of equal rotations is equal up to float rounding).

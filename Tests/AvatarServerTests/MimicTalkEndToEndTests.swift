@@ -1,5 +1,6 @@
 import AvatarBundle
 import AvatarClient
+import AvatarConfig
 import AvatarFormats
 import AvatarMedia
 import AvatarModels
@@ -39,6 +40,7 @@ import Testing
         var motionNames: [String] { inner.motionNames }
         var rendersVideo: Bool { inner.rendersVideo }
         var algorithmicLatencyMs: Int { inner.algorithmicLatencyMs }
+        func poseRefusal(_ pose: SessionPose) -> String? { inner.poseRefusal(pose) }
         func makeStages(options: SessionStageOptions) throws -> SessionStages {
             self.options.withLock { $0.append(options) }
             return try inner.makeStages(options: options)
@@ -158,6 +160,50 @@ import Testing
         }
         let typical = steps.sorted()[steps.count / 2]
         #expect(steps.allSatisfy { $0 <= max(4 * typical, 1e-4) }, "camera steps: \(steps)")
+        await daemon.stop()
+    }
+
+    /// Protocol v1 has no pose field: a client picks the pose by the avatar name, here a config variant that holds
+    /// the head still at a configured pose.
+    @Test func theAvatarNameChoosesTheSessionPose() async throws {
+        let base = OptionsRecordingAvatar(try Self.shared.get())
+        let config = try DaemonConfig.parse("""
+        [avatars.variants.fixture_left]
+        avatar = "fixture_mimictalk"
+        pose = "static"
+        static_pose = [0.05, 0.3, -0.02, 0.01, -0.02, 0.1]
+        """, file: "c.toml")
+        let variants = PoseVariantAvatar.make(config.avatarVariants, of: [base])
+        #expect(variants.problems.isEmpty)
+        let daemon = try await TestDaemon.start(avatars: [base] + variants.avatars)
+        let (_, packets) = try DemoAvatarEndToEndTests.speech("Hold still.", silence: 0.2)
+        let result = try await StreamingClient(url: daemon.url, logger: .init(label: "t"))
+            .run(start: SessionStart(avatar: "fixture_left", output: "file-mp4"), packets: packets, pacing: .fast)
+        #expect(result.closeCode == 1000, "\(result.errors)")
+        let id = try #require(result.ready?.sessionID)
+        #expect(base.options.withLock { $0.last?.pose } == .fixed(euler: [0.05, 0.3, -0.02], trans: [0.01, -0.02, 0.1]))
+        let motion = daemon.motionBox.frames(id)
+        #expect(!motion.isEmpty)
+        // Every frame's camera is the configured pose's (stages made directly with that pose; within float
+        // rounding of the 7-frame mean), far from the track the avatar's own sessions follow.
+        let camera = MimicTalkMotionStage.expressionCount + MimicTalkMotionStage.keypointValues
+        func firstCamera(_ pose: SessionPose) throws -> [Float] {
+            let stages = try base.inner.makeStages(options: SessionStageOptions(seed: 1, pose: pose))
+            let frames = try stages.motion.append(stages.features.append([Float](repeating: 0, count: 16000)))
+                + stages.motion.append(stages.features.flush()) + stages.motion.flush()
+            return Array(try #require(frames.first).coefficients[camera...])
+        }
+        let expected = try firstCamera(.fixed(euler: [0.05, 0.3, -0.02], trans: [0.01, -0.02, 0.1]))
+        let errors = motion.map { zip($0.coefficients[camera...], expected).map { abs($0 - $1) }.max() ?? .infinity }
+        #expect(errors.allSatisfy { $0 < 1e-5 }, "camera max |Δ| per frame: \(errors)")
+        let track = try firstCamera(.avatar)
+        #expect(zip(track, expected).map { abs($0 - $1) }.max() ?? 0 > 0.05)
+        // And the pictures are the renderer's pictures of that motion.
+        let probe = try MediaProbe(path: daemon.file(for: id))
+        #expect(probe.frames.count == motion.count)
+        let luma = try Self.expectedLuma(base.inner, motion, seed: base.lastSeed)
+        let lumaErrors = zip(probe.frames, luma).map { Self.lumaError($0.0.luma, $0.1) }
+        #expect(lumaErrors.allSatisfy { $0 < 3 }, "mean |Δ| luma per frame: \(lumaErrors)")
         await daemon.stop()
     }
 

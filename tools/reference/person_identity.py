@@ -19,12 +19,17 @@ upstream's training preparation) writes `data/processed/videos/<video_id>/segmap
 PNG whose colours encode the classes (`encode_segmap_mask_to_image`): background (255,255,255), hair (255,255,0),
 body skin (255,0,255), face skin (0,255,255), clothes (255,0,0), others (0,255,0). A `.npy` holding the one-hot
 [6,S,S] (or [1,6,S,S]) 0/1 array that `_cal_seg_map` returns is accepted too. Nothing else is.
+Or the segmentation is computed here as upstream computes it (`mediapipe_segmap`): MediaPipe's ImageSegmenter in
+IMAGE mode with a category mask, on the uint8 reference frame as an SRGB image, with a model file the user points to
+(upstream's `selfie_multiclass_256x256.tflite`); the category mask [S,S] of class indices becomes the one-hot
+[6,S,S] as `scatter_np` makes it. The `mediapipe` package is optional: only this route imports it.
 
 Deviations (documented in docs/avatars.md §6): the blur uses float arithmetic rounded to nearest where OpenCV uses
 8-bit fixed point (±1 of 255 on the blurred neck pixels); nearest-neighbour ties in the background fill may pick
 another equally near pixel than scikit-learn's KD-tree; upstream segments the float→uint8 round trip of gt_img,
 its tool the JPEG frame it was read from (values differ by at most 1).
 """
+import os
 import struct
 import zlib
 
@@ -193,6 +198,63 @@ def load_segmap(path, size=None):
         return arr.astype(np.uint8)
     raise IdentityError(f"{path}: segmentation must be upstream's segmaps/*.png (class colours) or a one-hot .npy "
                         "[6, S, S]")
+
+
+def category_mask_to_onehot(mask, source="segmenter"):
+    """MediaPipe's category mask of class indices, [S, S] or [S, S, 1] → one-hot uint8 [6, S, S], as upstream's
+    `scatter_np(segmap[None, None], classSeg=6)[0]` (whose indexing fails on an index of 6 or more; refused here)."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[:, :, 0]
+    if mask.ndim != 2 or mask.dtype.kind not in "iu":
+        raise IdentityError(f"{source}: category mask of shape {list(mask.shape)} ({mask.dtype}), expected [S, S] "
+                            "class indices")
+    if mask.size and int(mask.max()) >= len(SEG_CLASSES):
+        y, x = map(int, np.argwhere(mask >= len(SEG_CLASSES))[0])
+        raise IdentityError(f"{source}: the model gives class {int(mask[y, x])} at row {y}, column {x}; expected the "
+                            f"{len(SEG_CLASSES)} classes of selfie_multiclass_256x256 ("
+                            + ", ".join(f"{i} {n}" for i, n in enumerate(SEG_CLASSES)) + ")")
+    return (mask[None] == np.arange(len(SEG_CLASSES))[:, None, None]).astype(np.uint8)
+
+
+def import_mediapipe(switch="--segment-model"):
+    """The optional `mediapipe` package's pieces the segmentation route needs, or a refusal naming the package."""
+    try:
+        import mediapipe
+        from mediapipe.tasks import python as tasks
+        from mediapipe.tasks.python import vision
+    except ImportError as e:
+        raise IdentityError(f"{switch} needs the Python package 'mediapipe' (pip install mediapipe), which this "
+                            f"Python cannot import ({e}); or pass --segmap with the segmentation upstream's "
+                            "extract_segment_imgs.py wrote") from None
+    return mediapipe, tasks, vision
+
+
+def mediapipe_segmap(gt_img, model_path):
+    """Segments the reference frame as upstream's `MediapipeSegmenter._cal_seg_map` does in
+    `prepare_batch_from_inp`: gt_img made uint8 (`reference_uint8`), an SRGB `mp.Image` of it, an ImageSegmenter in
+    IMAGE mode with `output_category_mask=True` on `model_path`, `segment`, the category mask → one-hot [6, S, S]."""
+    if not os.path.isfile(model_path):
+        raise IdentityError(f"{model_path}: file not found (--segment-model: the MediaPipe segmentation model, "
+                            "upstream's selfie_multiclass_256x256.tflite)")
+    mp, tasks, vision = import_mediapipe()
+    img = np.ascontiguousarray(reference_uint8(gt_img))
+    options = vision.ImageSegmenterOptions(base_options=tasks.BaseOptions(model_asset_path=model_path),
+                                           running_mode=vision.RunningMode.IMAGE, output_category_mask=True)
+    try:
+        segmenter = vision.ImageSegmenter.create_from_options(options)
+        try:
+            result = segmenter.segment(mp.Image(image_format=mp.ImageFormat.SRGB, data=img))
+            mask = np.array(result.category_mask.numpy_view())
+        finally:
+            segmenter.close()
+    except Exception as e:  # MediaPipe reports a bad model as any of several exception types
+        raise IdentityError(f"{model_path}: MediaPipe could not segment the reference frame with this model "
+                            f"({type(e).__name__}: {e})") from None
+    if mask.shape[:2] != img.shape[:2]:
+        raise IdentityError(f"{model_path}: category mask of {mask.shape[1]}x{mask.shape[0]} px for a "
+                            f"{img.shape[1]}x{img.shape[0]} reference frame")
+    return category_mask_to_onehot(mask, model_path)
 
 
 # ---------------------------------------------------------------------------------------------------- images
