@@ -204,32 +204,30 @@ def rest_frames(vis):
 
 
 def head_figures(runs, key, names):
-    """Head pose in degrees: per axis, the spread while speaking and in silence (std within each stretch of
-    speech or silence around its own mean, pooled, so that slow set-point changes between stretches do not
-    count as movement), mean angular speed, and the largest frame-to-frame step of any axis."""
+    """Head pose in degrees: per axis, the spread of the speaking frames and of the silent frames around the
+    utterance's mean pose (pooled over utterances), the mean angular speed in each, and the largest
+    frame-to-frame step of any axis."""
     idx = [names.index(n) for n in targets.HEAD_NAMES]
     out = {"axes": [n.replace("head_", "") for n in targets.HEAD_NAMES]}
-    pooled = {True: [[], [], []], False: [[], [], []]}
+    pooled = {True: [], False: []}
     speed = {True: [], False: []}
     step = 0.0
     for r in runs:
         deg = r[key][:, idx].double().numpy() * targets.HEAD_UNIT_DEG
-        sp = r["speaking"].numpy()
-        if len(deg) > 1:
-            d = np.abs(np.diff(deg, axis=0))
-            step = max(step, float(d.max()))
-            for k in range(len(d)):
-                speed[bool(sp[k + 1])].append(float(np.sqrt((d[k] ** 2).sum())) * FPS)
-        start = 0
-        for k in range(1, len(sp) + 1):
-            if k == len(sp) or sp[k] != sp[start]:
-                seg = deg[start:k]
-                if len(seg) >= 5:
-                    for a in range(3):
-                        pooled[bool(sp[start])][a] += list(seg[:, a] - seg[:, a].mean())
-                start = k
+        sp = r["speaking"].numpy().astype(bool)
+        if len(deg) < 2:
+            continue
+        centred = deg - deg.mean(0)
+        for flag in (True, False):
+            pooled[flag].append(centred[sp == flag])
+        d = np.abs(np.diff(deg, axis=0))
+        step = max(step, float(d.max()))
+        v = np.sqrt((d ** 2).sum(1)) * FPS
+        for flag in (True, False):
+            speed[flag] += list(v[sp[1:] == flag])
     for flag, label in ((True, "speaking"), (False, "silence")):
-        out[label + "_std_deg"] = [round(float(np.sqrt(np.mean(np.square(v)))), 2) if v else None for v in pooled[flag]]
+        x = np.concatenate(pooled[flag]) if pooled[flag] else np.zeros((0, 3))
+        out[label + "_std_deg"] = [round(float(np.sqrt(np.mean(x[:, a] ** 2))), 2) if len(x) else None for a in range(3)]
         out[label + "_speed_deg_s"] = round(float(np.mean(speed[flag])), 2) if speed[flag] else None
     out["max_step_deg"] = round(step, 2)
     return out

@@ -89,8 +89,8 @@ class EvalA2MSmokeTests(unittest.TestCase):
         speaking = torch.zeros(F_, dtype=torch.bool)
         speaking[:50] = True
         h = eval_a2m.head_figures([{"x": m, "speaking": speaking}], "x", names)
-        self.assertAlmostEqual(h["speaking_std_deg"][1], 2 / math.sqrt(2), delta=0.15)
-        self.assertAlmostEqual(h["silence_std_deg"][1], 0.5 / math.sqrt(2), delta=0.05)
+        self.assertAlmostEqual(h["speaking_std_deg"][1], 2 / math.sqrt(2), delta=0.25)
+        self.assertAlmostEqual(h["silence_std_deg"][1], 0.5 / math.sqrt(2), delta=0.1)
         self.assertAlmostEqual(h["max_step_deg"], 1.0, places=4)
         self.assertGreater(h["speaking_speed_deg_s"], h["silence_speed_deg_s"])
 
