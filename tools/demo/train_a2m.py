@@ -126,6 +126,8 @@ class Batcher:
         self.smile = [exp_names.index(n) for n in SMILE if n in exp_names]
         self.brow = [exp_names.index(n) for n in BROW if n in exp_names]
         self.floor = silence_floor
+        self.head = [exp_names.index(n) for n in targets.HEAD_NAMES if n in exp_names]
+        self.head_perturb = 0.5
 
     def style(self, y, gain, smile, brow):
         y = y.clone()
@@ -171,6 +173,14 @@ class Batcher:
             br = float(r.uniform(-0.05, 0.25)) if r.random() < 0.5 else 0.0
             mel[b] = feats
             y[b] = self.style(tgt, g, sm, br)
+            if self.head and C and r.random() < self.head_perturb:
+                # Exposure bias: in a session the left context is the model's own output, so a small error in
+                # the head pose would be continued and accumulate (drift). Offset the context's pose and let the
+                # targets return to the true trajectory over ≈0.5 s: the model learns to pull back, not to drift.
+                offset = torch.from_numpy(r.normal(0, 0.15, len(self.head))).float()  # 1.5° (units of 10°)
+                y[b, S:S + C, self.head] += offset
+                decay = torch.exp(-torch.arange(1, T + 1, dtype=torch.float32) / 12.0)
+                y[b, S + C:, self.head] += decay[:, None] * offset
         mask = torch.zeros(N, dtype=torch.bool)
         mask[S + C:] = True
         return mel, y, mask

@@ -73,10 +73,9 @@ class EvalA2MSmokeTests(unittest.TestCase):
         self.assertLess(float(np.abs(y - ref_y).max()), 1e-3)
         db, sp = eval_a2m.speech_frames(np.concatenate([x[:16000], np.zeros(16000, np.float32)]))
         self.assertEqual(int(sp.sum()), 25)
-        # rest frames start 200 ms (5 frames) into a pause
-        vis = np.array([0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 3])
-        self.assertEqual(eval_a2m.rest_frames(vis).tolist(),
-                         [True, True, False, False, False, False, False, False, False, True, True, True, False])
+        # rest frames: ≥ 200 ms (5 frames) from speech on both sides
+        vis = np.array([0] * 7 + [3, 3] + [0] * 12 + [3])
+        self.assertEqual(np.nonzero(eval_a2m.rest_frames(vis))[0].tolist(), [0, 1, 14, 15])
 
     def test_head_figures(self):
         names = list(eval_a2m.targets.MOTION_NAMES)
