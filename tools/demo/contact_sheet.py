@@ -57,6 +57,8 @@ def main():
     p.add_argument("--columns", type=int, default=8)
     p.add_argument("--rows", type=int, default=4)
     p.add_argument("--tile", type=int, default=160, help="tile size in pixels")
+    p.add_argument("--first", type=int, help="a strip: frames first, first + step, … instead of evenly spaced")
+    p.add_argument("--step", type=int, default=1, help="frame step of a strip (with --first)")
     args = p.parse_args()
 
     frames = decode_tiles(args.video, args.tile)
@@ -69,7 +71,12 @@ def main():
         if table and "jaw_open" in table[0]:
             jaw = [float(r["jaw_open"]) for r in table]
     n = args.columns * args.rows
-    picks = np.linspace(0, len(frames) - 1, n).round().astype(int)
+    if args.first is not None:
+        picks = args.first + args.step * np.arange(n)
+        if args.first < 0 or args.step < 1 or picks[-1] >= len(frames):
+            sys.exit(f"{args.video}: frames {args.first}…{picks[-1]} (step {args.step}) are not all in its {len(frames)} frames")
+    else:
+        picks = np.linspace(0, len(frames) - 1, n).round().astype(int)
     t, bar, gap = args.tile, 6, 4
     sheet = np.full((args.rows * (t + bar + gap) + gap, args.columns * (t + gap) + gap, 3), 24, np.uint8)
     for k, idx in enumerate(picks):

@@ -47,6 +47,17 @@ class ContactSheetTests(unittest.TestCase):
             self.assertGreater(sheet[4:20, 4:20].mean(), 200)
             self.assertTrue((sheet[4 + 16 + 2:4 + 16 + 6, 4:20] == 235).all())
             self.assertTrue((sheet[4 + 16 + 2:4 + 16 + 6, 24:40] == 24).all())
+            # A strip of consecutive frames from frame 0: only the first tile has a bar; out of range is refused.
+            strip = os.path.join(d, "strip.png")
+            subprocess.run([sys.executable, SCRIPT, video, "--out", strip, "--motion", motion, "--columns", "4",
+                            "--rows", "1", "--tile", "16", "--first", "0"], check=True, capture_output=True)
+            s = read_png(strip)
+            self.assertEqual(s.shape, (16 + 6 + 4 + 4, 4 * (16 + 4) + 4, 3))
+            self.assertTrue((s[22:26, 4:20] == 235).all() and (s[22:26, 24:40] == 24).all())
+            bad = subprocess.run([sys.executable, SCRIPT, video, "--out", strip, "--columns", "4", "--rows", "1",
+                                  "--first", "6"], capture_output=True, text=True)
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn("not all in its 8 frames", bad.stderr)
 
 
 if __name__ == "__main__":
