@@ -57,6 +57,10 @@ public final class A2MMotionStage: MotionStage {
     private var lastEmitted: [Float]?
     private var fadeFrom: [Float]?
     private var fadeStep = 0
+    /// ICSA2MConfig.streamLimitDims / streamLimit: the window continues the context it is given, so a context
+    /// outside what the model was trained on can run away (the demo's head yaw did, without a limit).
+    private let limitDims: [Int]
+    private let limit: Float
 
     /// The session stage from the avatar's shared model: sampler settings from `options` over the bundle's
     /// defaults, the streaming plan from the bundle config (or `plan`), noise from `options.seed`.
@@ -70,10 +74,11 @@ public final class A2MMotionStage: MotionStage {
                   seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow, padRowsMultiple: padRowsMultiple)
     }
 
-    /// `noise` replaces the seeded source (tests replaying a recorded draw).
+    /// `noise` replaces the seeded source (tests replaying a recorded draw); `limit` replaces the config's
+    /// soft limit (`streamLimitDims`, `streamLimit`).
     public init(runner: ICSA2MRunner, style: StylePrompt, sampler: A2MSampler, plan: StreamingPlan, seed: UInt64,
                 silenceRow: [Float], fullWindow: Bool = false, paddedContext: Bool = true, padRowsMultiple: Int = 1,
-                noise: MotionNoise? = nil) {
+                noise: MotionNoise? = nil, limit: (dims: [Int], value: Float)? = nil) {
         self.runner = runner
         self.style = style
         self.sampler = sampler
@@ -86,6 +91,8 @@ public final class A2MMotionStage: MotionStage {
         self.a = c.audioDim
         self.noise = noise ?? MotionNoise(seed: seed, dimension: c.motionDim)
         self.silenceRow = silenceRow.count == c.audioDim ? silenceRow : [Float](repeating: 0, count: c.audioDim)
+        self.limitDims = (limit?.dims ?? c.streamLimitDims).filter { $0 >= 0 && $0 < c.motionDim }
+        self.limit = max(0, limit?.value ?? c.streamLimit)
         resetContext()
     }
 
@@ -185,6 +192,9 @@ public final class A2MMotionStage: MotionStage {
         out.reserveCapacity(emit)
         for f in 0..<emit {
             var coefficients = Array(y[(f * m)..<((f + 1) * m)])
+            if limit > 0 {
+                for d in limitDims { coefficients[d] = limit * tanh(coefficients[d] / limit) }
+            }
             if !fullWindow {
                 contextMotion += coefficients
                 contextRows += rows[(f * 2 * a)..<((f + 1) * 2 * a)]

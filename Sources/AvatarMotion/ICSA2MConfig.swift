@@ -27,6 +27,10 @@ public struct ICSA2MConfig: Sendable, Equatable {
     public var streamHop = 4
     public var streamLookahead = 2
     public var streamLeftContext = 40
+    /// Soft limit of a sliding window's feedback: these motion dimensions of every emitted frame become
+    /// L·tanh(x/L) (L = `streamLimit`, 0 = off) before they are output and kept as context (A2MMotionStage).
+    public var streamLimitDims: [Int] = []
+    public var streamLimit: Float = 0
 
     public init() {}
 
@@ -91,6 +95,16 @@ public struct ICSA2MConfig: Sendable, Equatable {
         streamHop = try int("stream_hop", 4, max: 10_000)
         streamLookahead = try int("stream_lookahead", 2, min: 0, max: 10_000)
         streamLeftContext = try int("stream_left_context", 40, min: 0, max: 10_000)
+        streamLimit = try float("stream_limit", 0, min: 0)
+        if let (name, v) = value("stream_limit_dims") {
+            guard case .array(let items) = v else { throw MotionModelError("ics_a2m", "\(name) must be an array of motion dimension indices, found \(Self.render(v))") }
+            streamLimitDims = try items.map { item in
+                guard let d = item.double, d == d.rounded(), d >= 0, d < Double(motionDim) else {
+                    throw MotionModelError("ics_a2m", "\(name) must hold motion dimension indices 0…\(motionDim - 1), found \(Self.render(item))")
+                }
+                return Int(d)
+            }
+        }
         for (key, expected) in [("ff_activation", "geglu"), ("time_embedding", "learned_sinusoidal"), ("rotary", "rotate_half_full_head")] {
             if let v = c[key], v.string != expected {
                 throw MotionModelError("ics_a2m", "config.\(key) must be \"\(expected)\" (the only variant implemented), found \(Self.render(v))")

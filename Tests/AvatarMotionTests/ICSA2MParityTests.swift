@@ -138,6 +138,39 @@ import Testing
         Self.expectMatch(frames.flatMap(\.coefficients), try io.tensor("io.stream").floats(), "a2m_tiny", "io.stream")
     }
 
+    /// The soft limit of the window's feedback: the first window is the unlimited one through L·tanh(x/L) on
+    /// the listed dimensions (the others untouched); later windows see the limited context, and no listed value
+    /// ever reaches L.
+    @Test func softLimitShapesTheOutputAndTheContext() throws {
+        let runner = try Self.load("a2m_tiny")
+        let c = runner.model.config, m = c.motionDim, a = c.audioDim
+        let io = try MotionFixtures.file("a2m_tiny")
+        let styleMotion = try io.tensor("io.input.style_motion").floats()
+        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(), frames: styleMotion.count / m)
+        let noise = try io.tensor("io.input.noise").floats()
+        let features = try io.tensor("io.input.features").floats()
+        func run(_ limit: (dims: [Int], value: Float)?) throws -> [[Float]] {
+            let stage = A2MMotionStage(runner: runner, style: style, sampler: Self.probeSampler,
+                                       plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: 8), seed: 0,
+                                       silenceRow: [Float](repeating: 0, count: a), paddedContext: false,
+                                       noise: MotionNoise(recorded: Array(noise[styleMotion.count...]), dimension: m), limit: limit)
+            return try (stage.append(FeatureRows(dimension: a, values: features)) + stage.flush()).map(\.coefficients)
+        }
+        let free = try run(nil)
+        let spread = free.map { abs($0[0]) }.max()!
+        let L = 0.5 * spread
+        let limited = try run((dims: [0], value: L))
+        #expect(limited.count == free.count && limited.count == 16)
+        for f in 0..<4 {
+            #expect(abs(limited[f][0] - L * tanh(free[f][0] / L)) < 1e-6)
+            #expect(limited[f][1...] == free[f][1...])
+        }
+        #expect(limited.allSatisfy { abs($0[0]) < L })
+        let later = (4..<16).map { f in (0..<m).map { abs(limited[f][$0] - free[f][$0]) }.max()! }.max()!
+        print("soft limit L = \(L) (unlimited |x0| ≤ \(spread)); later windows move by up to \(later) through the context")
+        #expect(later > 1e-4)
+    }
+
     /// Full window: nothing before flush, then one offline sample of the whole utterance (= `io.sample`).
     @Test func fullWindowStageMatchesTheOfflineSample() throws {
         let runner = try Self.load("a2m_tiny")

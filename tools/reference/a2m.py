@@ -377,12 +377,15 @@ class StreamingPlan:
 
 
 def sample_streaming(model, features, *, plan=StreamingPlan(), style=None, noise=None, steps=4, cfg_scale=1.5,
-                     temperature=0.3, generator=None, windows=None):
+                     temperature=0.3, generator=None, windows=None, limit_dims=(), limit=0.0):
     """Sliding-window sampling. For each window starting at frame s:
        prompt = style clip (motion + features) ‖ last `left_context` emitted frames (their motion + features),
        targets = frames [s, min(s + hop + lookahead, T)), features of exactly those frames (no audio beyond);
        emit frames [s, s + hop). Target noise row for frame f is noise[f] in every window, so with the same
        `noise` [T, motion_dim] the result is comparable row by row with `sample(..., noise=[zeros(Tr); noise])`.
+    Soft limit (`limit_dims`, `limit` = L > 0): every emitted frame's listed dimensions become L·tanh(x/L) before
+    they are output and kept as context: the next window continues the context it is given, and a context
+    beyond the range the model was trained on can run away (the demo's head yaw); near 0 nothing changes.
     """
     cfg = model.cfg
     T = features.shape[0] // 2
@@ -405,6 +408,9 @@ def sample_streaming(model, features, *, plan=StreamingPlan(), style=None, noise
                    noise=n if P > 0 else noise[s:e], steps=steps, cfg_scale=cfg_scale, temperature=temperature)
         k = min(s + plan.hop, T)
         out[s:k] = y[:k - s]
+        if limit_dims and limit > 0:
+            d = list(limit_dims)
+            out[s:k, d] = limit * torch.tanh(out[s:k, d] / limit)
         if windows is not None:
             windows.append((c0, s, e))
         s = k
