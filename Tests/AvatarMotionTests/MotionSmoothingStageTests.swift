@@ -130,6 +130,17 @@ struct MotionSmoothingStageTests {
         for column in [0, 2, 3] { #expect(out.map { $0.coefficients[column] } == script.map { $0[column] }) }
     }
 
+    @Test func aSteadyTurnTrailsByOneMinusAlphaOverAlphaFrames() throws {
+        // A steady yaw ramp (0.01 a frame ≈ 2.5°/s) settles to a lag of (1 − α)/α frames, ≈ τ − half a frame.
+        let script: [[Float]] = (0..<100).map { k in [0, 0, 0, 0.01 * Float(k), 0] }
+        let out = try Self.run(script, chunks: [50, 0, 50])
+        let alpha = try MotionSmoothingConfig(dimensions: Self.head, timeConstant: 0.06).alpha(fps: Self.fps)
+        let lagFrames = Double(script[99][3] - out[99].coefficients[3]) / 0.01
+        print("smoothing ramp, τ 0.06 s at 25 fps: lag \(lagFrames) frames = \(1000 * lagFrames / Double(Self.fps)) ms "
+              + "((1 − α)/α = \((1 - alpha) / alpha))")
+        #expect(abs(lagFrames - (1 - alpha) / alpha) < 1e-3)
+    }
+
     @Test func anInterruptionContinuesFromThePoseOnScreen() throws {
         // 20 frames emitted, the session showed 15 of them; the dropped ones moved far away (to 3).
         let script: [[Float]] = (0..<20).map { k in
