@@ -6,9 +6,9 @@ import Foundation
 /// are refused so that a typo does not silently leave the head unsmoothed.
 public struct MotionSmoothingConfig: Sendable, Equatable {
     /// Names of the motion dimensions to smooth (each once; the bundle's `motion_names` must include them).
-    public var dimensions: [String]
+    public let dimensions: [String]
     /// Time constant τ of the one-pole low-pass, in seconds: a step reaches 1 − 1/e of its height after τ.
-    public var timeConstant: Double
+    public let timeConstant: Double
 
     public static let keys = ["dimensions", "time_constant_s"]
     public static let timeConstantLimit = 2.0
