@@ -80,6 +80,9 @@ public struct BundleManifest: Sendable, Equatable, Codable {
     /// Optional per-session eye process (blinks, gaze) that overrides the motion model's `blink_left`, `blink_right`,
     /// `eyes_left`, `eyes_up` (docs/demo-avatar.md §6); its keys are checked where the avatar is built.
     public var eyeMotion: [String: JSONValue]?
+    /// Optional per-session low-pass of some motion dimensions (the head pose), `{"dimensions": [...], "time_constant_s": τ}`
+    /// (docs/demo-avatar.md §6); checked where the avatar is built.
+    public var motionSmoothing: [String: JSONValue]?
 
     public init(name: String, video: Video) {
         self.format = Self.formatName
@@ -97,6 +100,7 @@ public struct BundleManifest: Sendable, Equatable, Codable {
         case defaultStyle = "default_style"
         case motionNames = "motion_names"
         case eyeMotion = "eye_motion"
+        case motionSmoothing = "motion_smoothing"
     }
 
     /// Components by role, in pipeline order.

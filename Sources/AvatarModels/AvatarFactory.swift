@@ -56,6 +56,19 @@ public enum AvatarFactory {
                 guard missing.isEmpty else { throw fail("eye_motion needs motion_names to include \(missing.joined(separator: ", "))") }
                 eyeMotion = try EyeMotionConfig(manifest: object)
             }
+            var motionSmoothing: MotionSmoothingConfig?
+            if let object = manifest.motionSmoothing {
+                let smoothing = try MotionSmoothingConfig(manifest: object)
+                let names = manifest.motionNames ?? []
+                let missing = smoothing.dimensions.filter { !names.contains($0) }
+                guard missing.isEmpty else {
+                    throw fail("motion_smoothing dimensions \(missing.joined(separator: ", ")) are not in motion_names")
+                }
+                if eyeMotion != nil, let driven = smoothing.dimensions.first(where: EyeMotionConfig.motionNames.contains) {
+                    throw fail("motion_smoothing dimensions: '\(driven)' is driven by eye_motion, which overrides it after smoothing")
+                }
+                motionSmoothing = smoothing
+            }
             var prompts: [String: StylePrompt] = [:]
             for style in manifest.styles ?? [] {
                 guard let file = bundle.file(style.file) else { throw fail("style '\(style.name)': file \(style.file) is not open") }
@@ -90,7 +103,7 @@ public enum AvatarFactory {
                                             makeFrames: try previewFrames(bundle, context: replica, motionNames: manifest.motionNames ?? []))
             }
             return BundleAvatar(manifest: manifest, replicas: replicas, stylePrompts: prompts, silenceRow: try frontEnd.silenceRow(),
-                                eyeMotion: eyeMotion)
+                                eyeMotion: eyeMotion, motionSmoothing: motionSmoothing)
         } catch let error as BundleError {
             throw error
         } catch {

@@ -59,13 +59,15 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
     let silenceRow: [Float]
     /// The bundle's `eye_motion` process settings (nil: the model's own blinks and gaze).
     let eyeMotion: EyeMotionConfig?
+    /// The bundle's `motion_smoothing` low-pass (nil: the model's values as they come).
+    let motionSmoothing: MotionSmoothingConfig?
     private let load: ReplicaLoad
 
     var frontEnd: AudioFrontEnd { replicas[0].frontEnd }
     var motion: ICSA2MModel { replicas[0].motion }
 
     init(manifest: BundleManifest, replicas: [Replica], stylePrompts: [String: StylePrompt], silenceRow: [Float],
-         eyeMotion: EyeMotionConfig? = nil) {
+         eyeMotion: EyeMotionConfig? = nil, motionSmoothing: MotionSmoothingConfig? = nil) {
         precondition(!replicas.isEmpty)
         let motion = replicas[0].motion
         name = manifest.name
@@ -84,6 +86,7 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         // What the front-end gives for digital silence (the daemon's underrun fill and the context padding).
         self.silenceRow = silenceRow
         self.eyeMotion = eyeMotion
+        self.motionSmoothing = motionSmoothing
         load = ReplicaLoad(replicas: replicas.count)
     }
 
@@ -92,7 +95,8 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
     /// Sessions currently running on each device replica.
     public var sessionsPerReplica: [Int] { load.counts.withLock { $0 } }
 
-    /// The sliding window's hop + look-ahead, plus the front-end's own look-ahead.
+    /// The sliding window's hop + look-ahead, plus the front-end's own look-ahead. `motion_smoothing` adds nothing:
+    /// it is causal (no audio beyond a frame), its lag of about τ on the smoothed dimensions is a visual delay.
     public var algorithmicLatencyMs: Int {
         let c = motion.config
         let keypointLookahead = replicas[0].face == nil ? 0 : MimicTalkMotionStage.lookaheadFrames
@@ -125,6 +129,11 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
                                    seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow,
                                    padRowsMultiple: padRows)
         var motion: any MotionStage = try replica.face.map { try $0.wrap(stage, options: options, padRowsMultiple: padRows) } ?? stage
+        // Smoothing inside the eye process: the filter sees the model's values, the eye process overrides last
+        // (the factory refuses smoothing an eye dimension that the eye process drives).
+        if let motionSmoothing {
+            motion = try MotionSmoothingStage(inner: motion, config: motionSmoothing, fps: fps, motionNames: motionNames)
+        }
         if let eyeMotion {
             // Seeded from the session seed, so a session replays identically; a pure function of the frame index.
             motion = try EyeMotionStage(inner: motion, process: EyeMotionProcess(config: eyeMotion, fps: fps, seed: options.seed),
