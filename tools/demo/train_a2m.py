@@ -177,7 +177,7 @@ class Batcher:
                 # Exposure bias: in a session the left context is the model's own output, so a small error in
                 # the head pose would be continued and accumulate (drift). Offset the context's pose and let the
                 # targets return to the true trajectory over ≈0.5 s: the model learns to pull back, not to drift.
-                offset = torch.from_numpy(r.normal(0, 0.15, len(self.head))).float()  # 1.5° (units of 10°)
+                offset = torch.from_numpy(r.normal(0, 0.35, len(self.head))).float()  # 3.5° (units of 10°)
                 y[b, S:S + C, self.head] += offset
                 decay = torch.exp(-torch.arange(1, T + 1, dtype=torch.float32) / 12.0)
                 y[b, S + C:, self.head] += decay[:, None] * offset
