@@ -83,6 +83,8 @@ class Bundle:
         self.sampler = {"steps": int(c.get("steps", 4)), "cfg_scale": float(c.get("cfg_scale", 1.5)),
                         "temperature": float(c.get("temperature", 0.3))}
         self.plan = (int(c.get("stream_hop", 4)), int(c.get("stream_lookahead", 2)), int(c.get("stream_left_context", 25)))
+        # the daemon's soft limit of the window's feedback (A2MMotionStage)
+        self.limit = {"limit_dims": [int(d) for d in c.get("stream_limit_dims", [])], "limit": float(c.get("stream_limit", 0.0))}
 
     def features(self, audio):
         """16 kHz float waveform → log-mel rows, cut to an even count (2 per motion frame)."""
@@ -259,7 +261,7 @@ def run_offline(b, feats, style, noise):
 def run_stream(b, feats, style, noise, plan, sampler=None):
     hop, la, lc = plan
     return ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
-                                **(sampler or b.sampler))
+                                **(sampler or b.sampler), **b.limit)
 
 
 # sampler settings compared with the manifest's (temperature, cfg_scale); cfg_scale 1 halves the evaluations

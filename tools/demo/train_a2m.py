@@ -422,6 +422,11 @@ def export(model, exp_names, corpus, out_dir, defaults):
     save_file(os.path.join(out_dir, "styles.safetensors"), clip_tensors)
     config = cfg.manifest()
     config.update(defaults)
+    head = [exp_names.index(n) for n in targets.HEAD_NAMES if n in exp_names]
+    if head:
+        # The window continues the context it is given; without a limit the head's yaw ran away (to −45° in a
+        # minute without a style prompt). 0.8 = 8°, inside the targets' ±9° range.
+        config.update({"stream_limit_dims": head, "stream_limit": HEAD_LIMIT})
     manifest_path = os.path.join(out_dir, "manifest.json")
     manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
     manifest.update({
@@ -433,6 +438,8 @@ def export(model, exp_names, corpus, out_dir, defaults):
                          "tensors": {k: list(v.shape) for k, v in sorted(tensors.items())}},
         "styles": styles, "default_style": "calm", "motion_names": exp_names,
     })
+    if head:
+        manifest["motion_smoothing"] = {"dimensions": list(targets.HEAD_NAMES), "time_constant_s": HEAD_SMOOTHING_S}
     manifest.setdefault("face_model", {"kind": "avatard_face", "weights": ["face.safetensors"]})
     manifest.setdefault("renderer", {"kind": "raster_preview", "weights": []})
     with open(manifest_path, "w") as f:
@@ -442,6 +449,8 @@ def export(model, exp_names, corpus, out_dir, defaults):
           f"styles.safetensors, manifest.json", file=sys.stderr)
 
 
+HEAD_LIMIT = 0.8          # soft limit of the head pose's feedback, units of 10°
+HEAD_SMOOTHING_S = 0.06   # motion_smoothing time constant of the head pose (jitter between windows)
 SAMPLER_DEFAULTS = {"steps": 2, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 1,
                     "stream_left_context": 8}  # docs/motion.md §2.3
 

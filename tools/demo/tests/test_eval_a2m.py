@@ -49,7 +49,11 @@ class EvalA2MSmokeTests(unittest.TestCase):
         st = eval_a2m.run_stream(b, feats, style, noise, (4, 2, 8))
         self.assertEqual(tuple(off.shape), (60, len(self.exp_names)))
         self.assertTrue(torch.isfinite(off).all() and torch.isfinite(st).all())
-        # one window covering the utterance is the offline run
+        # the bundle's soft limit of the head pose (train_a2m.HEAD_LIMIT) holds in streaming
+        self.assertEqual(b.limit["limit"], train_a2m.HEAD_LIMIT)
+        self.assertLess(float(st[:, b.limit["limit_dims"]].abs().max()), train_a2m.HEAD_LIMIT)
+        # without it, one window covering the utterance is the offline run
+        b.limit = {"limit_dims": [], "limit": 0.0}
         whole = eval_a2m.run_stream(b, feats, style, noise, (60, 0, 0))
         self.assertLess(float((whole - off).abs().max()), 1e-5)
         gap = eval_a2m.LipGap(eval_a2m.DEFAULT_FACE, self.exp_names)

@@ -30,6 +30,13 @@ class TrainSmokeTests(unittest.TestCase):
             self.assertEqual(manifest["motion_model"]["kind"], "ics_a2m")
             self.assertEqual(manifest["audio_frontend"]["kind"], "log_mel")
             self.assertEqual(set(s["name"] for s in manifest["styles"]), {"calm", "lively"})
+            # the head pose: named, limited in the window's feedback, smoothed per session
+            names = manifest["motion_names"]
+            self.assertEqual(names[-3:], ["head_pitch", "head_yaw", "head_roll"])
+            c = manifest["motion_model"]["config"]
+            self.assertEqual([names[i] for i in c["stream_limit_dims"]], names[-3:])
+            self.assertEqual(c["stream_limit"], train_a2m.HEAD_LIMIT)
+            self.assertEqual(manifest["motion_smoothing"]["dimensions"], names[-3:])
             tensors = read(os.path.join(out, "a2m.safetensors"))
             cfg = ref.A2MConfig.from_manifest(manifest["motion_model"]["config"])
             for name, shape in ref.tensor_shapes(cfg).items():
