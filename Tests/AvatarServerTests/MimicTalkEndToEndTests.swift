@@ -337,7 +337,7 @@ import Testing
         let cut = Int((Double(try #require(interrupted.first)) / 48000 * 25).rounded(.up))
         let motion = daemon.motionBox.frames(id)
         await daemon.stop()
-        try #require(motion.count >= cut + 15 && cut >= 2, "cut at frame \(cut) of \(motion.count)")
+        try #require(motion.count >= cut + 15 && cut >= 1, "cut at frame \(cut) of \(motion.count)")
 
         // The idle session gets what followed the cut: the 1 s of silence, to its end (a session's last frames come
         // from its final flush).
@@ -350,7 +350,7 @@ import Testing
               + "the \(fade) frames after it \(Array(after.prefix(fade))), from then on max \(after.dropFirst(fade).max() ?? .nan)")
         // Measured: 0 (bit-identical) from the 5th frame after the cut on; the tolerance allows float reordering.
         #expect(after.dropFirst(fade).allSatisfy { $0 < 1e-4 }, "from the cut on: \(after)")
-        #expect(after[0] > 0.05 && before.max() ?? 0 > 0.05, "the mouth was not moving at the cut")
+        #expect(after[0] > 0.05 && (before.max() ?? 0) > 0.05, "the mouth was at rest before the cut")
     }
 
     /// Protocol v1 has no pose field: a client picks the pose by the avatar name, here a config variant that holds
