@@ -109,17 +109,23 @@ import Testing
         }
     }
 
+    /// The tiny model with its fixture's style prompt, recorded noise and feature rows.
+    static func streamingInputs() throws -> (runner: ICSA2MRunner, io: SafeTensorsFile, style: StylePrompt, noise: [Float], features: [Float]) {
+        let runner = try load("a2m_tiny")
+        let m = runner.model.config.motionDim
+        let io = try MotionFixtures.file("a2m_tiny")
+        let styleMotion = try io.tensor("io.input.style_motion").floats()
+        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(), frames: styleMotion.count / m)
+        return (runner, io, style, try io.tensor("io.input.noise").floats(), try io.tensor("io.input.features").floats())
+    }
+
     /// The streaming stage with the reference's growing windows (no padded context) and the recorded noise
     /// reproduces tools/reference `sample_streaming` (hop 4, look-ahead 2, left context 8), whatever the
     /// chunking of the feature rows.
     @Test func streamingStageMatchesTheReferenceSlidingWindow() throws {
-        let runner = try Self.load("a2m_tiny")
+        let (runner, io, style, noise, features) = try Self.streamingInputs()
         let c = runner.model.config, m = c.motionDim, a = c.audioDim
-        let io = try MotionFixtures.file("a2m_tiny")
-        let styleMotion = try io.tensor("io.input.style_motion").floats()
-        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(), frames: styleMotion.count / m)
-        let noise = try io.tensor("io.input.noise").floats()
-        let features = try io.tensor("io.input.features").floats()
+        let styleMotion = style.motion
         let plan = MotionFixtures.streamPlan
         let stage = A2MMotionStage(runner: runner, style: style, sampler: Self.probeSampler,
                                    plan: StreamingPlan(hop: plan["hop"]!, lookahead: plan["lookahead"]!, leftContext: plan["left_context"]!),
@@ -142,13 +148,9 @@ import Testing
     /// the listed dimensions (the others untouched); later windows see the limited context, and no listed value
     /// ever reaches L.
     @Test func softLimitShapesTheOutputAndTheContext() throws {
-        let runner = try Self.load("a2m_tiny")
+        let (runner, io, style, noise, features) = try Self.streamingInputs()
         let c = runner.model.config, m = c.motionDim, a = c.audioDim
-        let io = try MotionFixtures.file("a2m_tiny")
-        let styleMotion = try io.tensor("io.input.style_motion").floats()
-        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(), frames: styleMotion.count / m)
-        let noise = try io.tensor("io.input.noise").floats()
-        let features = try io.tensor("io.input.features").floats()
+        let styleMotion = style.motion
         func run(_ limit: (dims: [Int], value: Float)?) throws -> [[Float]] {
             let stage = A2MMotionStage(runner: runner, style: style, sampler: Self.probeSampler,
                                        plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: 8), seed: 0,
@@ -173,13 +175,9 @@ import Testing
 
     /// Full window: nothing before flush, then one offline sample of the whole utterance (= `io.sample`).
     @Test func fullWindowStageMatchesTheOfflineSample() throws {
-        let runner = try Self.load("a2m_tiny")
+        let (runner, io, style, noise, features) = try Self.streamingInputs()
         let c = runner.model.config, m = c.motionDim, a = c.audioDim
-        let io = try MotionFixtures.file("a2m_tiny")
-        let styleMotion = try io.tensor("io.input.style_motion").floats()
-        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(), frames: styleMotion.count / m)
-        let noise = try io.tensor("io.input.noise").floats()
-        let features = try io.tensor("io.input.features").floats()
+        let styleMotion = style.motion
         let stage = A2MMotionStage(runner: runner, style: style, sampler: Self.probeSampler, plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: 8),
                                    seed: 0, silenceRow: [Float](repeating: 0, count: a), fullWindow: true,
                                    noise: MotionNoise(recorded: Array(noise[styleMotion.count...]), dimension: m))

@@ -30,7 +30,6 @@ import os
 import re
 import sys
 import time
-import wave
 
 import numpy as np
 import torch
@@ -416,28 +415,6 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
                             "smile_mean": float(S[:, smile].mean()) if smile else None,
                             "target_smile_mean": float(T_n[:, smile].mean()) if smile else None}
     return res
-
-
-def read_wav(path):
-    with wave.open(path) as w:
-        sr, ch, sw = w.getframerate(), w.getnchannels(), w.getsampwidth()
-        raw = w.readframes(w.getnframes())
-    if sw != 2:
-        raise ValueError(f"{path}: only 16-bit PCM")
-    x = np.frombuffer(raw, dtype="<i2").astype(np.float32).reshape(-1, ch).mean(1) / 32768.0
-    return x, sr
-
-
-def resample(x, sr_in, sr_out):
-    """Band-limited FFT resampling of a whole (short) signal."""
-    if sr_in == sr_out:
-        return x
-    n, m = len(x), int(round(len(x) * sr_out / sr_in))
-    X = np.fft.rfft(x)
-    Y = np.zeros(m // 2 + 1, complex)
-    k = min(len(X), len(Y))
-    Y[:k] = X[:k]
-    return (np.fft.irfft(Y, m) * (m / n)).astype(np.float32)
 
 
 def speech_frames(x, floor_db=-35.0):

@@ -39,7 +39,7 @@ SPHINX_RAW = {  # headerless 16 kHz s16le files -> transcript (None where the pa
 }
 
 
-def _resample(x, sr_in, sr_out):
+def resample(x, sr_in, sr_out):
     """Band-limited FFT resampling of a whole (short) signal."""
     if sr_in == sr_out:
         return x
@@ -176,7 +176,7 @@ def recordings(alsa_dir=ALSA_DIR, sphinx_dir=SPHINX_DIR, syllables=False):
     out = []
     for item in catalogue(alsa_dir, sphinx_dir):
         x, sr = read_audio(item["path"])
-        w = _resample(x, sr, SR).astype(np.float32)
+        w = resample(x, sr, SR).astype(np.float32)
         phones = read_hts_phone_labels(item["phone_labels"]) if item.get("phone_labels") else None
         out.append({**item, "wave": w, "sample_rate": SR, "source_rate": sr, "seconds": round(len(w) / SR, 2),
                     "phones": phones})

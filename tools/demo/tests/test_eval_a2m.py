@@ -9,7 +9,7 @@ import unittest
 import numpy as np
 import torch
 
-from tools.demo import eval_a2m
+from tools.demo import eval_a2m, human_speech
 from tools.demo import make_dataset
 from tools.demo import train_a2m
 
@@ -71,7 +71,7 @@ class EvalA2MSmokeTests(unittest.TestCase):
         self.assertEqual(eval_a2m.peaks(np.array([0, 5, 1, 6, 0.5, 0.4, 7, 6.5, 0])), 3)
         self.assertEqual(eval_a2m.peaks(np.array([0, 5, 4.5, 5.2, 0])), 1)  # a dip of 0.5 mm is no new syllable
         x = np.sin(np.arange(48000) * 2 * math.pi * 440 / 48000).astype(np.float32)
-        y = eval_a2m.resample(x, 48000, 16000)
+        y = human_speech.resample(x, 48000, 16000)
         self.assertEqual(len(y), 16000)
         ref_y = np.sin(np.arange(16000) * 2 * math.pi * 440 / 16000)
         self.assertLess(float(np.abs(y - ref_y).max()), 1e-3)
