@@ -1,16 +1,17 @@
 import AvatarBundle
+import AvatarFormats
 import AvatarModels
 import AvatarMotion
 import AvatarStages
 import Foundation
 import Testing
 
-/// `motion_smoothing` through the demo avatar's session stages (on a copy of the bundle whose manifest gains the key):
-/// the listed dimensions are the one-pole filter of what the same session gives without the key, the others are
-/// unchanged; bad objects, names outside `motion_names` and eye-process dimensions are refused naming the key.
+/// `motion_smoothing` through the demo avatar's session stages (the shipped bundle smooths its head pose; a copy
+/// without the key is the reference): the listed dimensions are the one-pole filter of what the same session gives
+/// without the key, the others are unchanged; bad objects, names outside `motion_names` and eye-process dimensions
+/// are refused naming the key.
 @Suite(.serialized) struct MotionSmoothingSessionTests {
-    // The shipped model has no head pose yet; two expression dimensions stand in for it.
-    static let smoothed = ["jaw_open", "brow_raise"]
+    static let smoothed = ["head_pitch", "head_yaw", "head_roll"]
     static let tau = 0.06
 
     static func avatar(_ directory: URL) throws -> BundleAvatar {
@@ -19,14 +20,13 @@ import Testing
     }
 
     @Test func sessionsFilterTheListedDimensions() throws {
-        let withKey = try EyeMotionSessionTests.demoCopy {
-            $0["motion_smoothing"] = ["dimensions": Self.smoothed, "time_constant_s": Self.tau] as [String: Any]
-        }
-        defer { try? FileManager.default.removeItem(at: withKey) }
-        let plainBundle = try AvatarBundle(directory: EyeMotionSessionTests.demo, supportedKinds: ModelKind.supported)
-        #expect(plainBundle.manifest.motionSmoothing == nil, "the shipped manifest has no motion_smoothing yet")
-        let plain = try #require(try AvatarFactory.makeAvatar(plainBundle, context: try EyeMotionSessionTests.context.get()) as? BundleAvatar)
-        let smoothing = try Self.avatar(withKey)
+        let withoutKey = try EyeMotionSessionTests.demoCopy { $0.removeValue(forKey: "motion_smoothing") }
+        defer { try? FileManager.default.removeItem(at: withoutKey) }
+        let shipped = try AvatarBundle(directory: EyeMotionSessionTests.demo, supportedKinds: ModelKind.supported)
+        let key = try #require(shipped.manifest.motionSmoothing, "the shipped manifest smooths the head pose")
+        #expect(key["dimensions"] == .array(Self.smoothed.map { .string($0) }) && key["time_constant_s"]?.double == Self.tau)
+        let plain = try Self.avatar(withoutKey)
+        let smoothing = try #require(try AvatarFactory.makeAvatar(shipped, context: try EyeMotionSessionTests.context.get()) as? BundleAvatar)
         #expect(smoothing.algorithmicLatencyMs == plain.algorithmicLatencyMs, "a causal filter needs no more audio")
 
         let raw = try EyeMotionSessionTests.frames(plain, seed: 3)
@@ -53,7 +53,7 @@ import Testing
 
     @Test func badObjectsAreRefusedNamingTheKey() throws {
         let cases: [([String: Any], String)] = [
-            (["dimensions": ["head_pitch"], "time_constant_s": 0.06], "head_pitch are not in motion_names"),
+            (["dimensions": ["neck_twist"], "time_constant_s": 0.06], "neck_twist are not in motion_names"),
             (["dimensions": ["jaw_open"], "time_constant_s": 0.06, "tau": 1], "'tau'"),
             (["dimensions": ["jaw_open"]], "time_constant_s is required"),
             (["dimensions": ["jaw_open"], "time_constant_s": 3], "time_constant_s must be"),
