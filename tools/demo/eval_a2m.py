@@ -84,6 +84,22 @@ class Bundle:
         self.plan = (int(c.get("stream_hop", 4)), int(c.get("stream_lookahead", 2)), int(c.get("stream_left_context", 25)))
         # the daemon's soft limit of the window's feedback (A2MMotionStage)
         self.limit = {"limit_dims": [int(d) for d in c.get("stream_limit_dims", [])], "limit": float(c.get("stream_limit", 0.0))}
+        # the session's motion_smoothing (MotionSmoothingStage): a one-pole low-pass of the listed dimensions
+        ms = self.manifest.get("motion_smoothing")
+        self.smoothing = None if not ms else ([self.names.index(n) for n in ms["dimensions"]],
+                                              1 - math.exp(-1 / (FPS * float(ms["time_constant_s"]))))
+
+    def smooth(self, motion):
+        """What the session emits: `motion` [F, D] through the manifest's motion_smoothing (if any)."""
+        if self.smoothing is None or motion.shape[0] == 0:
+            return motion
+        dims, alpha = self.smoothing
+        out = motion.clone()
+        y = out[0, dims].double()
+        for k in range(1, out.shape[0]):
+            y = y + alpha * (motion[k, dims].double() - y)
+            out[k, dims] = y.to(out.dtype)
+        return out
 
     def features(self, audio):
         """16 kHz float waveform → log-mel rows, cut to an even count (2 per motion frame)."""
@@ -254,13 +270,13 @@ def noise_for(seed, frames, dim):
 def run_offline(b, feats, style, noise):
     Tr = style.motion.shape[0]
     n = torch.cat([torch.zeros(Tr, noise.shape[1]), noise])
-    return ref.sample(b.model, feats, style=style, noise=n, **b.sampler)
+    return b.smooth(ref.sample(b.model, feats, style=style, noise=n, **b.sampler))
 
 
 def run_stream(b, feats, style, noise, plan, sampler=None):
     hop, la, lc = plan
-    return ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
-                                **(sampler or b.sampler), **b.limit)
+    return b.smooth(ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
+                                         **(sampler or b.sampler), **b.limit))
 
 
 # sampler settings compared with the manifest's (temperature, cfg_scale); cfg_scale 1 halves the evaluations
@@ -330,6 +346,7 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
         r["rest"] = torch.from_numpy(rest_frames(u["visemes"][:F_]))
         r["speaking"] = torch.from_numpy(u["visemes"][:F_] != 0)
         r["unseen_voice"] = u["unseen_voice"]
+        r["engine"] = u["voice"].split(":")[0] if ":" in u["voice"] else "espeak"
         runs.append(r)
         log(f"eval {k + 1}/{len(utts)} {u['id']} {F_} frames, {time.time() - t0:.0f} s")
 
@@ -376,6 +393,14 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
                                "mouth_rel_error_vs_target_stream": rel(Pu[:, mouth], Tu[:, mouth]),
                                "bilabial_stream": closure_figures(gaps(plans[0], sel), closed_mm),
                                "bilabial_target": closure_figures(gaps("tgt", sel), closed_mm)}
+    res["by_engine"] = {}
+    for engine in sorted({r["engine"] for r in runs}):
+        def of(r, engine=engine):
+            return r["engine"] == engine
+        Pe, Te = cat(plans[0], of), cat("tgt", of)
+        res["by_engine"][engine] = {"utterances": sum(map(of, runs)), "jaw_corr_stream": pearson(Pe[:, jaw], Te[:, jaw]),
+                                    "jaw_corr_offline": pearson(cat("off", of)[:, jaw], Te[:, jaw]),
+                                    "bilabial_stream": closure_figures(gaps(plans[0], of), closed_mm)}
     for p in plans:
         def has(r, p=p):
             return p in r
@@ -504,6 +529,12 @@ def markdown(res):
         u = c["unseen_voice"]
         L += [f"unseen voices only ({u['utterances']} utterances): jaw correlation {u['jaw_corr_stream']:.2f}, "
               f"bilabials closed {pct(u['bilabial_stream'].get('closed'))} (target {pct(u['bilabial_target'].get('closed'))})", ""]
+    if c.get("by_engine"):
+        L += ["| engine | utterances | jaw corr streaming / offline | bilabials closed |", "|---|---|---|---|"]
+        for e, v in c["by_engine"].items():
+            L.append(f"| {e} | {v['utterances']} | {v['jaw_corr_stream']:.2f} / {v['jaw_corr_offline']:.2f} | "
+                     f"{pct(v['bilabial_stream'].get('closed'))} |")
+        L += [""]
     if c.get("rest", {}).get("closed_stream") is not None:
         r = c["rest"]
         L += [f"rest (pause frames ≥ 200 ms from speech, {r['frames']} frames): lips closed (gap ≤ {r['rest_closed_mm']} mm) "

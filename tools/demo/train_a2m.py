@@ -451,7 +451,7 @@ def export(model, exp_names, corpus, out_dir, defaults):
 
 HEAD_LIMIT = 0.8          # soft limit of the head pose's feedback, units of 10°
 HEAD_SMOOTHING_S = 0.06   # motion_smoothing time constant of the head pose (jitter between windows)
-SAMPLER_DEFAULTS = {"steps": 2, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 1,
+SAMPLER_DEFAULTS = {"steps": 2, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 2,
                     "stream_left_context": 8}  # docs/motion.md §2.3
 
 
