@@ -58,6 +58,10 @@ public enum AvatarFactory {
             }
             var motionSmoothing: MotionSmoothingConfig?
             if let object = manifest.motionSmoothing {
+                guard manifest.renderer?.kind != ModelKind.mimicTalkRenderer else {
+                    // Its keypoints and cameras are derived from the unsmoothed expression inside the motion stage.
+                    throw fail("motion_smoothing is for avatars whose renderer takes the motion directly; a MimicTalk avatar derives keypoints from the expression")
+                }
                 let smoothing = try MotionSmoothingConfig(manifest: object)
                 let names = manifest.motionNames ?? []
                 let missing = smoothing.dimensions.filter { !names.contains($0) }

@@ -91,7 +91,8 @@ public final class A2MMotionStage: MotionStage {
         self.a = c.audioDim
         self.noise = noise ?? MotionNoise(seed: seed, dimension: c.motionDim)
         self.silenceRow = silenceRow.count == c.audioDim ? silenceRow : [Float](repeating: 0, count: c.audioDim)
-        self.limitDims = (limit?.dims ?? c.streamLimitDims).filter { $0 >= 0 && $0 < c.motionDim }
+        var seen = Set<Int>()
+        self.limitDims = (limit?.dims ?? c.streamLimitDims).filter { $0 >= 0 && $0 < c.motionDim && seen.insert($0).inserted }
         self.limit = max(0, limit?.value ?? c.streamLimit)
         resetContext()
     }
@@ -192,7 +193,7 @@ public final class A2MMotionStage: MotionStage {
         out.reserveCapacity(emit)
         for f in 0..<emit {
             var coefficients = Array(y[(f * m)..<((f + 1) * m)])
-            if limit > 0 {
+            if limit > 0 && !fullWindow {  // the full window has no feedback to limit (and stays upstream's sample)
                 for d in limitDims { coefficients[d] = limit * tanh(coefficients[d] / limit) }
             }
             if !fullWindow {

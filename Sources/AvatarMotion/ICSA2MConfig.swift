@@ -104,6 +104,9 @@ public struct ICSA2MConfig: Sendable, Equatable {
                 }
                 return Int(d)
             }
+            guard Set(streamLimitDims).count == streamLimitDims.count else {
+                throw MotionModelError("ics_a2m", "\(name) lists a dimension twice: \(streamLimitDims)")
+            }
         }
         for (key, expected) in [("ff_activation", "geglu"), ("time_embedding", "learned_sinusoidal"), ("rotary", "rotate_half_full_head")] {
             if let v = c[key], v.string != expected {

@@ -1,5 +1,6 @@
 import AvatarFormats
 import AvatarMotion
+import AvatarStages
 import Foundation
 import Testing
 
@@ -62,6 +63,44 @@ struct EyeMotionProcessTests {
             changing += 1
         }
         #expect(changing <= 2 * fixations.count)
+    }
+
+    /// A motion stage that emits `perAppend` numbered frames of zeros per append (a stand-in for the model).
+    final class CountingStage: MotionStage {
+        let dimension = 4
+        let perAppend: Int
+        var next = 0
+        init(perAppend: Int) { self.perAppend = perAppend }
+        func append(_ features: FeatureRows) throws -> [MotionFrame] {
+            defer { next += perAppend }
+            return (next..<(next + perAppend)).map { MotionFrame(index: $0, coefficients: [0, 0, 0, 0]) }
+        }
+        func flush() throws -> [MotionFrame] { [] }
+        func interrupt(lastRendered: MotionFrame?) {}
+    }
+
+    /// At an interruption the session drops the frames still queued; the eye clock is re-based on the frame on
+    /// screen, so the frame after it carries the next eye values, not values from the dropped frames' future.
+    @Test func anInterruptionReBasesTheEyeClockOnTheFrameOnScreen() throws {
+        let process = EyeMotionProcess(config: EyeMotionConfig(), fps: Self.fps, seed: 3)
+        let values = { (f: Int) -> [Float] in
+            let v = process.values(frame: f)
+            return [v.blinkLeft, v.blinkRight, v.eyesLeft, v.eyesUp]
+        }
+        // The first blink's closed frame; the session shows up to 2 frames before it, then is interrupted with the
+        // blink's frames still queued (dropped).
+        let blink = try #require((0..<(10 * Self.fps)).first { values($0)[0] > 0.9 })
+        let stage = try EyeMotionStage(inner: CountingStage(perAppend: 4), process: process,
+                                       motionNames: EyeMotionConfig.motionNames)
+        let rows = FeatureRows(dimension: 1, values: [0])
+        var emitted: [MotionFrame] = []
+        while emitted.count < blink + 6 { emitted += try stage.append(rows) }
+        let onScreen = emitted[blink - 2]
+        stage.interrupt(lastRendered: onScreen)
+        let after = try stage.append(rows)                                // shown as session frames blink − 1 …
+        #expect(emitted.map(\.coefficients) == (0..<emitted.count).map(values))
+        #expect(after.map(\.coefficients) == ((blink - 1)..<(blink + 3)).map(values))
+        #expect(after[1].coefficients[0] > 0.9, "the blink is shown after the interruption, not skipped")
     }
 
     @Test func aPureFunctionOfSeedAndFrame() {

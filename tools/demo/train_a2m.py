@@ -25,6 +25,7 @@ Input normalisation (per-band mean and std of the training features) is folded i
 export, so the bundle takes raw log-mel rows.
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -68,7 +69,9 @@ def load_corpus(data_dirs, cache):
     """Per utterance: log-mel rows [2F, 80] (float32), targets [F, D] (targets.utterance_targets, recomputed from
     the stored phoneme events and audio, so every corpus directory gets today's definition), speech flags [F],
     split. `data_dirs`: one or more make_dataset.py outputs (e.g. espeak-ng and the other engines)."""
-    key = "|".join(os.path.abspath(d) for d in data_dirs)
+    # the targets' definition is part of the key: a cache made by other targets.py / visemes.py is rebuilt
+    code = b"".join(open(os.path.join(HERE, f), "rb").read() for f in ("targets.py", "visemes.py"))
+    key = "|".join(os.path.abspath(d) for d in data_dirs) + "|" + hashlib.sha256(code).hexdigest()[:16]
     if os.path.exists(cache):
         z = torch.load(cache)
         if z.get("key") == key:
@@ -301,7 +304,7 @@ class TrainA2M(torch.nn.Module):
         v = self.velocity(xt, t, self.condition(mel), y, mask, drop)
         err = (v - (y - x0))[:, mask]
         loss = (err ** 2).mean()
-        if gap_weight > 0 and gap_mm is not None:
+        if gap_weight > 0 and gap_mm is not None and float(gap_mm.abs().max()) > 0:
             unit = gap_mm / gap_mm.abs().max()
             gap_err = err @ unit
             sealed = ((y[:, mask] @ gap_mm) <= 1.0).to(err.dtype)
@@ -380,7 +383,8 @@ def train(args):
             last_save = time.time()
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "cfg": cfg.manifest(),
                 "exp_names": exp_names, "elapsed": time.time() - t0}, ckpt)
-    print(f"trained {step} steps in {(time.time() - t0) / 60:.1f} min, loss {ema:.4f}", file=sys.stderr)
+    print(f"trained {step} steps in {(time.time() - t0) / 60:.1f} min"
+          + (f", loss {ema:.4f}" if ema is not None else " (the checkpoint's budget was already spent)"), file=sys.stderr)
     return model, corpus
 
 
