@@ -105,7 +105,9 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
 
     public func poseRefusal(_ pose: SessionPose) -> String? {
         guard pose != .avatar else { return nil }
-        guard let face = replicas[0].face else { return "avatar '\(name)' has no head pose" }
+        guard let face = replicas[0].face else {
+            return "avatar '\(name)' has no pose source to choose: its head pose, if any, comes from its motion model"
+        }
         return face.poseRefusal(pose).map { "avatar '\(name)' \($0)" }
     }
 
@@ -135,7 +137,7 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
             motion = try MotionSmoothingStage(inner: motion, config: motionSmoothing, fps: fps, motionNames: motionNames)
         }
         if let eyeMotion {
-            // Seeded from the session seed, so a session replays identically; a pure function of the frame index.
+            // Seeded from the session seed, so a session replays identically; re-based on the shown frame at interruptions.
             motion = try EyeMotionStage(inner: motion, process: EyeMotionProcess(config: eyeMotion, fps: fps, seed: options.seed),
                                         motionNames: motionNames)
         }
