@@ -136,6 +136,12 @@ def a2m_case(cfg, tensors, inputs, store_inputs=True, stream=True, full=False):
             r["stream"] = sample_streaming(m, inputs["features"], plan=STREAM_PLAN, style=style,
                                            noise=inputs["noise"][Tr:], steps=CASE["steps"],
                                            cfg_scale=CASE["cfg_scale"], temperature=CASE["temperature"])
+            if not full:
+                # the audio context (stream_context "audio"): the left context sampled again, nothing fed back
+                r["stream_audio"] = sample_streaming(m, inputs["features"], plan=STREAM_PLAN, style=style,
+                                                     noise=inputs["noise"][Tr:], steps=CASE["steps"],
+                                                     cfg_scale=CASE["cfg_scale"], temperature=CASE["temperature"],
+                                                     context="audio")
         res[name] = r
     if not full:
         cos, sin = g.tables(N)

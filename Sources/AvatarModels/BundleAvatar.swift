@@ -120,9 +120,8 @@ public final class BundleAvatar: Avatar, @unchecked Sendable {
         } else {
             style = .none
         }
-        let sampler = A2MSampler(steps: options.steps ?? c.steps, cfgScale: options.cfgScale ?? c.cfgScale,
-                                 temperature: options.temperature ?? c.temperature)
-        let plan = StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext)
+        let sampler = A2MSampler(config: c, options: options)
+        let plan = c.streamingPlan
         let (index, lease) = load.acquire()
         let replica = replicas[index]
         // Full window reproduces upstream's offline path: utterance-mode features, rows padded as upstream pads.

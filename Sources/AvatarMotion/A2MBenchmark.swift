@@ -63,12 +63,12 @@ public enum A2MBenchmark {
         let start = Date()
         let model = try recipeModel(config: config, device: device, ops: ops)
         let c = model.config, m = c.motionDim, a = c.audioDim
-        let plan = plan ?? StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext)
+        let plan = plan ?? c.streamingPlan
         let style = StylePrompt(motion: RecipeWeights.generate(name: "bench.style_motion", count: styleFrames * m, scale: 1),
                                 features: RecipeWeights.generate(name: "bench.style_features", count: 2 * styleFrames * a, scale: 1),
                                 frames: styleFrames)
         let runner = ICSA2MRunner(model: model, timestamps: true, activations: activations)
-        let stage = A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: c.steps, cfgScale: c.cfgScale, temperature: c.temperature),
+        let stage = A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(config: c, options: SessionStageOptions()),
                                    plan: plan, seed: 1, silenceRow: [Float](repeating: 0, count: a))
         let hopRows = 2 * plan.hop * a
         let features = RecipeWeights.generate(name: "bench.features", count: 2 * (plan.hop + plan.lookahead) * a + windows * hopRows, scale: 1)

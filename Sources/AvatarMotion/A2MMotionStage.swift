@@ -14,11 +14,13 @@ import Foundation
 ///
 /// Streaming (default): a sliding window (docs/motion.md §2.2). Each window's prompt is the style clip, then
 /// the last `leftContext` emitted frames with their feature rows; its targets are the `hop + lookahead`
-/// frames whose audio has arrived; it emits `hop` frames. Frame f's noise row is the same in every window
+/// frames whose audio has arrived; it emits `hop` frames. With `plan.context == .audio` the context frames
+/// are target rows instead (their features and noise rows, sampled again and discarded), so the prompt is the
+/// style clip alone and no output is fed back. Frame f's noise row is the same in every window
 /// (`MotionNoise`, counter-based on the session seed). With `paddedContext` (the daemon's choice) the left
-/// context starts out as silence features with zero (neutral) motion, so every window has the same length
-/// and one planned network serves the whole session; without it the windows grow as the reference
-/// sampler's do (parity tests).
+/// context starts out as silence features with zero (neutral) motion and zero noise, so every window has the
+/// same length and one planned network serves the whole session; without it the windows grow as the
+/// reference sampler's do (parity tests).
 ///
 /// Full window (`SessionStageOptions.fullWindow`): rows are collected and one sample over the whole
 /// utterance (style prompt only, no carried context) is drawn at `flush`, as upstream runs offline. With
@@ -49,9 +51,11 @@ public final class A2MMotionStage: MotionStage {
 
     /// Feature rows of frames not emitted yet (row-major, audio_dim wide).
     private var pendingRows: [Float] = []
-    /// Emitted frames kept as left context: motion and feature rows (2 per frame).
+    /// Emitted frames kept as left context: motion, feature rows (2 per frame) and, for the audio context,
+    /// their noise rows (zero for the silence a padded context starts with).
     private var contextMotion: [Float] = []
     private var contextRows: [Float] = []
+    private var contextNoise: [Float] = []
     /// Frames emitted since the session started (the noise row index of the next frame).
     private var emitted = 0
     private var lastEmitted: [Float]?
@@ -67,10 +71,8 @@ public final class A2MMotionStage: MotionStage {
     public convenience init(model: ICSA2MModel, style: StylePrompt, options: SessionStageOptions, silenceRow: [Float],
                             plan: StreamingPlan? = nil, padRowsMultiple: Int = 1) {
         let c = model.config
-        let sampler = A2MSampler(steps: options.steps ?? c.steps, cfgScale: options.cfgScale ?? c.cfgScale,
-                                 temperature: options.temperature ?? c.temperature)
-        self.init(runner: ICSA2MRunner(model: model), style: style, sampler: sampler,
-                  plan: plan ?? StreamingPlan(hop: c.streamHop, lookahead: c.streamLookahead, leftContext: c.streamLeftContext),
+        self.init(runner: ICSA2MRunner(model: model), style: style, sampler: A2MSampler(config: c, options: options),
+                  plan: plan ?? c.streamingPlan,
                   seed: options.seed, silenceRow: silenceRow, fullWindow: options.fullWindow, padRowsMultiple: padRowsMultiple)
     }
 
@@ -82,7 +84,8 @@ public final class A2MMotionStage: MotionStage {
         self.runner = runner
         self.style = style
         self.sampler = sampler
-        self.plan = StreamingPlan(hop: max(1, plan.hop), lookahead: max(0, plan.lookahead), leftContext: max(0, plan.leftContext))
+        self.plan = StreamingPlan(hop: max(1, plan.hop), lookahead: max(0, plan.lookahead), leftContext: max(0, plan.leftContext),
+                                  context: plan.context)
         self.fullWindow = fullWindow
         self.paddedContext = paddedContext
         self.padRowsMultiple = max(1, padRowsMultiple)
@@ -167,9 +170,11 @@ public final class A2MMotionStage: MotionStage {
     private func resetContext() {
         contextMotion = []
         contextRows = []
+        contextNoise = []
         if paddedContext && !fullWindow && plan.leftContext > 0 {
             contextMotion = [Float](repeating: 0, count: plan.leftContext * m)
             contextRows = repeatedSilence(rows: 2 * plan.leftContext)
+            contextNoise = [Float](repeating: 0, count: plan.leftContext * m)
         }
     }
 
@@ -186,9 +191,18 @@ public final class A2MMotionStage: MotionStage {
         var noiseRows: [Float] = []
         noiseRows.reserveCapacity(frames * m)
         for f in 0..<frames { noiseRows += noise.row(emitted + f) }
-        let y = try sampler.sample(runner: runner, promptMotion: style.motion + (fullWindow ? [] : contextMotion),
-                                   promptFeatures: style.features + (fullWindow ? [] : contextRows),
+        let y: [Float]
+        if fullWindow {
+            y = try sampler.sample(runner: runner, promptMotion: style.motion, promptFeatures: style.features,
                                    features: rows, noise: noiseRows)
+        } else if plan.context == .audio {
+            let sampled = try sampler.sample(runner: runner, promptMotion: style.motion, promptFeatures: style.features,
+                                             features: contextRows + rows, noise: contextNoise + noiseRows)
+            y = Array(sampled[contextNoise.count...])
+        } else {
+            y = try sampler.sample(runner: runner, promptMotion: style.motion + contextMotion,
+                                   promptFeatures: style.features + contextRows, features: rows, noise: noiseRows)
+        }
         var out: [MotionFrame] = []
         out.reserveCapacity(emit)
         for f in 0..<emit {
@@ -199,6 +213,7 @@ public final class A2MMotionStage: MotionStage {
             if !fullWindow {
                 contextMotion += coefficients
                 contextRows += rows[(f * 2 * a)..<((f + 1) * 2 * a)]
+                contextNoise += noiseRows[(f * m)..<((f + 1) * m)]
             }
             if let from = fadeFrom {
                 coefficients = Self.blend(from: from, to: coefficients, step: fadeStep)
@@ -214,6 +229,7 @@ public final class A2MMotionStage: MotionStage {
         if contextMotion.count > keep * m {
             contextMotion.removeFirst(contextMotion.count - keep * m)
             contextRows.removeFirst(contextRows.count - keep * 2 * a)
+            contextNoise.removeFirst(contextNoise.count - keep * m)
         }
         return out
     }

@@ -1,17 +1,30 @@
+public import AvatarStages
+
 /// The flow-matching sampler of ICS-A2M (docs/motion.md §2.1): midpoint steps on the grid t_i = i/(steps−1)
 /// from noise (t = 0) to motion (t = 1), classifier-free guidance on the in-context prompt, temperature on the
-/// initial noise. The ODE state lives on the host (N × motion_dim floats); each velocity is one replay of the
-/// runner's network, with the conditional and null-prompt branches stacked as a batch of 2.
+/// initial noise (optionally scaled per motion dimension). The ODE state lives on the host (N × motion_dim
+/// floats); each velocity is one replay of the runner's network, with the conditional and null-prompt branches
+/// stacked as a batch of 2.
 /// Noise is injected as rows (`noise:`) or drawn from a seeded `MotionNoise` (target frame f gets row f).
 public struct A2MSampler: Sendable, Equatable {
     public var steps: Int
     public var cfgScale: Float
     public var temperature: Float
+    /// Factor on `temperature` per motion dimension (ICSA2MConfig.temperatureScale); empty: 1 everywhere.
+    public var temperatureScale: [Float]
 
-    public init(steps: Int, cfgScale: Float, temperature: Float) {
+    public init(steps: Int, cfgScale: Float, temperature: Float, temperatureScale: [Float] = []) {
         self.steps = steps
         self.cfgScale = cfgScale
         self.temperature = temperature
+        self.temperatureScale = temperatureScale
+    }
+
+    /// A session's sampler: `options` over the model's defaults; the per-dimension scale always comes from the
+    /// model (an overridden temperature scales every dimension alike).
+    public init(config c: ICSA2MConfig, options: SessionStageOptions) {
+        self.init(steps: options.steps ?? c.steps, cfgScale: options.cfgScale ?? c.cfgScale,
+                  temperature: options.temperature ?? c.temperature, temperatureScale: c.temperatureScale)
     }
 
     /// The ODE grid: float32(i / (steps − 1)).
@@ -76,7 +89,8 @@ public struct A2MSampler: Sendable, Equatable {
             }
             return out
         }
-        var y = noise.map { $0 * temperature }
+        let scale = temperatureScale.count == m ? temperatureScale : [Float](repeating: 1, count: m)
+        var y = noise.indices.map { noise[$0] * (temperature * scale[$0 % m]) }
         let grid = Self.grid(steps)
         for i in 0..<(steps - 1) {
             let t0 = grid[i], t1 = grid[i + 1]

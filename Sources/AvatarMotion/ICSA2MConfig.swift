@@ -27,12 +27,30 @@ public struct ICSA2MConfig: Sendable, Equatable {
     public var streamHop = 4
     public var streamLookahead = 2
     public var streamLeftContext = 40
+    /// `stream_context`: "motion" (emitted frames fed back as prompt, upstream's scheme) or "audio".
+    public var streamContext = StreamingPlan.Context.motion
     /// Soft limit of a sliding window's feedback: these motion dimensions of every emitted frame become
     /// L·tanh(x/L) (L = `streamLimit`, 0 = off) before they are output and kept as context (A2MMotionStage).
     public var streamLimitDims: [Int] = []
     public var streamLimit: Float = 0
+    /// Per-dimension temperature: these motion dimensions start from noise × temperature × `temperatureDimsScale`
+    /// (the demo's head pose: its random part — phrase turns, sway — shrinks at the mouth's temperature).
+    public var temperatureDims: [Int] = []
+    public var temperatureDimsScale: Float = 1
 
     public init() {}
+
+    /// The streaming plan of the config's defaults.
+    public var streamingPlan: StreamingPlan {
+        StreamingPlan(hop: streamHop, lookahead: streamLookahead, leftContext: streamLeftContext, context: streamContext)
+    }
+
+    /// Factor on the temperature per motion dimension (1 except `temperatureDims`).
+    public var temperatureScale: [Float] {
+        var scale = [Float](repeating: 1, count: motionDim)
+        for d in temperatureDims where d >= 0 && d < motionDim { scale[d] = temperatureDimsScale }
+        return scale
+    }
 
     /// From a manifest's `motion_model.config` (tools/reference/a2m.py `A2MConfig.manifest()`, as written by
     /// tools/convert.py and tools/demo/train_a2m.py). Sampler defaults are read from the top level
@@ -95,19 +113,31 @@ public struct ICSA2MConfig: Sendable, Equatable {
         streamHop = try int("stream_hop", 4, max: 10_000)
         streamLookahead = try int("stream_lookahead", 2, min: 0, max: 10_000)
         streamLeftContext = try int("stream_left_context", 40, min: 0, max: 10_000)
+        if let (name, v) = value("stream_context") {
+            guard let text = v.string, let context = StreamingPlan.Context(rawValue: text) else {
+                let allowed = StreamingPlan.Context.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+                throw MotionModelError("ics_a2m", "\(name) must be \(allowed), found \(Self.render(v))")
+            }
+            streamContext = context
+        }
         streamLimit = try float("stream_limit", 0, min: 0)
-        if let (name, v) = value("stream_limit_dims") {
+        func dims(_ key: String) throws -> [Int] {
+            guard let (name, v) = value(key) else { return [] }
             guard case .array(let items) = v else { throw MotionModelError("ics_a2m", "\(name) must be an array of motion dimension indices, found \(Self.render(v))") }
-            streamLimitDims = try items.map { item in
+            let list = try items.map { item in
                 guard let d = item.double, d == d.rounded(), d >= 0, d < Double(motionDim) else {
                     throw MotionModelError("ics_a2m", "\(name) must hold motion dimension indices 0…\(motionDim - 1), found \(Self.render(item))")
                 }
                 return Int(d)
             }
-            guard Set(streamLimitDims).count == streamLimitDims.count else {
-                throw MotionModelError("ics_a2m", "\(name) lists a dimension twice: \(streamLimitDims)")
+            guard Set(list).count == list.count else {
+                throw MotionModelError("ics_a2m", "\(name) lists a dimension twice: \(list)")
             }
+            return list
         }
+        streamLimitDims = try dims("stream_limit_dims")
+        temperatureDims = try dims("temperature_dims")
+        temperatureDimsScale = try float("temperature_dims_scale", 1, min: 0)
         for (key, expected) in [("ff_activation", "geglu"), ("time_embedding", "learned_sinusoidal"), ("rotary", "rotate_half_full_head")] {
             if let v = c[key], v.string != expected {
                 throw MotionModelError("ics_a2m", "config.\(key) must be \"\(expected)\" (the only variant implemented), found \(Self.render(v))")

@@ -1,3 +1,4 @@
+import AvatarFormats
 import AvatarMotion
 import AvatarStages
 import Foundation
@@ -8,14 +9,15 @@ import Testing
 @Suite(.serialized) struct A2MMotionStageTests {
     static let silence: Float = -23.025850  // ln(1e-10): the log-mel row of digital silence
 
-    static func stage(_ runner: ICSA2MRunner, temperature: Float, seed: UInt64 = 7, leftContext: Int = 8) throws -> A2MMotionStage {
+    static func stage(_ runner: ICSA2MRunner, temperature: Float, seed: UInt64 = 7, leftContext: Int = 8,
+                      context: StreamingPlan.Context = .motion) throws -> A2MMotionStage {
         let c = runner.model.config
         let io = try MotionFixtures.file("a2m_tiny")
         let styleMotion = try io.tensor("io.input.style_motion").floats()
         let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(),
                                 frames: styleMotion.count / c.motionDim)
         return A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: 4, cfgScale: 1.5, temperature: temperature),
-                              plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: leftContext), seed: seed,
+                              plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: leftContext, context: context), seed: seed,
                               silenceRow: [Float](repeating: silence, count: c.audioDim))
     }
 
@@ -98,6 +100,77 @@ import Testing
         let full = A2MMotionStage(model: runner.model, style: .none, options: SessionStageOptions(fullWindow: true),
                                   silenceRow: [Float](repeating: Self.silence, count: c.audioDim))
         #expect(full.fullWindow)
+    }
+
+    /// Per-dimension temperature (`temperature_dims`, `temperature_dims_scale`): the listed dimensions start
+    /// from noise × temperature × scale, so a sample equals one with that noise column scaled (×2 is exact);
+    /// a session's temperature override keeps the scale; bad lists are refused with their key.
+    @Test func perDimensionTemperatureScalesTheNoise() throws {
+        let (runner, _, style, noise, features) = try ICSA2MParityTests.streamingInputs()
+        let c0 = runner.model.config, m = c0.motionDim
+        var config = try MotionFixtures.manifestConfig("a2m_tiny")
+        config["temperature_dims"] = .array([.number(0), .number(2)])
+        config["temperature_dims_scale"] = .number(2)
+        let c = try ICSA2MConfig(manifest: config)
+        #expect(c.temperatureDims == [0, 2] && c.temperatureDimsScale == 2)
+        #expect(c.temperatureScale == (0..<m).map { [0, 2].contains($0) ? 2 : 1 })
+        let scaled = A2MSampler(config: c, options: SessionStageOptions(temperature: 0.5))
+        #expect(scaled.temperature == 0.5 && scaled.temperatureScale == c.temperatureScale)
+        let plain = A2MSampler(steps: scaled.steps, cfgScale: scaled.cfgScale, temperature: 0.5)
+        let targetNoise = Array(noise[style.motion.count...])
+        var doubled = targetNoise
+        for k in doubled.indices where [0, 2].contains(k % m) { doubled[k] *= 2 }
+        let a = try scaled.sample(runner: runner, promptMotion: style.motion, promptFeatures: style.features, features: features, noise: targetNoise)
+        let b = try plain.sample(runner: runner, promptMotion: style.motion, promptFeatures: style.features, features: features, noise: doubled)
+        let c1 = try plain.sample(runner: runner, promptMotion: style.motion, promptFeatures: style.features, features: features, noise: targetNoise)
+        #expect(a == b)
+        #expect(maxAbsDiff(a, c1) > 1e-4, "the scale changes the sample")
+        for (bad, words) in [(JSONValue.array([.number(Double(m))]), "indices 0…"), (.array([.number(1), .number(1)]), "twice"),
+                             (.number(3), "array")] {
+            var broken = config
+            broken["temperature_dims"] = bad
+            #expect(throws: MotionModelError.self) { _ = try ICSA2MConfig(manifest: broken) }
+            do { _ = try ICSA2MConfig(manifest: broken) } catch let e as MotionModelError {
+                #expect(e.message.contains("config.temperature_dims") && e.message.contains(words), "\(e.message)")
+            }
+        }
+        var negative = config
+        negative["temperature_dims_scale"] = .number(-1)
+        #expect(throws: MotionModelError.self) { _ = try ICSA2MConfig(manifest: negative) }
+    }
+
+    /// The audio context feeds nothing back: two sessions whose audio differs only more than left context +
+    /// window frames ago emit identical frames, where the motion context still carries the difference (the
+    /// daemon's padded windows, the same seed). `stream_context` is read from the config, anything else refused.
+    @Test func audioContextForgetsTheFarPast() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let features = try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats()  // 16 frames
+        let quiet = [Float](repeating: Self.silence, count: features.count)
+        func run(_ first: [Float], _ context: StreamingPlan.Context) throws -> [[Float]] {
+            let stage = try Self.stage(runner, temperature: 0.5, context: context)
+            let rows = first + features + features  // 48 frames; windows of 4 from frame 0 in both sessions
+            return try (stage.append(FeatureRows(dimension: a, values: rows)) + stage.flush()).map(\.coefficients)
+        }
+        let (audioA, audioB) = (try run(features, .audio), try run(quiet, .audio))
+        let (motionA, motionB) = (try run(features, .motion), try run(quiet, .motion))
+        #expect(audioA.count == 48 && motionA.count == 48)
+        // frames ≥ 16 + 8 (left context): their windows hear none of the first 16 frames
+        #expect(maxAbsDiff(audioA[0], audioB[0]) > 1e-3, "the first frames hear different audio")
+        #expect((24..<48).allSatisfy { audioA[$0] == audioB[$0] })
+        #expect((24..<48).contains { maxAbsDiff(motionA[$0], motionB[$0]) > 1e-4 }, "the motion context carries the past")
+
+        var config = try MotionFixtures.manifestConfig("a2m_tiny")
+        #expect(try ICSA2MConfig(manifest: config).streamingPlan.context == .motion)
+        config["stream_context"] = .string("audio")
+        #expect(try ICSA2MConfig(manifest: config).streamingPlan.context == .audio)
+        config["stream_context"] = .string("motionless")
+        do {
+            _ = try ICSA2MConfig(manifest: config)
+            Issue.record("a bad stream_context was accepted")
+        } catch let e as MotionModelError {
+            #expect(e.message.contains("config.stream_context") && e.message.contains("\"audio\""), "\(e.message)")
+        }
     }
 
     /// Bad feature rows are refused with an error, not a crash.

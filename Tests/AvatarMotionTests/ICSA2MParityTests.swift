@@ -144,6 +144,32 @@ import Testing
         Self.expectMatch(frames.flatMap(\.coefficients), try io.tensor("io.stream").floats(), "a2m_tiny", "io.stream")
     }
 
+    /// The audio context (`stream_context` "audio"): the left context's features and noise rows are sampled
+    /// again as target rows and discarded; the stage reproduces the reference's `context="audio"` windows
+    /// whatever the chunking, and differs from the motion context (nothing is fed back).
+    @Test func audioContextStageMatchesTheReference() throws {
+        let (runner, io, style, noise, features) = try Self.streamingInputs()
+        let m = runner.model.config.motionDim, a = runner.model.config.audioDim
+        let plan = MotionFixtures.streamPlan
+        let stage = A2MMotionStage(runner: runner, style: style, sampler: Self.probeSampler,
+                                   plan: StreamingPlan(hop: plan["hop"]!, lookahead: plan["lookahead"]!, leftContext: plan["left_context"]!,
+                                                       context: .audio),
+                                   seed: 0, silenceRow: [Float](repeating: 0, count: a), paddedContext: false,
+                                   noise: MotionNoise(recorded: Array(noise[style.motion.count...]), dimension: m))
+        var frames: [MotionFrame] = []
+        var row = 0
+        for chunk in [5, 2, 11, 1, 100] where row < features.count / a {
+            let end = min(features.count / a, row + chunk)
+            frames += try stage.append(FeatureRows(dimension: a, values: Array(features[(row * a)..<(end * a)])))
+            row = end
+        }
+        frames += try stage.flush()
+        #expect(frames.map(\.index) == Array(0..<16))
+        let got = frames.flatMap(\.coefficients)
+        Self.expectMatch(got, try io.tensor("io.stream_audio").floats(), "a2m_tiny", "io.stream_audio")
+        #expect(maxAbsDiff(got, try io.tensor("io.stream").floats()) > 1e-3, "the two context modes differ")
+    }
+
     /// The soft limit of the window's feedback: the first window is the unlimited one through L·tanh(x/L) on
     /// the listed dimensions (the others untouched); later windows see the limited context, and no listed value
     /// ever reaches L.

@@ -82,8 +82,14 @@ class Bundle:
         self.sampler = {"steps": int(c.get("steps", 4)), "cfg_scale": float(c.get("cfg_scale", 1.5)),
                         "temperature": float(c.get("temperature", 0.3))}
         self.plan = (int(c.get("stream_hop", 4)), int(c.get("stream_lookahead", 2)), int(c.get("stream_left_context", 25)))
-        # the daemon's soft limit of the window's feedback (A2MMotionStage)
-        self.limit = {"limit_dims": [int(d) for d in c.get("stream_limit_dims", [])], "limit": float(c.get("stream_limit", 0.0))}
+        # the daemon's window (A2MMotionStage): the soft limit of the feedback, and the left context — emitted
+        # motion fed back (motion) or its audio sampled again (audio)
+        self.window = {"limit_dims": [int(d) for d in c.get("stream_limit_dims", [])],
+                       "limit": float(c.get("stream_limit", 0.0)), "context": c.get("stream_context", "motion")}
+        # the per-dimension temperature (temperature_dims, temperature_dims_scale)
+        scale = torch.ones(self.cfg.motion_dim)
+        scale[[int(d) for d in c.get("temperature_dims", [])]] = float(c.get("temperature_dims_scale", 1.0))
+        self.sampler["temperature_scale"] = scale
         # the session's motion_smoothing (MotionSmoothingStage): a one-pole low-pass of the listed dimensions
         ms = self.manifest.get("motion_smoothing")
         self.smoothing = None if not ms else ([self.names.index(n) for n in ms["dimensions"]],
@@ -276,7 +282,7 @@ def run_offline(b, feats, style, noise):
 def run_stream(b, feats, style, noise, plan, sampler=None):
     hop, la, lc = plan
     return b.smooth(ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
-                                         **(sampler or b.sampler), **b.limit))
+                                         **(sampler or b.sampler), **b.window))
 
 
 # sampler settings compared with the manifest's (temperature, cfg_scale); cfg_scale 1 halves the evaluations
@@ -359,7 +365,7 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
     P, Tg, O = cat(plans[0]), cat("tgt"), cat("off")
     res = {
         "utterances": len(runs), "unseen_voice_utterances": sum(r["unseen_voice"] for r in runs),
-        "frames": int(Tg.shape[0]), "style": style_name, "sampler": b.sampler,
+        "frames": int(Tg.shape[0]), "style": style_name, "sampler": {k: (v.tolist() if torch.is_tensor(v) else v) for k, v in b.sampler.items()},
         "default_plan": list(plans[0]),
         "jaw_corr_stream": pearson(P[:, jaw], Tg[:, jaw]),
         "jaw_corr_offline": pearson(O[:, jaw], Tg[:, jaw]),
@@ -593,6 +599,8 @@ def main():
     p.add_argument("--steps", type=int, help="grid points instead of the manifest's")
     p.add_argument("--cfg-scale", type=float, help="instead of the manifest's")
     p.add_argument("--temperature", type=float, help="instead of the manifest's")
+    p.add_argument("--temperature-dims-scale", type=float,
+                   help="factor on the temperature of the manifest's temperature_dims (default: the manifest's)")
     p.add_argument("--alsa", default="/usr/share/sounds/alsa")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="write the figures as JSON here")
@@ -613,6 +621,9 @@ def main():
     for key in ("steps", "cfg_scale", "temperature"):
         if getattr(args, key) is not None:
             b.sampler[key] = getattr(args, key)
+    if args.temperature_dims_scale is not None:
+        dims = [int(d) for d in b.config.get("temperature_dims", [])]
+        b.sampler["temperature_scale"][dims] = args.temperature_dims_scale
     if args.plan:
         b.plan = tuple(int(v) for v in args.plan.split("/"))
     plans = [b.plan] + [tuple(int(v) for v in s.split("/")) for s in args.plans.split(",") if s]

@@ -329,11 +329,12 @@ class Style:
 
 
 def sample(model, features, *, style=None, noise=None, steps=4, cfg_scale=1.5, temperature=0.3,
-           generator=None, f0_coarse=None, mouth_amp=1.0):
+           generator=None, f0_coarse=None, mouth_amp=1.0, temperature_scale=None):
     """Offline sampling of one utterance (upstream ConditionalFlowMatcherWrapper.sample with a motion prompt).
 
     features [2T, audio_dim]; returns motion [T, motion_dim] for the target rows. `noise` [Tr + T, motion_dim]
-    is the injected N(0,1) draw (rows of the prompt are irrelevant: the model zeroes x there); y0 = noise·temperature.
+    is the injected N(0,1) draw (rows of the prompt are irrelevant: the model zeroes x there); y0 = noise·temperature,
+    times `temperature_scale` [motion_dim] per dimension when given (avatard's `temperature_dims`, not upstream).
     """
     cfg = model.cfg
     if features.shape[0] % 2:
@@ -354,7 +355,9 @@ def sample(model, features, *, style=None, noise=None, steps=4, cfg_scale=1.5, t
         mask[:Tr] = False
     if noise is None:
         noise = torch.randn(Tr + T, cfg.motion_dim, generator=generator)
-    y0 = noise.to(model.dtype) * float(temperature)
+    temp = float(temperature) if temperature_scale is None else \
+        float(temperature) * torch.as_tensor(temperature_scale, dtype=model.dtype)
+    y0 = noise.to(model.dtype) * temp
     cond_emb = model.condition(model.encode_audio(feats, f0_coarse=f0, mouth_amp=mouth_amp))
     y = integrate(model, y0, cond_emb, cond, mask, steps, cfg_scale)
     return y[Tr:]
@@ -377,7 +380,8 @@ class StreamingPlan:
 
 
 def sample_streaming(model, features, *, plan=StreamingPlan(), style=None, noise=None, steps=4, cfg_scale=1.5,
-                     temperature=0.3, generator=None, windows=None, limit_dims=(), limit=0.0):
+                     temperature=0.3, generator=None, windows=None, limit_dims=(), limit=0.0, temperature_scale=None,
+                     context="motion"):
     """Sliding-window sampling. For each window starting at frame s:
        prompt = style clip (motion + features) ‖ last `left_context` emitted frames (their motion + features),
        targets = frames [s, min(s + hop + lookahead, T)), features of exactly those frames (no audio beyond);
@@ -386,7 +390,12 @@ def sample_streaming(model, features, *, plan=StreamingPlan(), style=None, noise
     Soft limit (`limit_dims`, `limit` = L > 0): every emitted frame's listed dimensions become L·tanh(x/L) before
     they are output and kept as context: the next window continues the context it is given, and a context
     beyond the range the model was trained on can run away (the demo's head yaw); near 0 nothing changes.
+    context="audio" (avatard's `stream_context`, not upstream): the left context enters as target rows instead —
+    its features and its noise rows noise[c0:s], sampled again and discarded — so no emitted motion is fed back:
+    prompt = style clip only, targets = frames [c0, e), emit [s, s + hop).
     """
+    if context not in ("motion", "audio"):
+        raise ValueError(f"context must be 'motion' or 'audio', not {context!r}")
     cfg = model.cfg
     T = features.shape[0] // 2
     if noise is None:
@@ -396,16 +405,22 @@ def sample_streaming(model, features, *, plan=StreamingPlan(), style=None, noise
     while s < T:
         e = min(s + plan.hop + plan.lookahead, T)
         c0 = max(0, s - plan.left_context)
-        ctx_motion = out[c0:s]
-        ctx_feats = features[2 * c0:2 * s]
-        parts_m = ([style.motion] if style is not None else []) + [ctx_motion]
-        parts_f = ([style.features] if style is not None else []) + [ctx_feats]
-        prompt = Style(torch.cat([p.to(model.dtype) for p in parts_m], dim=0),
-                       torch.cat([p.to(model.dtype) for p in parts_f], dim=0))
-        P = prompt.motion.shape[0]
-        n = torch.cat([torch.zeros(P, cfg.motion_dim), noise[s:e].to(torch.float32)], dim=0)
-        y = sample(model, features[2 * s:2 * e], style=prompt if P > 0 else None,
-                   noise=n if P > 0 else noise[s:e], steps=steps, cfg_scale=cfg_scale, temperature=temperature)
+        if context == "audio":
+            P = 0 if style is None else style.motion.shape[0]
+            n = noise[c0:e].to(torch.float32)
+            y = sample(model, features[2 * c0:2 * e], style=style,
+                       noise=torch.cat([torch.zeros(P, cfg.motion_dim), n], dim=0) if P > 0 else n, steps=steps,
+                       cfg_scale=cfg_scale, temperature=temperature, temperature_scale=temperature_scale)[s - c0:]
+        else:
+            parts_m = ([style.motion] if style is not None else []) + [out[c0:s]]
+            parts_f = ([style.features] if style is not None else []) + [features[2 * c0:2 * s]]
+            prompt = Style(torch.cat([p.to(model.dtype) for p in parts_m], dim=0),
+                           torch.cat([p.to(model.dtype) for p in parts_f], dim=0))
+            P = prompt.motion.shape[0]
+            n = torch.cat([torch.zeros(P, cfg.motion_dim), noise[s:e].to(torch.float32)], dim=0)
+            y = sample(model, features[2 * s:2 * e], style=prompt if P > 0 else None,
+                       noise=n if P > 0 else noise[s:e], steps=steps, cfg_scale=cfg_scale, temperature=temperature,
+                       temperature_scale=temperature_scale)
         k = min(s + plan.hop, T)
         out[s:k] = y[:k - s]
         if limit_dims and limit > 0:

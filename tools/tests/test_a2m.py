@@ -131,6 +131,24 @@ class A2MTests(unittest.TestCase):
         self.assertTrue(0.0 < err < 2.0, err)
         print(f"\n  tiny A2M streaming vs offline (hop 4, look-ahead 2, left context 5): relative error {err:.3f}")
 
+    def test_temperature_scale_scales_the_noise_per_dimension(self):
+        # avatard's temperature_dims: a scale on some dimensions is the same sample as that noise column scaled
+        D = self.noise.shape[1]
+        scale = torch.ones(D)
+        scale[[0, D - 1]] = 2.0
+        noise2 = self.noise.clone()
+        noise2[:, [0, D - 1]] *= 2.0
+        got = sample(self.model, self.feats, style=self.style, noise=self.noise, temperature=0.5, temperature_scale=scale)
+        want = sample(self.model, self.feats, style=self.style, noise=noise2, temperature=0.5)
+        self.assertTrue(torch.equal(got, want))
+        plain = sample(self.model, self.feats, style=self.style, noise=self.noise, temperature=0.5)
+        self.assertGreater(float((got - plain).abs().max()), 1e-4)
+        plan = StreamingPlan(hop=4, lookahead=2, left_context=5)
+        st = sample_streaming(self.model, self.feats, plan=plan, style=self.style, noise=self.noise[self.Tr:],
+                              temperature=0.5, temperature_scale=scale)
+        st2 = sample_streaming(self.model, self.feats, plan=plan, style=self.style, noise=noise2[self.Tr:], temperature=0.5)
+        self.assertTrue(torch.equal(st, st2))
+
     def test_aux_path_matches_module(self):
         cfg, module, model = tiny_model(aux=True, seed=9)
         g = torch.Generator().manual_seed(4)

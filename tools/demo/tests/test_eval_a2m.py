@@ -27,7 +27,8 @@ class EvalA2MSmokeTests(unittest.TestCase):
         make_dataset.main(["--small", "--out", cls.data])
         args = argparse.Namespace(data=cls.data, work=cls.work, minutes=1, steps=3, batch=2, lr=1e-3, cfg_drop=0.5,
                                   threads=1, seed=7, fresh=True, export=cls.bundle, export_only=False,
-                                  face=eval_a2m.DEFAULT_FACE, gap_weight=8.0, closed_weight=3.0)
+                                  face=eval_a2m.DEFAULT_FACE, gap_weight=8.0, closed_weight=3.0, init=None,
+                                  self_context=0.0, self_context_tau=3.0)
         torch.set_num_threads(1)
         cls.model, cls.corpus = train_a2m.train(args)
         cls.exp_names = cls.corpus["exp_names"]
@@ -50,12 +51,13 @@ class EvalA2MSmokeTests(unittest.TestCase):
         self.assertEqual(tuple(off.shape), (60, len(self.exp_names)))
         self.assertTrue(torch.isfinite(off).all() and torch.isfinite(st).all())
         # the bundle's soft limit of the head pose (train_a2m.HEAD_LIMIT) holds in streaming
-        self.assertEqual(b.limit["limit"], train_a2m.HEAD_LIMIT)
-        self.assertLess(float(st[:, b.limit["limit_dims"]].abs().max()), train_a2m.HEAD_LIMIT)
-        # without it, one window covering the utterance is the offline run
-        b.limit = {"limit_dims": [], "limit": 0.0}
-        whole = eval_a2m.run_stream(b, feats, style, noise, (60, 0, 0))
-        self.assertLess(float((whole - off).abs().max()), 1e-5)
+        self.assertEqual(b.window["limit"], train_a2m.HEAD_LIMIT)
+        self.assertLess(float(st[:, b.window["limit_dims"]].abs().max()), train_a2m.HEAD_LIMIT)
+        # without it, one window covering the utterance is the offline run, whatever the context mode
+        for context in ("motion", "audio"):
+            b.window = {"limit_dims": [], "limit": 0.0, "context": context}
+            whole = eval_a2m.run_stream(b, feats, style, noise, (60, 0, 0))
+            self.assertLess(float((whole - off).abs().max()), 1e-5)
         gap = eval_a2m.LipGap(eval_a2m.DEFAULT_FACE, self.exp_names)
         zero = torch.zeros(2, len(self.exp_names))
         self.assertAlmostEqual(float(gap(zero)[0]), 0.0, places=4)  # the lips touch at neutral

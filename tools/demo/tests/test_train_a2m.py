@@ -36,6 +36,8 @@ class TrainSmokeTests(unittest.TestCase):
             c = manifest["motion_model"]["config"]
             self.assertEqual([names[i] for i in c["stream_limit_dims"]], names[-3:])
             self.assertEqual(c["stream_limit"], train_a2m.HEAD_LIMIT)
+            self.assertEqual([names[i] for i in c["temperature_dims"]], names[-3:])
+            self.assertEqual(c["temperature_dims_scale"], train_a2m.HEAD_TEMPERATURE_SCALE)
             self.assertEqual(manifest["motion_smoothing"]["dimensions"], names[-3:])
             tensors = read(os.path.join(out, "a2m.safetensors"))
             cfg = ref.A2MConfig.from_manifest(manifest["motion_model"]["config"])
@@ -70,6 +72,33 @@ class TrainSmokeTests(unittest.TestCase):
                 frames = st[s["motion_tensor"]].shape[0]
                 self.assertEqual(mel_cfg.frames(st[s["audio_tensor"]].shape[0]), 2 * frames)
             self.assertTrue(math.isfinite(float(tensors["output_proj.weight"].abs().sum())))
+
+            # The model's own sample of prompt-conditioned rows is the reference sampler's (cfg 1, same noise).
+            gen = torch.Generator().manual_seed(5)
+            steps, temp = 2, 0.3
+            with torch.no_grad():
+                own = model.sample_rows(mel, cond, P, steps, temp, gen)
+            noise = torch.randn(1, N, cfg.motion_dim, generator=torch.Generator().manual_seed(5))
+            want = ref.sample(reference, mel[0, 2 * P:], style=ref.Style(cond[0, :P], mel[0, :2 * P]), noise=noise[0],
+                              steps=steps, cfg_scale=1.0, temperature=temp)
+            self.assertLess((own[0] - want).abs().max().item(), 1e-4)
+
+            # Self context: the context rows become the model's own sample, the targets return from its last
+            # error to the truth (per-dimension time constants), the style clip stays.
+            S, C, T = 3, 4, 5
+            y = torch.randn(2, S + C + T, cfg.motion_dim, generator=g) * 0.2
+            mel2 = torch.randn(2, 2 * (S + C + T), 80, generator=g) * 3 - 8
+            taus = torch.full((cfg.motion_dim,), 3.0)
+            with torch.no_grad():
+                out = model.self_context(mel2, y, (S, C, T), taus, steps, temp, torch.Generator().manual_seed(6))
+                ctx = model.sample_rows(mel2[:, :2 * (S + C)], y[:, :S + C], S, steps, temp, torch.Generator().manual_seed(6))
+            self.assertTrue(torch.equal(out[:, :S], y[:, :S]))
+            self.assertTrue(torch.equal(out[:, S:S + C], ctx))
+            err = ctx[:, -1] - y[:, S + C - 1]
+            for k in range(T):
+                want_k = y[:, S + C + k] + math.exp(-(k + 1) / 3.0) * err
+                self.assertLess((out[:, S + C + k] - want_k).abs().max().item(), 1e-6)
+            self.assertTrue(torch.equal(model.self_context(mel2, y, (S + C, 0, T), taus, steps, temp, gen), y))
 
 
 if __name__ == "__main__":
