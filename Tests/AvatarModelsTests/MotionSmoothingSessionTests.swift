@@ -12,7 +12,7 @@ import Testing
 /// are refused naming the key.
 @Suite(.serialized) struct MotionSmoothingSessionTests {
     static let smoothed = ["head_pitch", "head_yaw", "head_roll"]
-    static let tau = 0.06
+    static let tau = 0.15
 
     static func avatar(_ directory: URL) throws -> BundleAvatar {
         let bundle = try AvatarBundle(directory: directory, supportedKinds: ModelKind.supported)

@@ -478,12 +478,15 @@ def export(model, exp_names, corpus, out_dir, defaults):
     config.update(defaults)
     head = [exp_names.index(n) for n in targets.HEAD_NAMES if n in exp_names]
     if head:
-        # The window continues the context it is given; without a limit the head's yaw ran away (to −45° in a
-        # minute without a style prompt). 0.8 = 8°, inside the targets' ±9° range.
+        # With the motion context the window continued its own output and the head's yaw ran away (to −45° in a
+        # minute without a style prompt); the audio context feeds nothing back, and the limit stays as a bound
+        # on the output. 0.8 = 8°, inside the targets' ±9° range.
         config.update({"stream_limit_dims": head, "stream_limit": HEAD_LIMIT})
         # The random part of the head's targets (phrase turns, sway) is drawn from the noise; at the mouth's
-        # temperature it shrinks to half the targets' spread.
-        config.update({"temperature_dims": head, "temperature_dims_scale": HEAD_TEMPERATURE_SCALE})
+        # temperature it shrank to half the targets' spread. The head is sampled at temperature 1, the
+        # distribution the model was trained on.
+        config.update({"temperature_dims": head,
+                       "temperature_dims_scale": round(HEAD_TEMPERATURE / config["temperature"], 4)})
     manifest_path = os.path.join(out_dir, "manifest.json")
     manifest = json.load(open(manifest_path)) if os.path.exists(manifest_path) else {}
     manifest.update({
@@ -506,11 +509,12 @@ def export(model, exp_names, corpus, out_dir, defaults):
           f"styles.safetensors, manifest.json", file=sys.stderr)
 
 
-HEAD_LIMIT = 0.8          # soft limit of the head pose's feedback, units of 10°
-HEAD_TEMPERATURE_SCALE = 2.0  # head temperature = 2 × the sampler's (0.3): docs/demo-avatar.md §7.1
-HEAD_SMOOTHING_S = 0.06   # motion_smoothing time constant of the head pose (jitter between windows)
-SAMPLER_DEFAULTS = {"steps": 2, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 2,
-                    "stream_left_context": 8}  # docs/motion.md §2.3
+HEAD_LIMIT = 0.8          # soft limit of the head pose, units of 10°
+HEAD_TEMPERATURE = 1.0   # sampling temperature of the head pose (the mouth's is SAMPLER_DEFAULTS')
+HEAD_SMOOTHING_S = 0.15   # motion_smoothing time constant of the head pose (jitter between windows)
+# docs/motion.md §2.3: the audio context (nothing fed back) hears 1 s of past audio and needs 1 frame of look-ahead
+SAMPLER_DEFAULTS = {"steps": 2, "cfg_scale": 1.0, "temperature": 0.3, "stream_hop": 4, "stream_lookahead": 1,
+                    "stream_left_context": 25, "stream_context": "audio"}
 
 
 def main():
