@@ -33,10 +33,11 @@ public struct ICSA2MConfig: Sendable, Equatable {
     /// L·tanh(x/L) (L = `streamLimit`, 0 = off) before they are output and kept as context (A2MMotionStage).
     public var streamLimitDims: [Int] = []
     public var streamLimit: Float = 0
-    /// Per-dimension temperature: these motion dimensions start from noise × temperature × `temperatureDimsScale`
-    /// (the demo's head pose: its random part — phrase turns, sway — shrinks at the mouth's temperature).
+    /// Per-dimension temperature: these motion dimensions start from noise × temperature × their entry of
+    /// `temperatureDimsScales` (the demo's head pose: its random part — phrase turns, sway — shrinks at the
+    /// mouth's temperature). `temperature_dims_scale` is one number for all of them or one per listed dimension.
     public var temperatureDims: [Int] = []
-    public var temperatureDimsScale: Float = 1
+    public var temperatureDimsScales: [Float] = []
 
     public init() {}
 
@@ -48,7 +49,7 @@ public struct ICSA2MConfig: Sendable, Equatable {
     /// Factor on the temperature per motion dimension (1 except `temperatureDims`).
     public var temperatureScale: [Float] {
         var scale = [Float](repeating: 1, count: motionDim)
-        for d in temperatureDims where d >= 0 && d < motionDim { scale[d] = temperatureDimsScale }
+        for (d, k) in zip(temperatureDims, temperatureDimsScales) where d >= 0 && d < motionDim { scale[d] = k }
         return scale
     }
 
@@ -137,7 +138,20 @@ public struct ICSA2MConfig: Sendable, Equatable {
         }
         streamLimitDims = try dims("stream_limit_dims")
         temperatureDims = try dims("temperature_dims")
-        temperatureDimsScale = try float("temperature_dims_scale", 1, min: 0)
+        if let (name, v) = value("temperature_dims_scale"), case .array(let items) = v {
+            temperatureDimsScales = try items.map { item in
+                guard let d = item.double, d.isFinite, d >= 0, d < 1e30 else {
+                    throw MotionModelError("ics_a2m", "\(name) must hold finite numbers ≥ 0, found \(Self.render(item))")
+                }
+                return Float(d)
+            }
+            guard temperatureDimsScales.count == temperatureDims.count else {
+                throw MotionModelError("ics_a2m", "\(name) has \(temperatureDimsScales.count) entries for \(temperatureDims.count) temperature_dims")
+            }
+        } else {
+            let k = try float("temperature_dims_scale", 1, min: 0)
+            temperatureDimsScales = temperatureDims.map { _ in k }
+        }
         for (key, expected) in [("ff_activation", "geglu"), ("time_embedding", "learned_sinusoidal"), ("rotary", "rotate_half_full_head")] {
             if let v = c[key], v.string != expected {
                 throw MotionModelError("ics_a2m", "config.\(key) must be \"\(expected)\" (the only variant implemented), found \(Self.render(v))")

@@ -108,7 +108,9 @@ struct BenchMotionCommand: AsyncParsableCommand {
         var out = [Row(name: "demo_logmel", description: "log-mel 80 (CPU), one hop of audio", rows: 2 * config.streamHop,
                        hopSeconds: hop, seconds: Self.median(melRuns), setupSeconds: 0, torchCase: nil)]
 
-        let prompt = styleFrames + config.streamLeftContext, targets = config.streamHop + config.streamLookahead
+        // The audio context samples the left context again (target rows); the motion context feeds it back as prompt.
+        let context = config.streamContext == .audio ? 0 : config.streamLeftContext
+        let prompt = styleFrames + context, targets = config.streamHop + config.streamLookahead + config.streamLeftContext - context
         for (suffix, type) in try activationKinds() {
             progress("demo ICS-A2M window (\(type.rawValue) activations)")
             let a2m = try A2MBenchmark.streamingWindow(config: config, styleFrames: styleFrames, windows: windows, device: device, ops: ops,

@@ -112,7 +112,7 @@ import Testing
         config["temperature_dims"] = .array([.number(0), .number(2)])
         config["temperature_dims_scale"] = .number(2)
         let c = try ICSA2MConfig(manifest: config)
-        #expect(c.temperatureDims == [0, 2] && c.temperatureDimsScale == 2)
+        #expect(c.temperatureDims == [0, 2] && c.temperatureDimsScales == [2, 2])
         #expect(c.temperatureScale == (0..<m).map { [0, 2].contains($0) ? 2 : 1 })
         let scaled = A2MSampler(config: c, options: SessionStageOptions(temperature: 0.5))
         #expect(scaled.temperature == 0.5 && scaled.temperatureScale == c.temperatureScale)
@@ -134,9 +134,19 @@ import Testing
                 #expect(e.message.contains("config.temperature_dims") && e.message.contains(words), "\(e.message)")
             }
         }
-        var negative = config
-        negative["temperature_dims_scale"] = .number(-1)
-        #expect(throws: MotionModelError.self) { _ = try ICSA2MConfig(manifest: negative) }
+        var perDimension = config
+        perDimension["temperature_dims_scale"] = .array([.number(3), .number(0.5)])
+        #expect(try ICSA2MConfig(manifest: perDimension).temperatureScale == (0..<m).map { $0 == 0 ? 3 : $0 == 2 ? 0.5 : 1 })
+        for bad in [JSONValue.number(-1), .array([.number(1)]), .array([.number(1), .number(-2)]), .string("2")] {
+            var broken = config
+            broken["temperature_dims_scale"] = bad
+            do {
+                _ = try ICSA2MConfig(manifest: broken)
+                Issue.record("temperature_dims_scale \(bad) was accepted")
+            } catch let e as MotionModelError {
+                #expect(e.message.contains("temperature_dims_scale"), "\(e.message)")
+            }
+        }
     }
 
     /// The audio context feeds nothing back: two sessions whose audio differs only more than left context +

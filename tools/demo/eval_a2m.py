@@ -88,7 +88,8 @@ class Bundle:
                        "limit": float(c.get("stream_limit", 0.0)), "context": c.get("stream_context", "motion")}
         # the per-dimension temperature (temperature_dims, temperature_dims_scale)
         scale = torch.ones(self.cfg.motion_dim)
-        scale[[int(d) for d in c.get("temperature_dims", [])]] = float(c.get("temperature_dims_scale", 1.0))
+        k = c.get("temperature_dims_scale", 1.0)  # one number, or one per listed dimension
+        scale[[int(d) for d in c.get("temperature_dims", [])]] = torch.tensor(k, dtype=torch.float32)
         self.sampler["temperature_scale"] = scale
         # the session's motion_smoothing (MotionSmoothingStage): a one-pole low-pass of the listed dimensions
         ms = self.manifest.get("motion_smoothing")
