@@ -1,0 +1,97 @@
+import AvatarFormats
+import AvatarMotion
+import AvatarStages
+import Foundation
+import Testing
+
+/// Edge cases of the audio context (`StreamingPlan.Context.audio`) on the tiny fixture model: no left context,
+/// interruptions (context, noise rows, fade), short tails at `flush`, chunking.
+@Suite(.serialized) struct A2MAudioContextEdgeTests {
+    static func stage(_ runner: ICSA2MRunner, temperature: Float = 0.5, leftContext: Int = 8, context: StreamingPlan.Context = .audio,
+                      padded: Bool = true, noise: MotionNoise? = nil) throws -> A2MMotionStage {
+        let c = runner.model.config
+        let io = try MotionFixtures.file("a2m_tiny")
+        let styleMotion = try io.tensor("io.input.style_motion").floats()
+        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(),
+                                frames: styleMotion.count / c.motionDim)
+        return A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: 4, cfgScale: 1.5, temperature: temperature),
+                              plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: leftContext, context: context), seed: 7,
+                              silenceRow: [Float](repeating: A2MMotionStageTests.silence, count: c.audioDim),
+                              paddedContext: padded, noise: noise)
+    }
+
+    static func features() throws -> [Float] { try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats() }
+
+    /// Without left context the two schemes are the same window.
+    @Test func noLeftContextIsTheMotionScheme() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let f = try Self.features()
+        for padded in [true, false] {
+            let audio = try Self.stage(runner, leftContext: 0, padded: padded)
+            let motion = try Self.stage(runner, leftContext: 0, context: .motion, padded: padded)
+            let x = try audio.append(FeatureRows(dimension: a, values: f)) + audio.flush()
+            let y = try motion.append(FeatureRows(dimension: a, values: f)) + motion.flush()
+            #expect(x.count == 16 && x == y)
+        }
+    }
+
+    /// After an interruption the window restarts from silence (padded) or from nothing (unpadded), and frame f
+    /// keeps noise row f: from the 5th frame on the output equals a fresh stage fed the same audio whose noise
+    /// table starts at the interrupted stage's frame count.
+    @Test func interruptRestartsTheContextAndKeepsTheNoiseRows() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim, m = runner.model.config.motionDim
+        let f = try Self.features()
+        let seeded = MotionNoise(seed: 7, dimension: m)
+        for padded in [true, false] {
+            let talking = try Self.stage(runner, padded: padded)
+            let before = try talking.append(FeatureRows(dimension: a, values: f))
+            #expect(before.count == 12)
+            talking.interrupt(lastRendered: before.last)
+            let after = try talking.append(FeatureRows(dimension: a, values: f)) + talking.flush()
+            #expect(after.map(\.index) == Array(12..<28))
+            let fresh = try Self.stage(runner, padded: padded, noise: MotionNoise(recorded: (12..<40).flatMap { seeded.row($0) }, dimension: m))
+            let want = try fresh.append(FeatureRows(dimension: a, values: f)) + fresh.flush()
+            let d = maxAbsDiff(after[4...].flatMap(\.coefficients), want[4...].flatMap(\.coefficients))
+            print("audio context, padded \(padded): after an interruption vs a fresh stage: max |Δ| \(d)")
+            #expect(d == 0)
+            #expect(maxAbsDiff(after[0].coefficients, want[0].coefficients) > 1e-4, "the first frame is faded")
+        }
+    }
+
+    /// A short tail: the padded stage samples one planned window (silence after the tail) and emits the tail's
+    /// frames only; the unpadded one a shorter window. Either way every frame comes out once.
+    @Test func shortTailsAreFlushed() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let f = try Self.features()
+        for tail in 1...7 {
+            for padded in [true, false] {
+                let stage = try Self.stage(runner, padded: padded)
+                let rows = Array(f[0..<((4 + tail) * 2 * a)])
+                let frames = try stage.append(FeatureRows(dimension: a, values: rows)) + stage.flush()
+                #expect(frames.map(\.index) == Array(0..<(4 + tail)), "tail \(tail), padded \(padded)")
+                #expect(frames.allSatisfy { $0.isFinite })
+            }
+        }
+    }
+
+    /// The padded audio context gives the same session whatever the chunking (odd rows included).
+    @Test func chunkingDoesNotMatter() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim
+        let f = try Self.features() + Self.features()
+        let whole = try Self.stage(runner)
+        let reference = try whole.append(FeatureRows(dimension: a, values: f)) + whole.flush()
+        for size in [1, 3, 7, 13] {
+            let chunked = try Self.stage(runner)
+            var frames: [MotionFrame] = []
+            for r in stride(from: 0, to: f.count / a, by: size) {
+                frames += try chunked.append(FeatureRows(dimension: a, values: Array(f[(r * a)..<(min(r + size, f.count / a) * a)])))
+            }
+            frames += try chunked.flush()
+            #expect(frames == reference, "chunks of \(size) rows")
+        }
+    }
+}
