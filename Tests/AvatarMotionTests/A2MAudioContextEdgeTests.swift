@@ -60,6 +60,26 @@ import Testing
         }
     }
 
+    /// The daemon's padded audio context is the reference's window on audio preceded by `leftContext` frames of
+    /// silence with zero noise rows: with a left context that is a multiple of the hop, the unpadded stage (the
+    /// one checked against `sample_streaming`) on silence ‖ audio with noise zeros ‖ noise emits, after the
+    /// silence, the padded stage's frames.
+    @Test func paddedContextIsSilenceWithZeroNoise() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let a = runner.model.config.audioDim, m = runner.model.config.motionDim
+        let f = try Self.features()
+        let rows = (0..<40).flatMap { MotionNoise(seed: 9, dimension: m).row($0) }
+        let padded = try Self.stage(runner, noise: MotionNoise(recorded: rows, dimension: m))
+        let got = try padded.append(FeatureRows(dimension: a, values: f))
+        let unpadded = try Self.stage(runner, padded: false, noise: MotionNoise(recorded: [Float](repeating: 0, count: 8 * m) + rows, dimension: m))
+        let silence = [Float](repeating: A2MMotionStageTests.silence, count: 16 * a)
+        let want = try unpadded.append(FeatureRows(dimension: a, values: silence + f))
+        #expect(got.count == 12 && want.count == 20)
+        let d = maxAbsDiff(got.flatMap(\.coefficients), want[8...].flatMap(\.coefficients))
+        print("padded audio context vs the unpadded stage after 8 frames of silence with zero noise: max |Δ| \(d)")
+        #expect(d < 1e-6)
+    }
+
     /// A short tail: the padded stage samples one planned window (silence after the tail) and emits the tail's
     /// frames only; the unpadded one a shorter window. Either way every frame comes out once.
     @Test func shortTailsAreFlushed() throws {
