@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Edge cases of the audio context (`StreamingPlan.Context.audio`) on the tiny fixture model: no left context,
-/// interruptions (context, noise rows, fade), short tails at `flush`, chunking.
+/// the full window, interruptions (context, noise rows, fade), the padded context, short tails at `flush`, chunking.
 @Suite(.serialized) struct A2MAudioContextEdgeTests {
     static func stage(_ runner: ICSA2MRunner, temperature: Float = 0.5, leftContext: Int = 8, context: StreamingPlan.Context = .audio,
                       padded: Bool = true, noise: MotionNoise? = nil) throws -> A2MMotionStage {
@@ -34,6 +34,24 @@ import Testing
             let y = try motion.append(FeatureRows(dimension: a, values: f)) + motion.flush()
             #expect(x.count == 16 && x == y)
         }
+    }
+
+    /// The full window has no left context: the scheme does not change it.
+    @Test func fullWindowIgnoresTheScheme() throws {
+        let runner = try ICSA2MParityTests.load("a2m_tiny")
+        let c = runner.model.config
+        let f = try Self.features()
+        let io = try MotionFixtures.file("a2m_tiny")
+        let styleMotion = try io.tensor("io.input.style_motion").floats()
+        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(),
+                                frames: styleMotion.count / c.motionDim)
+        let frames = try [StreamingPlan.Context.audio, .motion].map { context in
+            let stage = A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: 4, cfgScale: 1.5, temperature: 0.5),
+                                       plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: 8, context: context), seed: 7,
+                                       silenceRow: [Float](repeating: A2MMotionStageTests.silence, count: c.audioDim), fullWindow: true)
+            return try stage.append(FeatureRows(dimension: c.audioDim, values: f)) + stage.flush()
+        }
+        #expect(frames[0].count == 16 && frames[0] == frames[1])
     }
 
     /// After an interruption the window restarts from silence (padded) or from nothing (unpadded), and frame f
