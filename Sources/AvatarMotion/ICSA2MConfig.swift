@@ -55,7 +55,8 @@ public struct ICSA2MConfig: Sendable, Equatable {
 
     /// From a manifest's `motion_model.config` (tools/reference/a2m.py `A2MConfig.manifest()`, as written by
     /// tools/convert.py and tools/demo/train_a2m.py). Sampler defaults are read from the top level
-    /// (`steps`, `cfg_scale`, `temperature`, `stream_hop`, `stream_lookahead`, `stream_left_context`) or from a
+    /// (`steps`, `cfg_scale`, `temperature`, `stream_hop`, `stream_lookahead`, `stream_left_context`,
+    /// `stream_context`, `stream_limit_dims`, `stream_limit`, `temperature_dims`, `temperature_dims_scale`) or from a
     /// nested `sampler` object (tools/convert.py); top-level keys win. Missing keys keep the defaults above.
     /// Throws `MotionModelError` for wrong types, out-of-range values, variants this port does not implement,
     /// and for aux features (pitch/blink/mouth amplitude), which it does not implement.

@@ -30,7 +30,7 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of the motion model's noise.")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Scale of the initial noise (0 = deterministic).")
+    @Option(name: .long, help: "Scale of the initial noise (0 = deterministic); the bundle's temperature_dims keep their factor on it.")
     var temperature: Float?
 
     @Option(name: .long, help: "Number of midpoint ODE steps (the bundle's `steps` counts grid points: steps + 1; default: the bundle's).")

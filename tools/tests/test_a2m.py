@@ -131,6 +131,32 @@ class A2MTests(unittest.TestCase):
         self.assertTrue(0.0 < err < 2.0, err)
         print(f"\n  tiny A2M streaming vs offline (hop 4, look-ahead 2, left context 5): relative error {err:.3f}")
 
+    def test_audio_context_windows(self):
+        # stream_context "audio": the left context is sampled again as target rows. A window that reaches back to
+        # frame 0 and on to the end is the offline sample, so with hop 1 every emitted frame is offline's; with no
+        # left context the two context schemes are the same windows; an unknown scheme is refused.
+        off = sample(self.model, self.feats, style=self.style, noise=self.noise, temperature=0.5)
+        windows = []
+        st = sample_streaming(self.model, self.feats, plan=StreamingPlan(hop=1, lookahead=self.T, left_context=self.T),
+                              style=self.style, noise=self.noise[self.Tr:], temperature=0.5, context="audio",
+                              windows=windows)
+        self.assertLess(rel_max(st, off), 1e-5)
+        self.assertEqual(windows, [(0, s, self.T) for s in range(self.T)])
+        plan = StreamingPlan(hop=4, lookahead=2, left_context=0)
+        a = sample_streaming(self.model, self.feats, plan=plan, style=self.style, noise=self.noise[self.Tr:],
+                             temperature=0.5, context="audio")
+        m = sample_streaming(self.model, self.feats, plan=plan, style=self.style, noise=self.noise[self.Tr:],
+                             temperature=0.5)
+        self.assertTrue(torch.equal(a, m))
+        plan = StreamingPlan(hop=4, lookahead=2, left_context=5)
+        a = sample_streaming(self.model, self.feats, plan=plan, style=self.style, noise=self.noise[self.Tr:],
+                             temperature=0.5, context="audio")
+        m = sample_streaming(self.model, self.feats, plan=plan, style=self.style, noise=self.noise[self.Tr:],
+                             temperature=0.5)
+        self.assertGreater(float((a - m).abs().max()), 1e-4)
+        with self.assertRaises(ValueError):
+            sample_streaming(self.model, self.feats, plan=plan, style=self.style, context="prompt")
+
     def test_temperature_scale_scales_the_noise_per_dimension(self):
         # avatard's temperature_dims: a scale on some dimensions is the same sample as that noise column scaled
         D = self.noise.shape[1]
