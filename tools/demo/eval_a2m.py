@@ -282,8 +282,18 @@ def run_offline(b, feats, style, noise):
 
 def run_stream(b, feats, style, noise, plan, sampler=None):
     hop, la, lc = plan
-    return b.smooth(ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
-                                         **(sampler or b.sampler), **b.window))
+    pad = 0
+    if b.window["context"] == "audio" and lc > 0:
+        # The daemon starts a session's audio context as lc frames of digital silence with zero noise rows
+        # (A2MMotionStage's padded context). With no feedback that is exactly the reference run on silence
+        # prepended — a whole number of hops, so the windows keep the daemon's alignment — with its frames dropped.
+        pad = -(-lc // hop) * hop
+        silence = torch.full((2 * pad, feats.shape[1]), math.log(b.mel.log_floor), dtype=feats.dtype)
+        feats = torch.cat([silence, feats])
+        noise = torch.cat([torch.zeros(pad, noise.shape[1], dtype=noise.dtype), noise])
+    out = ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
+                               **(sampler or b.sampler), **b.window)
+    return b.smooth(out[pad:])
 
 
 # sampler settings compared with the manifest's (temperature, cfg_scale); cfg_scale 1 halves the evaluations
