@@ -131,6 +131,9 @@ class Batcher:
         self.floor = silence_floor
         self.head = [exp_names.index(n) for n in targets.HEAD_NAMES if n in exp_names]
         self.head_perturb = 0.5
+        # share of batches shaped as the audio context's window: a 1 s style clip, no prompt context, and the
+        # context + hop + look-ahead frames all as targets (window_frames)
+        self.window_share, self.window_frames = 0.0, 30
 
     def style(self, y, gain, smile, brow):
         y = y.clone()
@@ -144,6 +147,8 @@ class Batcher:
         S = int(r.choice([0, 0, 25, 50]))            # style clip frames
         C = int(r.integers(0, 41))                    # left context frames
         T = int(r.integers(6, 33))                     # target frames
+        if r.random() < self.window_share:
+            S, C, T = 25, 0, self.window_frames
         N = S + C + T
         mel = torch.zeros(B, 2 * N, 80)
         y = torch.zeros(B, N, self.D)
@@ -292,7 +297,7 @@ class TrainA2M(torch.nn.Module):
         h = F.normalize(h, dim=-1, eps=cfg.norm_eps) * (cfg.dim ** 0.5) * w("final_norm.gamma")
         return F.linear(h, w("output_proj.weight"))
 
-    def loss(self, mel, y, mask, cfg_drop, gen, gap_mm=None, gap_weight=0.0, closed_weight=3.0):
+    def loss(self, mel, y, mask, cfg_drop, gen, gap_mm=None, gap_weight=0.0, closed_weight=3.0, dim_weights=None):
         """Flow-matching loss on the target rows, plus (gap_weight > 0) the error along the inner-lip-gap
         direction of motion space (gap_mm: mm per unit of each dimension), weighted (1 + closed_weight) on frames
         whose target lips are sealed: the short bilabial closures and the rest pose are what an unweighted
@@ -304,7 +309,7 @@ class TrainA2M(torch.nn.Module):
         drop = torch.rand(B, generator=gen) < cfg_drop
         v = self.velocity(xt, t, self.condition(mel), y, mask, drop)
         err = (v - (y - x0))[:, mask]
-        loss = (err ** 2).mean()
+        loss = (err ** 2).mean() if dim_weights is None else (err ** 2 * dim_weights).mean()
         if gap_weight > 0 and gap_mm is not None and float(gap_mm.abs().max()) > 0:
             unit = gap_mm / gap_mm.abs().max()
             gap_err = err @ unit
@@ -395,8 +400,16 @@ def train(args):
         # cosine schedule where the checkpoint left it
         print(f"resumed at step {step} after {before / 60:.1f} min", file=sys.stderr)
     batcher = Batcher(train_utts, exp_names, args.seed + step, floor)
+    batcher.window_share = args.window_batches
+    batcher.window_frames = (SAMPLER_DEFAULTS["stream_left_context"] + SAMPLER_DEFAULTS["stream_hop"]
+                             + SAMPLER_DEFAULTS["stream_lookahead"])
     gen = torch.Generator().manual_seed(args.seed + 1 + step)
     head = [exp_names.index(n) for n in targets.HEAD_NAMES if n in exp_names]
+    dim_weights = None
+    if args.head_weight != 1.0 and head:
+        dim_weights = torch.ones(len(exp_names))
+        dim_weights[head] = args.head_weight
+        dim_weights *= len(exp_names) / float(dim_weights.sum())  # the same total weight
     taus = torch.full((len(exp_names),), float(args.self_context_tau))
     taus[head] = 12.0  # the head returns over ≈0.5 s, as with the perturbation above
     self_rng = np.random.default_rng(args.seed + 7 + step)
@@ -416,7 +429,7 @@ def train(args):
             y = model.self_context(mel, y, batcher.last_shape, taus, SAMPLER_DEFAULTS["steps"],
                                    SAMPLER_DEFAULTS["temperature"], gen)
         loss = model.loss(mel, y, mask, args.cfg_drop, gen, gap_mm=gap_mm, gap_weight=args.gap_weight,
-                          closed_weight=args.closed_weight)
+                          closed_weight=args.closed_weight, dim_weights=dim_weights)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -539,6 +552,11 @@ def main():
                                   "when --work holds no checkpoint yet")
     p.add_argument("--self-context", type=float, default=0.0,
                    help="share of batches whose left context is the model's own sample (exposure bias; 0: off)")
+    p.add_argument("--head-weight", type=float, default=1.0,
+                   help="weight of the head-pose dimensions in the flow-matching loss (total weight kept)")
+    p.add_argument("--window-batches", type=float, default=0.0,
+                   help="share of batches shaped as the audio context's window (1 s style clip, context + hop + "
+                        "look-ahead frames as targets)")
     p.add_argument("--self-context-tau", type=float, default=3.0,
                    help="frames over which targets return from the own context's error to the truth (head: 12)")
     p.add_argument("--export", help="bundle directory to write a2m.safetensors, styles.safetensors, manifest.json")

@@ -28,7 +28,7 @@ class EvalA2MSmokeTests(unittest.TestCase):
         args = argparse.Namespace(data=cls.data, work=cls.work, minutes=1, steps=3, batch=2, lr=1e-3, cfg_drop=0.5,
                                   threads=1, seed=7, fresh=True, export=cls.bundle, export_only=False,
                                   face=eval_a2m.DEFAULT_FACE, gap_weight=8.0, closed_weight=3.0, init=None,
-                                  self_context=0.0, self_context_tau=3.0)
+                                  self_context=0.0, self_context_tau=3.0, head_weight=1.0, window_batches=0.0)
         torch.set_num_threads(1)
         cls.model, cls.corpus = train_a2m.train(args)
         cls.exp_names = cls.corpus["exp_names"]
