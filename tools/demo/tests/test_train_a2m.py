@@ -101,6 +101,23 @@ class TrainSmokeTests(unittest.TestCase):
                 self.assertLess((out[:, S + C + k] - want_k).abs().max().item(), 1e-6)
             self.assertTrue(torch.equal(model.self_context(mel2, y, (S + C, 0, T), taus, steps, temp, gen), y))
 
+            # Batches shaped as the audio context's window: 1 s style clip, no prompt context, all frames targets.
+            corpus = train_a2m.load_corpus([data], os.path.join(work, "corpus.pt"))
+            utts = [u for u in corpus["utts"] if u["split"] == "train" and u["targets"].shape[0] >= 25 + 30 + 4]
+            self.assertTrue(utts, "the small corpus has utterances long enough for a window batch")
+            batcher = train_a2m.Batcher(utts, corpus["exp_names"], 0, math.log(LogMelConfig().log_floor))
+            batcher.window_share, batcher.window_frames = 1.0, 30
+            wmel, wy, wmask = batcher.batch(2)
+            self.assertEqual(batcher.last_shape, (25, 0, 30))
+            self.assertEqual((tuple(wy.shape[:2]), int(wmask.sum()), wmel.shape[1]), ((2, 55), 30, 110))
+            # Per-dimension loss weights: all ones is the plain loss (same draws).
+            ones = torch.ones(cfg.motion_dim)
+            l1 = model.loss(wmel, wy, wmask, 0.0, torch.Generator().manual_seed(9))
+            l2 = model.loss(wmel, wy, wmask, 0.0, torch.Generator().manual_seed(9), dim_weights=ones)
+            l3 = model.loss(wmel, wy, wmask, 0.0, torch.Generator().manual_seed(9), dim_weights=ones * 2)
+            self.assertAlmostEqual(float(l1), float(l2), places=6)
+            self.assertAlmostEqual(float(l3), 2 * float(l1), places=5)
+
 
 if __name__ == "__main__":
     unittest.main()
