@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(name: "AvatarMediaTests", dependencies: ["AvatarMedia", "AvatarFormats"]),
         .testTarget(name: "AvatarMotionTests",
                     dependencies: ["AvatarMotion", "AvatarOperators", "AvatarVulkan", "AvatarFormats", "AvatarStages",
-                                   "AvatarBundle"]),
+                                   "AvatarBundle", "AvatarTestSupport"]),
         .testTarget(name: "AvatarFaceTests",
                     dependencies: ["AvatarFace", "AvatarOperators", "AvatarVulkan", "AvatarFormats", "AvatarMedia",
                                    "AvatarStages"]),

@@ -61,8 +61,9 @@ public final class A2MMotionStage: MotionStage {
     private var lastEmitted: [Float]?
     private var fadeFrom: [Float]?
     private var fadeStep = 0
-    /// ICSA2MConfig.streamLimitDims / streamLimit: the window continues the context it is given, so a context
-    /// outside what the model was trained on can run away (the demo's head yaw did, without a limit).
+    /// ICSA2MConfig.streamLimitDims / streamLimit: with the motion context the window continues the context it is
+    /// given, so a context outside what the model was trained on can run away (the demo's head yaw did, without a
+    /// limit); with the audio context nothing is fed back and the limit only bounds the output.
     private let limitDims: [Int]
     private let limit: Float
 

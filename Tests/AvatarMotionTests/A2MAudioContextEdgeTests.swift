@@ -7,17 +7,11 @@ import Testing
 /// Edge cases of the audio context (`StreamingPlan.Context.audio`) on the tiny fixture model: no left context,
 /// the full window, interruptions (context, noise rows, fade), the padded context, short tails at `flush`, chunking.
 @Suite(.serialized) struct A2MAudioContextEdgeTests {
+    /// The stage of `A2MMotionStageTests` with the audio context by default.
     static func stage(_ runner: ICSA2MRunner, temperature: Float = 0.5, leftContext: Int = 8, context: StreamingPlan.Context = .audio,
                       padded: Bool = true, noise: MotionNoise? = nil) throws -> A2MMotionStage {
-        let c = runner.model.config
-        let io = try MotionFixtures.file("a2m_tiny")
-        let styleMotion = try io.tensor("io.input.style_motion").floats()
-        let style = StylePrompt(motion: styleMotion, features: try io.tensor("io.input.style_features").floats(),
-                                frames: styleMotion.count / c.motionDim)
-        return A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: 4, cfgScale: 1.5, temperature: temperature),
-                              plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: leftContext, context: context), seed: 7,
-                              silenceRow: [Float](repeating: A2MMotionStageTests.silence, count: c.audioDim),
-                              paddedContext: padded, noise: noise)
+        try A2MMotionStageTests.stage(runner, temperature: temperature, leftContext: leftContext, context: context, padded: padded,
+                                      noise: noise)
     }
 
     static func features() throws -> [Float] { try MotionFixtures.file("a2m_tiny").tensor("io.input.features").floats() }

@@ -10,7 +10,7 @@ import Testing
     static let silence: Float = -23.025850  // ln(1e-10): the log-mel row of digital silence
 
     static func stage(_ runner: ICSA2MRunner, temperature: Float, seed: UInt64 = 7, leftContext: Int = 8,
-                      context: StreamingPlan.Context = .motion) throws -> A2MMotionStage {
+                      context: StreamingPlan.Context = .motion, padded: Bool = true, noise: MotionNoise? = nil) throws -> A2MMotionStage {
         let c = runner.model.config
         let io = try MotionFixtures.file("a2m_tiny")
         let styleMotion = try io.tensor("io.input.style_motion").floats()
@@ -18,7 +18,7 @@ import Testing
                                 frames: styleMotion.count / c.motionDim)
         return A2MMotionStage(runner: runner, style: style, sampler: A2MSampler(steps: 4, cfgScale: 1.5, temperature: temperature),
                               plan: StreamingPlan(hop: 4, lookahead: 2, leftContext: leftContext, context: context), seed: seed,
-                              silenceRow: [Float](repeating: silence, count: c.audioDim))
+                              silenceRow: [Float](repeating: silence, count: c.audioDim), paddedContext: padded, noise: noise)
     }
 
     static func silenceRows(_ frames: Int, _ a: Int) -> FeatureRows {

@@ -1,6 +1,7 @@
 import AvatarFormats
 import AvatarMotion
 import AvatarStages
+import AvatarTestSupport
 import Foundation
 import Testing
 
@@ -42,12 +43,13 @@ struct MotionSmoothingStageTests {
 
     /// A jittery head: slow sines plus per-frame noise and a step every 4 frames (a window boundary).
     static func jitteryScript(frames: Int, seed: UInt64) -> [[Float]] {
-        var rng = SplitMix(seed)
+        var rng = Fuzz(seed: seed)
+        func unit() -> Float { Float.random(in: -1..<1, using: &rng) }
         return (0..<frames).map { k in
             let t = Double(k) / Double(fps)
             let boundary = Float(k / 4 % 2 == 0 ? 0.1 : -0.1)
-            return [Float(rng.unit()), Float(0.8 * sin(2 * t)) + boundary + Float(0.05 * rng.unit()), Float(rng.unit()),
-                    Float(-0.5 + 0.3 * cos(1.3 * t)) - boundary, Float(0.2 * sin(0.7 * t)) + Float(0.05 * rng.unit())]
+            return [unit(), Float(0.8 * sin(2 * t)) + boundary + 0.05 * unit(), unit(),
+                    Float(-0.5 + 0.3 * cos(1.3 * t)) - boundary, Float(0.2 * sin(0.7 * t)) + 0.05 * unit()]
         }
     }
 
@@ -55,19 +57,6 @@ struct MotionSmoothingStageTests {
     static func reference(_ xs: [Double], alpha: Double) -> [Double] {
         var y = xs.first ?? 0
         return xs.map { x in y += alpha * (x - y); return y }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(_ seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) * 2 - 1 }
     }
 
     /// Runs the script through a smoothing stage in chunks: positive sizes are appends of that many rows, 0 a flush.
@@ -86,7 +75,7 @@ struct MotionSmoothingStageTests {
         let config = try MotionSmoothingConfig(dimensions: Self.head, timeConstant: 0.06)
         let alpha = config.alpha(fps: Self.fps)
         #expect(abs(alpha - (1 - exp(-1 / 1.5))) < 1e-15)
-        var rng = SplitMix(3)
+        var rng = Fuzz(seed: 3)
         let splits: [[Int]] = [[300], Array(repeating: 1, count: 300), [4, 0, 4, 0, 17, 0, 1, 2, 0, 0, 100],
                                (0..<80).map { _ in Int(rng.next() % 9) }]
         let outputs = try splits.map { try Self.run(script, chunks: $0) }
