@@ -3,18 +3,20 @@ public import AvatarStages
 /// A motion stage whose blink and gaze dimensions come from the session's `EyeMotionProcess` instead of the model:
 /// every emitted frame's `blink_left`, `blink_right`, `eyes_left`, `eyes_up` are replaced by the process's values
 /// for the frame's number in the session, the other dimensions pass through. The inner stage numbers the frames it
-/// emits, including those the session drops at an interruption; at each interruption the eye clock is re-based on
-/// the session's number of the frame on screen, so a half-closed blink carries on instead of jumping ahead.
-/// (Frames the session skips under overload without an interruption are not seen here: the eyes then run behind
-/// the session's clock by those frames, smoothly.)
+/// emits, including those the session drops at an interruption; at each interruption (the session's skips under
+/// overload are interruptions too) the eye clock is re-based on the session's number of the frame on screen, so a
+/// half-closed blink carries on instead of jumping ahead.
 public final class EyeMotionStage: MotionStage {
     let inner: any MotionStage
     public let process: EyeMotionProcess
     /// Positions of blink_left, blink_right, eyes_left, eyes_up in the motion frame.
     let indices: [Int]
-    /// Eye frame = inner frame index + shift; the last inner index seen.
+    /// Eye frame = inner frame index + shift; the eye frame of the last frame emitted.
     private var shift = 0
-    private var lastInnerIndex = -1
+    private var lastEyeFrame = -1
+    /// After an interruption: the eye frame of the next frame the inner stage emits, whatever number it gives it
+    /// (a stage may continue its count or restart it).
+    private var rebaseTo: Int?
 
     /// `motionNames`: the names of the inner stage's dimensions; they must include `EyeMotionConfig.motionNames`.
     public init(inner: any MotionStage, process: EyeMotionProcess, motionNames: [String]) throws {
@@ -36,15 +38,23 @@ public final class EyeMotionStage: MotionStage {
     public func flush() throws -> [MotionFrame] { try inner.flush().map(override) }
 
     public func interrupt(lastRendered: MotionFrame?) {
-        // The next inner frame is lastInnerIndex + 1; it is shown as the frame after the one on screen.
-        if let shown = lastRendered { shift = shown.index - lastInnerIndex }
+        // The next frame is shown after the one on screen, or, with none given, after the last one emitted.
+        if let shown = lastRendered {
+            rebaseTo = shown.index + 1
+        } else if lastEyeFrame >= 0 {
+            rebaseTo = lastEyeFrame + 1
+        }
         inner.interrupt(lastRendered: lastRendered)
     }
 
     func override(_ frame: MotionFrame) -> MotionFrame {
         var out = frame
-        lastInnerIndex = frame.index
-        let v = process.values(frame: frame.index + shift)
+        if let eyeFrame = rebaseTo {
+            shift = eyeFrame - frame.index
+            rebaseTo = nil
+        }
+        lastEyeFrame = frame.index + shift
+        let v = process.values(frame: lastEyeFrame)
         for (i, value) in zip(indices, [v.blinkLeft, v.blinkRight, v.eyesLeft, v.eyesUp]) where i < out.coefficients.count {
             out.coefficients[i] = value
         }

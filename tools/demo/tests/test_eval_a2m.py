@@ -83,6 +83,50 @@ class EvalA2MSmokeTests(unittest.TestCase):
         vis = np.array([0] * 7 + [3, 3] + [0] * 12 + [3])
         self.assertEqual(np.nonzero(eval_a2m.rest_frames(vis))[0].tolist(), [0, 1, 14, 15])
 
+    def test_level_copy_ceiling(self):
+        env = np.array([-60, -40, -10, -5, -20, -8, -3, -30, -60], np.float64)
+        # a mouth that never shuts: the best one is the level itself
+        self.assertAlmostEqual(eval_a2m.level_copy_ceiling(np.full(9, 5.0), env), 1.0, places=9)
+        # shut only on the two quietest frames, which share one level: still a perfect copy
+        g = np.array([0, 5, 5, 5, 5, 5, 5, 5, 0], np.float64)
+        self.assertAlmostEqual(eval_a2m.level_copy_ceiling(g, env), 1.0, places=9)
+        # shut on a loud frame too (a closure in speech): the bound drops, and no other mouth with these closures
+        # does better (random open-frame values, the shut frames at one gap)
+        g[3] = -0.5
+        ceiling = eval_a2m.level_copy_ceiling(g, env)
+        self.assertLess(ceiling, 0.99)
+        rng = np.random.default_rng(3)
+        shut = g <= eval_a2m.REST_CLOSED_MM
+        for _ in range(200):
+            mouth = np.where(shut, 0.0, rng.normal(0, 1, 9) + 0.3 * (env + 60))
+            c = eval_a2m.pearson(torch.from_numpy(mouth), torch.from_numpy(env))
+            self.assertLessEqual(c, ceiling + 1e-9)
+
+    def test_level_blend(self):
+        names = list(eval_a2m.targets.MOTION_NAMES)
+        gap = eval_a2m.LipGap(eval_a2m.DEFAULT_FACE, names)
+        jaw = names.index("jaw_open")
+        F_ = 6
+        m = torch.zeros(F_, len(names))
+        m[:, jaw] = torch.tensor([0.0, 0.2, 0.2, 0.2, 0.2, 0.0])  # shut, four open frames, shut
+        feats = torch.full((2 * F_, 80), -20.0)
+        feats[2:4] = 0.0   # frame 1: the loudest
+        feats[6:8] = -5.0  # frame 3: 5 nepers (≈ 21.7 dB) quieter per band
+        g = gap(m).numpy()
+        self.assertTrue(g[0] <= 1.0 and g[1] > 1.0)
+        same = eval_a2m.LevelBlend(gap, names, 0.0)(m, feats)
+        self.assertLess(float((same - m).abs().max()), 1e-6)  # weight 0: nothing changes
+        out = eval_a2m.LevelBlend(gap, names, 0.5, floor_db=-30.0, release_db_s=0.0, open_mm=16.0)(m, feats)
+        go = gap(out).numpy()
+        self.assertAlmostEqual(go[0], g[0], places=4)  # shut frames are left alone
+        self.assertAlmostEqual(go[5], g[5], places=4)
+        self.assertAlmostEqual(go[1], 0.5 * g[1] + 0.5 * 16.0, places=3)  # at the peak: half way to open_mm
+        loud3 = (1 - 10 * 5 / math.log(10) / 30) * 16.0
+        self.assertAlmostEqual(go[3], 0.5 * g[3] + 0.5 * loud3, places=3)
+        self.assertGreaterEqual(go[2], 1.0 - 1e-6)  # a silent open frame goes no further than shut_mm
+        others = [i for i in range(len(names)) if i != jaw]
+        self.assertEqual(float((out[:, others] - m[:, others]).abs().max()), 0.0)  # only jaw_open moves
+
     def test_head_figures(self):
         names = list(eval_a2m.targets.MOTION_NAMES)
         F_ = 100
@@ -98,6 +142,14 @@ class EvalA2MSmokeTests(unittest.TestCase):
         self.assertAlmostEqual(h["silence_std_deg"][1], 0.5 / math.sqrt(2), delta=0.1)
         self.assertAlmostEqual(h["max_step_deg"], 1.0, places=4)
         self.assertGreater(h["speaking_speed_deg_s"], h["silence_speed_deg_s"])
+        # correlation with a reference pose: itself 1, a shifted copy less, per axis, each centred on its mean
+        shifted = m.clone()
+        shifted[:, names.index("head_yaw")] = torch.roll(m[:, names.index("head_yaw")], 4) + 0.3
+        c = eval_a2m.head_correlation([{"x": m, "y": m + 0.1, "z": shifted}], "x", "y", names)
+        self.assertAlmostEqual(c[1], 1.0, places=6)
+        self.assertAlmostEqual(c[0], 1.0, places=6)
+        c = eval_a2m.head_correlation([{"x": m, "z": shifted}], "z", "x", names)
+        self.assertLess(c[1], 0.9)
 
 
 if __name__ == "__main__":
