@@ -38,10 +38,11 @@ public final class EyeMotionStage: MotionStage {
     public func flush() throws -> [MotionFrame] { try inner.flush().map(override) }
 
     public func interrupt(lastRendered: MotionFrame?) {
-        // The next frame is shown after the one on screen, or, with none given, after the last one emitted.
+        // The next frame is shown after the one on screen, or, with none given, after the last one emitted
+        // (unless an earlier interruption with no frame since has already placed it).
         if let shown = lastRendered {
             rebaseTo = shown.index + 1
-        } else if lastEyeFrame >= 0 {
+        } else if rebaseTo == nil, lastEyeFrame >= 0 {
             rebaseTo = lastEyeFrame + 1
         }
         inner.interrupt(lastRendered: lastRendered)

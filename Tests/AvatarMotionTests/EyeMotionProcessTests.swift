@@ -103,6 +103,29 @@ struct EyeMotionProcessTests {
         #expect(after[1].coefficients[0] > 0.9, "the blink is shown after the interruption, not skipped")
     }
 
+    /// Without a picture on screen the eyes go on from the last frame emitted; a second interruption before any
+    /// frame keeps the place the first one gave.
+    @Test func anInterruptionWithoutAPictureContinuesFromTheLastFrame() throws {
+        var quick = EyeMotionConfig()
+        quick.fixation = 0.04...0.08  // the gaze moves every frame or two, so a frame off shows
+        let process = EyeMotionProcess(config: quick, fps: Self.fps, seed: 4)
+        let values = { (f: Int) -> [Float] in
+            let v = process.values(frame: f)
+            return [v.blinkLeft, v.blinkRight, v.eyesLeft, v.eyesUp]
+        }
+        let stage = try EyeMotionStage(inner: CountingStage(perAppend: 4), process: process,
+                                       motionNames: EyeMotionConfig.motionNames)
+        let rows = FeatureRows(dimension: 1, values: [0])
+        var emitted: [MotionFrame] = []
+        for _ in 0..<5 { emitted += try stage.append(rows) }               // eye frames 0 … 19
+        stage.interrupt(lastRendered: nil)
+        #expect(try stage.append(rows).map(\.coefficients) == (20..<24).map(values))
+        stage.interrupt(lastRendered: emitted[9])                          // shown: 9; frames 10 … 23 dropped
+        stage.interrupt(lastRendered: nil)                                 // again, before any frame
+        #expect(try stage.append(rows).map(\.coefficients) == (10..<14).map(values))
+        #expect((10..<14).map(values) != (24..<28).map(values) && (20..<24).map(values) != (0..<4).map(values))
+    }
+
     @Test func aPureFunctionOfSeedAndFrame() {
         let a = EyeMotionProcess(config: EyeMotionConfig(), fps: Self.fps, seed: 5)
         let b = EyeMotionProcess(config: EyeMotionConfig(), fps: Self.fps, seed: 5)
