@@ -51,11 +51,11 @@ public final class A2MMotionStage: MotionStage {
 
     /// Feature rows of frames not emitted yet (row-major, audio_dim wide).
     private var pendingRows: [Float] = []
-    /// Emitted frames kept as left context: motion, feature rows (2 per frame) and, for the audio context,
-    /// their noise rows (zero for the silence a padded context starts with).
-    private var contextMotion: [Float] = []
+    /// Emitted frames kept as left context: their feature rows (2 per frame) and one motion_dim row each, which is
+    /// what the window reads of them: the emitted motion (motion context) or the noise row (audio context). Both
+    /// are zero for the silence a padded context starts with.
     private var contextRows: [Float] = []
-    private var contextNoise: [Float] = []
+    private var contextFrames: [Float] = []
     /// Frames emitted since the session started (the noise row index of the next frame).
     private var emitted = 0
     private var lastEmitted: [Float]?
@@ -169,13 +169,11 @@ public final class A2MMotionStage: MotionStage {
     // MARK: windows
 
     private func resetContext() {
-        contextMotion = []
         contextRows = []
-        contextNoise = []
+        contextFrames = []
         if paddedContext && !fullWindow && plan.leftContext > 0 {
-            contextMotion = [Float](repeating: 0, count: plan.leftContext * m)
             contextRows = repeatedSilence(rows: 2 * plan.leftContext)
-            contextNoise = [Float](repeating: 0, count: plan.leftContext * m)
+            contextFrames = [Float](repeating: 0, count: plan.leftContext * m)
         }
     }
 
@@ -198,10 +196,10 @@ public final class A2MMotionStage: MotionStage {
                                    features: rows, noise: noiseRows)
         } else if plan.context == .audio {
             let sampled = try sampler.sample(runner: runner, promptMotion: style.motion, promptFeatures: style.features,
-                                             features: contextRows + rows, noise: contextNoise + noiseRows)
-            y = Array(sampled[contextNoise.count...])
+                                             features: contextRows + rows, noise: contextFrames + noiseRows)
+            y = Array(sampled[contextFrames.count...])
         } else {
-            y = try sampler.sample(runner: runner, promptMotion: style.motion + contextMotion,
+            y = try sampler.sample(runner: runner, promptMotion: style.motion + contextFrames,
                                    promptFeatures: style.features + contextRows, features: rows, noise: noiseRows)
         }
         var out: [MotionFrame] = []
@@ -212,9 +210,8 @@ public final class A2MMotionStage: MotionStage {
                 for d in limitDims { coefficients[d] = limit * tanh(coefficients[d] / limit) }
             }
             if !fullWindow {
-                contextMotion += coefficients
                 contextRows += rows[(f * 2 * a)..<((f + 1) * 2 * a)]
-                contextNoise += noiseRows[(f * m)..<((f + 1) * m)]
+                contextFrames += plan.context == .audio ? noiseRows[(f * m)..<((f + 1) * m)] : coefficients[...]
             }
             if let from = fadeFrom {
                 coefficients = Self.blend(from: from, to: coefficients, step: fadeStep)
@@ -227,10 +224,9 @@ public final class A2MMotionStage: MotionStage {
         }
         pendingRows.removeFirst(emit * 2 * a)
         let keep = plan.leftContext
-        if contextMotion.count > keep * m {
-            contextMotion.removeFirst(contextMotion.count - keep * m)
+        if contextFrames.count > keep * m {
+            contextFrames.removeFirst(contextFrames.count - keep * m)
             contextRows.removeFirst(contextRows.count - keep * 2 * a)
-            contextNoise.removeFirst(contextNoise.count - keep * m)
         }
         return out
     }
